@@ -1,0 +1,51 @@
+"""Turns logits into the top-k predictions the user asked for (softmax, allow/deny, threshold)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from utils.config import Prediction
+from utils.errors import ClassifierError
+
+
+def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Numerically stable softmax; subtracting the max keeps exp() from overflowing."""
+    out = np.subtract(logits, logits.max(), out=out)
+    np.exp(out, out=out)
+    out /= out.sum()
+    return out
+
+
+class PredictionFilter:
+    """Picks at most max_results labels by score, honouring allow/deny lists and a score threshold."""
+
+    def __init__(self, labels: Sequence[str], max_results: int = 3, score_threshold: float = 0.0,
+                 allow: Sequence[str] = (), deny: Sequence[str] = ()) -> None:
+        self.labels = list(labels)
+        self.max_results = max_results
+        self.score_threshold = score_threshold
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = [name for name in (*allow, *deny) if name not in index]
+        if unknown:
+            raise ClassifierError(
+                f"not in the label file: {', '.join(repr(n) for n in unknown)}; "
+                "use exact names from the label file (e.g. 'carving ice')")
+        # Indices that may be reported, fixed once so each frame is a single fancy-index.
+        keep = np.zeros(len(self.labels), bool)
+        keep[[index[n] for n in allow] if allow else slice(None)] = True
+        keep[[index[n] for n in deny]] = False
+        self._candidates = np.flatnonzero(keep)
+
+    def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
+        scores = probabilities[self._candidates]
+        k = min(self.max_results, scores.size)
+        if k == 0:
+            return ()
+        # argpartition finds the k best in O(n); only those k are sorted.
+        top = np.argpartition(scores, -k)[-k:]
+        top = top[np.lexsort((top, -scores[top]))]  # by score, ties in label order
+        return tuple(
+            Prediction(self.labels[self._candidates[i]], float(scores[i]))
+            for i in top if scores[i] >= self.score_threshold)

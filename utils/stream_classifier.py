@@ -1,0 +1,218 @@
+"""MoViNet stream classifier: one frame per call, states fed back every call, bounded memory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from utils.errors import ClassifierError
+from utils.model_files import ModelFileError, check_tflite_file
+from utils.predictions import softmax
+from utils.native_stderr import native_stderr_to_log
+from utils.runtime import Runtime, load_runtime
+
+log = logging.getLogger(__name__)
+
+SIGNATURE = "serving_default"
+HEAD_BUFFER = "state_head_pool_buffer"
+HEAD_COUNT = "state_head_pool_frame_count"
+
+
+class HeadWindow:
+    """Keeps the head's average pool over the last `frames` frames instead of every frame since reset.
+
+    The head state is a running sum of per-frame features plus a frame count, so each call's
+    feature is `out_sum - in_sum`. Keeping the last frames-1 features and feeding back their sum
+    and count makes the logits the mean over the last `frames` frames, at no extra invoke.
+    """
+
+    def __init__(self, frames: int, feature_shape: tuple[int, ...]) -> None:
+        self.frames = frames
+        self._features = np.zeros((frames - 1, *feature_shape), np.float32)
+        self._next = 0
+        self._filled = 0
+
+    def reset(self) -> None:
+        self._features[:] = 0
+        self._next = self._filled = 0
+
+    def feed(self, in_sum: np.ndarray, in_count: np.ndarray) -> None:
+        """Writes the sum and count of the kept features into the head's input state."""
+        np.sum(self._features, axis=0, out=in_sum)
+        in_count[...] = self._filled
+
+    def update(self, in_sum: np.ndarray, out_sum: np.ndarray) -> None:
+        """Remembers this call's feature, dropping the oldest one when the window is full."""
+        if self.frames < 2:
+            return
+        np.subtract(out_sum, in_sum, out=self._features[self._next])
+        self._next = (self._next + 1) % (self.frames - 1)
+        self._filled = min(self._filled + 1, self.frames - 1)
+
+
+class StreamClassifier:
+    """Loads a MoViNet stream model and classifies one RGB frame per call.
+
+    Works on the interpreter's tensors in place (no per-frame allocation of the input or of the
+    43 states): the states' outputs are copied into their inputs after every invoke.
+    """
+
+    def __init__(self, model_path: Path, num_threads: int, runtime: str | Runtime = "auto",
+                 window_frames: int = 0, smoothing: float = 0.0) -> None:
+        self.model_path = Path(model_path)
+        self.num_threads = num_threads
+        self.runtime = runtime if isinstance(runtime, Runtime) else load_runtime(runtime)
+        self.smoothing = smoothing
+        try:
+            check_tflite_file(self.model_path)
+        except ModelFileError as e:
+            raise ClassifierError(str(e)) from e
+        self._interpreter = self._load()
+        inputs, outputs = self._signature()
+        self._check_stream_model(inputs, outputs)
+
+        image = inputs["image"]
+        self.input_height, self.input_width = int(image["shape"][2]), int(image["shape"][3])
+        self.input_dtype = np.dtype(image["dtype"])
+        self._input_scale, self._input_zero_point = image["quantization"]
+        self.num_classes = int(outputs["logits"]["shape"][-1])
+        tensor = self._interpreter.tensor
+        self._image = tensor(image["index"])
+        self._logits = tensor(outputs["logits"]["index"])
+        self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
+                      tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
+        self._head_shape = tuple(inputs[HEAD_BUFFER]["shape"]) if self._head else ()
+        states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
+                  for n in sorted(inputs) if n.startswith("state_")}
+        self._all_states = list(states.values())
+        self._states_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
+        self.window: HeadWindow | None = None
+        self._states = self._all_states
+        self._resized = np.empty((self.input_height, self.input_width, 3), np.uint8)
+        self._probabilities = np.empty(self.num_classes, np.float32)
+        self._smoothed: np.ndarray | None = None
+        self.set_window(window_frames)
+
+    def set_window(self, frames: int) -> None:
+        """Bounds the head's memory to the last `frames` classified frames (0: the model's unbounded sum)."""
+        if frames and not self._head:
+            log.warning("this model has no %s state; --window is ignored", HEAD_BUFFER)
+            frames = 0
+        self.window = HeadWindow(frames, self._head_shape) if frames else None
+        # With a window, the head pool is fed from the window instead of from its own output.
+        self._states = self._states_but_head if self.window else self._all_states
+        self.reset()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) the model expects."""
+        return self.input_width, self.input_height
+
+    @property
+    def description(self) -> str:
+        window = f", window {self.window.frames} frames" if self.window else ", unbounded stream"
+        return (f"{self.model_path.name} ({self.input_width}x{self.input_height} {self.input_dtype.name}, "
+                f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads{window}")
+
+    def _load(self):
+        with native_stderr_to_log() as native_lines:
+            try:
+                interpreter = self.runtime.interpreter_class(
+                    model_path=str(self.model_path), num_threads=self.num_threads)
+                interpreter.allocate_tensors()
+            except Exception as e:  # the runtimes raise ValueError/RuntimeError/SystemError alike
+                detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                native = f" ({native_lines[-1]})" if native_lines else ""
+                raise ClassifierError(
+                    f"cannot load model {self.model_path} with {self.runtime}: {detail}{native}; "
+                    "re-run ./download_models.sh or try --runtime") from e
+        return interpreter
+
+    def _signature(self) -> tuple[dict, dict]:
+        try:
+            runner = self._interpreter.get_signature_runner(SIGNATURE)
+        except ValueError as e:
+            raise ClassifierError(
+                f"{self.model_path} is not a MoViNet stream model: it has no '{SIGNATURE}' signature; "
+                "use movinet_<a0|a1|a2>_stream_int8.tflite from ./download_models.sh") from e
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        del runner  # it holds references into the interpreter, which would block raw tensor access
+        return inputs, outputs
+
+    def _check_stream_model(self, inputs: dict, outputs: dict) -> None:
+        where = f"{self.model_path} is not a MoViNet stream model"
+        if "image" not in inputs or "logits" not in outputs:
+            raise ClassifierError(f"{where}: it needs an 'image' input and a 'logits' output")
+        shape = list(inputs["image"]["shape"])
+        if len(shape) != 5 or shape[:2] != [1, 1] or shape[4] != 3:
+            raise ClassifierError(f"{where}: its image input is {shape}, not [1, 1, H, W, 3]")
+        states = [n for n in inputs if n.startswith("state_")]
+        if not states:
+            raise ClassifierError(
+                f"{where}: it has no state_* inputs (a base/clip model?); "
+                "use a *stream* model such as movinet_a0_stream_int8.tflite")
+        for name in states:
+            out = outputs.get(name)
+            if out is None or list(out["shape"]) != list(inputs[name]["shape"]) or out["dtype"] != inputs[name]["dtype"]:
+                raise ClassifierError(f"{where}: state {name} has no matching output to feed back")
+
+    def reset(self) -> None:
+        """Restarts the stream: every state back to zero, as at load time."""
+        for state_in, _ in self._all_states:
+            state_in()[...] = 0
+        if self.window:
+            self.window.reset()
+        self._smoothed = None
+
+    def classify(self, rgb: np.ndarray) -> np.ndarray:
+        """Classifies one RGB uint8 frame of any size; returns class probabilities.
+
+        The returned array is reused by the next call; copy it to keep it.
+        """
+        if rgb.shape[:2] != (self.input_height, self.input_width):
+            rgb = cv2.resize(rgb, self.input_size, dst=self._resized, interpolation=cv2.INTER_AREA)
+        self._set_image(rgb)
+        if self.window:
+            head_in, count_in, _ = self._head
+            self.window.feed(head_in(), count_in())
+        self._interpreter.invoke()
+        # The states' outputs become next call's inputs (copied in place, no allocation).
+        for state_in, state_out in self._states:
+            np.copyto(state_in(), state_out())
+        if self.window:
+            head_in, _, head_out = self._head
+            self.window.update(head_in(), head_out())
+        probabilities = softmax(self._logits()[0], out=self._probabilities)
+        return self._smooth(probabilities)
+
+    def timed_classify(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+        """classify() plus its wall time in milliseconds."""
+        start = time.perf_counter()
+        probabilities = self.classify(rgb)
+        return probabilities, (time.perf_counter() - start) * 1000.0
+
+    def _set_image(self, rgb: np.ndarray) -> None:
+        target = self._image()[0, 0]
+        if self.input_dtype == np.float32:
+            np.multiply(rgb, np.float32(1.0 / 255.0), out=target)  # [0, 255] -> [0, 1], written in place
+            return
+        # A quantized input: map [0, 1] floats onto the model's integer scale.
+        real = rgb.astype(np.float32) / 255.0
+        quantized = np.round(real / self._input_scale + self._input_zero_point)
+        info = np.iinfo(self.input_dtype)
+        target[...] = np.clip(quantized, info.min, info.max)
+
+    def _smooth(self, probabilities: np.ndarray) -> np.ndarray:
+        """Exponential moving average of the scores so displayed labels do not flicker."""
+        if not self.smoothing:
+            return probabilities
+        if self._smoothed is None:
+            self._smoothed = probabilities.copy()
+        else:
+            self._smoothed *= self.smoothing
+            self._smoothed += (1.0 - self.smoothing) * probabilities
+        return self._smoothed
