@@ -72,7 +72,8 @@ class VersionAction(argparse.Action):
             runtime = str(load_runtime("auto"))
         except ClassifierError as e:
             runtime = f"none ({e})"
-        parser.exit(0, f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})\n")
+        print(f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})")
+        parser.exit(0)
 
 
 def build_parser() -> ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,14 +30,17 @@ class PredictionFilter:
         index = {label: i for i, label in enumerate(self.labels)}
         unknown = [name for name in (*allow, *deny) if name not in index]
         if unknown:
-            raise ClassifierError(
-                f"not in the label file: {', '.join(repr(n) for n in unknown)}; "
-                "use exact names from the label file (e.g. 'carving ice')")
+            raise ClassifierError("not in the label file: " + "; ".join(self._suggest(n) for n in unknown)
+                                  + " (names must match a line of the label file exactly)")
         # Indices that may be reported, fixed once so each frame is a single fancy-index.
         keep = np.zeros(len(self.labels), bool)
         keep[[index[n] for n in allow] if allow else slice(None)] = True
         keep[[index[n] for n in deny]] = False
         self._candidates = np.flatnonzero(keep)
+
+    def _suggest(self, name: str) -> str:
+        close = difflib.get_close_matches(name, self.labels, n=2, cutoff=0.5)
+        return f"{name!r}" + (f", did you mean {' or '.join(map(repr, close))}?" if close else "")
 
     def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
         scores = probabilities[self._candidates]

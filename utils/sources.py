@@ -13,6 +13,7 @@ import numpy as np
 
 from utils.config import Config
 from utils.errors import ClassifierError
+from utils.native_stderr import native_stderr_to_log
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ class OpenCVSource(_ClosingSource):
         self.realtime = realtime and self.is_file
         if self.is_file and not Path(spec).is_file():
             raise ClassifierError(f"video file not found: {spec}")
-        self._capture = cv2.VideoCapture(spec)
+        with native_stderr_to_log():  # OpenCV prints its own warnings for a missing camera
+            self._capture = cv2.VideoCapture(spec)
         if not self._capture.isOpened():
             self._capture.release()
             raise ClassifierError(self._open_error())
