@@ -77,8 +77,6 @@ class StreamClassifier:
 
         image = inputs["image"]
         self.input_height, self.input_width = int(image["shape"][2]), int(image["shape"][3])
-        self.input_dtype = np.dtype(image["dtype"])
-        self._input_scale, self._input_zero_point = image["quantization"]
         self.num_classes = int(outputs["logits"]["shape"][-1])
         tensor = self._interpreter.tensor
         self._image = tensor(image["index"])
@@ -115,7 +113,7 @@ class StreamClassifier:
     @property
     def description(self) -> str:
         window = f", window {self.window.frames} frames" if self.window else ", unbounded stream"
-        return (f"{self.model_path.name} ({self.input_width}x{self.input_height} {self.input_dtype.name}, "
+        return (f"{self.model_path.name} ({self.input_width}x{self.input_height}, "
                 f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads{window}")
 
     def _load(self):
@@ -150,6 +148,10 @@ class StreamClassifier:
         shape = list(inputs["image"]["shape"])
         if len(shape) != 5 or shape[:2] != [1, 1] or shape[4] != 3:
             raise ClassifierError(f"{where}: its image input is {shape}, not [1, 1, H, W, 3]")
+        if np.dtype(inputs["image"]["dtype"]) != np.float32:
+            # Every MoViNet TFLite export, int8 ones included, takes float32 RGB in [0, 1].
+            raise ClassifierError(f"{where}: its image input is {np.dtype(inputs['image']['dtype']).name}, "
+                                  "not float32 RGB in [0, 1]")
         states = [n for n in inputs if n.startswith("state_")]
         if not states:
             raise ClassifierError(
@@ -196,15 +198,8 @@ class StreamClassifier:
         return probabilities, (time.perf_counter() - start) * 1000.0
 
     def _set_image(self, rgb: np.ndarray) -> None:
-        target = self._image()[0, 0]
-        if self.input_dtype == np.float32:
-            np.multiply(rgb, np.float32(1.0 / 255.0), out=target)  # [0, 255] -> [0, 1], written in place
-            return
-        # A quantized input: map [0, 1] floats onto the model's integer scale.
-        real = rgb.astype(np.float32) / 255.0
-        quantized = np.round(real / self._input_scale + self._input_zero_point)
-        info = np.iinfo(self.input_dtype)
-        target[...] = np.clip(quantized, info.min, info.max)
+        # [0, 255] -> [0, 1], written straight into the interpreter's input tensor.
+        np.multiply(rgb, np.float32(1.0 / 255.0), out=self._image()[0, 0])
 
     def _smooth(self, probabilities: np.ndarray) -> np.ndarray:
         """Exponential moving average of the scores so displayed labels do not flicker."""
