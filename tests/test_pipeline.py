@@ -1,0 +1,147 @@
+"""The loop with the real model, a camera stand-in that replays the clip, and sinks that collect."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from conftest import CARVING_ICE, LABELS, MODEL
+
+from utils.config import Config
+from utils.pipeline import Pipeline, load_classifier, make_sinks, window_frames
+from utils.predictions import PredictionFilter
+from utils.sinks import Command, JsonSink, StatusLineSink, Update, WindowSink
+from utils.sources import OpenCVSource, SyntheticSource
+from utils.stream_classifier import StreamClassifier
+
+
+class ListSink:
+    """Collects every update, and can ask for a command at a given frame."""
+
+    def __init__(self, commands: dict[int, Command] | None = None) -> None:
+        self.updates: list[Update] = []
+        self.commands = commands or {}
+        self.closed = False
+
+    def write(self, update: Update) -> Command | None:
+        self.updates.append(update)
+        return self.commands.get(update.frame.index)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ReplayCamera(OpenCVSource):
+    """A 'camera' that replays the clip: stamped on arrival like a live source, no end-of-file timestamps."""
+
+    def __init__(self) -> None:
+        super().__init__(str(CARVING_ICE))
+        self.is_file = False
+
+    def read(self):
+        return None if self._index == 131 else super().read()  # a camera has no end: stop by hand
+
+
+@pytest.fixture(scope="module")
+def model():
+    classifier, prediction_filter = load_classifier(Config(model=MODEL, labels=LABELS, num_threads=2))
+    return classifier, prediction_filter
+
+
+def make_pipeline(model, source, sinks, fps=5.0) -> Pipeline:
+    classifier, prediction_filter = model
+    classifier.set_window(0)
+    return Pipeline(classifier, prediction_filter, source, sinks, fps)
+
+
+def test_every_frame_reaches_the_sinks_and_results_follow_the_sampler(model):
+    sink = ListSink()
+    with OpenCVSource(str(CARVING_ICE)) as source:
+        classified = make_pipeline(model, source, [sink]).run()
+    assert classified == 22 and len(sink.updates) == 131
+    new = [u for u in sink.updates if u.is_new]
+    assert [u.frame.index for u in new] == list(range(0, 131, 6))
+    assert all(u.result.frame == u.frame.index for u in new)
+    # Between classifications the sinks keep showing the latest result.
+    assert sink.updates[7].result is sink.updates[6].result
+    assert sink.updates[-1].result.predictions[0].label == "carving ice"
+    assert sink.updates[-1].status.classify_fps > 0 and sink.updates[-1].status.inference_ms > 0
+
+
+def test_a_replayed_camera_is_classified_too(model):
+    sink = ListSink()
+    with ReplayCamera() as camera:
+        make_pipeline(model, camera, [sink], fps=0).run()
+    assert sink.updates[-1].result.predictions[0].label == "carving ice"
+
+
+def test_quit_command_stops_the_loop(model):
+    sink = ListSink({10: Command.QUIT})
+    with SyntheticSource(frames=100) as source:
+        make_pipeline(model, source, [sink]).run()
+    assert len(sink.updates) == 11
+
+
+def test_reset_command_restarts_the_stream(model):
+    sink = ListSink({60: Command.RESET})
+    with OpenCVSource(str(CARVING_ICE)) as source:
+        pipeline = make_pipeline(model, source, [sink])
+        pipeline.run()
+    # Frame 61 is classified at once (the sampler restarted) from a fresh stream.
+    assert sink.updates[61].is_new and sink.updates[61].result.frame == 61
+    fresh, _ = model
+    fresh.reset()
+    with OpenCVSource(str(CARVING_ICE)) as source:
+        for _ in range(62):
+            frame = source.read()
+    expected = PredictionFilter(model[1].labels, 3)(fresh.classify(frame.model_rgb(fresh.input_size)))
+    assert [p.label for p in sink.updates[61].result.predictions] == [p.label for p in expected]
+    assert sink.updates[61].result.predictions[0].score == pytest.approx(expected[0].score, abs=1e-6)
+
+
+def test_overlay_is_drawn_once_only_when_a_sink_shows_it(model):
+    sink = ListSink()
+    with SyntheticSource(frames=3) as source:
+        make_pipeline(model, source, [sink]).run()
+    update = sink.updates[0]
+    assert update._annotated is None  # the JSON and status sinks never pay for drawing
+    assert update.annotated is update.annotated
+
+
+def test_json_sink_writes_one_object_per_classified_frame(model):
+    out = io.StringIO()
+    with SyntheticSource(frames=30) as source:
+        make_pipeline(model, source, [JsonSink(out)]).run()
+    assert len(out.getvalue().splitlines()) == 5  # 1 s at 30 fps, sampled at 5 fps
+
+
+def test_make_sinks():
+    kinds = lambda sinks: [type(s) for s in sinks]  # noqa: E731
+    assert kinds(make_sinks(Config(json=True), "none")) == [JsonSink]
+    assert kinds(make_sinks(Config(), "none")) == [StatusLineSink]
+    assert kinds(make_sinks(Config(json=True), "window")) == [JsonSink, WindowSink]
+
+
+def test_window_frames():
+    source = SyntheticSource(fps=25)
+    assert window_frames(Config(window_seconds=4), source) == 20
+    assert window_frames(Config(window_seconds=4, fps=0), source) == 100  # every frame of a 25 fps source
+    assert window_frames(Config(window_seconds=0), source) == 0
+
+
+def test_status_line_on_a_terminal_and_in_a_log():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, log = Tty(), io.StringIO()
+    sinks = [StatusLineSink(tty, interval=0), StatusLineSink(log, interval=0)]
+    classifier = StreamClassifier(MODEL, 1)
+    from utils.labels import load_labels
+    with OpenCVSource(str(CARVING_ICE)) as source:
+        Pipeline(classifier, PredictionFilter(load_labels(LABELS), 3), source, sinks, 5.0).run()
+    for sink in sinks:
+        sink.close()
+    assert tty.getvalue().count("\r") >= 22 and tty.getvalue().endswith("\n")
+    assert "carving ice" in tty.getvalue().split("\r")[-1]
+    assert log.getvalue().splitlines()[-1].startswith("carving ice 0.9")
