@@ -60,6 +60,7 @@ class Config:
     fullscreen: bool = False
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web: bool = False  # the web view beside any --display
     json: bool = False
 
     def __post_init__(self) -> None:
