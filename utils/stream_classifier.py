@@ -11,8 +11,8 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model_files import ModelFileError, check_tflite_file
-from utils.predictions import softmax
 from utils.native_stderr import native_stderr_to_log
+from utils.predictions import softmax
 from utils.runtime import Runtime, load_runtime
 
 log = logging.getLogger(__name__)
@@ -158,8 +158,8 @@ class StreamClassifier:
                 f"{where}: it has no state_* inputs (a base/clip model?); "
                 "use a *stream* model such as movinet_a0_stream_int8.tflite")
         for name in states:
-            out = outputs.get(name)
-            if out is None or list(out["shape"]) != list(inputs[name]["shape"]) or out["dtype"] != inputs[name]["dtype"]:
+            out, state = outputs.get(name), inputs[name]
+            if out is None or list(out["shape"]) != list(state["shape"]) or out["dtype"] != state["dtype"]:
                 raise ClassifierError(f"{where}: state {name} has no matching output to feed back")
 
     def reset(self) -> None:
