@@ -1,45 +1,20 @@
 """Hours of uptime in minutes of video: after 5 minutes of one action, a new one must show within 3 s.
 
 The test videos are built from the shared clips at 5 fps (so every frame is classified):
-one clip looped for 5 minutes, then the other for 30 s.
+one clip looped for 5 minutes, then the other for 30 s; benchmarks/long_stream.py measures the same for
+several windows.
 """
 
 from __future__ import annotations
 
-import cv2
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, run_cli
 
-FPS = 5
+from benchmarks.long_stream import FPS, sampled_frames, write_switch_video
+
 FIRST_SECONDS, SECOND_SECONDS = 300, 30
 SWITCH = FIRST_SECONDS * FPS          # index of the first frame of the second action
 MAX_SWITCH_FRAMES = 15                # 3 s at 5 fps
-SIZE = (172, 172)
-
-
-def sampled_frames(path) -> list:
-    """The clip's frames at 5 fps (by timestamp), resized to one common size."""
-    from utils.sampler import FrameSampler
-    from utils.sources import OpenCVSource
-
-    sampler, frames = FrameSampler(FPS), []
-    with OpenCVSource(str(path)) as source:
-        while (frame := source.read()) is not None:
-            if sampler.should_classify(frame.timestamp):
-                frames.append(cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_AREA))
-    return frames
-
-
-def write_video(path, first, second) -> None:
-    # MJPG at high quality: quick to write and read, and close enough to the source frames.
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
-    assert writer.isOpened()
-    writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-    for i in range(FIRST_SECONDS * FPS):
-        writer.write(first[i % len(first)])
-    for i in range(SECOND_SECONDS * FPS):
-        writer.write(second[i % len(second)])
-    writer.release()
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +30,7 @@ def top1(record) -> str:
 @pytest.mark.parametrize("first, second", [("carving ice", "arm wrestling"), ("arm wrestling", "carving ice")])
 def test_new_action_takes_over_within_3_s_after_5_minutes(tmp_path, clips, first, second):
     video = tmp_path / "long.avi"
-    write_video(video, clips[first], clips[second])
+    write_switch_video(video, clips[first], clips[second], FIRST_SECONDS, SECOND_SECONDS)
 
     run = run_cli("--video", str(video), "--display", "none", "--json")
     assert run.returncode == 0, run.stderr
