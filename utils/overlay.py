@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -12,11 +13,15 @@ from utils.config import Prediction, Status
 FONT = cv2.FONT_HERSHEY_DUPLEX
 TEXT = (255, 255, 255)
 BAR = (0, 190, 255)       # amber: the top-1 bar
-BAR_OTHER = (150, 150, 150)
+BAR_OTHER = (170, 170, 170)
+TRACK = (70, 70, 70)      # the empty part of a bar, so its length reads as a share of the whole
 MUTED = (200, 200, 200)
-# Sizes are for a 480-line frame and scale with the frame, so a 1080p window reads the same.
-BASE_HEIGHT = 480
-LABEL_SCALE = 0.75
+# Sizes are for a 640x480 frame and scale with the frame, so a 1080p window reads the same.
+BASE_WIDTH, BASE_HEIGHT = 640, 480
+# Smaller frames are enlarged to this many lines before drawing: text under ~12 px cannot be read.
+MIN_HEIGHT = 480
+TOP_SCALE = 0.9           # the top-1 label, readable from across a room
+LABEL_SCALE = 0.7
 STATUS_SCALE = 0.5
 MARGIN = 10
 
@@ -50,37 +55,111 @@ def status_lines(status: Status) -> list[str]:
     return lines
 
 
-def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
-    """Draws in place and returns the image; no window calls, so it is testable anywhere."""
+@dataclass(frozen=True)
+class _Layout:
+    """Where everything goes on a frame of this size; all lengths in pixels."""
+
+    width: int
+    height: int
+    rows: int          # prediction rows (at least one, for the "waiting" line)
+    status_rows: int
+
+    @property
+    def unit(self) -> float:
+        """Pixels per pixel of the 640x480 design; the smaller side rules, so portrait frames fit too."""
+        return min(self.width / BASE_WIDTH, self.height / BASE_HEIGHT)
+
+    def px(self, value: float) -> int:
+        return max(1, round(value * self.unit))
+
+    @property
+    def margin(self) -> int:
+        return max(4, self.px(MARGIN))
+
+    def row_top(self, i: int) -> int:
+        """Top of prediction row i: the top-1 row is taller than the others."""
+        return self.margin + (self.px(44) + (i - 1) * self.px(36) if i else 0)
+
+    @property
+    def status_line(self) -> int:
+        return self.px(22)
+
+    @property
+    def status_top(self) -> int:
+        return self.height - self.margin - self.status_line * self.status_rows
+
+    def panels(self) -> list[tuple[int, int, int, int]]:
+        """The two darkened bands (x0, y0, x1, y1): predictions at the top, rates at the bottom."""
+        half = self.margin // 2
+        return [(0, 0, self.width, self.row_top(self.rows) + half),
+                (0, self.status_top - half, self.width, self.height)]
+
+
+def legible(image: np.ndarray) -> np.ndarray:
+    """The frame itself, or an enlarged copy when it is too small for readable text (e.g. a 172x172 clip)."""
     height, width = image.shape[:2]
-    unit = height / BASE_HEIGHT
-    thickness = max(1, round(2 * unit))
-    margin = max(4, round(MARGIN * unit))
-    max_text = width - 2 * margin
+    if height >= MIN_HEIGHT:
+        return image
+    factor = MIN_HEIGHT / height
+    return cv2.resize(image, (round(width * factor), MIN_HEIGHT), interpolation=cv2.INTER_LINEAR)
 
-    # Predictions: one row each, a bar as long as the score under the text.
-    row = round(34 * unit)
-    panel_bottom = margin + row * max(1, len(predictions)) + margin // 2
-    _darken(image, 0, 0, width, panel_bottom)
+
+def _draw(image: np.ndarray, layout: _Layout, predictions: Sequence[Prediction], status: Status) -> None:
+    """The text and bars, without the darkened panels."""
+    margin, px = layout.margin, layout.px
+    max_text = layout.width - 2 * margin
     for i, prediction in enumerate(predictions):
-        top = margin + i * row
-        bar_width = int(max_text * min(1.0, max(0.0, prediction.score)))
-        cv2.rectangle(image, (margin, top + row - round(7 * unit)), (margin + bar_width, top + row - round(3 * unit)),
-                      BAR if i == 0 else BAR_OTHER, cv2.FILLED)
-        text, scale = _fit(f"{prediction.label}  {prediction.score:.2f}", LABEL_SCALE * unit, thickness, max_text)
-        cv2.putText(image, text, (margin, top + row - round(12 * unit)), FONT, scale, TEXT, thickness, cv2.LINE_AA)
+        bottom = layout.row_top(i + 1)
+        bar_top, bar_bottom = bottom - px(9), bottom - px(3)
+        cv2.rectangle(image, (margin, bar_top), (margin + max_text, bar_bottom), TRACK, cv2.FILLED)
+        bar_width = round(max_text * min(1.0, max(0.0, prediction.score)))
+        if bar_width:
+            cv2.rectangle(image, (margin, bar_top), (margin + bar_width, bar_bottom), BAR if i == 0 else BAR_OTHER,
+                          cv2.FILLED)
+        thickness = px(2)
+        size = (TOP_SCALE if i == 0 else LABEL_SCALE) * layout.unit
+        text, scale = _fit(f"{prediction.label}  {prediction.score:.0%}", size, thickness, max_text)
+        cv2.putText(image, text, (margin, bar_top - px(6)), FONT, scale, TEXT, thickness, cv2.LINE_AA)
     if not predictions:
-        cv2.putText(image, "waiting for the first result...", (margin, margin + row - round(12 * unit)),
-                    FONT, LABEL_SCALE * unit * 0.8, MUTED, thickness, cv2.LINE_AA)
+        text, scale = _fit("waiting for the first result...", LABEL_SCALE * layout.unit, px(1), max_text)
+        cv2.putText(image, text, (margin, layout.row_top(1) - px(12)), FONT, scale, MUTED, px(1), cv2.LINE_AA)
 
-    # Rates and the machine along the bottom.
-    small = max(1, round(unit))
-    line_height = round(22 * unit)
-    lines = status_lines(status)
-    top = height - margin - line_height * len(lines)
-    _darken(image, 0, top - margin // 2, width, height)
-    for i, line in enumerate(lines):
-        text, scale = _fit(line, STATUS_SCALE * unit, small, max_text)
-        cv2.putText(image, text, (margin, top + (i + 1) * line_height - round(6 * unit)), FONT, scale, TEXT,
-                    small, cv2.LINE_AA)
+    for i, line in enumerate(status_lines(status)):
+        text, scale = _fit(line, STATUS_SCALE * layout.unit, px(1), max_text)
+        cv2.putText(image, text, (margin, layout.status_top + (i + 1) * layout.status_line - px(6)), FONT, scale,
+                    TEXT, px(1), cv2.LINE_AA)
+
+
+def _layout(shape: tuple[int, ...], predictions: Sequence[Prediction], status: Status) -> _Layout:
+    return _Layout(shape[1], shape[0], max(1, len(predictions)), len(status_lines(status)))
+
+
+def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
+    """Returns the frame with the overlay: drawn in place, or on an enlarged copy of a small frame.
+
+    No window calls, so it is testable anywhere.
+    """
+    image = legible(image)
+    layout = _layout(image.shape, predictions, status)
+    for box in layout.panels():
+        _darken(image, *box)
+    _draw(image, layout, predictions, status)
     return image
+
+
+def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], status: Status) -> np.ndarray:
+    """The same overlay alone on a transparent RGBA canvas, for a display that shows the camera itself
+    (picamera2's DRM preview) and scales this canvas over it. `size` is the video's (width, height); a small
+    one is enlarged like in draw_overlay. The panels are half-transparent black, which darkens the video beneath
+    as draw_overlay does."""
+    width, height = size
+    if height < MIN_HEIGHT:
+        width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
+    canvas = np.zeros((height, width, 3), np.uint8)
+    layout = _layout(canvas.shape, predictions, status)
+    _draw(canvas, layout, predictions, status)
+    alpha = np.zeros((height, width), np.uint8)
+    for x0, y0, x1, y1 in layout.panels():
+        alpha[max(0, y0):y1, max(0, x0):x1] = 128
+    alpha[canvas.any(axis=2)] = 255
+    return np.dstack([cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), alpha])
