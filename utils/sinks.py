@@ -132,8 +132,11 @@ class WindowSink:
         self.fullscreen = fullscreen
         self._open = False
 
-    def _create(self) -> None:
-        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+    def _create(self, width: int, height: int) -> None:
+        # GUI_NORMAL: no Qt toolbar or status bar. Qt opens a normal window at 400x300 whatever the image,
+        # so it is sized to the frame: the overlay is drawn for that size.
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(self.title, width, height)
         self._apply_fullscreen()
         self._open = True
 
@@ -142,11 +145,12 @@ class WindowSink:
         cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, mode)
 
     def write(self, update: Update) -> Command | None:
+        image = update.annotated
         if not self._open:
-            self._create()
+            self._create(image.shape[1], image.shape[0])
         elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             return Command.QUIT  # the user closed the window
-        cv2.imshow(self.title, update.annotated)
+        cv2.imshow(self.title, image)
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
             return Command.QUIT
