@@ -243,17 +243,27 @@ def picamera2_available() -> bool:
         return False
 
 
+def prefetched(source: OpenCVSource) -> FrameSource:
+    """Decodes on a capture thread: a file loses no frame, a camera or stream keeps its newest."""
+    from utils.prefetch import PrefetchSource
+
+    return PrefetchSource(source, live=not source.is_file)
+
+
 def open_source(config: Config, model_size: tuple[int, int]) -> FrameSource:
-    """Picks the source from the flags: --video, --camera-id, else the Pi camera, else camera 0."""
+    """Picks the source from the flags: --video, --camera-id, else the Pi camera, else camera 0.
+
+    OpenCV sources are read on their own thread (picamera2 already captures on its own).
+    """
     if config.video is not None:
-        return OpenCVSource(config.video, realtime=config.realtime)
+        return prefetched(OpenCVSource(config.video, realtime=config.realtime))
     if config.camera_id is not None:
-        return OpenCVSource(config.camera_id, config.width, config.height)
+        return prefetched(OpenCVSource(config.camera_id, config.width, config.height))
     if picamera2_available():
         return Picamera2Source(config.width, config.height, model_size)
     log.info("no Pi camera found through picamera2; trying USB camera 0")
     try:
-        return OpenCVSource(0, config.width, config.height)
+        return prefetched(OpenCVSource(0, config.width, config.height))
     except ClassifierError as e:
         raise ClassifierError(
             "no camera found: no Pi camera (picamera2) and no USB camera 0; connect one, "

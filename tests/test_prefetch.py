@@ -1,0 +1,137 @@
+"""The prefetching source: every frame of a file in order, newest-wins for live sources, clean close."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import CARVING_ICE
+
+from utils.errors import ClassifierError
+from utils.prefetch import PrefetchSource
+from utils.sources import Frame, OpenCVSource, SyntheticSource
+
+
+def read_all(source) -> list[Frame]:
+    frames = []
+    while (frame := source.read()) is not None:
+        frames.append(frame)
+    return frames
+
+
+class RecordingSource(SyntheticSource):
+    """A synthetic source that remembers being closed, and from which thread."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(width=32, height=24, **kwargs)
+        self.close_calls = 0
+        self.closed_on: str | None = None
+
+    def close(self) -> None:
+        self.close_calls += 1
+        self.closed_on = threading.current_thread().name
+        super().close()
+
+
+class FailingSource(RecordingSource):
+    """Delivers `good` frames, then fails as an unplugged camera does."""
+
+    def __init__(self, good: int) -> None:
+        super().__init__(frames=100)
+        self.good = good
+
+    def read(self) -> Frame | None:
+        if self._index >= self.good:
+            raise ClassifierError("camera stopped delivering frames (unplugged?)")
+        return super().read()
+
+
+def test_file_frames_all_in_order_with_the_plain_timestamps():
+    with OpenCVSource(str(CARVING_ICE)) as plain:
+        expected = read_all(plain)
+    with PrefetchSource(OpenCVSource(str(CARVING_ICE)), live=False) as prefetched:
+        got = read_all(prefetched)
+        assert prefetched.read() is None  # stays at the end
+        assert prefetched.dropped == 0
+    assert len(got) == len(expected) == 131
+    assert [f.index for f in got] == list(range(131))
+    assert [f.timestamp for f in got] == [f.timestamp for f in expected]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(got, expected))
+
+
+def test_file_waits_for_a_slow_consumer_instead_of_dropping():
+    source = RecordingSource(frames=30)
+    with PrefetchSource(source, live=False, maxsize=2) as prefetched:
+        frames = []
+        while (frame := prefetched.read()) is not None:
+            time.sleep(0.002)  # slower than the reader
+            frames.append(frame)
+    assert [f.index for f in frames] == list(range(30))
+    assert prefetched.dropped == 0
+
+
+def test_forwards_what_the_wrapped_source_says():
+    with PrefetchSource(OpenCVSource(str(CARVING_ICE)), live=False) as prefetched:
+        assert prefetched.description.startswith("video ")
+        assert prefetched.nominal_fps == pytest.approx(29.6, abs=0.1)
+        assert prefetched.is_file  # anything else is the wrapped source's
+
+
+def test_close_mid_file_stops_and_joins_the_reader():
+    inner = OpenCVSource(str(CARVING_ICE))
+    prefetched = PrefetchSource(inner, live=False, name="capture:test")
+    for _ in range(10):
+        assert prefetched.read() is not None
+    prefetched.close()  # the reader is blocked on a full queue here
+    assert not prefetched.running
+    assert "capture:test" not in [t.name for t in threading.enumerate()]
+    assert inner._closed  # closed by the reader as it left
+    assert prefetched.read() is None
+    prefetched.close()  # twice is fine
+
+
+def test_close_before_any_read_and_close_twice():
+    source = RecordingSource(frames=1000)
+    prefetched = PrefetchSource(source, live=False)
+    prefetched.close()
+    prefetched.close()
+    assert not prefetched.running
+    assert source.close_calls == 1
+    assert source.closed_on == "capture"  # the reader thread owns the source
+
+
+def test_reader_thread_is_named_and_a_daemon():
+    with PrefetchSource(RecordingSource(frames=1000), live=True, name="capture:cam0") as prefetched:
+        thread = next(t for t in threading.enumerate() if t.name == "capture:cam0")
+        assert thread.daemon
+        assert prefetched.running
+
+
+def test_live_source_faster_than_the_consumer_drops_the_oldest_and_counts():
+    total = 300
+    source = RecordingSource(frames=total)
+    with PrefetchSource(source, live=True) as prefetched:
+        frames = []
+        while (frame := prefetched.read()) is not None:
+            frames.append(frame)
+            time.sleep(0.005)  # a slow classifier
+    indices = [f.index for f in frames]
+    assert prefetched.dropped > 0
+    assert len(frames) + prefetched.dropped == total
+    assert indices == sorted(set(indices))  # in order, none twice
+    assert indices[-1] == total - 1  # the newest frame wins
+
+
+def test_an_error_on_the_reader_is_raised_by_read():
+    with PrefetchSource(FailingSource(good=3), live=True) as prefetched:
+        frames = []
+        with pytest.raises(ClassifierError, match="unplugged"):
+            while True:
+                frame = prefetched.read()
+                assert frame is not None
+                frames.append(frame)
+                time.sleep(0.01)  # let the failure arrive while frames are still queued
+    assert 1 <= len(frames) <= 3
+    assert prefetched.read() is None

@@ -1,0 +1,136 @@
+"""Reads frames on one named thread so decoding overlaps with inference."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from utils.sources import Frame, FrameSource
+
+log = logging.getLogger(__name__)
+
+FILE_QUEUE = 4   # a file may run a few frames ahead: enough to hide decoding, little memory
+LIVE_QUEUE = 1   # a camera keeps only its newest frame
+_END = None      # the item that marks the end of a file
+_Item = Union["Frame", BaseException, None]
+
+
+class PrefetchSource:
+    """Wraps a FrameSource and reads it on a daemon thread into a small queue.
+
+    Files (`live=False`) lose no frame: the reader waits while the queue is full. Cameras and
+    streams (`live=True`) never wait: when the consumer falls behind, the oldest queued frame is
+    dropped for the newest and counted in `dropped`, as frigate does. An error on the reader
+    thread is raised again by the next read(). The reader owns the wrapped source and closes it
+    when it stops, so the source is never closed under a read in progress.
+    """
+
+    def __init__(self, source: FrameSource, live: bool, maxsize: int | None = None, name: str = "capture") -> None:
+        self.source = source
+        self.live = live
+        self.description = source.description
+        self.nominal_fps = source.nominal_fps
+        self.dropped = 0
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize or (LIVE_QUEUE if live else FILE_QUEUE))
+        self._stop = threading.Event()
+        self._ended = False
+        self._closed = False
+        self._thread = threading.Thread(target=self._reader, name=name, daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """True while the reader thread is alive."""
+        return self._thread.is_alive()
+
+    def __getattr__(self, name: str):
+        # Anything else (is_file, spec, camera, ...) is the wrapped source's.
+        if name == "source":  # not set yet: __init__ failed early
+            raise AttributeError(name)
+        return getattr(self.source, name)
+
+    def __enter__(self) -> PrefetchSource:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _reader(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame = self.source.read()
+                except Exception as e:  # handed to the consumer, which raises it on its own thread
+                    self._put(e)
+                    return
+                self._put(frame)
+                if frame is None:
+                    return
+        finally:
+            self.source.close()
+
+    def _put(self, item: _Item) -> None:
+        if not self.live or item is _END or isinstance(item, BaseException):
+            # Waits for room, but wakes up to see whether close() was called.
+            while not self._stop.is_set():
+                try:
+                    self._queue.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            return
+        while True:
+            try:
+                self._queue.put_nowait(item)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()  # the consumer is behind: the newest frame wins
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def read(self) -> Frame | None:
+        """The next frame, or None once the source has ended (or the source is closed)."""
+        if self._ended or self._closed:
+            return None
+        while True:
+            try:
+                item = self._queue.get(timeout=0.5)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():  # ended without a word
+                    self._ended = True
+                    return None
+        if item is _END:
+            self._ended = True
+            return None
+        if isinstance(item, BaseException):
+            self._ended = True
+            raise item
+        return item
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stops the reader, drops what it queued and waits for it; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._drain()  # a reader waiting for room wakes up and sees the stop
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("%s: the capture thread is still inside a read after %.0f s; leaving it to exit",
+                        self.description, timeout)
+        self._drain()
+        if self.dropped:
+            log.info("%s: dropped %d frames the classifier had no time for", self.description, self.dropped)
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
