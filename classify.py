@@ -118,7 +118,10 @@ def build_parser() -> ArgumentParser:
     output.add_argument("--display", choices=DISPLAYS, default=defaults.display,
                         help="where to show the video: auto finds the screen (also over SSH)")
     output.add_argument("--fullscreen", action="store_true", help="start the window full screen (key f toggles)")
-    output.add_argument("--web-host", default=defaults.web_host, help="address the web view listens on")
+    output.add_argument("--web", action="store_true",
+                        help="also serve the live view to a browser (what --display web does alone)")
+    output.add_argument("--web-host", default=defaults.web_host,
+                        help="address the web view listens on; 0.0.0.0 lets other computers in")
     output.add_argument("--web-port", type=positive_int, default=defaults.web_port, help="port of the web view")
     output.add_argument("--json", action="store_true",
                         help="print one JSON object per classified frame on stdout (logs go to stderr)")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Sequence
 
 from utils.config import Config, Result, Status
-from utils.display import choose_display
+from utils.display import DisplayChoice, choose_display
 from utils.errors import ClassifierError
 from utils.labels import load_labels
 from utils.predictions import PredictionFilter
@@ -79,14 +80,38 @@ class Pipeline:
         return self.classified
 
 
-def make_sinks(config: Config, display: str) -> list[Sink]:
+def make_sinks(config: Config, display: DisplayChoice | str, source: FrameSource | None = None) -> list[Sink]:
+    """The sinks for the chosen display (or just its name), plus --json and --web; the terminal status line
+    when nothing else writes to the terminal and no window is shown. `source` is needed for drm only."""
+    if isinstance(display, str):
+        display = DisplayChoice(display, "")
     sinks: list[Sink] = []
-    if config.json:
-        sinks.append(JsonSink())
-    if display == "window":
-        sinks.append(WindowSink(fullscreen=config.fullscreen))
-    elif display == "none" and not config.json:
-        sinks.append(StatusLineSink())
+    try:
+        if config.json:
+            sinks.append(JsonSink())
+        shown = display.name
+        if shown == "window":
+            sinks.append(WindowSink(fullscreen=config.fullscreen or display.fullscreen))
+        elif shown == "drm":
+            from utils.drm_preview import DrmPreviewSink
+
+            try:
+                sinks.append(DrmPreviewSink(source))
+            except ClassifierError as e:
+                if config.display == "drm":
+                    raise
+                log.warning("display: none (%s)", e)
+                shown = "none"
+        if shown == "web" or config.web:
+            from utils.web_view import WebSink
+
+            sinks.append(WebSink(config.web_host, config.web_port))
+        if shown != "window" and not config.json:
+            sinks.append(StatusLineSink())
+    except BaseException:
+        for sink in sinks:
+            sink.close()
+        raise
     return sinks
 
 
@@ -111,14 +136,15 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
 def run(config: Config, stop: threading.Event | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     classifier, prediction_filter = load_classifier(config)
-    display, reason = choose_display(config)
+    display = choose_display(config)
+    os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
     with open_source(config, classifier.input_size) as source:
         classifier.set_window(window_frames(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,
                  f"{config.fps:g} frames/s by timestamp" if config.fps else "every frame")
-        log.info("display: %s (%s)", display, reason)
-        sinks = make_sinks(config, display)
+        log.info("display: %s (%s)", display.name, display.reason)
+        sinks = make_sinks(config, display, source)
         try:
             return Pipeline(classifier, prediction_filter, source, sinks, config.fps, stop).run()
         finally:
