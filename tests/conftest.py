@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +80,38 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bo
     done = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env,
                           cwd=REPO)
     return Run(done.returncode, done.stdout, done.stderr)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def need_binary(name: str, package: str) -> str:
+    """The path of a program a test runs (Xvfb, chromium...); skips without it, fails under CI_STRICT=1."""
+    path = shutil.which(name)
+    if path is None:
+        skip_or_fail(f"{name} is not installed (apt-get install {package})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[str]:
+    """A virtual 1280x720 X screen for real windows; yields its DISPLAY (":N", a number Xvfb picked itself)."""
+    binary = need_binary("Xvfb", "xvfb")
+    read, write = os.pipe()
+    server = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+                              pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as displayfd:
+        number = displayfd.readline().strip()  # written once the server accepts clients
+    if not number:
+        server.kill()
+        pytest.fail(f"Xvfb did not start (exit code {server.wait()})")
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(10)

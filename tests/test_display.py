@@ -1,0 +1,317 @@
+"""--display: choosing the screen on a faked machine (SSH, X sockets, Wayland, DRM), the real probe, the DRM sink."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import free_port
+
+from utils.config import Config, Prediction, Result, Status
+from utils.display import MAX_PROBES, DisplayChoice, choose_display, connected_screens, probe_window
+from utils.errors import ClassifierError
+from utils.pipeline import make_sinks
+from utils.sinks import Update, WindowSink
+from utils.sources import Frame
+
+SSH = {"SSH_CONNECTION": "192.168.1.20 50000 192.168.1.30 22", "HOME": "/root", "PATH": "/usr/bin"}
+
+
+class FakeProbe:
+    """Records each environment tried; a window opens where `works(env)` says so."""
+
+    def __init__(self, works=lambda env: True, error="could not connect to display"):
+        self.works, self.error, self.calls = works, error, []
+
+    def __call__(self, env):
+        self.calls.append(dict(env))
+        return None if self.works(env) else self.error
+
+
+def machine(tmp_path: Path, *, x=(), users=(("pi", 1000),), logged_in=(1000,), cookies=(), wayland=False,
+            screen: str | None = "1920x1080") -> Path:
+    """A fake filesystem root: X sockets, /etc/passwd, /run/user, cookies, a monitor in /sys/class/drm."""
+    (tmp_path / "etc").mkdir(parents=True)
+    (tmp_path / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n" + "".join(
+        f"{name}:x:{uid}:{uid}::/home/{name}:/bin/bash\n" for name, uid in users))
+    for number in x:
+        (tmp_path / "tmp/.X11-unix").mkdir(parents=True, exist_ok=True)
+        (tmp_path / f"tmp/.X11-unix/X{number}").touch()
+    for uid in logged_in:
+        (tmp_path / f"run/user/{uid}").mkdir(parents=True)
+        if wayland:
+            (tmp_path / f"run/user/{uid}/wayland-0").touch()
+    for cookie in cookies:
+        path = tmp_path / cookie
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"cookie")
+    connector = tmp_path / "sys/class/drm/card1-HDMI-A-1"
+    connector.mkdir(parents=True)
+    (connector / "status").write_text("connected\n" if screen else "disconnected\n")
+    (connector / "modes").write_text(f"{screen}\n1280x720\n" if screen else "")
+    return tmp_path
+
+
+def choose(root, environ, probe=None, drm=False, **config):
+    return choose_display(Config(**config), environ, root, probe or FakeProbe(), lambda: drm)
+
+
+def test_ssh_without_display_finds_the_desktop_and_its_cookie(tmp_path):
+    """Raspberry Pi OS with an X11 desktop (lightdm writes ~/.Xauthority): over SSH, the window goes there."""
+    root = machine(tmp_path, x=[0], cookies=["home/pi/.Xauthority"])
+    probe = FakeProbe()
+    choice = choose(root, SSH, probe)
+    assert choice.name == "window"
+    assert choice.environ == {"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb",
+                              "XAUTHORITY": str(root / "home/pi/.Xauthority")}
+    assert choice.fullscreen, "nobody sits at the Pi to enlarge a window opened from SSH"
+    assert ":0" in choice.reason and "user pi" in choice.reason
+    assert probe.calls[0]["SSH_CONNECTION"] == SSH["SSH_CONNECTION"], "the probe runs in our own environment too"
+
+
+def test_labwc_xwayland_without_a_cookie(tmp_path):
+    """Bookworm/Trixie's labwc or wayfire start Xwayland without -auth: DISPLAY=:0 alone is enough."""
+    root = machine(tmp_path, x=[0], wayland=True)
+    choice = choose(root, SSH)
+    assert choice.name == "window"
+    assert choice.environ == {"DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb"}
+
+
+def test_a_rejected_cookie_falls_back_to_the_next_way_in(tmp_path):
+    root = machine(tmp_path, x=[0], cookies=["home/pi/.Xauthority", "run/user/1000/.mutter-Xwaylandauth.AB12"])
+    probe = FakeProbe(works=lambda env: "mutter" in env.get("XAUTHORITY", ""))
+    choice = choose(root, SSH, probe)
+    assert choice.environ["XAUTHORITY"].endswith(".mutter-Xwaylandauth.AB12")
+    assert [call.get("XAUTHORITY", "").rsplit("/", 1)[-1] for call in probe.calls] == [
+        ".Xauthority", ".mutter-Xwaylandauth.AB12"]
+
+
+def test_our_own_display_is_tried_first_and_not_made_full_screen(tmp_path):
+    root = machine(tmp_path, x=[0, 1])
+    probe = FakeProbe()
+    choice = choose(root, {**SSH, "DISPLAY": ":1"}, probe)
+    assert choice.environ == {"DISPLAY": ":1", "QT_QPA_PLATFORM": "xcb"}
+    assert not choice.fullscreen
+    assert choice.reason == "a window on DISPLAY=:1"
+    assert len(probe.calls) == 1
+
+
+def test_ssh_x_forwarding_prefers_the_monitor_on_the_pi(tmp_path):
+    root = machine(tmp_path, x=[0])
+    forwarded = {**SSH, "DISPLAY": "localhost:10.0"}
+    assert choose(root, forwarded).environ["DISPLAY"] == ":0"
+    only_forwarded = choose(root, forwarded, FakeProbe(works=lambda env: env["DISPLAY"] != ":0"))
+    assert only_forwarded.environ["DISPLAY"] == "localhost:10.0"
+    assert "forwarded over SSH" in only_forwarded.reason
+
+
+def test_no_desktop_with_the_pi_camera_and_a_monitor_uses_drm(tmp_path):
+    """Raspberry Pi OS Lite: nothing owns the screen, so picamera2's DRM preview can."""
+    root = machine(tmp_path, logged_in=())
+    probe = FakeProbe()
+    choice = choose(root, SSH, probe, drm=True)
+    assert choice.name == "drm"
+    assert "no desktop" in choice.reason
+    assert probe.calls == []
+
+
+@pytest.mark.parametrize("case", ["no monitor", "no picamera2/pykms", "a video file", "a USB camera"])
+def test_no_desktop_and_no_drm_runs_headless(tmp_path, case):
+    root = machine(tmp_path, logged_in=(), screen=None if case == "no monitor" else "1920x1080")
+    config = {"a video file": {"video": "clip.mp4"}, "a USB camera": {"camera_id": 0}}.get(case, {})
+    choice = choose(root, SSH, drm=case != "no picamera2/pykms", **config)
+    assert choice.name == "none"
+    assert "no desktop" in choice.reason and "--web" in choice.reason
+
+
+def test_wayland_only_is_named_and_never_gets_drm(tmp_path):
+    """A compositor without Xwayland owns the screen: no OpenCV window, and no DRM preview either."""
+    root = machine(tmp_path, wayland=True)
+    choice = choose(root, {**SSH, "WAYLAND_DISPLAY": "wayland-0"}, drm=True)
+    assert choice.name == "none"
+    assert "Wayland desktop without Xwayland" in choice.reason
+
+
+def test_a_failing_probe_is_reported_and_falls_back(tmp_path):
+    root = machine(tmp_path, x=[0])
+    probe = FakeProbe(works=lambda env: False, error="Authorization required, but no authorization protocol")
+    choice = choose(root, SSH, probe, drm=True)
+    assert choice.name == "none", "an X server holds the screen, so DRM cannot have it"
+    assert "Authorization required" in choice.reason
+    # A stale DISPLAY with no X server at all: the screen is free for the DRM preview.
+    root = machine(tmp_path / "lite", logged_in=())
+    assert choose(root, {**SSH, "DISPLAY": ":0"}, FakeProbe(works=lambda env: False), drm=True).name == "drm"
+
+
+def test_probes_are_capped(tmp_path):
+    root = machine(tmp_path, x=[0, 1, 2, 3], cookies=["home/pi/.Xauthority"])
+    probe = FakeProbe(works=lambda env: False)
+    assert choose(root, SSH, probe).name == "none"
+    assert len(probe.calls) == MAX_PROBES
+
+
+def test_display_window_without_a_screen_says_what_to_do(tmp_path):
+    root = machine(tmp_path, logged_in=())
+    with pytest.raises(ClassifierError, match=r"--display window: cannot open a window: no desktop.*--display web"):
+        choose(root, SSH, display="window")
+
+
+@pytest.mark.parametrize("display", ["none", "web", "drm"])
+def test_explicit_displays_probe_nothing(tmp_path, display):
+    probe = FakeProbe()
+    choice = choose(machine(tmp_path, x=[0]), SSH, probe, display=display)
+    assert (choice.name, choice.reason) == (display, f"--display {display}")
+    assert probe.calls == []
+
+
+def test_display_drm_needs_the_pi_camera(tmp_path):
+    with pytest.raises(ClassifierError, match="--display drm .* cannot show --video"):
+        choose(machine(tmp_path), SSH, display="drm", video="clip.mp4")
+
+
+def test_connected_screens_reads_the_preferred_mode(tmp_path):
+    root = machine(tmp_path)
+    (root / "sys/class/drm/card1-HDMI-A-2").mkdir()
+    (root / "sys/class/drm/card1-HDMI-A-2/status").write_text("disconnected\n")
+    (root / "sys/class/drm/card1-HDMI-A-2/modes").write_text("")
+    assert connected_screens(root) == [("HDMI-A-1", (1920, 1080))]
+    assert connected_screens(tmp_path / "nowhere") == []
+
+
+def test_the_real_probe_survives_a_missing_x_server(tmp_path):
+    """Qt aborts when it cannot connect; in the child process that is only an error message for us."""
+    error = probe_window({"PATH": "/usr/bin:/bin", "DISPLAY": ":4321", "QT_QPA_PLATFORM": "xcb",
+                          "HOME": str(tmp_path)})
+    assert error and "display" in error.lower()
+
+
+def test_the_real_probe_opens_a_window_on_xvfb(xvfb, tmp_path):
+    assert probe_window({"PATH": "/usr/bin:/bin", "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb",
+                         "HOME": str(tmp_path)}) is None
+
+
+# make_sinks: which sinks each display gets.
+
+def kinds(sinks) -> list[str]:
+    return [type(sink).__name__ for sink in sinks]
+
+
+@pytest.mark.parametrize(("display", "options", "expected"), [
+    ("none", {}, ["StatusLineSink"]),
+    ("none", {"json": True}, ["JsonSink"]),
+    ("window", {}, ["WindowSink"]),
+    ("window", {"json": True, "web": True}, ["JsonSink", "WindowSink", "WebSink"]),
+    ("web", {}, ["WebSink", "StatusLineSink"]),
+])
+def test_make_sinks(display, options, expected):
+    config = Config(display=display, web_port=free_port(), **options)
+    sinks = make_sinks(config, DisplayChoice(display, "test"), source=None)
+    try:
+        assert kinds(sinks) == expected
+    finally:
+        for sink in sinks:
+            sink.close()
+
+
+def test_a_window_found_over_ssh_opens_full_screen():
+    sinks = make_sinks(Config(), DisplayChoice("window", "test", fullscreen=True), source=None)
+    assert isinstance(sinks[0], WindowSink) and sinks[0].fullscreen
+
+
+# The DRM sink, with a fake picamera2 (the real one needs a Pi with a camera and a monitor).
+
+class FakeCamera:
+    def __init__(self, fail_preview=False, fail_overlay=False):
+        self.calls, self.overlays = [], []
+        self.fail_preview, self.fail_overlay = fail_preview, fail_overlay
+
+    def __getattr__(self, name):
+        if name not in ("stop", "stop_preview", "start_preview", "start"):
+            raise AttributeError(name)
+
+        def call(*args, **kwargs):
+            self.calls.append((name, args, kwargs))
+            if name == "start_preview" and args and self.fail_preview:
+                raise RuntimeError("Failed to reserve DRM plane")
+        return call
+
+    def set_overlay(self, overlay):
+        if self.fail_overlay:
+            raise RuntimeError("overlay failed")
+        self.overlays.append(overlay)
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    module = types.ModuleType("picamera2")
+    module.Preview = types.SimpleNamespace(DRM="DRM")
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+
+
+def update(index: int, new: bool = True) -> Update:
+    result = Result(index, index / 30, 4.0, (Prediction("carving ice", 0.97),))
+    return Update(Frame(np.zeros((480, 640, 3), np.uint8), index / 30, index), result, new, Status(model="m"))
+
+
+def test_drm_sink_swaps_the_preview_and_draws_the_results(fake_picamera2):
+    from utils.drm_preview import DrmPreviewSink
+
+    camera = FakeCamera()
+    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=1000)
+    assert [name for name, _, _ in camera.calls] == ["stop", "stop_preview", "start_preview", "start"]
+    assert camera.calls[2][1] == ("DRM",)
+    assert sink.write(update(1)) is None
+    assert len(camera.overlays) == 1 and camera.overlays[0].shape == (480, 640, 4)
+    sink.write(update(2, new=False))  # same result, rates redrawn only every `refresh` seconds
+    assert len(camera.overlays) == 1
+    sink.close()
+    sink.close()
+    assert [name for name, _, _ in camera.calls].count("stop_preview") == 2  # the swap, then close once
+
+
+def test_drm_sink_limits_the_overlay_rate(fake_picamera2):
+    from utils.drm_preview import DrmPreviewSink
+
+    camera = FakeCamera()
+    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=5)
+    for i in range(20):
+        sink.write(update(i))
+    assert len(camera.overlays) == 1
+
+
+def test_drm_sink_fails_softly_on_overlay_errors(fake_picamera2, caplog):
+    from utils.drm_preview import DrmPreviewSink
+
+    camera = FakeCamera(fail_overlay=True)
+    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=1000)
+    assert sink.write(update(1)) is None
+    assert sink.write(update(2)) is None
+    assert caplog.text.count("DRM overlay failed") == 1
+
+
+def test_drm_sink_failure_restores_the_camera_and_says_what_to_do(fake_picamera2):
+    from utils.drm_preview import DrmPreviewSink
+
+    camera = FakeCamera(fail_preview=True)
+    with pytest.raises(ClassifierError, match="through DRM .*Failed to reserve DRM plane.*--display window"):
+        DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"))
+    assert [name for name, _, _ in camera.calls][-2:] == ["start_preview", "start"]  # a null preview again
+
+
+def test_drm_sink_needs_the_pi_camera():
+    from utils.drm_preview import DrmPreviewSink
+
+    with pytest.raises(ClassifierError, match="--display drm needs the Pi camera, but the source is video x.mp4"):
+        DrmPreviewSink(types.SimpleNamespace(description="video x.mp4"))
+
+
+def test_auto_falls_back_to_headless_when_drm_fails(fake_picamera2, caplog):
+    source = types.SimpleNamespace(camera=FakeCamera(fail_preview=True), description="Pi camera 0")
+    sinks = make_sinks(Config(), DisplayChoice("drm", "test"), source)
+    assert kinds(sinks) == ["StatusLineSink"]
+    assert "display: none (cannot show the camera" in caplog.text
+    with pytest.raises(ClassifierError):
+        make_sinks(Config(display="drm"), DisplayChoice("drm", "--display drm"), source)
