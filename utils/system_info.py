@@ -1,12 +1,23 @@
-"""CPU temperature and load (psutil), read at most once a second because the reads are not free."""
+"""CPU temperature and load (psutil), read at most once a second because the reads are not free; Pi throttling."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import psutil
 
 _TEMPERATURE_SENSORS = ("cpu_thermal", "coretemp", "k10temp", "soc_thermal")
+
+# Bits of the Pi firmware's get_throttled word: the low ones are "now", the high ones "since boot".
+THROTTLED_BITS = {
+    0: "under_voltage", 1: "frequency_capped", 2: "throttled", 3: "soft_temperature_limit",
+    16: "under_voltage_occurred", 17: "frequency_capped_occurred", 18: "throttled_occurred",
+    19: "soft_temperature_limit_occurred",
+}
+FIRMWARE_THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 
 
 def cpu_temperature() -> float | None:
@@ -37,3 +48,25 @@ class CpuMonitor:
             self._last = now
             self._reading = (cpu_temperature(), psutil.cpu_percent(None))
         return self._reading
+
+
+def parse_throttled(text: str) -> dict[str, object]:
+    """'throttled=0x50005' (vcgencmd) or '50005' (sysfs) -> the raw word and one flag per bit."""
+    value = int(text.strip().rpartition("=")[2], 16)
+    return {"raw": hex(value), **{name: bool(value >> bit & 1) for bit, name in THROTTLED_BITS.items()}}
+
+
+def pi_throttled() -> dict[str, object] | None:
+    """The Pi's under-voltage and throttling flags (`vcgencmd get_throttled`), or None off a Pi."""
+    vcgencmd = shutil.which("vcgencmd")
+    if vcgencmd:
+        try:
+            done = subprocess.run([vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=2)
+            if done.returncode == 0 and "=" in done.stdout:
+                return parse_throttled(done.stdout)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            pass
+    try:
+        return parse_throttled(FIRMWARE_THROTTLED.read_text())
+    except (OSError, ValueError):
+        return None
