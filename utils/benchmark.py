@@ -1,0 +1,447 @@
+"""Measures what the pipeline costs next to the model alone, and next to the TF Lite example's loop.
+
+    python -m utils.benchmark                                  # default clip, the app's default settings
+    python -m utils.benchmark --video clip.mp4 --threads 1,2 --runtimes all
+
+Stdout gets one JSON object (logs go to stderr): "machine", "video", "settings" and "runs", a
+list with one entry per configuration (runtime x threads), also when there is only one. Each
+configuration is measured in fresh processes, --runs times, and the medians are reported:
+
+- `python -m utils.benchmark --single ...` (this module, one configuration in-process) gives
+  invoke_ms, the bare `invoke()` of a second interpreter of the same model, and e2e_ms, the
+  main-thread time of the real Pipeline per classified frame, from asking the source for the
+  frame to the last sink returning (decode unless prefetched, resize, invoke, state feedback,
+  softmax/top-k, the overlay the window/web view would draw, the JSON sink), with stages_ms
+  saying where it went (read: waiting for the frame; step: Pipeline.step, i.e. sampler,
+  classify and top-k; overlay; json). The first classified frame is left out: its invoke also
+  prepares the weights.
+- `classify.py --video ... --display none --json` (the app) gives wall_s, first_result_s (from
+  process start), peak_rss_mb and cpu_percent; `python -m utils.baseline` (the TF Lite example's
+  loop) runs on the same video, runtime, threads and 5 fps sampling for wall_ratio_vs_baseline.
+
+--repeat N loops the clip N times into a temporary video (re-encoded once with OpenCV's mp4v
+writer, which every OpenCV build has), so the wall times measure the loop, not the start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import psutil
+
+from utils.baseline import LABELS_NAME, MODEL_NAME, REPO, SHARED, default_file
+from utils.config import RUNTIMES, Config
+from utils.errors import ClassifierError
+from utils.system_info import cpu_temperature, pi_throttled
+
+log = logging.getLogger(__name__)
+
+PROG = "python -m utils.benchmark"
+DEFAULT_CLIP = SHARED / "media" / "carving_ice.mp4"
+MIN_INVOKES = 50  # bare invokes timed per process, at least
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50 and p95, in the samples' unit, rounded for the report."""
+    p50, p95 = np.percentile(samples, [50, 95]) if samples else (float("nan"), float("nan"))
+    return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
+
+
+# ---------------------------------------------------------------- one configuration, in this process
+
+class TimedSource:
+    """Wraps the app's source and notes when each read() began and how long it took."""
+
+    def __init__(self, source) -> None:
+        self.source = source
+        self.description = source.description
+        self.nominal_fps = source.nominal_fps
+        self.started = self.ms = 0.0
+        self.frames = 0
+
+    def read(self):
+        self.started = time.perf_counter()
+        frame = self.source.read()
+        self.ms = (time.perf_counter() - self.started) * 1000.0
+        self.frames += frame is not None
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class OverlaySink:
+    """Draws the overlay as the window and web view do, and shows it nowhere."""
+
+    def write(self, update):
+        update.annotated  # noqa: B018 (the property draws)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class TimedSink:
+    """Wraps a sink and notes how long its last write() took."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+        self.ms = 0.0
+
+    def write(self, update):
+        start = time.perf_counter()
+        command = self.sink.write(update)
+        self.ms = (time.perf_counter() - start) * 1000.0
+        return command
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+class TimingSink:
+    """The last sink: per classified frame, its time since read() began and where that time went."""
+
+    def __init__(self, source: TimedSource, sinks: dict[str, TimedSink]) -> None:
+        self.source = source
+        self.sinks = sinks
+        self.e2e_ms: list[float] = []
+        self.stages_ms: dict[str, list[float]] = {name: [] for name in ("read", "step", *sinks)}
+        self.top1 = ""
+
+    def write(self, update):
+        if update.is_new:
+            e2e = (time.perf_counter() - self.source.started) * 1000.0
+            self.e2e_ms.append(e2e)
+            self.stages_ms["read"].append(self.source.ms)
+            for name, sink in self.sinks.items():
+                self.stages_ms[name].append(sink.ms)
+            # Pipeline.step: sampler, classify (resize, invoke, states, softmax), top-k, status.
+            self.stages_ms["step"].append(e2e - self.source.ms - sum(s.ms for s in self.sinks.values()))
+            self.top1 = update.result.predictions[0].label if update.result.predictions else ""
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def bare_invoke_ms(runtime, model: Path, threads: int, count: int) -> list[float]:
+    """`invoke()` alone on a second interpreter of the model: the floor the pipeline is held to."""
+    from utils.native_stderr import native_stderr_to_log
+
+    with native_stderr_to_log():
+        interpreter = runtime.interpreter_class(model_path=str(model), num_threads=threads)
+        interpreter.allocate_tensors()
+    interpreter.invoke()  # the first call prepares the weights
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        interpreter.invoke()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return samples
+
+
+def measure_in_process(config: Config) -> dict:
+    """Runs the app's Pipeline on config.video with timing sinks; bare invokes before and after."""
+    from utils.pipeline import Pipeline, load_classifier, window_frames
+    from utils.sinks import JsonSink
+    from utils.sources import open_source
+
+    classifier, prediction_filter = load_classifier(config)
+    with open_source(config, classifier.input_size) as source, open(os.devnull, "w") as devnull:
+        classifier.set_window(window_frames(config, source))
+        timed = TimedSource(source)
+        sinks = {"json": TimedSink(JsonSink(devnull)), "overlay": TimedSink(OverlaySink())}
+        timing = TimingSink(timed, sinks)
+        Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.fps).run()
+    count = max(MIN_INVOKES, len(timing.e2e_ms))
+    invokes = bare_invoke_ms(classifier.runtime, config.model, config.num_threads, count)
+    return {
+        "runtime": classifier.runtime.name,
+        "runtime_version": classifier.runtime.version,
+        "frames": timed.frames,
+        "classified": len(timing.e2e_ms),
+        "window_frames": classifier.window.frames if classifier.window else 0,
+        "invoke_ms": percentiles(invokes),
+        "e2e_ms": percentiles(timing.e2e_ms[1:]),
+        "stages_ms": {name: percentiles(ms[1:])["p50"] for name, ms in timing.stages_ms.items()},
+        "top1": timing.top1,
+    }
+
+
+# ---------------------------------------------------------------- processes
+
+def run_process(command: list[str]) -> dict:
+    """Runs a command that prints JSON lines; wall time, first line, last line, peak RSS and CPU."""
+    with tempfile.TemporaryFile() as errors:
+        psutil.cpu_percent(None)  # the system reading below covers exactly this run
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, text=True)
+        first, last = None, ""
+        for line in process.stdout:
+            if first is None:
+                first = time.perf_counter() - start
+            last = line
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        system_cpu = psutil.cpu_percent(None)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        process.stdout.close()
+        if process.returncode != 0:
+            errors.seek(0)
+            lines = errors.read().decode(errors="replace").strip().splitlines()
+            raise ClassifierError(f"{' '.join(command[1:3])} failed with exit code {process.returncode}: "
+                                  f"{lines[-1] if lines else 'no message'}")
+    return {
+        "wall_s": wall,
+        "first_result_s": first,
+        "last": json.loads(last) if last.strip() else None,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,  # kilobytes on Linux
+        "cpu_process": (usage.ru_utime + usage.ru_stime) / wall * 100.0,
+        "cpu_system": system_cpu,
+    }
+
+
+def top1(line: dict | None) -> str:
+    results = (line or {}).get("results") or []
+    return results[0]["label"] if results else ""
+
+
+def median(runs: list[dict], key: str, digits: int = 3) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return round(statistics.median(values), digits) if values else None
+
+
+def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: int) -> dict:
+    """One configuration: --runs fresh processes each of the in-process worker, the app and the baseline."""
+    model, labels = str(settings.model.resolve()), str(settings.labels.resolve())
+    common = ["--video", str(video), "--model", model, "--labels", labels, "--runtime", runtime,
+              "--num-threads", str(threads), "--fps", f"{settings.fps:g}"]
+    worker = [sys.executable, "-m", "utils.benchmark", "--single", *common, "--window", f"{settings.window:g}"]
+    app = [sys.executable, str(REPO / "classify.py"), *common, "--window", f"{settings.window:g}",
+           "--display", "none", "--json"]
+    baseline = [sys.executable, "-m", "utils.baseline", *common]
+    singles, apps, baselines = [], [], []
+    for i in range(settings.runs):
+        log.info("%s, %d threads: run %d of %d", runtime, threads, i + 1, settings.runs)
+        singles.append(json.loads(subprocess.run(worker, cwd=REPO, check=True, capture_output=True,
+                                                 text=True).stdout))
+        apps.append(run_process(app))  # app and baseline alternate, so load from others hits both alike
+        baselines.append(run_process(baseline))
+    first = singles[0]
+    invoke = {k: statistics.median(s["invoke_ms"][k] for s in singles) for k in ("p50", "p95")}
+    e2e = {k: statistics.median(s["e2e_ms"][k] for s in singles) for k in ("p50", "p95")}
+    stages = {k: statistics.median(s["stages_ms"][k] for s in singles) for k in first["stages_ms"]}
+    wall, baseline_wall = median(apps, "wall_s"), median(baselines, "wall_s")
+    return {
+        "runtime": first["runtime"],
+        "runtime_version": first["runtime_version"],
+        "model": Path(model).name,
+        "threads": threads,
+        "fps": settings.fps,
+        "window_seconds": settings.window,
+        "window_frames": first["window_frames"],
+        "frames": first["frames"],
+        "classified": first["classified"],
+        "invoke_ms": invoke,
+        "e2e_ms": e2e,
+        "e2e_vs_invoke": round(e2e["p50"] / invoke["p50"], 3),
+        "stages_ms": stages,
+        "first_result_s": median(apps, "first_result_s"),
+        "peak_rss_mb": median(apps, "peak_rss_mb", 1),
+        "cpu_percent": {"process": median(apps, "cpu_process", 1), "system": median(apps, "cpu_system", 1)},
+        "wall_s": wall,
+        "baseline": {"wall_s": baseline_wall, "first_result_s": median(baselines, "first_result_s"),
+                     "peak_rss_mb": median(baselines, "peak_rss_mb", 1), "top1": top1(baselines[-1]["last"])},
+        "wall_ratio_vs_baseline": round(wall / baseline_wall, 3),
+        "top1": top1(apps[-1]["last"]),
+        "soc_temp_c": cpu_temperature(),
+        "throttled": pi_throttled(),
+    }
+
+
+# ---------------------------------------------------------------- the video and the machine
+
+def video_info(path: Path) -> tuple[int, float, tuple[int, int]]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ClassifierError(f"cannot open video {path}: not a video format OpenCV can read")
+    try:
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+        size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    finally:
+        capture.release()
+    return frames, fps, size
+
+
+def looped_video(path: Path, repeat: int, folder: Path) -> Path:
+    """The clip `repeat` times over, as one mp4v file in `folder` (the clip itself when repeat is 1)."""
+    if repeat == 1:
+        return path
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        frames.append(image)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    capture.release()
+    if not frames:
+        raise ClassifierError(f"cannot read any frame from {path}")
+    out = folder / f"{path.stem}_x{repeat}.mp4"
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise ClassifierError("OpenCV cannot write mp4v video here; use --repeat 1")
+    for _ in range(repeat):
+        for image in frames:
+            writer.write(image)
+    writer.release()
+    return out
+
+
+def cpu_name() -> str:
+    for path, key in (("/proc/device-tree/model", None), ("/proc/cpuinfo", "model name")):
+        try:
+            text = Path(path).read_text(errors="replace")
+        except OSError:
+            continue
+        if key is None:
+            return text.strip("\x00\n ")
+        for line in text.splitlines():
+            if line.startswith(key):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict:
+    return {"cpu": cpu_name(), "arch": platform.machine(), "cores": os.cpu_count(),
+            "system": platform.platform(terse=True), "python": platform.python_version(),
+            "numpy": np.__version__, "opencv": cv2.__version__}
+
+
+def runtimes_to_measure(spec: str) -> list[str]:
+    from utils.runtime import installed_runtimes, load_runtime
+
+    if spec == "auto":
+        return [load_runtime("auto").name]
+    if spec == "all":
+        found = installed_runtimes()
+        if not found:
+            raise ClassifierError("no TFLite runtime could be imported; run ./setup.sh")
+        return found
+    return [name for name in spec.split(",") if name]
+
+
+# ---------------------------------------------------------------- command line
+
+def thread_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of thread counts") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: thread counts must be 1 or more")
+    return values
+
+
+def runtime_list(text: str) -> str:
+    names = [name for name in text.split(",") if name]
+    choices = [r for r in RUNTIMES if r != "auto"]
+    if text in ("auto", "all") or (names and all(n in choices for n in names)):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: use auto, all, or a comma-separated list of {', '.join(choices)}")
+
+
+def positive_int(text: str) -> int:
+    value = thread_list(text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = Config()
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--video", type=Path, default=DEFAULT_CLIP if DEFAULT_CLIP.is_file() else None,
+                   help="video file to measure on")
+    p.add_argument("--model", type=Path, default=default_file(MODEL_NAME, "models"), help="MoViNet stream model")
+    p.add_argument("--labels", type=Path, default=default_file(LABELS_NAME, "models"), help="label file")
+    p.add_argument("--runtimes", "--runtime", type=runtime_list, default="auto",
+                   help="auto (what the app picks), all (every installed runtime) or a comma-separated list")
+    threads = p.add_mutually_exclusive_group()
+    threads.add_argument("--threads", "--num-threads", type=thread_list, default=[defaults.num_threads],
+                         help="comma-separated thread counts, e.g. 1,2")
+    threads.add_argument("--sweep-threads", action="store_true", help="every thread count from 1 to the cores")
+    p.add_argument("--repeat", type=positive_int, default=10, help="loop the clip this many times")
+    p.add_argument("--runs", type=positive_int, default=3, help="fresh processes per measurement (medians)")
+    p.add_argument("--fps", type=float, default=defaults.fps, help="frames classified per second, as the app's --fps")
+    p.add_argument("--window", type=float, default=defaults.window_seconds, help="the app's --window, in seconds")
+    p.add_argument("--single", action="store_true",
+                   help="measure one runtime and thread count in this process (no app, no baseline) and print it")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=f"{PROG}: %(message)s", stream=sys.stderr)
+    try:
+        if args.video is None:
+            raise ClassifierError(f"no default clip at {DEFAULT_CLIP}; give one with --video")
+        video = args.video.resolve()
+        if not video.is_file():
+            raise ClassifierError(f"video file not found: {args.video}")
+        thread_counts = list(range(1, (os.cpu_count() or 1) + 1)) if args.sweep_threads else args.threads
+        if args.single:
+            if args.runtimes == "all" or "," in args.runtimes or len(thread_counts) != 1:
+                raise ClassifierError("--single measures one runtime and one thread count")
+            config = Config(model=args.model, labels=args.labels, runtime=args.runtimes, video=str(video),
+                            num_threads=thread_counts[0], fps=args.fps, window_seconds=args.window,
+                            display="none", json=True)
+            sys.stdout.write(json.dumps(measure_in_process(config)) + "\n")
+            return 0
+        report = benchmark(args, video, thread_counts)
+    except ClassifierError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except subprocess.CalledProcessError as e:
+        lines = (e.stderr or "").strip().splitlines()
+        sys.stderr.write(f"{PROG}: error: a measuring process failed: {lines[-1] if lines else e}\n")
+        return 2
+    sys.stdout.write(json.dumps(report) + "\n")
+    return 0
+
+
+def benchmark(args: argparse.Namespace, video: Path, thread_counts: list[int]) -> dict:
+    runtimes = runtimes_to_measure(args.runtimes)
+    clip_frames, clip_fps, size = video_info(video)
+    with tempfile.TemporaryDirectory(prefix="benchmark-") as folder:
+        measured = looped_video(video, args.repeat, Path(folder))
+        log.info("measuring on %s (%d x %d frames)", video.name, args.repeat, clip_frames)
+        runs = [measure(measured, args, runtime, threads) for runtime in runtimes for threads in thread_counts]
+    return {
+        "machine": machine(),
+        "video": {"path": str(video), "size": list(size), "fps": round(clip_fps, 3), "clip_frames": clip_frames,
+                  "repeat": args.repeat, "encoding": "original" if args.repeat == 1 else "mp4v (looped)"},
+        "settings": {"fps": args.fps, "window_seconds": args.window, "runs": args.runs,
+                     "app": "classify.py --display none --json"},
+        "runs": runs,
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
