@@ -8,6 +8,7 @@ import pytest
 from conftest import CARVING_ICE, LABELS, MODEL
 
 from utils.config import Config
+from utils.display import DisplayChoice
 from utils.pipeline import Pipeline, load_classifier, make_sinks, window_frames
 from utils.predictions import PredictionFilter
 from utils.sinks import Command, JsonSink, StatusLineSink, Update, WindowSink
@@ -116,10 +117,12 @@ def test_json_sink_writes_one_object_per_classified_frame(model):
 
 
 def test_make_sinks():
-    kinds = lambda sinks: [type(s) for s in sinks]  # noqa: E731
-    assert kinds(make_sinks(Config(json=True), "none")) == [JsonSink]
-    assert kinds(make_sinks(Config(), "none")) == [StatusLineSink]
-    assert kinds(make_sinks(Config(json=True), "window")) == [JsonSink, WindowSink]
+    def kinds(config: Config, display: str) -> list[type]:
+        return [type(s) for s in make_sinks(config, DisplayChoice(display, "test"))]
+
+    assert kinds(Config(json=True), "none") == [JsonSink]
+    assert kinds(Config(), "none") == [StatusLineSink]
+    assert kinds(Config(json=True), "window") == [JsonSink, WindowSink]
 
 
 def test_window_frames():

@@ -80,11 +80,9 @@ class Pipeline:
         return self.classified
 
 
-def make_sinks(config: Config, display: DisplayChoice | str, source: FrameSource | None = None) -> list[Sink]:
-    """The sinks for the chosen display (or just its name), plus --json and --web; the terminal status line
-    when nothing else writes to the terminal and no window is shown. `source` is needed for drm only."""
-    if isinstance(display, str):
-        display = DisplayChoice(display, "")
+def make_sinks(config: Config, display: DisplayChoice, source: FrameSource | None = None) -> list[Sink]:
+    """The sinks for the chosen display, plus --json and --web; the terminal status line when nothing
+    else writes to the terminal and no window is shown. `source` is needed for drm only."""
     sinks: list[Sink] = []
     try:
         if config.json:

@@ -170,9 +170,10 @@ class Picamera2Source(_ClosingSource):
         except Exception as e:  # picamera2 raises RuntimeError/IndexError for busy or missing cameras
             raise ClassifierError(
                 f"cannot start the Pi camera: {e}; is another program (rpicam-hello, libcamera) using it?") from e
-        self.preview = None  # set by the DRM display, which draws on the camera's own preview
         self.nominal_fps = 0.0
-        self.description = f"Pi camera {camera_num} ({width}x{height}, model stream {self._lores_size[0]}x{self._lores_size[1]} YUV420)"
+        lores_width, lores_height = self._lores_size
+        self.description = (f"Pi camera {camera_num} ({width}x{height}, "
+                            f"model stream {lores_width}x{lores_height} YUV420)")
         self._index = 0
         self._first_ns: int | None = None
         self._closed = False
