@@ -10,7 +10,7 @@ import pytest
 from conftest import CARVING_ICE
 
 from utils.errors import ClassifierError
-from utils.prefetch import PrefetchSource
+from utils.prefetch import PrefetchSource, queue_size
 from utils.sources import Frame, OpenCVSource, SyntheticSource
 
 
@@ -135,3 +135,10 @@ def test_an_error_on_the_reader_is_raised_by_read():
                 time.sleep(0.01)  # let the failure arrive while frames are still queued
     assert 1 <= len(frames) <= 3
     assert prefetched.read() is None
+
+
+def test_queue_holds_a_few_frames_of_a_file_within_a_byte_budget():
+    assert queue_size(live=True, frame_bytes=640 * 480 * 3) == 1
+    assert queue_size(live=False, frame_bytes=172 * 172 * 3) == 8
+    assert queue_size(live=False, frame_bytes=1920 * 1080 * 3) == 2
+    assert queue_size(live=False) == 8

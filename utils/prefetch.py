@@ -12,10 +12,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FILE_QUEUE = 4   # a file may run a few frames ahead: enough to hide decoding, little memory
+# A file may run ahead by about one classified frame's worth of frames (6 at 30 -> 5 fps), so
+# decoding hides behind inference, but never by more than FILE_BUDGET bytes (two 1080p frames).
+FILE_QUEUE = 8
+FILE_BUDGET = 16 * 1024 * 1024
 LIVE_QUEUE = 1   # a camera keeps only its newest frame
 _END = None      # the item that marks the end of a file
 _Item = Union["Frame", BaseException, None]
+
+
+def queue_size(live: bool, frame_bytes: int = 0) -> int:
+    """How many frames may wait: 1 for a live source; for a file up to 8, within FILE_BUDGET."""
+    if live:
+        return LIVE_QUEUE
+    return max(2, min(FILE_QUEUE, FILE_BUDGET // frame_bytes)) if frame_bytes > 0 else FILE_QUEUE
 
 
 class PrefetchSource:
@@ -28,13 +38,14 @@ class PrefetchSource:
     when it stops, so the source is never closed under a read in progress.
     """
 
-    def __init__(self, source: FrameSource, live: bool, maxsize: int | None = None, name: str = "capture") -> None:
+    def __init__(self, source: FrameSource, live: bool, maxsize: int | None = None, frame_bytes: int = 0,
+                 name: str = "capture") -> None:
         self.source = source
         self.live = live
         self.description = source.description
         self.nominal_fps = source.nominal_fps
         self.dropped = 0
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize or (LIVE_QUEUE if live else FILE_QUEUE))
+        self._queue: queue.Queue[_Item] = queue.Queue(maxsize or queue_size(live, frame_bytes))
         self._stop = threading.Event()
         self._ended = False
         self._closed = False

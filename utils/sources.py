@@ -248,7 +248,9 @@ def prefetched(source: OpenCVSource) -> FrameSource:
     """Decodes on a capture thread: a file loses no frame, a camera or stream keeps its newest."""
     from utils.prefetch import PrefetchSource
 
-    return PrefetchSource(source, live=not source.is_file)
+    capture = source._capture
+    frame_bytes = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) * capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) * 3
+    return PrefetchSource(source, live=not source.is_file, frame_bytes=frame_bytes)
 
 
 def open_source(config: Config, model_size: tuple[int, int]) -> FrameSource:
