@@ -109,16 +109,16 @@ def test_window_forgets_what_left_it(frames):
 
 
 def test_head_window_keeps_the_mean_of_the_last_frames():
-    window = HeadWindow(3, (4,))
-    in_sum, count = np.zeros(4, np.float32), np.zeros(1, np.int32)
+    in_sum, count, out_sum = np.zeros(4, np.float32), np.zeros(1, np.int32), np.zeros(4, np.float32)
+    window = HeadWindow(3, lambda: in_sum, lambda: count, lambda: out_sum)
     for value in (1.0, 2.0, 4.0, 8.0):
-        window.feed(in_sum, count)
-        out_sum = in_sum + value  # what the model's head does: add this frame's feature
-        window.update(in_sum, out_sum)
-    window.feed(in_sum, count)
+        window.feed()
+        out_sum[:] = in_sum + value  # what the model's head does: add this frame's feature
+        window.update()
+    window.feed()
     assert count[0] == 2 and in_sum.tolist() == [12.0] * 4  # the last two features: 4 + 8
     window.reset()
-    window.feed(in_sum, count)
+    window.feed()
     assert count[0] == 0 and not in_sum.any()
 
 

@@ -76,7 +76,7 @@ def probe_window(environ: Mapping[str, str], timeout: float = PROBE_TIMEOUT) -> 
 
 def _users(root: Path) -> dict[int, tuple[str, Path]]:
     """uid -> (name, home) from etc/passwd."""
-    users = {}
+    users: dict[int, tuple[str, Path]] = {}
     try:
         text = (root / "etc/passwd").read_text(errors="replace")
     except OSError:
@@ -166,7 +166,7 @@ def x_candidates(environ: Mapping[str, str], root: Path) -> list[XDisplay]:
 
 def find_window(environ: Mapping[str, str], root: Path, probe: Probe) -> tuple[XDisplay | None, list[str]]:
     """The first X display where a window really opens, and what went wrong with the others."""
-    failures = []
+    failures: list[str] = []
     for candidate in x_candidates(environ, root)[:MAX_PROBES]:
         error = probe({**environ, **candidate.environ})
         if error is None:

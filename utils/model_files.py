@@ -422,8 +422,8 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
         problem = check(payload, sha256)
         if problem:
             raise DownloadError(f"{source} gave a file that is {problem}")
-        with payload.open("rb+") as f:
-            os.fsync(f.fileno())
+        with payload.open("rb+") as synced:
+            os.fsync(synced.fileno())
         os.chmod(payload, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
         os.replace(payload, target)
         size = _size_text(target.stat().st_size)

@@ -44,15 +44,22 @@ class FrameSource(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> FrameSource: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 class _ClosingSource:
-    """Context-manager plumbing shared by the sources."""
+    """Context-manager plumbing shared by the sources: `with` closes them."""
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 def is_url(spec: str) -> bool:
@@ -71,7 +78,7 @@ class OpenCVSource(_ClosingSource):
         self.is_camera = isinstance(spec, int)
         self.is_file = not self.is_camera and not is_url(str(spec))
         self.realtime = realtime and self.is_file
-        if self.is_file and not Path(spec).is_file():
+        if self.is_file and not Path(str(spec)).is_file():
             raise ClassifierError(f"video file not found: {spec}")
         with native_stderr_to_log():  # OpenCV prints its own warnings for a missing camera
             self._capture = cv2.VideoCapture(spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,6 +18,8 @@ from utils.runtime import Runtime, load_runtime
 
 log = logging.getLogger(__name__)
 
+TensorAccessor = Callable[[], np.ndarray]  # what Interpreter.tensor() returns: call it for a view
+
 SIGNATURE = "serving_default"
 HEAD_BUFFER = "state_head_pool_buffer"
 HEAD_COUNT = "state_head_pool_frame_count"
@@ -28,11 +31,14 @@ class HeadWindow:
     The head state is a running sum of per-frame features plus a frame count, so each call's
     feature is `out_sum - in_sum`. Keeping the last frames-1 features and feeding back their sum
     and count makes the logits the mean over the last `frames` frames, at no extra invoke.
+    The three arguments return the head's tensors (the interpreter's `tensor()` accessors).
     """
 
-    def __init__(self, frames: int, feature_shape: tuple[int, ...]) -> None:
+    def __init__(self, frames: int, in_sum: TensorAccessor, in_count: TensorAccessor,
+                 out_sum: TensorAccessor) -> None:
         self.frames = frames
-        self._features = np.zeros((frames - 1, *feature_shape), np.float32)
+        self._in_sum, self._in_count, self._out_sum = in_sum, in_count, out_sum
+        self._features = np.zeros((max(0, frames - 1), *in_sum().shape), np.float32)
         self._next = 0
         self._filled = 0
 
@@ -40,16 +46,16 @@ class HeadWindow:
         self._features[:] = 0
         self._next = self._filled = 0
 
-    def feed(self, in_sum: np.ndarray, in_count: np.ndarray) -> None:
-        """Writes the sum and count of the kept features into the head's input state."""
-        np.sum(self._features, axis=0, out=in_sum)
-        in_count[...] = self._filled
+    def feed(self) -> None:
+        """Before invoke: the sum and count of the kept features become the head's input state."""
+        np.sum(self._features, axis=0, out=self._in_sum())
+        self._in_count()[...] = self._filled
 
-    def update(self, in_sum: np.ndarray, out_sum: np.ndarray) -> None:
-        """Remembers this call's feature, dropping the oldest one when the window is full."""
+    def update(self) -> None:
+        """After invoke: remembers this call's feature, dropping the oldest one when the window is full."""
         if self.frames < 2:
             return
-        np.subtract(out_sum, in_sum, out=self._features[self._next])
+        np.subtract(self._out_sum(), self._in_sum(), out=self._features[self._next])
         self._next = (self._next + 1) % (self.frames - 1)
         self._filled = min(self._filled + 1, self.frames - 1)
 
@@ -83,7 +89,6 @@ class StreamClassifier:
         self._logits = tensor(outputs["logits"]["index"])
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
                       tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
-        self._head_shape = tuple(inputs[HEAD_BUFFER]["shape"]) if self._head else ()
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
                   for n in sorted(inputs) if n.startswith("state_")}
         self._all_states = list(states.values())
@@ -99,8 +104,7 @@ class StreamClassifier:
         """Bounds the head's memory to the last `frames` classified frames (0: the model's unbounded sum)."""
         if frames and not self._head:
             log.warning("this model has no %s state; --window is ignored", HEAD_BUFFER)
-            frames = 0
-        self.window = HeadWindow(frames, self._head_shape) if frames else None
+        self.window = HeadWindow(frames, *self._head) if frames and self._head else None
         # With a window, the head pool is fed from the window instead of from its own output.
         self._states = self._states_but_head if self.window else self._all_states
         self.reset()
@@ -179,15 +183,13 @@ class StreamClassifier:
             rgb = cv2.resize(rgb, self.input_size, dst=self._resized, interpolation=cv2.INTER_AREA)
         self._set_image(rgb)
         if self.window:
-            head_in, count_in, _ = self._head
-            self.window.feed(head_in(), count_in())
+            self.window.feed()
         self._interpreter.invoke()
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
             np.copyto(state_in(), state_out())
         if self.window:
-            head_in, _, head_out = self._head
-            self.window.update(head_in(), head_out())
+            self.window.update()
         probabilities = softmax(self._logits()[0], out=self._probabilities)
         return self._smooth(probabilities)
 
