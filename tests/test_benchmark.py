@@ -86,6 +86,7 @@ def test_single_measures_one_configuration_in_process():
     (["--threads", "0"], "thread counts must be 1 or more"),
     (["--runtimes", "onnx"], "use auto, all, or"),
     (["--video", "missing.mp4"], "video file not found"),
+    (["--fps", "-1"], "not a number of 0 or more"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = benchmark(*args)

@@ -8,7 +8,8 @@ list with one entry per configuration (runtime x threads), also when there is on
 configuration is measured in fresh processes, --runs times, and the medians are reported:
 
 - `python -m utils.benchmark --single ...` (this module, one configuration in-process) gives
-  invoke_ms, the bare `invoke()` of a second interpreter of the same model, and e2e_ms, the
+  invoke_ms, the bare `invoke()` of a second interpreter of the same model on the clip's own
+  frames (states fed back between the timed calls), and e2e_ms, the
   main-thread time of the real Pipeline per classified frame, from asking the source for the
   frame to the last sink returning (decode unless prefetched, resize, invoke, state feedback,
   softmax/top-k, the overlay the window/web view would draw, the JSON sink), with stages_ms
@@ -57,7 +58,7 @@ MAX_IMAGES = 200  # frames kept for them (then reused in turn)
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     """p50 and p95, in the samples' unit, rounded for the report."""
-    p50, p95 = np.percentile(samples, [50, 95]) if samples else (float("nan"), float("nan"))
+    p50, p95 = np.percentile(samples, [50, 95])
     return {"p50": round(float(p50), 3), "p95": round(float(p95), 3)}
 
 
@@ -204,6 +205,9 @@ def measure_in_process(config: Config) -> dict:
         start = time.perf_counter()
         Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.fps).run()
         loop_s = time.perf_counter() - start
+    if len(timing.e2e_ms) < 2:
+        raise ClassifierError(f"{config.video} gave {len(timing.e2e_ms)} classified frames; the benchmark needs "
+                              "at least 2 (a longer clip, or a higher --fps)")
     count = max(MIN_INVOKES, len(timing.e2e_ms))
     images = sampled_rgb(Path(str(config.video)), config.fps, classifier.input_size, min(count, MAX_IMAGES))
     invokes = bare_invoke_ms(classifier.runtime, config.model, config.num_threads, images, count)
@@ -408,6 +412,16 @@ def runtime_list(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r}: use auto, all, or a comma-separated list of {', '.join(choices)}")
 
 
+def non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also catches NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = thread_list(text)
     if len(value) != 1:
@@ -431,8 +445,10 @@ def build_parser() -> argparse.ArgumentParser:
     threads.add_argument("--sweep-threads", action="store_true", help="every thread count from 1 to the cores")
     p.add_argument("--repeat", type=positive_int, default=10, help="loop the clip this many times")
     p.add_argument("--runs", type=positive_int, default=3, help="fresh processes per measurement (medians)")
-    p.add_argument("--fps", type=float, default=defaults.fps, help="frames classified per second, as the app's --fps")
-    p.add_argument("--window", type=float, default=defaults.window_seconds, help="the app's --window, in seconds")
+    p.add_argument("--fps", type=non_negative, default=defaults.fps,
+                   help="frames classified per second, as the app's --fps")
+    p.add_argument("--window", type=non_negative, default=defaults.window_seconds,
+                   help="the app's --window, in seconds")
     p.add_argument("--single", action="store_true",
                    help="measure one runtime and thread count in this process (no app, no baseline) and print it")
     return p
