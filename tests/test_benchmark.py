@@ -46,7 +46,7 @@ def report() -> dict:
 def test_report_describes_the_machine_video_and_settings(report):
     assert report["machine"]["cores"] >= 1 and report["machine"]["arch"]
     assert report["video"]["clip_frames"] == 131 and report["video"]["repeat"] == 1
-    assert report["settings"] == {"fps": 5.0, "window_seconds": 4.0, "runs": 1,
+    assert report["settings"] == {"fps": 5.0, "window_seconds": 4.0, "runs": 1, "overlay": True,
                                   "app": "classify.py --display none --json"}
 
 
@@ -75,10 +75,11 @@ def test_one_run_per_installed_runtime_with_every_field(report):
 
 
 def test_single_measures_one_configuration_in_process():
-    done = benchmark("--single", "--threads", "1", "--window", "0")
+    done = benchmark("--single", "--threads", "1", "--window", "0", "--headless")
     assert done.returncode == 0, done.stderr
     single = json.loads(done.stdout)
     assert single["window_frames"] == 0 and single["classified"] == 22
+    assert set(single["stages_ms"]) == {"read", "step", "json"}  # no overlay drawn
     assert single["top1"] == "carving ice"
 
 

@@ -9,14 +9,14 @@ configuration is measured in fresh processes, --runs times, and the medians are 
 
 - `python -m utils.benchmark --single ...` (this module, one configuration in-process) gives
   invoke_ms, the bare `invoke()` of a second interpreter of the same model on the clip's own
-  frames (states fed back between the timed calls), and e2e_ms, the
-  main-thread time of the real Pipeline per classified frame, from asking the source for the
-  frame to the last sink returning (decode unless prefetched, resize, invoke, state feedback,
-  softmax/top-k, the overlay the window/web view would draw, the JSON sink), with stages_ms
-  saying where it went (read: waiting for the frame; step: Pipeline.step, i.e. sampler,
-  classify and top-k; overlay; json). The first classified frame is left out: its invoke also
-  prepares the weights. loop_ms_per_classified is the whole loop's time per classified frame,
-  so it also holds the frames between them (decoded, and drawn on as a window would).
+  frames (states fed back between the timed calls), and e2e_ms, the main-thread time of the
+  real Pipeline per classified frame, from asking the source for the frame to the last sink
+  returning: decode (unless already prefetched), resize, invoke, state feedback, softmax/top-k,
+  the overlay the window and web view draw (left out with --headless) and the JSON sink.
+  stages_ms says where it went (read: waiting for the frame; step: Pipeline.step, i.e. the
+  sampler, classify and top-k; overlay; json). The first classified frame is left out: its
+  invoke also prepares the weights. loop_ms_per_classified is the whole loop's time per
+  classified frame, so it also holds the frames in between (decoded, and drawn on unless --headless).
 - `classify.py --video ... --display none --json` (the app) gives wall_s, first_result_s (from
   process start), peak_rss_mb and cpu_percent; `python -m utils.baseline` (the TF Lite example's
   loop) runs on the same video, runtime, threads and 5 fps sampling for wall_ratio_vs_baseline.
@@ -190,7 +190,7 @@ def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
     return samples[1:]  # the first call also prepares the weights
 
 
-def measure_in_process(config: Config) -> dict:
+def measure_in_process(config: Config, overlay: bool = True) -> dict:
     """Runs the app's Pipeline on config.video with timing sinks; bare invokes before and after."""
     from utils.pipeline import Pipeline, load_classifier, window_frames
     from utils.sinks import JsonSink
@@ -200,7 +200,9 @@ def measure_in_process(config: Config) -> dict:
     with open_source(config, classifier.input_size) as source, open(os.devnull, "w") as devnull:
         classifier.set_window(window_frames(config, source))
         timed = TimedSource(source)
-        sinks = {"json": TimedSink(JsonSink(devnull)), "overlay": TimedSink(OverlaySink())}
+        sinks = {"json": TimedSink(JsonSink(devnull))}
+        if overlay:
+            sinks["overlay"] = TimedSink(OverlaySink())
         timing = TimingSink(timed, sinks)
         start = time.perf_counter()
         Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.fps).run()
@@ -273,7 +275,8 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     model, labels = str(settings.model.resolve()), str(settings.labels.resolve())
     common = ["--video", str(video), "--model", model, "--labels", labels, "--runtime", runtime,
               "--num-threads", str(threads), "--fps", f"{settings.fps:g}"]
-    worker = [sys.executable, "-m", "utils.benchmark", "--single", *common, "--window", f"{settings.window:g}"]
+    worker = [sys.executable, "-m", "utils.benchmark", "--single", *common, "--window", f"{settings.window:g}",
+              *(["--headless"] if settings.headless else [])]
     app = [sys.executable, str(REPO / "classify.py"), *common, "--window", f"{settings.window:g}",
            "--display", "none", "--json"]
     baseline = [sys.executable, "-m", "utils.baseline", *common]
@@ -449,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames classified per second, as the app's --fps")
     p.add_argument("--window", type=non_negative, default=defaults.window_seconds,
                    help="the app's --window, in seconds")
+    p.add_argument("--headless", action="store_true",
+                   help="leave the overlay out of e2e_ms, as with --display none (by default it is drawn on every "
+                        "frame, as the window and web view do)")
     p.add_argument("--single", action="store_true",
                    help="measure one runtime and thread count in this process (no app, no baseline) and print it")
     return p
@@ -470,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
             config = Config(model=args.model, labels=args.labels, runtime=args.runtimes, video=str(video),
                             num_threads=thread_counts[0], fps=args.fps, window_seconds=args.window,
                             display="none", json=True)
-            sys.stdout.write(json.dumps(measure_in_process(config)) + "\n")
+            sys.stdout.write(json.dumps(measure_in_process(config, overlay=not args.headless)) + "\n")
             return 0
         report = benchmark(args, video, thread_counts)
     except ClassifierError as e:
@@ -495,7 +501,7 @@ def benchmark(args: argparse.Namespace, video: Path, thread_counts: list[int]) -
         "machine": machine(),
         "video": {"path": str(video), "size": list(size), "fps": round(clip_fps, 3), "clip_frames": clip_frames,
                   "repeat": args.repeat, "encoding": "original" if args.repeat == 1 else "mp4v (looped)"},
-        "settings": {"fps": args.fps, "window_seconds": args.window, "runs": args.runs,
+        "settings": {"fps": args.fps, "window_seconds": args.window, "runs": args.runs, "overlay": not args.headless,
                      "app": "classify.py --display none --json"},
         "runs": runs,
     }
