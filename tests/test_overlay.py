@@ -105,3 +105,24 @@ def test_rgba_overlay_over_the_frame_looks_like_the_drawn_overlay():
 
 def test_rgba_overlay_of_a_small_picture_is_enlarged_like_the_drawn_one():
     assert overlay_rgba((172, 172), PREDICTIONS, STATUS).shape == (MIN_HEIGHT, MIN_HEIGHT, 4)
+
+
+def test_renderer_draws_what_draw_overlay_draws_and_renders_text_only_on_change(monkeypatch):
+    from utils.overlay import OverlayRenderer
+
+    frame = np.random.default_rng(3).integers(0, 256, (480, 640, 3), np.uint8)
+    predictions = (Prediction("carving ice", 0.9), Prediction("chiseling stone", 0.05))
+    status = Status(capture_fps=30.0, classify_fps=5.0, inference_ms=20.0, model="m", threads=4)
+    expected = draw_overlay(frame.copy(), predictions, status)
+    renderer = OverlayRenderer(status_interval=60)
+    renders = []
+    original = OverlayRenderer._render
+    monkeypatch.setattr(OverlayRenderer, "_render", lambda self, *a: renders.append(1) or original(self, *a))
+
+    first = renderer.draw(frame.copy(), predictions, status)
+    assert np.array_equal(first, expected)
+    # New rates within the interval: the cached text is reused (no render); a new result renders again.
+    later = renderer.draw(frame.copy(), predictions, Status(capture_fps=29.0, classify_fps=5.0, model="m"))
+    assert np.array_equal(later, first) and len(renders) == 1
+    renderer.draw(frame.copy(), (Prediction("juggling balls", 0.7),), status)
+    assert len(renders) == 2

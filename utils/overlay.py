@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -134,17 +135,54 @@ def _layout(shape: tuple[int, ...], predictions: Sequence[Prediction], status: S
     return _Layout(shape[1], shape[0], max(1, len(predictions)), len(status_lines(status)))
 
 
+class OverlayRenderer:
+    """Puts the overlay on every frame for the price of two darkened bands and a masked copy.
+
+    Text and bars are rendered onto a cached layer only when they change: a new result, or new
+    rates at most every `status_interval` seconds (a human cannot read faster, and cv2.putText with
+    anti-aliasing costs about half a millisecond a line, too much for every frame on a Pi).
+    """
+
+    def __init__(self, status_interval: float = 0.5) -> None:
+        self.status_interval = status_interval
+        self._shown_status: Status | None = None
+        self._status_time = -float("inf")
+        self._key: tuple | None = None
+        self._layout: _Layout | None = None
+        self._pixels = np.zeros(0, np.intp)              # flat indices of the drawn pixels
+        self._colours = np.zeros((0, 3), np.uint8)        # and their colours
+
+    def draw(self, image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
+        """Returns the frame with the overlay: drawn in place, or on an enlarged copy of a small frame."""
+        image = np.ascontiguousarray(legible(image))  # the flat view below must share the frame's memory
+        now = time.monotonic()
+        if now - self._status_time >= self.status_interval:
+            self._shown_status, self._status_time = status, now
+        shown = self._shown_status or status
+        key = (image.shape, tuple(predictions), tuple(status_lines(shown)))
+        if key != self._key:
+            self._render(image.shape, predictions, shown)
+            self._key = key
+        assert self._layout is not None
+        for box in self._layout.panels():
+            _darken(image, *box)
+        image.reshape(-1, 3)[self._pixels] = self._colours
+        return image
+
+    def _render(self, shape: tuple[int, ...], predictions: Sequence[Prediction], status: Status) -> None:
+        self._layout = _layout(shape, predictions, status)
+        layer = np.zeros(shape, np.uint8)
+        _draw(layer, self._layout, predictions, status)
+        self._pixels = np.flatnonzero(layer.any(axis=2))
+        self._colours = layer.reshape(-1, 3)[self._pixels]
+
+
 def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
     """Returns the frame with the overlay: drawn in place, or on an enlarged copy of a small frame.
 
-    No window calls, so it is testable anywhere.
+    No window calls, so it is testable anywhere. For video, keep one OverlayRenderer instead.
     """
-    image = legible(image)
-    layout = _layout(image.shape, predictions, status)
-    for box in layout.panels():
-        _darken(image, *box)
-    _draw(image, layout, predictions, status)
-    return image
+    return OverlayRenderer(status_interval=0).draw(image, predictions, status)
 
 
 def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], status: Status) -> np.ndarray:

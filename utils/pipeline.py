@@ -11,6 +11,7 @@ from utils.config import Config, Result, Status
 from utils.display import DisplayChoice, choose_display
 from utils.errors import ClassifierError
 from utils.labels import load_labels
+from utils.overlay import OverlayRenderer
 from utils.predictions import PredictionFilter
 from utils.rate import RateMeter
 from utils.sampler import FrameSampler
@@ -40,6 +41,7 @@ class Pipeline:
         self._capture_rate = RateMeter()
         self._classify_rate = RateMeter()
         self._cpu = CpuMonitor()
+        self._overlay = OverlayRenderer()
         self._model_name = classifier.model_path.stem
 
     def reset(self) -> None:
@@ -62,7 +64,7 @@ class Pipeline:
         status = Status(self._capture_rate.rate, self._classify_rate.rate,
                         self.result.inference_ms if self.result else 0.0, self._model_name,
                         self.classifier.num_threads, temperature, cpu)
-        return Update(frame, self.result, is_new, status)
+        return Update(frame, self.result, is_new, status, self._overlay)
 
     def run(self) -> int:
         """Runs until the source ends or a sink or signal asks to stop; returns the frames classified."""

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from utils.config import Result, Status
-from utils.overlay import draw_overlay
+from utils.overlay import OverlayRenderer
 from utils.sources import Frame
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ class Update:
     result: Result | None
     is_new: bool
     status: Status
+    # The pipeline passes its one renderer, which caches the text between frames.
+    overlay: OverlayRenderer = field(default_factory=lambda: OverlayRenderer(status_interval=0), repr=False)
     _annotated: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -43,7 +45,7 @@ class Update:
         """The frame with the overlay, drawn once however many sinks show it."""
         if self._annotated is None:
             predictions = self.result.predictions if self.result else ()
-            self._annotated = draw_overlay(self.frame.image, predictions, self.status)
+            self._annotated = self.overlay.draw(self.frame.image, predictions, self.status)
         return self._annotated
 
 
