@@ -42,7 +42,7 @@ def sampled_frames(path: Path) -> list:
 
 def write_switch_video(path: Path, first: list, second: list, first_seconds: float, second_seconds: float) -> None:
     """`first` looped for first_seconds, then `second` looped, at 5 fps (MJPG: quick to write and read)."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)

@@ -67,8 +67,8 @@ class ExampleClassifier:
         self._states = {name: np.zeros(d["shape"], d["dtype"]) for name, d in details.items() if name != "image"}
 
     def classify(self, rgb: np.ndarray) -> list[Category]:
-        image = cv2.resize(rgb, (self._width, self._height))[np.newaxis, np.newaxis]
-        image = np.float32(image - 0) / 255
+        resized = cv2.resize(rgb, (self._width, self._height))[np.newaxis, np.newaxis]
+        image = np.float32(resized - 0) / 255
         outputs = self._runner(**self._states, image=image)
         logits = outputs.pop("logits")
         self._states = outputs

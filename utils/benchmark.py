@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import cv2
@@ -143,7 +144,8 @@ def sampled_rgb(video: Path, fps: float, size: tuple[int, int], limit: int) -> l
     """Up to `limit` frames the sampler picks, as model-sized RGB: real input for the bare invokes."""
     from utils.sampler import FrameSampler
 
-    sampler, frames = FrameSampler(fps), []
+    sampler = FrameSampler(fps)
+    frames: list[np.ndarray] = []
     capture = cv2.VideoCapture(str(video))
     while len(frames) < limit:
         ok, image = capture.read()
@@ -197,7 +199,7 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
     from utils.sources import open_source
 
     classifier, prediction_filter = load_classifier(config)
-    with open_source(config, classifier.input_size) as source, open(os.devnull, "w") as devnull:
+    with closing(open_source(config, classifier.input_size)) as source, open(os.devnull, "w") as devnull:
         classifier.set_window(window_frames(config, source))
         timed = TimedSource(source)
         sinks = {"json": TimedSink(JsonSink(devnull))}
@@ -235,6 +237,7 @@ def run_process(command: list[str]) -> dict:
         psutil.cpu_percent(None)  # the system reading below covers exactly this run
         start = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, text=True)
+        assert process.stdout is not None  # stdout=PIPE
         first, last = None, ""
         for line in process.stdout:
             if first is None:
@@ -291,7 +294,8 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     invoke = {k: statistics.median(s["invoke_ms"][k] for s in singles) for k in ("p50", "p95")}
     e2e = {k: statistics.median(s["e2e_ms"][k] for s in singles) for k in ("p50", "p95")}
     stages = {k: statistics.median(s["stages_ms"][k] for s in singles) for k in first["stages_ms"]}
-    wall, baseline_wall = median(apps, "wall_s"), median(baselines, "wall_s")
+    wall = statistics.median(a["wall_s"] for a in apps)  # every run has one
+    baseline_wall = statistics.median(b["wall_s"] for b in baselines)
     return {
         "runtime": first["runtime"],
         "runtime_version": first["runtime_version"],
@@ -352,7 +356,7 @@ def looped_video(path: Path, repeat: int, folder: Path) -> Path:
         raise ClassifierError(f"cannot read any frame from {path}")
     out = folder / f"{path.stem}_x{repeat}.mp4"
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
         raise ClassifierError("OpenCV cannot write mp4v video here; use --repeat 1")
     for _ in range(repeat):

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from contextlib import closing
 
 from utils.config import Config, Result, Status
 from utils.display import DisplayChoice, choose_display
@@ -138,7 +139,7 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
     classifier, prediction_filter = load_classifier(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
-    with open_source(config, classifier.input_size) as source:
+    with closing(open_source(config, classifier.input_size)) as source:
         classifier.set_window(window_frames(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,

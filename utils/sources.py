@@ -44,10 +44,6 @@ class FrameSource(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> FrameSource: ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
 
 class _ClosingSource:
     """Context-manager plumbing shared by the sources: `with` closes them."""
