@@ -21,8 +21,7 @@ import cv2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from utils.sampler import FrameSampler  # noqa: E402
-from utils.sources import OpenCVSource  # noqa: E402
+from utils.sources import sampled_frames  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 CLIPS = {"carving ice": SHARED / "media" / "carving_ice.mp4", "arm wrestling": SHARED / "media" / "arm_wrestling.mp4"}
@@ -30,14 +29,9 @@ FPS = 5
 SIZE = (172, 172)
 
 
-def sampled_frames(path: Path) -> list:
+def clip_frames(path: Path) -> list:
     """The clip's frames at 5 fps (by timestamp), resized to one common size."""
-    sampler, frames = FrameSampler(FPS), []
-    with OpenCVSource(str(path)) as source:
-        while (frame := source.read()) is not None:
-            if sampler.should_classify(frame.timestamp):
-                frames.append(cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_AREA))
-    return frames
+    return [cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_AREA) for frame in sampled_frames(path, FPS)]
 
 
 def write_switch_video(path: Path, first: list, second: list, first_seconds: float, second_seconds: float) -> None:
@@ -69,7 +63,7 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=SHARED / "models" / "kinetics600_labels.txt")
     args = parser.parse_args()
 
-    frames = {label: sampled_frames(path) for label, path in CLIPS.items()}
+    frames = {label: clip_frames(path) for label, path in CLIPS.items()}
     switch_at = round(args.minutes * 60 * FPS)
     report = {"fps": FPS, "first_action_seconds": args.minutes * 60, "second_action_seconds": 30, "runs": []}
     with tempfile.TemporaryDirectory() as folder:

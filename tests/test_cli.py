@@ -206,7 +206,8 @@ def test_bad_flags(args):
     assert args[0].lstrip("-").split("-")[0].lower() in line.lower() or "unrecognized" in line
 
 
-def test_sigterm_closes_cleanly_and_exits_zero():
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_close_cleanly_and_exit_zero(signum):
     process = subprocess.Popen(
         [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
          "--video", str(ARM_WRESTLING), "--realtime", "--display", "none", "--json"],
@@ -214,7 +215,7 @@ def test_sigterm_closes_cleanly_and_exits_zero():
     first = process.stdout.readline()  # running: a first result arrived
     assert first.startswith("{")
     time.sleep(0.5)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "Traceback" not in err

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, run_cli
 
-from benchmarks.long_stream import FPS, sampled_frames, write_switch_video
+from benchmarks.long_stream import FPS, clip_frames, write_switch_video
 
 FIRST_SECONDS, SECOND_SECONDS = 300, 30
 SWITCH = FIRST_SECONDS * FPS          # index of the first frame of the second action
@@ -19,7 +19,7 @@ MAX_SWITCH_FRAMES = 15                # 3 s at 5 fps
 
 @pytest.fixture(scope="module")
 def clips():
-    return {"carving ice": sampled_frames(CARVING_ICE), "arm wrestling": sampled_frames(ARM_WRESTLING)}
+    return {"carving ice": clip_frames(CARVING_ICE), "arm wrestling": clip_frames(ARM_WRESTLING)}
 
 
 def top1(record) -> str:

@@ -10,8 +10,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, NON_STREAM_MODEL
 
 from utils.errors import ClassifierError
 from utils.labels import load_labels
-from utils.sampler import FrameSampler
-from utils.sources import OpenCVSource
+from utils.sources import sampled_frames
 from utils.stream_classifier import HeadWindow, StreamClassifier
 
 CARVING_ICE_INDEX = load_labels(LABELS).index("carving ice")
@@ -19,12 +18,7 @@ CARVING_ICE_INDEX = load_labels(LABELS).index("carving ice")
 
 def clip_frames(path=CARVING_ICE, size=(172, 172), fps=5.0) -> list[np.ndarray]:
     """The model-ready RGB frames the app would classify from a clip at `fps`."""
-    sampler, frames = FrameSampler(fps), []
-    with OpenCVSource(str(path)) as source:
-        while (frame := source.read()) is not None:
-            if sampler.should_classify(frame.timestamp):
-                frames.append(frame.model_rgb(size))
-    return frames
+    return [frame.model_rgb(size) for frame in sampled_frames(path, fps)]
 
 
 @pytest.fixture(scope="module")

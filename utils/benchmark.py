@@ -28,6 +28,7 @@ writer, which every OpenCV build has), so the wall times measure the loop, not t
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -142,20 +143,9 @@ class TimingSink:
 
 def sampled_rgb(video: Path, fps: float, size: tuple[int, int], limit: int) -> list[np.ndarray]:
     """Up to `limit` frames the sampler picks, as model-sized RGB: real input for the bare invokes."""
-    from utils.sampler import FrameSampler
+    from utils.sources import sampled_frames
 
-    sampler = FrameSampler(fps)
-    frames: list[np.ndarray] = []
-    capture = cv2.VideoCapture(str(video))
-    while len(frames) < limit:
-        ok, image = capture.read()
-        if not ok:
-            break
-        if sampler.should_classify(capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0):
-            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
+    return [frame.model_rgb(size) for frame in itertools.islice(sampled_frames(video, fps), limit)]
 
 
 def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray], count: int) -> list[float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -14,6 +15,7 @@ import numpy as np
 from utils.config import Config
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
+from utils.sampler import FrameSampler
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +134,15 @@ class OpenCVSource(_ClosingSource):
         if not self._closed:
             self._closed = True
             self._capture.release()
+
+
+def sampled_frames(path: str | Path, fps: float) -> Iterator[Frame]:
+    """The frames of a video file that the app would classify at `fps` (picked by their timestamps)."""
+    sampler = FrameSampler(fps)
+    with OpenCVSource(str(path)) as source:
+        while (frame := source.read()) is not None:
+            if sampler.should_classify(frame.timestamp):
+                yield frame
 
 
 def _even(value: float) -> int:
