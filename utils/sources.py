@@ -278,7 +278,7 @@ def open_source(config: Config, model_size: tuple[int, int]) -> FrameSource:
         return prefetched(OpenCVSource(config.camera_id, config.width, config.height))
     if picamera2_available():
         return Picamera2Source(config.width, config.height, model_size)
-    log.info("no Pi camera found through picamera2; trying USB camera 0")
+    log.debug("no Pi camera found through picamera2; trying USB camera 0")
     try:
         return prefetched(OpenCVSource(0, config.width, config.height))
     except ClassifierError as e:
