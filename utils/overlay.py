@@ -135,6 +135,21 @@ def _layout(shape: tuple[int, ...], predictions: Sequence[Prediction], status: S
     return _Layout(shape[1], shape[0], max(1, len(predictions)), len(status_lines(status)))
 
 
+def _render_layer(shape: tuple[int, ...], predictions: Sequence[Prediction],
+                  status: Status) -> tuple[_Layout, np.ndarray, np.ndarray]:
+    """The text and bars on black, their layout, and the flat indices of the pixels drawn."""
+    layout = _layout(shape, predictions, status)
+    layer = np.zeros(shape, np.uint8)
+    _draw(layer, layout, predictions, status)
+    flat, width = layer.reshape(-1, 3), shape[1]
+    pixels = []
+    for _, y0, _, y1 in layout.panels():  # full-width bands: everything is drawn inside them
+        band = flat[max(0, y0) * width:max(0, y1) * width]
+        # OR of the channels: numpy's any(axis=2) over a length-3 axis is ~40x slower.
+        pixels.append(np.flatnonzero(band[:, 0] | band[:, 1] | band[:, 2]) + max(0, y0) * width)
+    return layout, layer, np.concatenate(pixels)
+
+
 class OverlayRenderer:
     """Puts the overlay on every frame for the price of two darkened bands and a masked copy.
 
@@ -172,17 +187,8 @@ class OverlayRenderer:
         return image
 
     def _render(self, shape: tuple[int, ...], predictions: Sequence[Prediction], status: Status) -> None:
-        self._layout = _layout(shape, predictions, status)
-        layer = np.zeros(shape, np.uint8)
-        _draw(layer, self._layout, predictions, status)
-        flat, width = layer.reshape(-1, 3), shape[1]
-        pixels = []
-        for _, y0, _, y1 in self._layout.panels():  # full-width bands: everything is drawn inside them
-            band = flat[max(0, y0) * width:max(0, y1) * width]
-            # OR of the channels: numpy's any(axis=2) over a length-3 axis is ~40x slower.
-            pixels.append(np.flatnonzero(band[:, 0] | band[:, 1] | band[:, 2]) + max(0, y0) * width)
-        self._pixels = np.concatenate(pixels)
-        self._colours = flat[self._pixels]
+        self._layout, layer, self._pixels = _render_layer(shape, predictions, status)
+        self._colours = layer.reshape(-1, 3)[self._pixels]
 
 
 def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
@@ -201,11 +207,9 @@ def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], statu
     width, height = size
     if height < MIN_HEIGHT:
         width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
-    canvas = np.zeros((height, width, 3), np.uint8)
-    layout = _layout(canvas.shape, predictions, status)
-    _draw(canvas, layout, predictions, status)
+    layout, canvas, pixels = _render_layer((height, width, 3), predictions, status)
     alpha = np.zeros((height, width), np.uint8)
     for x0, y0, x1, y1 in layout.panels():
         alpha[max(0, y0):y1, max(0, x0):x1] = 128
-    alpha[canvas.any(axis=2)] = 255
+    alpha.reshape(-1)[pixels] = 255
     return np.dstack([cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), alpha])
