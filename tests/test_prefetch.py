@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 from conftest import CARVING_ICE
 
 from utils.errors import ClassifierError
-from utils.prefetch import PrefetchSource, queue_size
+from utils.prefetch import FILE_NICENESS, PrefetchSource, queue_size
 from utils.sources import Frame, OpenCVSource, SyntheticSource
 
 
@@ -142,3 +144,31 @@ def test_queue_holds_a_few_frames_of_a_file_within_a_byte_budget():
     assert queue_size(live=False, frame_bytes=172 * 172 * 3) == 8
     assert queue_size(live=False, frame_bytes=1920 * 1080 * 3) == 2
     assert queue_size(live=False) == 8
+
+
+def thread_niceness(thread: threading.Thread) -> int:
+    # Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value (Linux); after the ")" of
+    # the name it is the 17th.
+    assert thread.native_id is not None
+    stat = open(f"/proc/self/task/{thread.native_id}/stat").read()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"), reason="Linux only")
+def test_a_file_decodes_on_one_nicer_thread_and_a_camera_does_not():
+    from utils.config import Config
+    from utils.sources import open_source
+
+    base = thread_niceness(threading.current_thread())
+    with open_source(Config(video=CARVING_ICE), (172, 172)) as source:
+        source.read()  # the reader has set its priority before its first frame
+        assert thread_niceness(source._thread) == base + FILE_NICENESS
+        assert thread_niceness(threading.current_thread()) == base  # the model's thread keeps its share
+        # FFmpeg's own decoding threads would start outside the nicer thread, so there are none.
+        assert source.source._capture.get(cv2.CAP_PROP_N_THREADS) == 1
+    live = PrefetchSource(RecordingSource(), live=True)
+    try:
+        live.read()
+        assert thread_niceness(live._thread) == base
+    finally:
+        live.close()

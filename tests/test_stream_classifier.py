@@ -59,6 +59,20 @@ def test_states_are_fed_back_and_reset_restarts(frames):
     assert np.array_equal(run_all(StreamClassifier(MODEL, 2), frames), whole)
 
 
+def test_matches_the_signature_runner_fed_every_state(runtime, frames):
+    """The in-place feedback (passed-through states skipped) gives what the reference way gives: the
+    signature runner called with a dict of all 43 states, its outputs becoming the next inputs."""
+    from utils.baseline import ExampleClassifier
+
+    reference = ExampleClassifier(MODEL, LABELS, num_threads=2, runtime=runtime, max_results=600)
+    classifier = StreamClassifier(MODEL, 2, runtime)
+    labels = load_labels(LABELS)
+    for frame in frames:
+        expected = {c.label: c.score for c in reference.classify(frame)}
+        probabilities = classifier.classify(frame)
+        assert np.allclose([expected[label] for label in labels], probabilities, atol=1e-5)
+
+
 def test_any_frame_size(frames):
     classifier = StreamClassifier(MODEL, 2)
     big = np.ascontiguousarray(np.kron(frames[5], np.ones((3, 4, 1), np.uint8)))  # 516x688

@@ -89,8 +89,12 @@ class StreamClassifier:
         self._logits = tensor(outputs["logits"]["index"])
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
                       tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
+        names = sorted(n for n in inputs if n.startswith("state_"))
+        self._all_inputs = [tensor(inputs[n]["index"]) for n in names]
+        # Only states whose output is a different tensor need copying back: in the MoViNet exports most
+        # (30 of A0's 43) are passed through, their output *is* the input tensor, and copying it is wasted time.
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
-                  for n in sorted(inputs) if n.startswith("state_")}
+                  for n in names if inputs[n]["index"] != outputs[n]["index"]}
         self._all_states = list(states.values())
         self._states_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
         self.window: HeadWindow | None = None
@@ -168,7 +172,7 @@ class StreamClassifier:
 
     def reset(self) -> None:
         """Restarts the stream: every state back to zero, as at load time."""
-        for state_in, _ in self._all_states:
+        for state_in in self._all_inputs:
             state_in()[...] = 0
         if self.window:
             self.window.reset()
