@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE
 
+from utils import overlay
 from utils.config import Prediction, Status
-from utils.overlay import MIN_HEIGHT, draw_overlay, overlay_rgba, status_lines
+from utils.overlay import MIN_HEIGHT, OverlayRenderer, draw_overlay, overlay_rgba, status_lines
 
 PREDICTIONS = (Prediction("arm wrestling", 0.93), Prediction("shaking hands", 0.04), Prediction("headbutting", 0.01))
 STATUS = Status(29.8, 5.0, 42.3, "movinet_a0_stream_int8", 4, 61.2, 87.0)
@@ -74,9 +75,9 @@ def test_long_labels_and_status_never_run_off_the_frame(size):
     status = Status(999.9, 999.9, 99999.9, "a_model_with_a_remarkably_long_file_name_" * 3, 64, 105.0, 100.0)
     frame = np.full((size[1], size[0], 3), 60, np.uint8)  # plain grey: any white pixel is text
     out = draw_overlay(frame, long, status)
-    edge = max(2, out.shape[1] * 8 // 640)
-    assert not white(out[:, -edge:]).any(), "text reaches the right edge"
-    assert not white(out[:, :2]).any(), "text reaches the left edge"
+    margin = round(overlay.MARGIN * min(out.shape[1] / 640, out.shape[0] / 480))
+    assert not white(out[:, -margin + 1:]).any(), "text reaches into the right margin"
+    assert not white(out[:, :margin - 1]).any(), "text reaches into the left margin"
 
 
 def test_waiting_message_before_the_first_result():
@@ -107,22 +108,137 @@ def test_rgba_overlay_of_a_small_picture_is_enlarged_like_the_drawn_one():
     assert overlay_rgba((172, 172), PREDICTIONS, STATUS).shape == (MIN_HEIGHT, MIN_HEIGHT, 4)
 
 
-def test_renderer_draws_what_draw_overlay_draws_and_renders_text_only_on_change(monkeypatch):
-    from utils.overlay import OverlayRenderer
-
+def test_renderer_draws_what_draw_overlay_draws_and_lays_out_only_on_change(monkeypatch):
     frame = np.random.default_rng(3).integers(0, 256, (480, 640, 3), np.uint8)
     predictions = (Prediction("carving ice", 0.9), Prediction("chiseling stone", 0.05))
     status = Status(capture_fps=30.0, classify_fps=5.0, inference_ms=20.0, model="m", threads=4)
     expected = draw_overlay(frame.copy(), predictions, status)
     renderer = OverlayRenderer(status_interval=60)
-    renders = []
-    original = OverlayRenderer._render
-    monkeypatch.setattr(OverlayRenderer, "_render", lambda self, *a: renders.append(1) or original(self, *a))
+    builds = []
+    original = overlay._build_scene
+    monkeypatch.setattr(overlay, "_build_scene", lambda *a: builds.append(1) or original(*a))
 
     first = renderer.draw(frame.copy(), predictions, status)
     assert np.array_equal(first, expected)
-    # New rates within the interval: the cached text is reused (no render); a new result renders again.
+    # New rates within the interval: the scene is reused; a new result is laid out again.
     later = renderer.draw(frame.copy(), predictions, Status(capture_fps=29.0, classify_fps=5.0, model="m"))
-    assert np.array_equal(later, first) and len(renders) == 1
+    assert np.array_equal(later, first) and len(builds) == 1
+    # 90.2 % shows as 90 % like 90 %: nothing to lay out again.
+    renderer.draw(frame.copy(), (Prediction("carving ice", 0.902), Prediction("chiseling stone", 0.05)), status)
+    assert len(builds) == 1
     renderer.draw(frame.copy(), (Prediction("juggling balls", 0.7),), status)
-    assert len(renders) == 2
+    assert len(builds) == 2
+
+
+@pytest.mark.parametrize(("scale", "thickness"), [(0.5, 1), (0.9, 2), (2.0, 5)])
+def test_a_sprite_draws_exactly_what_puttext_draws(scale, thickness):
+    text = "jQ|(gy) [x_]{/} 'hi' 100%"  # glyphs that reach past getTextSize's box
+    expected = np.zeros((200, 1400, 3), np.uint8)
+    cv2.putText(expected, text, (40, 120), overlay.FONT, scale, overlay.TEXT, thickness, cv2.LINE_AA)
+    sprite = overlay._sprite(text, scale, thickness, overlay.TEXT)
+    pasted = np.zeros_like(expected)
+    overlay._paste(pasted, sprite.patch, sprite.mask, 40 + sprite.left, 120 + sprite.top)
+    assert np.array_equal(pasted, expected)
+    assert sprite.mask.shape == sprite.patch.shape[:2]
+    assert np.array_equal(sprite.mask != 0, sprite.patch.any(axis=2)), "the mask is the drawn pixels"
+
+
+@pytest.mark.parametrize(("x", "y"), [(-7, -5), (-30, 10), (50, -20), (90, 55), (95, 62), (-200, 0), (0, 70)])
+def test_a_sprite_is_clipped_to_the_image_and_never_wraps_around(x, y):
+    """Pasting into a small image must give what pasting into a larger one and cropping gives."""
+    sprite = overlay._sprite("clipped 42%", 0.9, 2, overlay.TEXT)
+    small = np.full((64, 100, 3), 60, np.uint8)
+    large = np.full((64 + 200, 100 + 400, 3), 60, np.uint8)
+    overlay._paste(small, sprite.patch, sprite.mask, x, y)
+    overlay._paste(large, sprite.patch, sprite.mask, x + 200, y + 100)
+    assert np.array_equal(small, large[100:164, 200:300])
+
+
+def top_row_band(image: np.ndarray) -> slice:
+    """The rows of the top-1 prediction: from the top down to its amber bar."""
+    return slice(0, int(np.flatnonzero(amber(image).any(axis=1))[0]))
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (480, 640)])
+def test_the_score_ends_at_the_bar_and_the_label_starts_at_the_margin(size):
+    width, height = size
+    unit = min(width / 640, height / 480)
+    margin = round(overlay.MARGIN * unit)
+    predictions = (Prediction("arm wrestling", 0.93), Prediction("headbutting", 0.05))
+    out = draw_overlay(np.full((height, width, 3), 60, np.uint8), predictions, STATUS)
+    band = top_row_band(out)
+    columns = np.flatnonzero(white(out[band]).any(axis=0))
+    bar_end = width - margin  # the track's last column
+    assert bar_end - 3 * unit <= columns[-1] <= bar_end, "the score is not right-aligned to the bar's end"
+    assert margin <= columns[0] <= margin + 4 * unit, "the label does not start at the margin"
+    gaps = np.flatnonzero(np.diff(columns) > 20 * unit)
+    assert len(gaps) == 1, "label and score should be two blocks with room between them"
+    # The second row's score ends in the same column: scores line up whatever their width.
+    second = np.flatnonzero(white(out[band.stop + round(8 * unit):band.stop + round(38 * unit)]).any(axis=0))
+    assert abs(second[-1] - columns[-1]) <= 2 * unit
+
+
+@pytest.mark.parametrize("size", [(640, 480), (1920, 1080), (480, 640)])
+def test_a_long_label_is_cut_and_never_reaches_the_score(size):
+    width, height = size
+    frame = np.full((height, width, 3), 60, np.uint8)
+    long = draw_overlay(frame.copy(), (Prediction("playing with trains and model railways " * 3, 0.87),), STATUS)
+    alone = draw_overlay(frame.copy(), (Prediction("", 0.87),), STATUS)  # the score and nothing else
+    score_left = np.flatnonzero(white(alone[top_row_band(alone)]).any(axis=0))[0]
+    label = np.flatnonzero((long != alone).any(axis=2).any(axis=0))
+    assert label.size and label[0] < width // 4, "no label drawn"
+    unit = min(width / 640, height / 480)
+    assert label[-1] < score_left - 6 * unit, "the label runs into the score"
+    assert label[-1] > score_left - 80 * unit, "the cut label should fill the room beside the score"
+
+
+def test_a_new_score_renders_one_sprite_and_a_new_renderer_none():
+    predictions = list(PREDICTIONS)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    renderer = OverlayRenderer(status_interval=60)
+    overlay._sprite.cache_clear()
+    renderer.draw(frame.copy(), predictions, STATUS)
+    first = overlay._sprite.cache_info().misses
+    assert first == 2 * len(predictions) + len(status_lines(STATUS)), "a label, a score and the status lines"
+    predictions[0] = Prediction("arm wrestling", 0.61)
+    renderer.draw(frame.copy(), predictions, STATUS)
+    assert overlay._sprite.cache_info().misses == first + 1, "only the new score is rendered"
+    predictions[1:] = [Prediction("headbutting", 0.04), Prediction("shaking hands", 0.01)]  # seen, in other rows
+    renderer.draw(frame.copy(), predictions, STATUS)
+    assert overlay._sprite.cache_info().misses == first + 1
+    draw_overlay(frame.copy(), PREDICTIONS, STATUS)  # a new renderer reuses the sprites as well
+    assert overlay._sprite.cache_info().misses == first + 1
+
+
+@pytest.mark.parametrize("size", [(64, 48), (24, 600), (480, 640), (1920, 1080), (3000, 480)])
+def test_drawing_never_writes_outside_the_image(size):
+    width, height = size
+    guard = 50
+    long = (Prediction("a label far too long for any frame " * 3, 1.0), *PREDICTIONS[1:])
+    buffer = np.full((height + 2 * guard, width, 3), 60, np.uint8)
+    frame = buffer[guard:guard + height]  # whole rows: contiguous, so drawn in place with guards around
+    out = draw_overlay(frame, long, STATUS)
+    assert (buffer[:guard] == 60).all() and (buffer[-guard:] == 60).all(), "drawn outside the frame"
+    assert out.shape[0] == max(height, MIN_HEIGHT)
+    assert (out is frame) == (height >= MIN_HEIGHT)
+    assert white(out).any()
+    assert overlay_rgba(size, long, STATUS).shape == (*out.shape[:2], 4)
+
+
+@pytest.mark.parametrize("size", [(640, 480), (480, 640), (1920, 1080)])
+def test_rgba_overlay_alpha_and_colours_match_the_drawn_overlay(size):
+    width, height = size
+    rgba = overlay_rgba(size, PREDICTIONS, STATUS)
+    alpha = rgba[..., 3]
+    on_black = draw_overlay(np.zeros((height, width, 3), np.uint8), PREDICTIONS, STATUS)
+    drawn = on_black.any(axis=2)  # darkening black leaves it black: what is left is text and bars
+    background = np.array([200, 50, 120], np.uint8)  # no text or bar has this colour
+    untouched = (draw_overlay(np.full((height, width, 3), background), PREDICTIONS, STATUS) == background).all(axis=2)
+    assert np.array_equal(alpha == 255, drawn), "text and bars are opaque"
+    assert np.array_equal(alpha == 0, untouched), "outside the panels is clear"
+    assert np.array_equal(alpha == 128, ~drawn & ~untouched), "the panels are half-transparent black"
+    assert np.array_equal(rgba[drawn][:, :3], on_black[drawn][:, ::-1]), "the same colours, as RGB"
+    assert not rgba[~drawn][:, :3].any()
+    pixels = {tuple(p) for p in rgba[drawn].tolist()}
+    expected = {(*overlay.TEXT, 255), (*overlay.BAR[::-1], 255), (*overlay.TRACK[::-1], 255)}
+    assert expected <= pixels, "white text, amber and grey bars, as RGB"

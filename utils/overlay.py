@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 import cv2
 import numpy as np
 
 from utils.config import Prediction, Status
+
+Colour = tuple[int, int, int]  # BGR, as OpenCV draws
 
 FONT = cv2.FONT_HERSHEY_DUPLEX
 TEXT = (255, 255, 255)
@@ -27,6 +30,7 @@ STATUS_SCALE = 0.5
 MARGIN = 10
 
 
+@lru_cache(maxsize=512)  # a label is fitted once, not for every result
 def _fit(text: str, scale: float, thickness: int, max_width: int) -> tuple[str, float]:
     """Shrinks the text down to 70 % of its size, then cuts it with '...', so it never runs off the frame."""
     for factor in (1.0, 0.9, 0.8, 0.7):
@@ -92,8 +96,8 @@ class _Layout:
     def panels(self) -> list[tuple[int, int, int, int]]:
         """The two darkened bands (x0, y0, x1, y1): predictions at the top, rates at the bottom."""
         half = self.margin // 2
-        return [(0, 0, self.width, self.row_top(self.rows) + half),
-                (0, self.status_top - half, self.width, self.height)]
+        return [(0, 0, self.width, min(self.height, self.row_top(self.rows) + half)),
+                (0, max(0, self.status_top - half), self.width, self.height)]
 
 
 def legible(image: np.ndarray) -> np.ndarray:
@@ -105,57 +109,138 @@ def legible(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (round(width * factor), MIN_HEIGHT), interpolation=cv2.INTER_LINEAR)
 
 
-def _draw(image: np.ndarray, layout: _Layout, predictions: Sequence[Prediction], status: Status) -> None:
-    """The text and bars, without the darkened panels."""
+@dataclass(frozen=True, eq=False)
+class _Sprite:
+    """A text rendered once by cv2.putText on black and cropped to its ink.
+
+    (`left`, `top`) is the crop's top-left corner relative to putText's origin, so a sprite lands exactly where
+    putText would have drawn the text.
+    """
+
+    patch: np.ndarray  # BGR
+    mask: np.ndarray   # uint8, OpenCV's mask type: 1 where putText drew
+    left: int
+    top: int
+
+    @property
+    def width(self) -> int:
+        return int(self.patch.shape[1])
+
+    @cached_property
+    def rgba(self) -> np.ndarray:
+        """The patch for an RGBA canvas: RGB and opaque (only the masked pixels are copied)."""
+        return np.dstack([self.patch[..., ::-1], np.full(self.mask.shape, 255, np.uint8)])
+
+
+# A few hundred small sprites: the labels, 101 scores per row size, the status lines. Status lines change at
+# most every status_interval; least-recently-used eviction keeps the labels and scores that keep coming back.
+@lru_cache(maxsize=512)
+def _sprite(text: str, scale: float, thickness: int, colour: Colour) -> _Sprite:
+    (width, height), baseline = cv2.getTextSize(text, FONT, scale, thickness)
+    # Generous padding: strokes, anti-aliasing and glyphs such as "(" reach past getTextSize's box. It is
+    # cropped away below, so it costs nothing per frame.
+    pad = height // 2 + 2 * thickness + 2
+    canvas = np.zeros((height + baseline + 2 * pad, width + 2 * pad, 3), np.uint8)
+    cv2.putText(canvas, text, (pad, pad + height), FONT, scale, colour, thickness, cv2.LINE_AA)
+    # OR of the channels: numpy's any(axis=2) over a length-3 axis is ~40x slower.
+    drawn = (canvas[..., 0] | canvas[..., 1] | canvas[..., 2]) != 0
+    rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    if not rows.size:  # blank text
+        return _Sprite(np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.uint8), 0, 0)
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    patch, mask = canvas[y0:y1, x0:x1].copy(), drawn[y0:y1, x0:x1].astype(np.uint8)
+    patch.flags.writeable = mask.flags.writeable = False  # shared by every frame and renderer
+    return _Sprite(patch, mask, int(x0) - pad, int(y0) - pad - height)
+
+
+def _paste(image: np.ndarray, patch: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
+    """Copies a sprite's drawn pixels with its top-left corner at (x, y), clipped to the image.
+
+    Clipped by hand: a negative start would wrap around to the other side of the image.
+    """
+    height, width = image.shape[:2]
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + patch.shape[1], width), min(y + patch.shape[0], height)
+    if x0 >= x1 or y0 >= y1:
+        return
+    rows, cols = slice(y0 - y, y1 - y), slice(x0 - x, x1 - x)
+    # OpenCV's masked copy writes into the view of the frame, ~50x faster than np.copyto(where=mask[..., None]).
+    cv2.copyTo(patch[rows, cols], mask[rows, cols], image[y0:y1, x0:x1])
+
+
+@dataclass(frozen=True)
+class _Scene:
+    """What the overlay shows on a frame of one size: built when that changes, painted on every frame."""
+
+    layout: _Layout
+    bars: tuple[tuple[tuple[int, int], tuple[int, int], Colour], ...]  # filled rectangles, drawn in order
+    sprites: tuple[tuple[_Sprite, int, int], ...]                       # each with its top-left corner
+
+    def paint(self, image: np.ndarray) -> None:
+        """Draws in place on a BGR frame, or on an RGBA canvas (4 channels) that is laid over the video."""
+        rgba = image.shape[2] == 4
+        for x0, y0, x1, y1 in self.layout.panels():
+            if rgba:
+                image[y0:y1, x0:x1, 3] = 128  # half-transparent black darkens the video as _darken does
+            else:
+                _darken(image, x0, y0, x1, y1)
+        for top_left, bottom_right, colour in self.bars:  # a few microseconds each: not worth caching
+            cv2.rectangle(image, top_left, bottom_right, (*colour[::-1], 255) if rgba else colour, cv2.FILLED)
+        for sprite, x, y in self.sprites:
+            _paste(image, sprite.rgba if rgba else sprite.patch, sprite.mask, x, y)
+
+
+def _shown(predictions: Sequence[Prediction]) -> tuple[tuple[str, int], ...]:
+    """The predictions as shown: labels and whole percents, so a steady result is not laid out again."""
+    return tuple((p.label, min(100, max(0, round(p.score * 100)))) for p in predictions)
+
+
+def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]], lines: Sequence[str]) -> _Scene:
+    """Lays out the (label, percent) rows and the status lines on a frame of this (height, width)."""
+    layout = _Layout(shape[1], shape[0], max(1, len(predictions)), len(lines))
     margin, px = layout.margin, layout.px
-    max_text = layout.width - 2 * margin
-    for i, prediction in enumerate(predictions):
+    track = layout.width - 2 * margin  # the bars and the text share this width
+    right = margin + track             # the bars' last column
+    bars: list[tuple[tuple[int, int], tuple[int, int], Colour]] = []
+    sprites: list[tuple[_Sprite, int, int]] = []
+
+    def text_at(text: str, scale: float, thickness: int, colour: Colour, x: int, y: int) -> None:
+        """Where putText would draw it: (x, y) is the start of the baseline."""
+        sprite = _sprite(text, scale, thickness, colour)
+        sprites.append((sprite, x + sprite.left, y + sprite.top))
+
+    for i, (label, percent) in enumerate(predictions):
         bottom = layout.row_top(i + 1)
         bar_top, bar_bottom = bottom - px(9), bottom - px(3)
-        cv2.rectangle(image, (margin, bar_top), (margin + max_text, bar_bottom), TRACK, cv2.FILLED)
-        bar_width = round(max_text * min(1.0, max(0.0, prediction.score)))
-        if bar_width:
-            cv2.rectangle(image, (margin, bar_top), (margin + bar_width, bar_bottom), BAR if i == 0 else BAR_OTHER,
-                          cv2.FILLED)
-        thickness = px(2)
-        size = (TOP_SCALE if i == 0 else LABEL_SCALE) * layout.unit
-        text, scale = _fit(f"{prediction.label}  {prediction.score:.0%}", size, thickness, max_text)
-        cv2.putText(image, text, (margin, bar_top - px(6)), FONT, scale, TEXT, thickness, cv2.LINE_AA)
+        bars.append(((margin, bar_top), (right, bar_bottom), TRACK))
+        filled = round(track * percent / 100)
+        if filled:
+            bars.append(((margin, bar_top), (margin + filled, bar_bottom), BAR if i == 0 else BAR_OTHER))
+        thickness, row_scale = px(2), (TOP_SCALE if i == 0 else LABEL_SCALE) * layout.unit
+        baseline = bar_top - px(6)
+        # The score ends where the bar's track ends, so the scores line up. The label gets the room "100%"
+        # leaves, the same for every score: its sprite is reused and it never runs into the score.
+        score = _sprite(f"{percent}%", row_scale, thickness, TEXT)
+        sprites.append((score, right + 1 - score.width, baseline + score.top))
+        room = track - cv2.getTextSize("100%", FONT, row_scale, thickness)[0][0] - px(12)
+        text, scale = _fit(label, row_scale, thickness, room)
+        text_at(text, scale, thickness, TEXT, margin, baseline)
     if not predictions:
-        text, scale = _fit("waiting for the first result...", LABEL_SCALE * layout.unit, px(1), max_text)
-        cv2.putText(image, text, (margin, layout.row_top(1) - px(12)), FONT, scale, MUTED, px(1), cv2.LINE_AA)
+        text, scale = _fit("waiting for the first result...", LABEL_SCALE * layout.unit, px(1), track)
+        text_at(text, scale, px(1), MUTED, margin, layout.row_top(1) - px(12))
 
-    for i, line in enumerate(status_lines(status)):
-        text, scale = _fit(line, STATUS_SCALE * layout.unit, px(1), max_text)
-        cv2.putText(image, text, (margin, layout.status_top + (i + 1) * layout.status_line - px(6)), FONT, scale,
-                    TEXT, px(1), cv2.LINE_AA)
-
-
-def _layout(shape: tuple[int, ...], predictions: Sequence[Prediction], status: Status) -> _Layout:
-    return _Layout(shape[1], shape[0], max(1, len(predictions)), len(status_lines(status)))
-
-
-def _render_layer(shape: tuple[int, ...], predictions: Sequence[Prediction],
-                  status: Status) -> tuple[_Layout, np.ndarray, np.ndarray]:
-    """The text and bars on black, their layout, and the flat indices of the pixels drawn."""
-    layout = _layout(shape, predictions, status)
-    layer = np.zeros(shape, np.uint8)
-    _draw(layer, layout, predictions, status)
-    flat, width = layer.reshape(-1, 3), shape[1]
-    pixels = []
-    for _, y0, _, y1 in layout.panels():  # full-width bands: everything is drawn inside them
-        band = flat[max(0, y0) * width:max(0, y1) * width]
-        # OR of the channels: numpy's any(axis=2) over a length-3 axis is ~40x slower.
-        pixels.append(np.flatnonzero(band[:, 0] | band[:, 1] | band[:, 2]) + max(0, y0) * width)
-    return layout, layer, np.concatenate(pixels)
+    for i, line in enumerate(lines):
+        text, scale = _fit(line, STATUS_SCALE * layout.unit, px(1), track)
+        text_at(text, scale, px(1), TEXT, margin, layout.status_top + (i + 1) * layout.status_line - px(6))
+    return _Scene(layout, tuple(bars), tuple(sprites))
 
 
 class OverlayRenderer:
-    """Puts the overlay on every frame for the price of two darkened bands and a masked copy.
+    """Puts the overlay on every frame for the price of two darkened bands, a few rectangles and small copies.
 
-    Text and bars are rendered onto a cached layer only when they change: a new result, or new
-    rates at most every `status_interval` seconds (a human cannot read faster, and cv2.putText with
-    anti-aliasing costs about half a millisecond a line, too much for every frame on a Pi).
+    The text comes from cached sprites (cv2.putText with anti-aliasing costs about 0.3 ms a line, too much for
+    every result on a Pi), so a new result only looks up its labels and scores. The rates are shown anew at
+    most every `status_interval` seconds, as a human cannot read faster.
     """
 
     def __init__(self, status_interval: float = 0.5) -> None:
@@ -163,32 +248,20 @@ class OverlayRenderer:
         self._shown_status: Status | None = None
         self._status_time = -float("inf")
         self._key: tuple | None = None
-        self._layout: _Layout | None = None
-        self._pixels = np.zeros(0, np.intp)              # flat indices of the drawn pixels
-        self._colours = np.zeros((0, 3), np.uint8)        # and their colours
+        self._scene: _Scene | None = None
 
     def draw(self, image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
         """Returns the frame with the overlay: drawn in place, or on an enlarged copy of a small frame."""
-        image = np.ascontiguousarray(legible(image))  # the flat view below must share the frame's memory
+        image = np.ascontiguousarray(legible(image))  # OpenCV draws in place only on contiguous memory
         now = time.monotonic()
         if now - self._status_time >= self.status_interval:
             self._shown_status, self._status_time = status, now
-        shown = self._shown_status or status
-        # Keyed on what is shown (whole percents), so a steady result is not rendered again.
-        shown_predictions = tuple((p.label, round(p.score * 100)) for p in predictions)
-        key = (image.shape, shown_predictions, tuple(status_lines(shown)))
-        if key != self._key:
-            self._render(image.shape, predictions, shown)
-            self._key = key
-        assert self._layout is not None
-        for box in self._layout.panels():
-            _darken(image, *box)
-        image.reshape(-1, 3)[self._pixels] = self._colours
+        height, width = image.shape[:2]
+        key = ((height, width), _shown(predictions), tuple(status_lines(self._shown_status or status)))
+        if self._scene is None or key != self._key:
+            self._scene, self._key = _build_scene(*key), key
+        self._scene.paint(image)
         return image
-
-    def _render(self, shape: tuple[int, ...], predictions: Sequence[Prediction], status: Status) -> None:
-        self._layout, layer, self._pixels = _render_layer(shape, predictions, status)
-        self._colours = layer.reshape(-1, 3)[self._pixels]
 
 
 def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:
@@ -207,9 +280,6 @@ def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], statu
     width, height = size
     if height < MIN_HEIGHT:
         width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
-    layout, canvas, pixels = _render_layer((height, width, 3), predictions, status)
-    alpha = np.zeros((height, width), np.uint8)
-    for x0, y0, x1, y1 in layout.panels():
-        alpha[max(0, y0):y1, max(0, x0):x1] = 128
-    alpha.reshape(-1)[pixels] = 255
-    return np.dstack([cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB), alpha])
+    canvas = np.zeros((height, width, 4), np.uint8)
+    _build_scene((height, width), _shown(predictions), status_lines(status)).paint(canvas)
+    return canvas
