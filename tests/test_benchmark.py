@@ -18,9 +18,9 @@ from utils.system_info import parse_throttled, pi_throttled
 RUN_FIELDS = {
     "runtime": str, "runtime_version": str, "model": str, "threads": int, "fps": float, "window_seconds": float,
     "window_frames": int, "frames": int, "classified": int, "invoke_ms": dict, "e2e_ms": dict,
-    "e2e_vs_invoke": float, "stages_ms": dict, "loop_ms_per_classified": float, "first_result_s": float,
-    "peak_rss_mb": float, "cpu_percent": dict, "wall_s": float, "baseline": dict, "wall_ratio_vs_baseline": float,
-    "top1": str,
+    "e2e_vs_invoke": float, "stages_ms": dict, "feedback_ms": dict, "loop_ms_per_classified": float,
+    "first_result_s": float, "peak_rss_mb": float, "cpu_percent": dict, "wall_s": float, "baseline": dict,
+    "wall_ratio_vs_baseline": float, "top1": str,
 }
 
 
@@ -62,6 +62,9 @@ def test_one_run_per_installed_runtime_with_every_field(report):
         for timing in (r["invoke_ms"], r["e2e_ms"]):
             assert set(timing) == {"p50", "p95"} and positive(timing["p50"]) and timing["p95"] >= timing["p50"]
         assert set(r["stages_ms"]) == {"read", "step", "json", "overlay"}
+        feedback = r["feedback_ms"]
+        assert feedback["states"] == 43 and feedback["changing_states"] == 13  # A0: 30 states are passed through
+        assert 0 < feedback["changing_mb"] < 43 and positive(feedback["changing_p50"]) and positive(feedback["all_p50"])
         assert r["e2e_vs_invoke"] == pytest.approx(r["e2e_ms"]["p50"] / r["invoke_ms"]["p50"], rel=0.01)
         assert positive(r["first_result_s"]) and r["first_result_s"] < r["wall_s"]
         assert 10 < r["peak_rss_mb"] < 4096
@@ -128,3 +131,20 @@ def test_throttled_flags_from_vcgencmd_and_sysfs():
     assert flags["under_voltage_occurred"] and flags["throttled_occurred"] and not flags["soft_temperature_limit"]
     assert not any(v for k, v in parse_throttled("0\n").items() if k != "raw")
     assert pi_throttled() is None or isinstance(pi_throttled()["raw"], str)
+
+
+def test_overlay_benchmark_times_this_or_another_overlay_module(tmp_path):
+    copy = tmp_path / "overlay_copy.py"
+    copy.write_text((REPO / "utils" / "overlay.py").read_text())
+    for extra in ([], ["--module", str(copy)]):
+        done = subprocess.run([sys.executable, "benchmarks/overlay.py", "--calls", "3", *extra], cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert report["module"] == (str(copy) if extra else "utils/overlay.py") and report["calls"] == 3
+        for size in ("640x480", "1920x1080"):
+            assert set(report[size]) == {"new_result", "same_result"} and all(map(positive, report[size].values()))
+        assert positive(report["rgba_640x480"])
+    done = subprocess.run([sys.executable, "benchmarks/overlay.py", "--module", str(tmp_path / "missing.py")],
+                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no such file" in done.stderr and "Traceback" not in done.stderr

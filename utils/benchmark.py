@@ -17,6 +17,8 @@ configuration is measured in fresh processes, --runs times, and the medians are 
   sampler, classify and top-k; overlay; json). The first classified frame is left out: its
   invoke also prepares the weights. loop_ms_per_classified is the whole loop's time per
   classified frame, so it also holds the frames in between (decoded, and drawn on unless --headless).
+  feedback_ms: copying the states back after an invoke, the changing ones (what the app does) and
+  all of them (what a dict of states costs at least), with their count and size.
 - `classify.py --video ... --display none --json` (the app) gives wall_s, first_result_s (from
   process start), peak_rss_mb and cpu_percent; `python -m utils.baseline` (the TF Lite example's
   loop) runs on the same video, runtime, threads and 5 fps sampling for wall_ratio_vs_baseline.
@@ -148,13 +150,17 @@ def sampled_rgb(video: Path, fps: float, size: tuple[int, int], limit: int) -> l
     return [frame.model_rgb(size) for frame in itertools.islice(sampled_frames(video, fps), limit)]
 
 
-def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray], count: int) -> list[float]:
+def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
+                   count: int) -> tuple[list[float], dict]:
     """`invoke()` alone on a second interpreter of the model: the floor the pipeline is held to.
 
-    Only invoke() is timed, but on real input: the clip's frames, with the states fed back in
-    between (zeros run faster on some runtimes: tflite-runtime 2.14 takes ~18 ms on zeros, ~22 on video).
+    invoke() is timed on real input: the clip's frames, with the states fed back in between (zeros
+    run faster on some runtimes: tflite-runtime 2.14 takes ~18 ms on zeros, ~22 on video). The
+    feedback after each invoke is timed too, alternately as the app does it (the changing states
+    only) and for every state (what a dict of states copies at least), so both costs are on record.
     """
     from utils.native_stderr import native_stderr_to_log
+    from utils.stream_classifier import changing_states
 
     with native_stderr_to_log():
         interpreter = runtime.interpreter_class(model_path=str(model), num_threads=threads)
@@ -164,22 +170,30 @@ def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
     del runner  # it would block the raw tensor access below
     image = inputs["image"]
     scale, zero_point = image["quantization"]
-    states = [(inputs[n]["index"], outputs[n]["index"]) for n in inputs if n.startswith("state_")]
+    all_states = [(inputs[n]["index"], outputs[n]["index"]) for n in inputs if n.startswith("state_")]
+    changing = [(inputs[n]["index"], outputs[n]["index"]) for n in changing_states(inputs, outputs)]
     tensor = interpreter.tensor
 
     def feed(rgb: np.ndarray) -> None:
         real = rgb.astype(np.float32) / 255.0
         tensor(image["index"])()[0, 0] = real if image["dtype"] == np.float32 else np.round(real / scale + zero_point)
 
-    samples = []
+    samples: list[float] = []
+    feedback: dict[str, list[float]] = {"changing": [], "all": []}
     for i in range(count + 1):
         feed(images[i % len(images)] if images else np.zeros(tensor(image["index"])().shape[2:], np.uint8))
         start = time.perf_counter()
         interpreter.invoke()
         samples.append((time.perf_counter() - start) * 1000.0)
-        for state_in, state_out in states:
+        kind = "changing" if i % 2 else "all"
+        start = time.perf_counter()
+        for state_in, state_out in changing if kind == "changing" else all_states:
             np.copyto(tensor(state_in)(), tensor(state_out)())
-    return samples[1:]  # the first call also prepares the weights
+        feedback[kind].append((time.perf_counter() - start) * 1000.0)
+    nbytes = sum(tensor(i)().nbytes for i, _ in changing)
+    return samples[1:], {  # the first call also prepares the weights
+        "states": len(all_states), "changing_states": len(changing), "changing_mb": round(nbytes / 2**20, 2),
+        "changing_p50": percentiles(feedback["changing"])["p50"], "all_p50": percentiles(feedback["all"][1:])["p50"]}
 
 
 def measure_in_process(config: Config, overlay: bool = True) -> dict:
@@ -204,7 +218,7 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
                               "at least 2 (a longer clip, or a higher --fps)")
     count = max(MIN_INVOKES, len(timing.e2e_ms))
     images = sampled_rgb(Path(str(config.video)), config.fps, classifier.input_size, min(count, MAX_IMAGES))
-    invokes = bare_invoke_ms(classifier.runtime, config.model, config.num_threads, images, count)
+    invokes, feedback = bare_invoke_ms(classifier.runtime, config.model, config.num_threads, images, count)
     return {
         "runtime": classifier.runtime.name,
         "runtime_version": classifier.runtime.version,
@@ -214,6 +228,7 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
         "invoke_ms": percentiles(invokes),
         "e2e_ms": percentiles(timing.e2e_ms[1:]),
         "stages_ms": {name: percentiles(ms[1:])["p50"] for name, ms in timing.stages_ms.items()},
+        "feedback_ms": feedback,
         "loop_ms_per_classified": round(loop_s * 1000.0 / max(1, len(timing.e2e_ms)), 3),
         "top1": timing.top1,
     }
@@ -300,6 +315,7 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
         "e2e_ms": e2e,
         "e2e_vs_invoke": round(e2e["p50"] / invoke["p50"], 3),
         "stages_ms": stages,
+        "feedback_ms": {k: statistics.median(s["feedback_ms"][k] for s in singles) for k in first["feedback_ms"]},
         "loop_ms_per_classified": median(singles, "loop_ms_per_classified"),
         "first_result_s": median(apps, "first_result_s"),
         "peak_rss_mb": median(apps, "peak_rss_mb", 1),

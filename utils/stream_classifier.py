@@ -25,6 +25,15 @@ HEAD_BUFFER = "state_head_pool_buffer"
 HEAD_COUNT = "state_head_pool_frame_count"
 
 
+def changing_states(inputs: dict, outputs: dict) -> list[str]:
+    """The state inputs that must be copied back from their outputs after every invoke (signature details).
+
+    In the MoViNet exports most states (30 of A0's 43) are passed through: their output *is* the input
+    tensor, so it already holds the next call's value and copying it would be wasted time.
+    """
+    return sorted(n for n in inputs if n.startswith("state_") and inputs[n]["index"] != outputs[n]["index"])
+
+
 class HeadWindow:
     """Keeps the head's average pool over the last `frames` frames instead of every frame since reset.
 
@@ -89,12 +98,9 @@ class StreamClassifier:
         self._logits = tensor(outputs["logits"]["index"])
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
                       tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
-        names = sorted(n for n in inputs if n.startswith("state_"))
-        self._all_inputs = [tensor(inputs[n]["index"]) for n in names]
-        # Only states whose output is a different tensor need copying back: in the MoViNet exports most
-        # (30 of A0's 43) are passed through, their output *is* the input tensor, and copying it is wasted time.
+        self._all_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
-                  for n in names if inputs[n]["index"] != outputs[n]["index"]}
+                  for n in changing_states(inputs, outputs)}
         self._all_states = list(states.values())
         self._states_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
         self.window: HeadWindow | None = None
