@@ -98,13 +98,13 @@ class StreamClassifier:
         self._logits = tensor(outputs["logits"]["index"])
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
                       tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
-        self._all_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
+        self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
                   for n in changing_states(inputs, outputs)}
-        self._all_states = list(states.values())
-        self._states_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
+        self._changing = list(states.values())
+        self._changing_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
         self.window: HeadWindow | None = None
-        self._states = self._all_states
+        self._states = self._changing
         self._resized = np.empty((self.input_height, self.input_width, 3), np.uint8)
         self._probabilities = np.empty(self.num_classes, np.float32)
         self._smoothed: np.ndarray | None = None
@@ -116,7 +116,7 @@ class StreamClassifier:
             log.warning("this model has no %s state; --window is ignored", HEAD_BUFFER)
         self.window = HeadWindow(frames, *self._head) if frames and self._head else None
         # With a window, the head pool is fed from the window instead of from its own output.
-        self._states = self._states_but_head if self.window else self._all_states
+        self._states = self._changing_but_head if self.window else self._changing
         self.reset()
 
     @property
@@ -178,7 +178,7 @@ class StreamClassifier:
 
     def reset(self) -> None:
         """Restarts the stream: every state back to zero, as at load time."""
-        for state_in in self._all_inputs:
+        for state_in in self._state_inputs:
             state_in()[...] = 0
         if self.window:
             self.window.reset()
