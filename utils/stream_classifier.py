@@ -73,7 +73,7 @@ class StreamClassifier:
     """Loads a MoViNet stream model and classifies one RGB frame per call.
 
     Works on the interpreter's tensors in place (no per-frame allocation of the input or of the
-    43 states): the states' outputs are copied into their inputs after every invoke.
+    43 states): after every invoke the outputs of the states that change are copied into their inputs.
     """
 
     def __init__(self, model_path: Path, num_threads: int, runtime: str | Runtime = "auto",
