@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Downloads the MoViNet models and the label map into models/ (see --help).
-# A thin wrapper: the work is done by utils/model_files.py, which needs only the
+# A thin wrapper: the work is done by utils/model/download.py, which needs only the
 # standard library, so this runs before setup.sh has made the venv.
 set -euo pipefail
 
@@ -16,4 +16,4 @@ elif ! command -v python3 >/dev/null 2>&1; then
     echo "download_models.sh: error: python3 not found; install it (sudo apt-get install python3) or run ./setup.sh" >&2
     exit 1
 fi
-exec "$python" -m utils.model_files "$@"
+exec "$python" -m utils.model.download "$@"

@@ -21,10 +21,10 @@ import cv2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.paths import LABELS, MEDIA, MODEL  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
 
-SHARED = REPO.parent / "shared"
-CLIPS = {"carving ice": SHARED / "media" / "carving_ice.mp4", "arm wrestling": SHARED / "media" / "arm_wrestling.mp4"}
+CLIPS = {"carving ice": MEDIA / "carving_ice.mp4", "arm wrestling": MEDIA / "arm_wrestling.mp4"}
 FPS = 5
 SIZE = (172, 172)
 
@@ -59,8 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--windows", default="0,3,4,6", help="comma-separated --window values in seconds")
     parser.add_argument("--minutes", type=float, default=5.0, help="how long the first action runs")
-    parser.add_argument("--model", type=Path, default=SHARED / "models" / "movinet_a0_stream_int8.tflite")
-    parser.add_argument("--labels", type=Path, default=SHARED / "models" / "kinetics600_labels.txt")
+    parser.add_argument("--model", type=Path, default=MODEL)
+    parser.add_argument("--labels", type=Path, default=LABELS)
     args = parser.parse_args()
 
     frames = {label: clip_frames(path) for label, path in CLIPS.items()}

@@ -1,11 +1,11 @@
 """What the overlay costs to draw: p50 ms per frame, with a new result on every frame and with the same one.
 
     python benchmarks/overlay.py [--calls 400]
-    git show <commit>:utils/overlay.py > /tmp/old.py && python benchmarks/overlay.py --module /tmp/old.py
+    git show <commit>:utils/sinks/overlay.py > /tmp/old.py && python benchmarks/overlay.py --module /tmp/old.py
 
 Prints one JSON object. "new_result" is what every classified frame pays (the scores change), "same_result"
 what the frames in between pay; "rgba" is overlay_rgba, which picamera2's DRM preview draws for each result.
---module times another version of utils/overlay.py with the same calls, for before/after comparisons.
+--module times another version of utils/sinks/overlay.py with the same calls, for before/after comparisons.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from utils.config import Prediction, Status  # noqa: E402
+from utils.results import Prediction  # noqa: E402
+from utils.sinks.base import Status  # noqa: E402
 
 SIZES = ((640, 480), (1920, 1080))
 WARM_UP = 50  # calls left out: the first of each score fills the caches
@@ -34,7 +35,7 @@ LABELS = ("arm wrestling", "shaking hands", "headbutting")
 
 def load(path: Path | None) -> ModuleType:
     if path is None:
-        from utils import overlay
+        from utils.sinks import overlay
 
         return overlay
     spec = importlib.util.spec_from_file_location("overlay_under_test", path)
@@ -81,14 +82,14 @@ def time_rgba(overlay: ModuleType, size: tuple[int, int], calls: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python benchmarks/overlay.py", description=__doc__.splitlines()[0])
     p.add_argument("--calls", type=int, default=400, help="timed calls per measurement")
-    p.add_argument("--module", type=Path, help="another overlay.py to time instead of utils/overlay.py")
+    p.add_argument("--module", type=Path, help="another overlay.py to time instead of utils/sinks/overlay.py")
     args = p.parse_args(argv)
     if args.calls < 1:
         p.error("--calls must be 1 or more")
     if args.module is not None and not args.module.is_file():
         p.error(f"no such file: {args.module}")
     overlay = load(args.module)
-    report: dict[str, object] = {"module": str(args.module or "utils/overlay.py"), "calls": args.calls}
+    report: dict[str, object] = {"module": str(args.module or "utils/sinks/overlay.py"), "calls": args.calls}
     for size in SIZES:
         report[f"{size[0]}x{size[1]}"] = {"new_result": time_draw(overlay, size, True, args.calls),
                                           "same_result": time_draw(overlay, size, False, args.calls)}

@@ -41,7 +41,7 @@ def pytest_sessionstart(session) -> None:
 
 def _installed_runtimes() -> list[str]:
     sys.path.insert(0, str(REPO))
-    from utils.runtime import installed_runtimes
+    from utils.model.runtime import installed_runtimes
 
     return installed_runtimes()
 
@@ -69,8 +69,10 @@ class Run:
         return [json.loads(line) for line in self.stdout.splitlines()]
 
 
-def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bool = True) -> Run:
-    """Runs classify.py in a subprocess, with the shared model and labels unless told otherwise."""
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bool = True,
+            cwd: Path = REPO) -> Run:
+    """Runs classify.py in a subprocess (in the project folder unless `cwd` says otherwise), with the shared
+    model and labels unless told otherwise."""
     command = [sys.executable, str(REPO / "classify.py")]
     if model:
         command += ["--model", str(MODEL), "--labels", str(LABELS)]
@@ -78,7 +80,7 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bo
     full_env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     full_env.update(env or {})
     done = subprocess.run(command + list(args), capture_output=True, text=True, timeout=timeout, env=full_env,
-                          cwd=REPO)
+                          cwd=cwd)
     return Run(done.returncode, done.stdout, done.stderr)
 
 

@@ -11,8 +11,8 @@ import cv2
 import pytest
 from conftest import CARVING_ICE, INSTALLED_RUNTIMES, LABELS, MODEL, REPO
 
-from utils.baseline import ExampleClassifier, run
-from utils.benchmark import looped_video
+from benchmarks.baseline import ExampleClassifier, run
+from benchmarks.benchmark import looped_video
 from utils.system_info import parse_throttled, pi_throttled
 
 RUN_FIELDS = {
@@ -25,8 +25,9 @@ RUN_FIELDS = {
 
 
 def benchmark(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "utils.benchmark", "--video", str(CARVING_ICE), "--model", str(MODEL),
-                           "--labels", str(LABELS), *args], cwd=REPO, capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "benchmarks.benchmark", "--video", str(CARVING_ICE),
+                           "--model", str(MODEL), "--labels", str(LABELS), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 def positive(value) -> bool:
@@ -90,7 +91,7 @@ def test_single_measures_one_configuration_in_process():
     (["--threads", "0"], "thread counts must be 1 or more"),
     (["--runtimes", "onnx"], "use auto, all, or"),
     (["--video", "missing.mp4"], "video file not found"),
-    (["--fps", "-1"], "not a number of 0 or more"),
+    (["--fps", "-1"], "is not a number from 0 to 120"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, message):
     done = benchmark(*args)
@@ -135,13 +136,13 @@ def test_throttled_flags_from_vcgencmd_and_sysfs():
 
 def test_overlay_benchmark_times_this_or_another_overlay_module(tmp_path):
     copy = tmp_path / "overlay_copy.py"
-    copy.write_text((REPO / "utils" / "overlay.py").read_text())
+    copy.write_text((REPO / "utils" / "sinks" / "overlay.py").read_text())
     for extra in ([], ["--module", str(copy)]):
         done = subprocess.run([sys.executable, "benchmarks/overlay.py", "--calls", "3", *extra], cwd=REPO,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         report = json.loads(done.stdout)
-        assert report["module"] == (str(copy) if extra else "utils/overlay.py") and report["calls"] == 3
+        assert report["module"] == (str(copy) if extra else "utils/sinks/overlay.py") and report["calls"] == 3
         for size in ("640x480", "1920x1080"):
             assert set(report[size]) == {"new_result", "same_result"} and all(map(positive, report[size].values()))
         assert positive(report["rgba_640x480"])

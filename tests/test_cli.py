@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, NON_STREAM_MODEL, REPO, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, NON_STREAM_MODEL, REPO, run_cli, skip_or_fail
 
 
 def assert_json_contract(records: list[dict], max_results: int = 3) -> None:
@@ -128,6 +128,15 @@ def one_error_line(run) -> str:
     assert len(lines) == 1, lines
     assert lines[0].startswith("classify.py: error: ")
     return lines[0]
+
+
+def test_default_model_and_labels_work_from_any_folder(tmp_path):
+    """As a systemd unit or `cd ~ && pi-action/.venv/bin/python pi-action/classify.py` runs it."""
+    if not (REPO / "models" / MODEL.name).is_file():
+        skip_or_fail("models/ has no model yet; run ./setup.sh (or ./download_models.sh)")
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", model=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.records[-1]["results"][0]["label"] == "carving ice"
 
 
 def test_missing_model(tmp_path):

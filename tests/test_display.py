@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 from conftest import free_port
 
-from utils.config import Config, Prediction, Result, Status
-from utils.display import MAX_PROBES, DisplayChoice, choose_display, connected_screens, probe_window
+from utils.config import Config
 from utils.errors import ClassifierError
-from utils.pipeline import make_sinks
-from utils.sinks import Update, WindowSink
-from utils.sources import Frame
+from utils.results import Prediction, Result
+from utils.sinks import Update, WindowSink, make_sinks
+from utils.sinks.base import Status
+from utils.sinks.display import MAX_PROBES, DisplayChoice, choose_display, connected_screens, probe_window
+from utils.sources import Frame, SyntheticSource
 
 SSH = {"SSH_CONNECTION": "192.168.1.20 50000 192.168.1.30 22", "HOME": "/root", "PATH": "/usr/bin"}
 
@@ -56,7 +57,7 @@ def machine(tmp_path: Path, *, x=(), users=(("pi", 1000),), logged_in=(1000,), c
 
 
 def choose(root, environ, probe=None, drm=False, **config):
-    return choose_display(Config(**config), environ, root, probe or FakeProbe(), lambda: drm)
+    return choose_display(Config.from_options(**config), environ, root, probe or FakeProbe(), lambda: drm)
 
 
 def test_ssh_without_display_finds_the_desktop_and_its_cookie(tmp_path):
@@ -207,8 +208,8 @@ def kinds(sinks) -> list[str]:
     ("web", {}, ["WebSink", "StatusLineSink"]),
 ])
 def test_make_sinks(display, options, expected):
-    config = Config(display=display, web_port=free_port(), **options)
-    sinks = make_sinks(config, DisplayChoice(display, "test"), source=None)
+    config = Config.from_options(display=display, web_port=free_port(), **options)
+    sinks = make_sinks(config.output, DisplayChoice(display, "test"), source=None)
     try:
         assert kinds(sinks) == expected
     finally:
@@ -217,7 +218,7 @@ def test_make_sinks(display, options, expected):
 
 
 def test_a_window_found_over_ssh_opens_full_screen():
-    sinks = make_sinks(Config(), DisplayChoice("window", "test", fullscreen=True), source=None)
+    sinks = make_sinks(Config.from_options().output, DisplayChoice("window", "test", fullscreen=True), source=None)
     assert isinstance(sinks[0], WindowSink) and sinks[0].fullscreen
 
 
@@ -257,10 +258,10 @@ def update(index: int, new: bool = True) -> Update:
 
 
 def test_drm_sink_swaps_the_preview_and_draws_the_results(fake_picamera2):
-    from utils.drm_preview import DrmPreviewSink
+    from utils.sinks.drm import DrmPreviewSink
 
     camera = FakeCamera()
-    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=1000)
+    sink = DrmPreviewSink(camera, max_rate=1000)
     assert [name for name, _, _ in camera.calls] == ["stop", "stop_preview", "start_preview", "start"]
     assert camera.calls[2][1] == ("DRM",)
     assert sink.write(update(1)) is None
@@ -273,45 +274,54 @@ def test_drm_sink_swaps_the_preview_and_draws_the_results(fake_picamera2):
 
 
 def test_drm_sink_limits_the_overlay_rate(fake_picamera2):
-    from utils.drm_preview import DrmPreviewSink
+    from utils.sinks.drm import DrmPreviewSink
 
     camera = FakeCamera()
-    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=5)
+    sink = DrmPreviewSink(camera, max_rate=5)
     for i in range(20):
         sink.write(update(i))
     assert len(camera.overlays) == 1
 
 
 def test_drm_sink_fails_softly_on_overlay_errors(fake_picamera2, caplog):
-    from utils.drm_preview import DrmPreviewSink
+    from utils.sinks.drm import DrmPreviewSink
 
     camera = FakeCamera(fail_overlay=True)
-    sink = DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"), max_rate=1000)
+    sink = DrmPreviewSink(camera, max_rate=1000)
     assert sink.write(update(1)) is None
     assert sink.write(update(2)) is None
     assert caplog.text.count("DRM overlay failed") == 1
 
 
 def test_drm_sink_failure_restores_the_camera_and_says_what_to_do(fake_picamera2):
-    from utils.drm_preview import DrmPreviewSink
+    from utils.sinks.drm import DrmPreviewSink
 
     camera = FakeCamera(fail_preview=True)
     with pytest.raises(ClassifierError, match="through DRM .*Failed to reserve DRM plane.*--display window"):
-        DrmPreviewSink(types.SimpleNamespace(camera=camera, description="Pi camera 0"))
+        DrmPreviewSink(camera)
     assert [name for name, _, _ in camera.calls][-2:] == ["start_preview", "start"]  # a null preview again
 
 
-def test_drm_sink_needs_the_pi_camera():
-    from utils.drm_preview import DrmPreviewSink
+class FakeCameraSource(SyntheticSource):
+    """The Pi camera source's shape: frames plus the running camera the DRM preview swaps."""
 
-    with pytest.raises(ClassifierError, match="--display drm needs the Pi camera, but the source is video x.mp4"):
-        DrmPreviewSink(types.SimpleNamespace(description="video x.mp4"))
+    def __init__(self, camera) -> None:
+        super().__init__()
+        self.camera = camera
+        self.description = "Pi camera 0"
+
+
+def test_drm_needs_the_pi_camera():
+    with SyntheticSource() as source:
+        source.description = "video x.mp4"
+        with pytest.raises(ClassifierError, match="--display drm needs the Pi camera, but the source is video x.mp4"):
+            make_sinks(Config.from_options(display="drm").output, DisplayChoice("drm", "--display drm"), source)
 
 
 def test_auto_falls_back_to_headless_when_drm_fails(fake_picamera2, caplog):
-    source = types.SimpleNamespace(camera=FakeCamera(fail_preview=True), description="Pi camera 0")
-    sinks = make_sinks(Config(), DisplayChoice("drm", "test"), source)
+    source = FakeCameraSource(FakeCamera(fail_preview=True))
+    sinks = make_sinks(Config.from_options().output, DisplayChoice("drm", "test"), source)
     assert kinds(sinks) == ["StatusLineSink"]
     assert "display: none (cannot show the camera" in caplog.text
     with pytest.raises(ClassifierError):
-        make_sinks(Config(display="drm"), DisplayChoice("drm", "--display drm"), source)
+        make_sinks(Config.from_options(display="drm").output, DisplayChoice("drm", "--display drm"), source)

@@ -1,4 +1,4 @@
-"""Tests download_models.sh end to end against a local HTTP server, and utils.model_files' checks."""
+"""Tests download_models.sh end to end against a local HTTP server, and utils.model.download' checks."""
 
 from __future__ import annotations
 
@@ -29,14 +29,8 @@ HTML = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please 
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from utils.model_files import (  # noqa: E402
-    KNOWN_SHA256,
-    LABELS_FILE,
-    MODELS,
-    ModelFileError,
-    check_labels_file,
-    check_tflite_file,
-)
+from utils.model.catalogue import KNOWN_SHA256, LABELS_FILE, MODELS  # noqa: E402
+from utils.model.files import ModelFileError, check_labels_file, check_tflite_file  # noqa: E402
 
 
 def sha256(path: Path) -> str:

@@ -30,7 +30,7 @@ def test_mypy_is_clean():
 
 
 def test_utils_imports_without_numpy_for_the_downloader():
-    """download_models.sh runs `python -m utils.model_files` before the venv exists: stdlib only."""
-    code = "import sys; sys.modules['numpy'] = None; sys.modules['cv2'] = None; import utils.model_files"
+    """download_models.sh runs `python -m utils.model.download` before the venv exists: stdlib only."""
+    code = "import sys; sys.modules['numpy'] = None; sys.modules['cv2'] = None; import utils.model.download"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE
 
-from utils import overlay
-from utils.config import Prediction, Status
-from utils.overlay import MIN_HEIGHT, OverlayRenderer, draw_overlay, overlay_rgba, status_lines
+from utils.results import Prediction
+from utils.sinks import overlay
+from utils.sinks.base import Status
+from utils.sinks.overlay import MIN_HEIGHT, OverlayRenderer, draw_overlay, overlay_rgba, status_lines
 
 PREDICTIONS = (Prediction("arm wrestling", 0.93), Prediction("shaking hands", 0.04), Prediction("headbutting", 0.01))
 STATUS = Status(29.8, 5.0, 42.3, "movinet_a0_stream_int8", 4, 61.2, 87.0)

@@ -8,16 +8,19 @@ import pytest
 from conftest import CARVING_ICE, LABELS, MODEL
 
 from utils.config import Config
-from utils.display import DisplayChoice
-from utils.pipeline import Pipeline, load_classifier, make_sinks, window_frames
-from utils.predictions import PredictionFilter
-from utils.sinks import Command, JsonSink, StatusLineSink, Update, WindowSink
+from utils.model.predictions import PredictionFilter
+from utils.model.stream_classifier import StreamClassifier
+from utils.pipeline import Pipeline, load_classifier, window_frames
+from utils.sinks import Command, JsonSink, Status, StatusLineSink, Update, WindowSink, make_sinks
+from utils.sinks.display import DisplayChoice
+from utils.sinks.overlay import Annotator, OverlayRenderer
 from utils.sources import OpenCVSource, SyntheticSource
-from utils.stream_classifier import StreamClassifier
 
 
 class ListSink:
     """Collects every update, and can ask for a command at a given frame."""
+
+    needs_status = True
 
     def __init__(self, commands: dict[int, Command] | None = None) -> None:
         self.updates: list[Update] = []
@@ -45,7 +48,7 @@ class ReplayCamera(OpenCVSource):
 
 @pytest.fixture(scope="module")
 def model():
-    classifier, prediction_filter = load_classifier(Config(model=MODEL, labels=LABELS, num_threads=2))
+    classifier, prediction_filter = load_classifier(Config.from_options(model=MODEL, labels=LABELS, num_threads=2))
     return classifier, prediction_filter
 
 
@@ -100,13 +103,37 @@ def test_reset_command_restarts_the_stream(model):
     assert sink.updates[61].result.predictions[0].score == pytest.approx(expected[0].score, abs=1e-6)
 
 
-def test_overlay_is_drawn_once_only_when_a_sink_shows_it(model):
+class CountingRenderer(OverlayRenderer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def draw(self, image, predictions, status):
+        self.calls += 1
+        return super().draw(image, predictions, status)
+
+
+def test_overlay_is_drawn_once_however_many_sinks_show_it(model):
     sink = ListSink()
     with SyntheticSource(frames=3) as source:
         make_pipeline(model, source, [sink]).run()
-    update = sink.updates[0]
-    assert update._annotated is None  # the JSON and status sinks never pay for drawing
-    assert update.annotated is update.annotated
+    renderer = CountingRenderer()
+    annotator = Annotator(renderer)  # what make_sinks shares between the window and the web view
+    first = annotator.draw(sink.updates[0])
+    assert annotator.draw(sink.updates[0]) is first and renderer.calls == 1
+    annotator.draw(sink.updates[1])
+    assert renderer.calls == 2
+
+
+def test_status_is_measured_only_when_a_sink_shows_it(model):
+    quiet, shown = ListSink(), ListSink()
+    quiet.needs_status = False
+    with SyntheticSource(frames=3) as source:
+        make_pipeline(model, source, [quiet]).run()
+    assert {update.status for update in quiet.updates} == {Status()}  # JSON lines alone: no CPU reading
+    with SyntheticSource(frames=3) as source:
+        make_pipeline(model, source, [quiet, shown]).run()
+    assert all(update.status.model == MODEL.stem and update.status.threads == 2 for update in shown.updates)
 
 
 def test_json_sink_writes_one_object_per_classified_frame(model):
@@ -118,18 +145,19 @@ def test_json_sink_writes_one_object_per_classified_frame(model):
 
 def test_make_sinks():
     def kinds(config: Config, display: str) -> list[type]:
-        return [type(s) for s in make_sinks(config, DisplayChoice(display, "test"))]
+        return [type(s) for s in make_sinks(config.output, DisplayChoice(display, "test"))]
 
-    assert kinds(Config(json=True), "none") == [JsonSink]
-    assert kinds(Config(), "none") == [StatusLineSink]
-    assert kinds(Config(json=True), "window") == [JsonSink, WindowSink]
+    assert kinds(Config.from_options(json=True), "none") == [JsonSink]
+    assert kinds(Config.from_options(), "none") == [StatusLineSink]
+    assert kinds(Config.from_options(json=True), "window") == [JsonSink, WindowSink]
 
 
 def test_window_frames():
     source = SyntheticSource(fps=25)
-    assert window_frames(Config(window_seconds=4), source) == 20
-    assert window_frames(Config(window_seconds=4, fps=0), source) == 100  # every frame of a 25 fps source
-    assert window_frames(Config(window_seconds=0), source) == 0
+    assert window_frames(Config.from_options(window_seconds=4), source) == 20
+    every_frame = Config.from_options(window_seconds=4, fps=0)
+    assert window_frames(every_frame, source) == 100  # every frame of a 25 fps source
+    assert window_frames(Config.from_options(window_seconds=0), source) == 0
 
 
 def test_status_line_on_a_terminal_and_in_a_log():
@@ -140,7 +168,7 @@ def test_status_line_on_a_terminal_and_in_a_log():
     tty, log = Tty(), io.StringIO()
     sinks = [StatusLineSink(tty, interval=0), StatusLineSink(log, interval=0)]
     classifier = StreamClassifier(MODEL, 1)
-    from utils.labels import load_labels
+    from utils.model.labels import load_labels
     with OpenCVSource(str(CARVING_ICE)) as source:
         Pipeline(classifier, PredictionFilter(load_labels(LABELS), 3), source, sinks, 5.0).run()
     for sink in sinks:

@@ -7,8 +7,8 @@ import pytest
 from conftest import LABELS
 
 from utils.errors import ClassifierError
-from utils.labels import load_labels
-from utils.predictions import PredictionFilter, softmax
+from utils.model.labels import load_labels
+from utils.model.predictions import PredictionFilter, softmax
 
 NAMES = ["a", "b", "c", "d", "e"]
 

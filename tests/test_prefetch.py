@@ -12,8 +12,8 @@ import pytest
 from conftest import CARVING_ICE
 
 from utils.errors import ClassifierError
-from utils.prefetch import FILE_NICENESS, PrefetchSource, queue_size
 from utils.sources import Frame, OpenCVSource, SyntheticSource
+from utils.sources.prefetch import FILE_NICENESS, PrefetchSource, queue_size
 
 
 def read_all(source) -> list[Frame]:
@@ -78,7 +78,7 @@ def test_forwards_what_the_wrapped_source_says():
     with PrefetchSource(OpenCVSource(str(CARVING_ICE)), live=False) as prefetched:
         assert prefetched.description.startswith("video ")
         assert prefetched.nominal_fps == pytest.approx(29.6, abs=0.1)
-        assert prefetched.is_file  # anything else is the wrapped source's
+        assert prefetched.source.is_file  # anything else is asked of the wrapped source itself
 
 
 def test_close_mid_file_stops_and_joins_the_reader():
@@ -156,11 +156,11 @@ def thread_niceness(thread: threading.Thread) -> int:
 
 @pytest.mark.skipif(not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"), reason="Linux only")
 def test_a_file_decodes_on_one_nicer_thread_and_a_camera_does_not():
-    from utils.config import Config
+    from utils.config import SourceOptions
     from utils.sources import open_source
 
     base = thread_niceness(threading.current_thread())
-    with open_source(Config(video=CARVING_ICE), (172, 172)) as source:
+    with open_source(SourceOptions(video=CARVING_ICE), (172, 172)) as source:
         source.read()  # the reader has set its priority before its first frame
         assert thread_niceness(source._thread) == base + FILE_NICENESS
         assert thread_niceness(threading.current_thread()) == base  # the model's thread keeps its share

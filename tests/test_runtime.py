@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from utils.errors import ClassifierError
-from utils.runtime import PREFERENCE, installed_runtimes, load_runtime
+from utils.model.runtime import PREFERENCE, installed_runtimes, load_runtime
 
 BLOCK = {  # a None entry in sys.modules makes that import fail, as if not installed
     "ai-edge-litert": ["ai_edge_litert", "ai_edge_litert.interpreter"],

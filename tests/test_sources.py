@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE
 
-from utils.config import Config
+from utils.config import SourceOptions
 from utils.errors import ClassifierError
-from utils.sources import Frame, OpenCVSource, Picamera2Source, SyntheticSource, lores_size, open_source
+from utils.sources import Frame, OpenCVSource, Picamera2Source, SyntheticSource, open_source
+from utils.sources.picamera import lores_size
 
 
 def test_file_frames_carry_container_timestamps():
@@ -177,12 +178,12 @@ def test_picamera2_start_failure_is_one_clear_error(fake_picamera2, monkeypatch)
 
 
 def test_open_source_picks_by_flags(fake_picamera2):
-    with open_source(Config(video=str(CARVING_ICE)), (172, 172)) as source:
+    with open_source(SourceOptions(video=str(CARVING_ICE)), (172, 172)) as source:
         assert isinstance(getattr(source, "source", source), OpenCVSource)  # perhaps behind a prefetch thread
-    with open_source(Config(), (172, 172)) as source:
+    with open_source(SourceOptions(), (172, 172)) as source:
         assert isinstance(source, Picamera2Source)  # the default when a Pi camera is there
     with pytest.raises(ClassifierError, match="cannot open camera 63"):
-        open_source(Config(camera_id=63), (172, 172))
+        open_source(SourceOptions(camera_id=63), (172, 172))
 
 
 def test_open_source_without_any_camera(fake_picamera2, monkeypatch):
@@ -200,4 +201,4 @@ def test_open_source_without_any_camera(fake_picamera2, monkeypatch):
 
     monkeypatch.setattr(cv2, "VideoCapture", NoCamera)
     with pytest.raises(ClassifierError, match="no camera found.*--video"):
-        open_source(Config(), (172, 172))
+        open_source(SourceOptions(), (172, 172))

@@ -9,9 +9,9 @@ import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, NON_STREAM_MODEL
 
 from utils.errors import ClassifierError
-from utils.labels import load_labels
+from utils.model.labels import load_labels
+from utils.model.stream_classifier import HeadWindow, StreamClassifier
 from utils.sources import sampled_frames
-from utils.stream_classifier import HeadWindow, StreamClassifier
 
 CARVING_ICE_INDEX = load_labels(LABELS).index("carving ice")
 
@@ -62,7 +62,7 @@ def test_states_are_fed_back_and_reset_restarts(frames):
 def test_matches_the_signature_runner_fed_every_state(runtime, frames):
     """The in-place feedback (passed-through states skipped) gives what the reference way gives: the
     signature runner called with a dict of all 43 states, its outputs becoming the next inputs."""
-    from utils.baseline import ExampleClassifier
+    from benchmarks.baseline import ExampleClassifier
 
     reference = ExampleClassifier(MODEL, LABELS, num_threads=2, runtime=runtime, max_results=600)
     classifier = StreamClassifier(MODEL, 2, runtime)

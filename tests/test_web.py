@@ -17,11 +17,13 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, free_port, need_binary, run_cli
 
-from utils.config import Prediction, Result, Status
 from utils.errors import ClassifierError
+from utils.results import Prediction, Result
 from utils.sinks import Command, Update
+from utils.sinks.base import Status
+from utils.sinks.overlay import Annotator
+from utils.sinks.web import WebSink
 from utils.sources import Frame
-from utils.web_view import WebSink
 
 DOCS = REPO / "docs"
 
@@ -174,25 +176,26 @@ def test_a_bad_web_host_is_one_clear_error():
 
 # The sink itself: no encoding without a viewer, a bounded rate, the reset button.
 
-class CountingUpdate(Update):
+class CountingAnnotator(Annotator):
+    """Counts the overlays drawn and draws none, so the frames arrive as they were made."""
+
     drawn = 0
 
-    @property
-    def annotated(self) -> np.ndarray:
-        CountingUpdate.drawn += 1
-        return self.frame.image
+    def draw(self, update: Update) -> np.ndarray:
+        CountingAnnotator.drawn += 1
+        return update.frame.image
 
 
-def an_update(index: int) -> CountingUpdate:
+def an_update(index: int) -> Update:
     image = np.full((48, 64, 3), index % 255, np.uint8)
     result = Result(index, index / 30, 4.0, (Prediction("carving ice", 0.97),))
-    return CountingUpdate(Frame(image, index / 30, index), result, True, Status(model="m", threads=2))
+    return Update(Frame(image, index / 30, index), result, True, Status(model="m", threads=2))
 
 
 @pytest.fixture
 def sink():
-    web = WebSink("127.0.0.1", free_port(), max_fps=10)
-    CountingUpdate.drawn = 0
+    web = WebSink("127.0.0.1", free_port(), max_fps=10, annotator=CountingAnnotator())
+    CountingAnnotator.drawn = 0
     yield web
     web.close()
     web.close()
@@ -201,9 +204,9 @@ def sink():
 def test_nothing_is_encoded_while_nobody_watches(sink):
     for i in range(50):
         sink.write(an_update(i))
-    assert CountingUpdate.drawn == 0
+    assert CountingAnnotator.drawn == 0
     assert json.loads(get(sink.url + "results.json"))["frame"] == 49  # results are still served
-    assert CountingUpdate.drawn == 0
+    assert CountingAnnotator.drawn == 0
 
 
 def test_a_viewer_gets_frames_at_a_modest_rate(sink):
@@ -227,7 +230,7 @@ def test_a_viewer_gets_frames_at_a_modest_rate(sink):
         thread.join()
     assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
     assert elapsed > 0.3, "at most 10 frames a second"
-    assert CountingUpdate.drawn <= 10 * elapsed + 3
+    assert CountingAnnotator.drawn <= 10 * elapsed + 3
 
 
 def test_the_reset_button_resets_the_stream(sink):

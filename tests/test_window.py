@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, need_binary
 
-from utils.config import Prediction, Result, Status
+from utils.results import Prediction, Result
 from utils.sinks import Command, Update, WindowSink
+from utils.sinks.base import Status
 from utils.sources import Frame
 
 TITLE = "Action classifier"

@@ -1,97 +1,178 @@
-"""Config, Prediction and Result: the typed values passed between the stages."""
+"""Config: the run's options, one small frozen dataclass per concern, each checked once when it is built.
+
+Every number has one Bound here, used by the flags (at parse time), by Config (when built in code or
+from a config file) and by the benchmark, so a rule is written once.
+"""
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from utils.errors import ClassifierError
+from utils.paths import DEFAULT_LABELS, DEFAULT_MODEL
 
 DISPLAYS = ("auto", "window", "drm", "web", "none")
 RUNTIMES = ("auto", "ai-edge-litert", "tflite-runtime", "tensorflow")
+MAX_THREADS = 64  # TFLite's thread pool is sized by this; 100000 threads end in a segfault
 
 
 @dataclass(frozen=True)
-class Prediction:
-    label: str
-    score: float
+class Bound:
+    """The range a number may take: low..high, whole numbers only when `integer`, `high` left out when open."""
+
+    low: float
+    high: float
+    integer: bool = False
+    high_open: bool = False
+
+    def describe(self) -> str:
+        kind = "a whole number" if self.integer else "a number"
+        low = f"{self.low:g}"
+        high = f"{self.high:g}"
+        if self.high_open:
+            return f"{kind} from {low} to below {high}"
+        return f"{kind} from {low} to {high}"
+
+    def problem(self, value: float) -> str | None:
+        """None when `value` is allowed, else what it must be."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and value != int(value)):
+            return f"must be {self.describe()}"
+        too_high = value >= self.high if self.high_open else value > self.high
+        if math.isnan(value) or value < self.low or too_high:
+            return f"must be {self.describe()}"
+        return None
+
+    def parse(self, text: str) -> int | float:
+        """For argparse's type=: a bad value fails at parse time with the range in the message."""
+        try:
+            value: int | float = int(text) if self.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {self.describe()}") from None
+        if self.problem(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {self.describe()}")
+        return value
+
+
+# One entry per numeric option (by field name); the flag is the name with dashes.
+BOUNDS: dict[str, Bound] = {
+    "num_threads": Bound(1, MAX_THREADS, integer=True),
+    "window_seconds": Bound(0, 600),
+    "smoothing": Bound(0, 1, high_open=True),
+    "max_results": Bound(1, 600, integer=True),
+    "score_threshold": Bound(0, 1),
+    "camera_id": Bound(0, 63, integer=True),
+    "width": Bound(16, 8192, integer=True),
+    "height": Bound(16, 8192, integer=True),
+    "fps": Bound(0, 120),
+    "web_port": Bound(1, 65535, integer=True),
+}
+CHOICES: dict[str, tuple[str, ...]] = {"display": DISPLAYS, "runtime": RUNTIMES}
+FLAG_NAMES = {"window_seconds": "window"}
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of an option: window_seconds -> --window."""
+    return "--" + FLAG_NAMES.get(name, name).replace("_", "-")
+
+
+def default_threads() -> int:
+    return max(1, min(MAX_THREADS, os.cpu_count() or 1))
+
+
+class _Checked:
+    """Checks the numbers and choices of a section when it is built; raises ClassifierError."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, item.name)
+            bound = BOUNDS.get(item.name)
+            if bound and value is not None and (problem := bound.problem(value)):
+                raise ClassifierError(f"{flag(item.name)} {problem}, got {value!r}")
+            choices = CHOICES.get(item.name)
+            if choices and value not in choices:
+                raise ClassifierError(f"{flag(item.name)} must be one of {', '.join(choices)}, got {value!r}")
 
 
 @dataclass(frozen=True)
-class Result:
-    """One classified frame. Timestamps are in seconds of the source's clock."""
+class ClassifierOptions(_Checked):
+    """The model, its runtime and its memory."""
 
-    frame: int
-    timestamp: float
-    inference_ms: float
-    predictions: tuple[Prediction, ...]
-
-    def as_dict(self) -> dict:
-        return {
-            "frame": self.frame,
-            "timestamp": round(self.timestamp, 6),
-            "inference_ms": round(self.inference_ms, 3),
-            "results": [{"label": p.label, "score": round(p.score, 6)} for p in self.predictions],
-        }
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything a run needs; built once by classify.py and passed down."""
-
-    model: Path = Path("models/movinet_a0_stream_int8.tflite")
-    labels: Path = Path("models/kinetics600_labels.txt")
+    model: Path = DEFAULT_MODEL
+    labels: Path = DEFAULT_LABELS
     runtime: str = "auto"
-    num_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    num_threads: int = field(default_factory=default_threads)
+    window_seconds: float = 4.0
+    smoothing: float = 0.0
+
+
+@dataclass(frozen=True)
+class ResultOptions(_Checked):
+    """Which labels are reported."""
+
     max_results: int = 3
     score_threshold: float = 0.0
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceOptions(_Checked):
+    """Where the frames come from and which of them are classified."""
+
     camera_id: int | None = None
     video: str | None = None
     width: int = 640
     height: int = 480
     fps: float = 5.0
     realtime: bool = False
-    window_seconds: float = 4.0
-    smoothing: float = 0.0
-    display: str = "auto"
-    fullscreen: bool = False
-    web_host: str = "127.0.0.1"
-    web_port: int = 8080
-    web: bool = False  # the web view beside any --display
-    json: bool = False
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.num_threads >= 1, f"--num-threads must be at least 1, got {self.num_threads}"),
-            (self.max_results >= 1, f"--max-results must be at least 1, got {self.max_results}"),
-            (0.0 <= self.score_threshold <= 1.0,
-             f"--score-threshold must be between 0 and 1, got {self.score_threshold}"),
-            (self.width > 0 and self.height > 0, f"--width/--height must be positive, got {self.width}x{self.height}"),
-            (self.fps >= 0, f"--fps must be 0 (every frame) or positive, got {self.fps}"),
-            (self.window_seconds >= 0, f"--window must be 0 (unbounded) or positive, got {self.window_seconds}"),
-            (0.0 <= self.smoothing < 1.0, f"--smoothing must be in [0, 1), got {self.smoothing}"),
-            (self.display in DISPLAYS, f"--display must be one of {', '.join(DISPLAYS)}, got {self.display!r}"),
-            (self.runtime in RUNTIMES, f"--runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}"),
-            (0 < self.web_port < 65536, f"--web-port must be 1..65535, got {self.web_port}"),
-            (self.camera_id is None or self.camera_id >= 0, f"--camera-id must be 0 or more, got {self.camera_id}"),
-            (self.camera_id is None or self.video is None, "give either --camera-id or --video, not both"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ClassifierError(message)
+        super().__post_init__()
+        if self.camera_id is not None and self.video is not None:
+            raise ClassifierError("give either --camera-id or --video, not both")
+
+    @property
+    def uses_pi_camera(self) -> bool:
+        """The default source is the Pi camera (open_source falls back to USB camera 0 when there is none)."""
+        return self.video is None and self.camera_id is None
 
 
 @dataclass(frozen=True)
-class Status:
-    """What the overlay and status line show beside the predictions."""
+class OutputOptions(_Checked):
+    """Where the results go."""
 
-    capture_fps: float = 0.0
-    classify_fps: float = 0.0
-    inference_ms: float = 0.0
-    model: str = ""
-    threads: int = 0
-    cpu_temp_c: float | None = None
-    cpu_percent: float | None = None
+    display: str = "auto"
+    fullscreen: bool = False
+    web: bool = False  # the web view beside any --display
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs; built once by classify.py and passed down."""
+
+    classifier: ClassifierOptions = field(default_factory=ClassifierOptions)
+    results: ResultOptions = field(default_factory=ResultOptions)
+    source: SourceOptions = field(default_factory=SourceOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+
+    @classmethod
+    def from_options(cls, **options: object) -> Config:
+        """A Config from flat option names, as the flags spell them (num_threads=2, json=True)."""
+        sections = {}
+        for name, section in SECTIONS.items():
+            names = {f.name for f in fields(section)}
+            sections[name] = section(**{k: options.pop(k) for k in list(options) if k in names})  # type: ignore
+        if options:
+            raise ClassifierError(f"unknown option {flag(sorted(options)[0])}")
+        return cls(**sections)
+
+
+SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
+                             "output": OutputOptions}

@@ -11,10 +11,10 @@ import cv2
 import numpy as np
 
 from utils.errors import ClassifierError
-from utils.model_files import ModelFileError, check_tflite_file
+from utils.model.files import ModelFileError, check_tflite_file
+from utils.model.predictions import softmax
+from utils.model.runtime import Runtime, load_runtime
 from utils.native_stderr import native_stderr_to_log
-from utils.predictions import softmax
-from utils.runtime import Runtime, load_runtime
 
 log = logging.getLogger(__name__)
 

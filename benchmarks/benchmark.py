@@ -1,13 +1,13 @@
 """Measures what the pipeline costs next to the model alone, and next to the TF Lite example's loop.
 
-    python -m utils.benchmark                                  # default clip, the app's default settings
-    python -m utils.benchmark --video clip.mp4 --threads 1,2 --runtimes all
+    python -m benchmarks.benchmark                                  # default clip, the app's default settings
+    python -m benchmarks.benchmark --video clip.mp4 --threads 1,2 --runtimes all
 
 Stdout gets one JSON object (logs go to stderr): "machine", "video", "settings" and "runs", a
 list with one entry per configuration (runtime x threads), also when there is only one. Each
 configuration is measured in fresh processes, --runs times, and the medians are reported:
 
-- `python -m utils.benchmark --single ...` (this module, one configuration in-process) gives
+- `python -m benchmarks.benchmark --single ...` (this module, one configuration in-process) gives
   invoke_ms, the bare `invoke()` of a second interpreter of the same model on the clip's own
   frames (states fed back between the timed calls), and e2e_ms, the main-thread time of the
   real Pipeline per classified frame, from asking the source for the frame to the last sink
@@ -20,7 +20,7 @@ configuration is measured in fresh processes, --runs times, and the medians are 
   feedback_ms: copying the states back after an invoke, the changing ones (what the app does) and
   all of them (what a dict of states costs at least), with their count and size.
 - `classify.py --video ... --display none --json` (the app) gives wall_s, first_result_s (from
-  process start), peak_rss_mb and cpu_percent; `python -m utils.baseline` (the TF Lite example's
+  process start), peak_rss_mb and cpu_percent; `python -m benchmarks.baseline` (the TF Lite example's
   loop) runs on the same video, runtime, threads and 5 fps sampling for wall_ratio_vs_baseline.
 
 --repeat N loops the clip N times into a temporary video (re-encoded once with OpenCV's mp4v
@@ -47,15 +47,15 @@ import cv2
 import numpy as np
 import psutil
 
-from utils.baseline import LABELS_NAME, MODEL_NAME, REPO, SHARED, default_file
-from utils.config import RUNTIMES, Config
+from benchmarks.paths import DEFAULT_CLIP, LABELS, MODEL
+from utils.config import BOUNDS, RUNTIMES, Config
 from utils.errors import ClassifierError
+from utils.paths import PROJECT_DIR
 from utils.system_info import cpu_temperature, pi_throttled
 
 log = logging.getLogger(__name__)
 
-PROG = "python -m utils.benchmark"
-DEFAULT_CLIP = SHARED / "media" / "carving_ice.mp4"
+PROG = "python -m benchmarks.benchmark"
 MIN_INVOKES = 50  # bare invokes timed per process, at least
 MAX_IMAGES = 200  # frames kept for them (then reused in turn)
 
@@ -92,8 +92,15 @@ class TimedSource:
 class OverlaySink:
     """Draws the overlay as the window and web view do, and shows it nowhere."""
 
+    needs_status = True
+
+    def __init__(self) -> None:
+        from utils.sinks.overlay import Annotator
+
+        self.annotator = Annotator()
+
     def write(self, update):
-        update.annotated  # noqa: B018 (the property draws)
+        self.annotator.draw(update)
         return None
 
     def close(self) -> None:
@@ -105,6 +112,7 @@ class TimedSink:
 
     def __init__(self, sink) -> None:
         self.sink = sink
+        self.needs_status = sink.needs_status
         self.ms = 0.0
 
     def write(self, update):
@@ -119,6 +127,8 @@ class TimedSink:
 
 class TimingSink:
     """The last sink: per classified frame, its time since read() began and where that time went."""
+
+    needs_status = False
 
     def __init__(self, source: TimedSource, sinks: dict[str, TimedSink]) -> None:
         self.source = source
@@ -159,8 +169,8 @@ def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
     feedback after each invoke is timed too, alternately as the app does it (the changing states
     only) and for every state (what a dict of states copies at least), so both costs are on record.
     """
+    from utils.model.stream_classifier import changing_states
     from utils.native_stderr import native_stderr_to_log
-    from utils.stream_classifier import changing_states
 
     with native_stderr_to_log():
         interpreter = runtime.interpreter_class(model_path=str(model), num_threads=threads)
@@ -203,7 +213,7 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
     from utils.sources import open_source
 
     classifier, prediction_filter = load_classifier(config)
-    with closing(open_source(config, classifier.input_size)) as source, open(os.devnull, "w") as devnull:
+    with closing(open_source(config.source, classifier.input_size)) as source, open(os.devnull, "w") as devnull:
         classifier.set_window(window_frames(config, source))
         timed = TimedSource(source)
         sinks = {"json": TimedSink(JsonSink(devnull))}
@@ -211,14 +221,16 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
             sinks["overlay"] = TimedSink(OverlaySink())
         timing = TimingSink(timed, sinks)
         start = time.perf_counter()
-        Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.fps).run()
+        Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.source.fps).run()
         loop_s = time.perf_counter() - start
     if len(timing.e2e_ms) < 2:
-        raise ClassifierError(f"{config.video} gave {len(timing.e2e_ms)} classified frames; the benchmark needs "
+        raise ClassifierError(f"{config.source.video} gave {len(timing.e2e_ms)} classified frames; the benchmark needs "
                               "at least 2 (a longer clip, or a higher --fps)")
     count = max(MIN_INVOKES, len(timing.e2e_ms))
-    images = sampled_rgb(Path(str(config.video)), config.fps, classifier.input_size, min(count, MAX_IMAGES))
-    invokes, feedback = bare_invoke_ms(classifier.runtime, config.model, config.num_threads, images, count)
+    images = sampled_rgb(Path(str(config.source.video)), config.source.fps, classifier.input_size,
+                         min(count, MAX_IMAGES))
+    invokes, feedback = bare_invoke_ms(classifier.runtime, config.classifier.model, config.classifier.num_threads,
+                                       images, count)
     return {
         "runtime": classifier.runtime.name,
         "runtime_version": classifier.runtime.version,
@@ -241,7 +253,7 @@ def run_process(command: list[str]) -> dict:
     with tempfile.TemporaryFile() as errors:
         psutil.cpu_percent(None)  # the system reading below covers exactly this run
         start = time.perf_counter()
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, text=True)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, cwd=PROJECT_DIR, text=True)
         assert process.stdout is not None  # stdout=PIPE
         first, last = None, ""
         for line in process.stdout:
@@ -283,15 +295,15 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     model, labels = str(settings.model.resolve()), str(settings.labels.resolve())
     common = ["--video", str(video), "--model", model, "--labels", labels, "--runtime", runtime,
               "--num-threads", str(threads), "--fps", f"{settings.fps:g}"]
-    worker = [sys.executable, "-m", "utils.benchmark", "--single", *common, "--window", f"{settings.window:g}",
+    worker = [sys.executable, "-m", "benchmarks.benchmark", "--single", *common, "--window", f"{settings.window:g}",
               *(["--headless"] if settings.headless else [])]
-    app = [sys.executable, str(REPO / "classify.py"), *common, "--window", f"{settings.window:g}",
+    app = [sys.executable, str(PROJECT_DIR / "classify.py"), *common, "--window", f"{settings.window:g}",
            "--display", "none", "--json"]
-    baseline = [sys.executable, "-m", "utils.baseline", *common]
+    baseline = [sys.executable, "-m", "benchmarks.baseline", *common]
     singles, apps, baselines = [], [], []
     for i in range(settings.runs):
         log.info("%s, %d threads: run %d of %d", runtime, threads, i + 1, settings.runs)
-        singles.append(json.loads(subprocess.run(worker, cwd=REPO, check=True, capture_output=True,
+        singles.append(json.loads(subprocess.run(worker, cwd=PROJECT_DIR, check=True, capture_output=True,
                                                  text=True).stdout))
         apps.append(run_process(app))  # app and baseline alternate, so load from others hits both alike
         baselines.append(run_process(baseline))
@@ -349,15 +361,10 @@ def looped_video(path: Path, repeat: int, folder: Path) -> Path:
     """The clip `repeat` times over, as one mp4v file in `folder` (the clip itself when repeat is 1)."""
     if repeat == 1:
         return path
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    capture.release()
+    from utils.sources import sampled_frames
+
+    frames = [frame.image for frame in sampled_frames(path, 0)]  # fps 0: every frame
+    fps = video_info(path)[1]
     if not frames:
         raise ClassifierError(f"cannot read any frame from {path}")
     out = folder / f"{path.stem}_x{repeat}.mp4"
@@ -393,7 +400,7 @@ def machine() -> dict:
 
 
 def runtimes_to_measure(spec: str) -> list[str]:
-    from utils.runtime import installed_runtimes, load_runtime
+    from utils.model.runtime import installed_runtimes, load_runtime
 
     if spec == "auto":
         return [load_runtime("auto").name]
@@ -425,16 +432,6 @@ def runtime_list(text: str) -> str:
     raise argparse.ArgumentTypeError(f"{text!r}: use auto, all, or a comma-separated list of {', '.join(choices)}")
 
 
-def non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # also catches NaN
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 0 or more")
-    return value
-
-
 def positive_int(text: str) -> int:
     value = thread_list(text)
     if len(value) != 1:
@@ -443,24 +440,24 @@ def positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    defaults = Config()
+    defaults = Config.from_options()
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--video", type=Path, default=DEFAULT_CLIP if DEFAULT_CLIP.is_file() else None,
                    help="video file to measure on")
-    p.add_argument("--model", type=Path, default=default_file(MODEL_NAME, "models"), help="MoViNet stream model")
-    p.add_argument("--labels", type=Path, default=default_file(LABELS_NAME, "models"), help="label file")
+    p.add_argument("--model", type=Path, default=MODEL, help="MoViNet stream model")
+    p.add_argument("--labels", type=Path, default=LABELS, help="label file")
     p.add_argument("--runtimes", "--runtime", type=runtime_list, default="auto",
                    help="auto (what the app picks), all (every installed runtime) or a comma-separated list")
     threads = p.add_mutually_exclusive_group()
-    threads.add_argument("--threads", "--num-threads", type=thread_list, default=[defaults.num_threads],
+    threads.add_argument("--threads", "--num-threads", type=thread_list, default=[defaults.classifier.num_threads],
                          help="comma-separated thread counts, e.g. 1,2")
     threads.add_argument("--sweep-threads", action="store_true", help="every thread count from 1 to the cores")
     p.add_argument("--repeat", type=positive_int, default=10, help="loop the clip this many times")
     p.add_argument("--runs", type=positive_int, default=3, help="fresh processes per measurement (medians)")
-    p.add_argument("--fps", type=non_negative, default=defaults.fps,
+    p.add_argument("--fps", type=BOUNDS["fps"].parse, default=defaults.source.fps,
                    help="frames classified per second, as the app's --fps")
-    p.add_argument("--window", type=non_negative, default=defaults.window_seconds,
+    p.add_argument("--window", type=BOUNDS["window_seconds"].parse, default=defaults.classifier.window_seconds,
                    help="the app's --window, in seconds")
     p.add_argument("--headless", action="store_true",
                    help="leave the overlay out of e2e_ms, as with --display none (by default it is drawn on every "
@@ -483,9 +480,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.single:
             if args.runtimes == "all" or "," in args.runtimes or len(thread_counts) != 1:
                 raise ClassifierError("--single measures one runtime and one thread count")
-            config = Config(model=args.model, labels=args.labels, runtime=args.runtimes, video=str(video),
-                            num_threads=thread_counts[0], fps=args.fps, window_seconds=args.window,
-                            display="none", json=True)
+            config = Config.from_options(model=args.model, labels=args.labels, runtime=args.runtimes,
+                                         video=str(video), num_threads=thread_counts[0], fps=args.fps,
+                                         window_seconds=args.window, display="none", json=True)
             sys.stdout.write(json.dumps(measure_in_process(config, overlay=not args.headless)) + "\n")
             return 0
         report = benchmark(args, video, thread_counts)

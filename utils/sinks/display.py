@@ -191,14 +191,9 @@ def connected_screens(root: Path = Path("/")) -> list[tuple[str, tuple[int, int]
     return screens
 
 
-def uses_pi_camera(config: Config) -> bool:
-    """The default source is the Pi camera (open_source falls back to USB camera 0 when there is none)."""
-    return config.video is None and config.camera_id is None
-
-
 def drm_ready() -> bool:
     """picamera2 sees a camera and pykms (python3-kms++, which its DRM preview needs) imports."""
-    from utils.sources import picamera2_available
+    from utils.sources.picamera import picamera2_available
 
     try:
         import pykms  # noqa: F401
@@ -223,24 +218,24 @@ def choose_display(config: Config, environ: Mapping[str, str] | None = None, roo
     tests pass fakes.
     """
     env = os.environ if environ is None else environ
-    if config.display in ("none", "web"):
-        return DisplayChoice(config.display, f"--display {config.display}")
-    if config.display == "drm":
-        if not uses_pi_camera(config):
+    if config.output.display in ("none", "web"):
+        return DisplayChoice(config.output.display, f"--display {config.output.display}")
+    if config.output.display == "drm":
+        if not config.source.uses_pi_camera:
             raise ClassifierError("--display drm shows the Pi camera's own preview, so it cannot show --video or "
                                   "--camera-id; use --display window or --display web")
         return DisplayChoice("drm", "--display drm")
 
     found, failures = find_window(env, root, probe)
     if found:
-        prefix = "--display window: " if config.display == "window" else ""
+        prefix = "--display window: " if config.output.display == "window" else ""
         full = ", full screen (f toggles it, q quits)" if found.found else ""
         return DisplayChoice("window", f"{prefix}a window on {found.where}{full}", found.environ, found.found)
     why = _no_window(env, root, failures)
-    if config.display == "window":
+    if config.output.display == "window":
         raise ClassifierError(f"--display window: cannot open a window: {why}; run it on the Pi's desktop, "
                               "or use --display drm (Pi camera, no desktop), --display web or --display none")
     desktop = bool(x_sockets(root)) or wayland_running(env, root)
-    if uses_pi_camera(config) and not desktop and connected_screens(root) and drm():
+    if config.source.uses_pi_camera and not desktop and connected_screens(root) and drm():
         return DisplayChoice("drm", f"{why}; the Pi camera's preview straight to the monitor")
     return DisplayChoice("none", f"{why}; add --web to watch in a browser")

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from utils.config import Prediction
 from utils.errors import ClassifierError
+from utils.results import Prediction
 
 
 def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -25,9 +25,7 @@ Test and advanced hooks (override the official URLs):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import struct
 import sys
 import tarfile
 import tempfile
@@ -41,213 +39,19 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import BinaryIO
 
+from utils.model.catalogue import KAGGLE_URL, KNOWN_SHA256, LABELS_FILE, LABELS_URL, MODELS, TFHUB_URL
+from utils.model.files import file_sha256, labels_problem, tflite_problem
+from utils.paths import MODELS_DIR
+
 PROG = "download_models.sh"
-REPO_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DEST = "models"
 
-TFHUB_URL = (
-    "https://tfhub.dev/tensorflow/lite-model/movinet/{variant}/stream/kinetics-600/"
-    "classification/tflite/int8/1?lite-format=tflite"
-)
-KAGGLE_URL = (
-    "https://www.kaggle.com/api/v1/models/google/movinet/tfLite/"
-    "{variant}-stream-kinetics-600-classification-tflite-int8/1/download"
-)
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """One downloadable model: its file name and official URLs, tried in order."""
-
-    file_name: str
-    urls: tuple[str, ...]
-
-
-MODELS: dict[str, ModelInfo] = {
-    variant: ModelInfo(
-        file_name=f"movinet_{variant}_stream_int8.tflite",
-        urls=(TFHUB_URL.format(variant=variant), KAGGLE_URL.format(variant=variant)),
-    )
-    for variant in ("a0", "a1", "a2")
-}
-
-LABELS_FILE = "kinetics600_labels.txt"
-LABELS_URL = (
-    "https://raw.githubusercontent.com/tensorflow/examples/master/lite/examples/"
-    "video_classification/raspberry_pi/kinetics600_label_map.txt"
-)
-LABELS_COUNT = 600
-
-KNOWN_SHA256: dict[str, str] = {
-    "movinet_a0_stream_int8.tflite": "6125b36e2485eeb5cc1fd6206cf5e5d70235593fbc84610d1dce97fe3aa9c2ac",
-    LABELS_FILE: "8dfca4202520ea8291ce0242ef33b006d0a0772b409663c090a2876bc1978dcf",
-}
-
-# The header, root table and one subgraph alone take more than this.
-MIN_TFLITE_BYTES = 64
 # Upper bound for anything we accept from a download or an archive member.
 MAX_DOWNLOAD_BYTES = 1 << 30
 CHUNK_BYTES = 1 << 16
 
 
-class ModelFileError(Exception):
-    """A model or label file is missing or unusable; the message says which and what to do."""
-
-
 class DownloadError(Exception):
     """One source could not deliver a good file (one line, for the user)."""
-
-
-# --- checking files ---------------------------------------------------------------
-
-
-def check_tflite_file(path: str | os.PathLike[str]) -> None:
-    """Raises ModelFileError unless `path` looks like a complete TFLite model.
-
-    Checks the TFL3 identifier, that every weight buffer of the flatbuffer lies inside
-    the file (catches truncation), and the sha256 when the file name is in KNOWN_SHA256.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"model file not found: {path}; run {_fix_command(path.name, force=False)}")
-    problem = _tflite_problem(path, KNOWN_SHA256.get(path.name))
-    if problem:
-        raise ModelFileError(f"{path} is {problem}; run {_fix_command(path.name, force=True)}")
-
-
-def check_labels_file(path: str | os.PathLike[str]) -> None:
-    """Raises ModelFileError unless `path` holds 600 non-empty labels (and the known sha256)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"label file not found: {path}; run ./download_models.sh")
-    problem = _labels_problem(path, KNOWN_SHA256.get(path.name))
-    if problem:
-        raise ModelFileError(f"{path} is {problem}; run ./download_models.sh --force")
-
-
-def _fix_command(file_name: str, force: bool) -> str:
-    variant = next((v for v, m in MODELS.items() if m.file_name == file_name), "a0")
-    args = "" if variant == "a0" else f" {variant}"
-    return f"./download_models.sh{args}{' --force' if force else ''}"
-
-
-def _looks_like_html(head: bytes) -> bool:
-    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or (
-        text.startswith(b"<") and b"<html" in text
-    )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _tflite_problem(path: Path, sha256: str | None) -> str | None:
-    """Returns what is wrong with the TFLite file at `path` ("an HTML page, ..."), or None."""
-    data = path.read_bytes()
-    if _looks_like_html(data[:1024]):
-        return "an HTML page, not a TFLite model (a failed download?)"
-    if not data:
-        return "empty (a failed download?)"
-    if len(data) >= 8 and data[4:8] != b"TFL3":
-        return "not a TFLite model (no TFL3 identifier at bytes 4..8)"
-    if len(data) < MIN_TFLITE_BYTES:
-        return f"too small to be a TFLite model ({len(data)} bytes; truncated?)"
-    problem = _flatbuffer_problem(data)
-    if problem:
-        return problem
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        return f"not the expected file (sha256 differs from the known {sha256[:12]}...; truncated or corrupt?)"
-    return None
-
-
-def _flatbuffer_problem(data: bytes) -> str | None:
-    """Walks the Model table far enough to tell a truncated file: its buffers must fit inside.
-
-    Flatbuffers are written back to front, so the weights sit at the end of the file and a
-    cut-off download leaves buffer data pointing past the end.
-    """
-    size = len(data)
-
-    def read(fmt: str, pos: int) -> int:
-        if pos < 0 or pos + struct.calcsize(fmt) > size:
-            raise struct.error(f"offset {pos} outside the file")
-        return struct.unpack_from(fmt, data, pos)[0]
-
-    def u32(pos: int) -> int:
-        return read("<I", pos)
-
-    def field(table: int, index: int) -> int | None:
-        """Absolute position of field `index` of the table at `table`, None when absent."""
-        vtable = table - read("<i", table)
-        vtable_size = read("<H", vtable)
-        entry = 4 + 2 * index
-        if entry + 2 > vtable_size:
-            return None
-        offset = read("<H", vtable + entry)
-        return table + offset if offset else None
-
-    def vector(pos: int) -> tuple[int, int]:
-        """(start, length) of the vector referenced by the uoffset at `pos`."""
-        start = pos + u32(pos)
-        return start + 4, u32(start)
-
-    def tables(pos: int) -> list[int]:
-        """Positions of the tables in the vector at `pos`, each checked to lie inside the file."""
-        start, count = vector(pos)
-        items = [start + 4 * i + u32(start + 4 * i) for i in range(count)]
-        for table in items:
-            vtable = table - read("<i", table)
-            read("<B", table + read("<H", vtable + 2) - 1)  # the table's last inline byte
-        return items
-
-    truncated = "a truncated or corrupt TFLite model (its data runs past the end of the file)"
-    try:
-        model = u32(0)
-        subgraphs = field(model, 2)  # Model.subgraphs
-        if subgraphs is None or not tables(subgraphs):
-            return "not a usable TFLite model (it has no subgraph)"
-        operator_codes = field(model, 1)  # Model.operator_codes: written first, so last in the file
-        if operator_codes is not None:
-            tables(operator_codes)
-        buffers = field(model, 4)  # Model.buffers
-        for buffer in tables(buffers) if buffers is not None else []:
-            data_field = field(buffer, 0)  # Buffer.data
-            if data_field is not None:
-                data_start, length = vector(data_field)
-                if data_start + length > size:
-                    return truncated
-            offset_field = field(buffer, 1)  # Buffer.offset (models over 2 GB)
-            size_field = field(buffer, 2)  # Buffer.size
-            if offset_field is not None and size_field is not None:
-                offset = read("<Q", offset_field)
-                length = read("<Q", size_field)
-                if offset > 1 and offset + length > size:
-                    return truncated
-    except struct.error:
-        return truncated
-    return None
-
-
-def _labels_problem(path: Path, sha256: str | None) -> str | None:
-    """Returns what is wrong with the label file at `path`, or None."""
-    data = path.read_bytes()
-    if _looks_like_html(data[:1024]):
-        return "an HTML page, not a label file (a failed download?)"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "not a text file (a failed download?)"
-    count = sum(1 for line in text.splitlines() if line.strip())
-    if count != LABELS_COUNT:
-        return f"not a Kinetics-600 label file ({count} non-empty lines, expected {LABELS_COUNT})"
-    if sha256 and hashlib.sha256(data).hexdigest() != sha256:
-        return f"not the expected label file (sha256 differs from the known {sha256[:12]}...)"
-    return None
 
 
 # --- downloading --------------------------------------------------------------------
@@ -418,7 +222,7 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
             payload = temp_file()
             _extract_tflite(download, payload, source)
         sha256 = KNOWN_SHA256.get(wanted.file_name)
-        check = _tflite_problem if wanted.is_model else _labels_problem
+        check = tflite_problem if wanted.is_model else labels_problem
         problem = check(payload, sha256)
         if problem:
             raise DownloadError(f"{source} gave a file that is {problem}")
@@ -429,7 +233,7 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
         size = _size_text(target.stat().st_size)
         if sha256:
             return f"{size}, sha256 ok"
-        return f"{size}, sha256 {_sha256(target)} (no known hash to compare)"
+        return f"{size}, sha256 {file_sha256(target)} (no known hash to compare)"
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
@@ -450,7 +254,7 @@ def _fetch(wanted: Wanted, dest: Path, force: bool, base: Path) -> str | None:
     target = dest / wanted.file_name
     shown = _shown(target, base)
     if target.exists() and not force:
-        check = _tflite_problem if wanted.is_model else _labels_problem
+        check = tflite_problem if wanted.is_model else labels_problem
         try:
             problem = check(target, KNOWN_SHA256.get(wanted.file_name)) if target.is_file() else "not a file"
         except OSError as e:
@@ -526,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     env = dict(os.environ)
     base = Path(env.get("MODEL_FILES_CWD") or Path.cwd()).resolve()
-    dest = _resolve(args.dest, base) if args.dest else REPO_DIR / DEFAULT_DEST
+    dest = _resolve(args.dest, base) if args.dest else MODELS_DIR
     try:
         wanted = _plan(args.variants, env, base)
         dest.mkdir(parents=True, exist_ok=True)

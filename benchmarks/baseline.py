@@ -1,6 +1,6 @@
 """The benchmark's yardstick: a video loop written the way the TF Lite Raspberry Pi example does it.
 
-    python -m utils.baseline --video clip.mp4        # one JSON line per classified frame
+    python -m benchmarks.baseline --video clip.mp4        # one JSON line per classified frame
 
 It follows tensorflow/examples lite/examples/video_classification/raspberry_pi (classify.py and
 video_classifier.py) step by step: OpenCV decodes every frame; a picked frame is converted to RGB
@@ -25,21 +25,11 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from benchmarks.paths import LABELS, MODEL
 from utils.errors import ClassifierError
-from utils.runtime import load_runtime
+from utils.model.runtime import load_runtime
 from utils.sampler import FrameSampler
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-MODEL_NAME = "movinet_a0_stream_int8.tflite"
-LABELS_NAME = "kinetics600_labels.txt"
-
-
-def default_file(name: str, folder: str) -> Path:
-    """models/<name> in this checkout, else ../shared/<folder>/<name> (a dev checkout)."""
-    local = REPO / folder / name
-    shared = SHARED / folder / name
-    return local if local.is_file() or not shared.is_file() else shared
+from utils.sources.opencv import container_timestamp
 
 
 class Category(NamedTuple):
@@ -80,14 +70,6 @@ class ExampleClassifier:
         return categories[: self.max_results]
 
 
-def file_timestamp(capture: cv2.VideoCapture, index: int, fps: float) -> float:
-    """Seconds from the container, as OpenCVSource reads them."""
-    position_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
-    if position_ms > 0 or index == 0 or not fps:
-        return position_ms / 1000.0
-    return index / fps
-
-
 def run(video: str, classifier: ExampleClassifier, fps: float = 5.0):
     """Decodes every frame and yields (frame index, timestamp, categories) for the frames classified."""
     capture = cv2.VideoCapture(video)
@@ -101,7 +83,7 @@ def run(video: str, classifier: ExampleClassifier, fps: float = 5.0):
             ok, image = capture.read()
             if not ok:
                 break
-            timestamp = file_timestamp(capture, index, nominal_fps)
+            timestamp = container_timestamp(capture, index, nominal_fps)
             if sampler.should_classify(timestamp):
                 frame_rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
                 yield index, timestamp, classifier.classify(frame_rgb)
@@ -111,10 +93,10 @@ def run(video: str, classifier: ExampleClassifier, fps: float = 5.0):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m utils.baseline", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmarks.baseline", description=__doc__.splitlines()[0])
     p.add_argument("--video", required=True, help="video file")
-    p.add_argument("--model", type=Path, default=default_file(MODEL_NAME, "models"))
-    p.add_argument("--labels", type=Path, default=default_file(LABELS_NAME, "models"))
+    p.add_argument("--model", type=Path, default=MODEL)
+    p.add_argument("--labels", type=Path, default=LABELS)
     p.add_argument("--runtime", default="auto", help="auto, ai-edge-litert, tflite-runtime or tensorflow")
     p.add_argument("--num-threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--fps", type=float, default=5.0, help="frames classified per second, by timestamp")
@@ -132,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
     except ClassifierError as e:
-        sys.stderr.write(f"utils.baseline: error: {e}\n")
+        sys.stderr.write(f"benchmarks.baseline: error: {e}\n")
         return 2
     return 0
 

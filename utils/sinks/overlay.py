@@ -10,7 +10,8 @@ from functools import cached_property, lru_cache
 import cv2
 import numpy as np
 
-from utils.config import Prediction, Status
+from utils.results import Prediction
+from utils.sinks.base import Status, Update
 
 Colour = tuple[int, int, int]  # BGR, as OpenCV draws
 
@@ -262,6 +263,22 @@ class OverlayRenderer:
             self._scene, self._key = _build_scene(*key), key
         self._scene.paint(image)
         return image
+
+
+class Annotator:
+    """Draws the overlay on an update's frame once, however many sinks show it (they share one Annotator)."""
+
+    def __init__(self, renderer: OverlayRenderer | None = None) -> None:
+        self.renderer = renderer or OverlayRenderer()
+        self._update: Update | None = None
+        self._image: np.ndarray | None = None
+
+    def draw(self, update: Update) -> np.ndarray:
+        if update is not self._update or self._image is None:
+            predictions = update.result.predictions if update.result else ()
+            self._image = self.renderer.draw(update.frame.image, predictions, update.status)
+            self._update = update
+        return self._image
 
 
 def draw_overlay(image: np.ndarray, predictions: Sequence[Prediction], status: Status) -> np.ndarray:

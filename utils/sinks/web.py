@@ -18,9 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 
-from utils.config import Result, Status
 from utils.errors import ClassifierError
-from utils.sinks import Command, Update
+from utils.results import Result
+from utils.sinks.base import Command, Status, Update
+from utils.sinks.overlay import Annotator
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
 class WebSink:
     """Serves the page, /stream.mjpg, /frame.jpg and /results.json; the page's button resets the stream."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80) -> None:
+    needs_status = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80,
+                 annotator: Annotator | None = None) -> None:
+        self.annotator = annotator or Annotator()
         self.interval = 1.0 / max_fps
         self.quality = quality
         self.closed = False
@@ -185,7 +190,7 @@ class WebSink:
         now = time.monotonic()
         if now < self._wanted_until and now - self._last_encode >= self.interval:
             self._last_encode = now
-            ok, jpeg = cv2.imencode(".jpg", update.annotated, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+            ok, jpeg = cv2.imencode(".jpg", self.annotator.draw(update), [cv2.IMWRITE_JPEG_QUALITY, self.quality])
             if ok:
                 with self._new_frame:
                     self._jpeg, self._jpeg_id = jpeg.tobytes(), self._jpeg_id + 1

@@ -6,10 +6,10 @@ import logging
 import os
 import queue
 import threading
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
-if TYPE_CHECKING:
-    from utils.sources import Frame, FrameSource
+from utils.sources.frame import Frame, FrameSource
+from utils.sources.opencv import OpenCVSource
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +69,6 @@ class PrefetchSource:
     def running(self) -> bool:
         """True while the reader thread is alive."""
         return self._thread.is_alive()
-
-    def __getattr__(self, name: str):
-        # Anything else (is_file, spec, camera, ...) is the wrapped source's.
-        if name == "source":  # not set yet: __init__ failed early
-            raise AttributeError(name)
-        return getattr(self.source, name)
 
     def __enter__(self) -> PrefetchSource:
         return self
@@ -160,3 +154,11 @@ class PrefetchSource:
                 self._queue.get_nowait()
         except queue.Empty:
             pass
+
+
+def prefetched(source: OpenCVSource) -> PrefetchSource:
+    """Decodes on a capture thread: a file loses no frame, a camera or stream keeps its newest."""
+    # Only a file's decoder yields to the model: a camera's frames are stamped on arrival, and a
+    # starved capture thread would stamp them late.
+    return PrefetchSource(source, live=not source.is_file, frame_bytes=source.frame_bytes,
+                          niceness=FILE_NICENESS if source.is_file else 0)

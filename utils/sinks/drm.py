@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import time
 
-from utils.display import connected_screens
 from utils.errors import ClassifierError
-from utils.overlay import overlay_rgba
-from utils.sinks import Command, Update
+from utils.sinks.base import Command, Update
+from utils.sinks.display import connected_screens
+from utils.sinks.overlay import overlay_rgba
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +21,10 @@ log = logging.getLogger(__name__)
 class DrmPreviewSink:
     """Swaps the camera's null preview for a full-screen DRM one and redraws the overlay as results come in."""
 
-    def __init__(self, source, max_rate: float = 5.0, refresh: float = 1.0) -> None:
-        camera = getattr(source, "camera", None)
-        if camera is None:
-            what = getattr(source, "description", "not a camera")
-            raise ClassifierError(f"--display drm needs the Pi camera, but the source is {what}; "
-                                  "use --display window or --display web")
+    needs_status = True
+
+    def __init__(self, camera, max_rate: float = 5.0, refresh: float = 1.0) -> None:
+        """`camera` is the running Picamera2 of the Pi camera source."""
         self.camera = camera
         self.min_interval = 1.0 / max_rate  # each overlay is a new framebuffer: keep them few
         self.refresh = refresh              # redraw at least this often (seconds) so the rates stay current

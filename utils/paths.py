@@ -1,0 +1,21 @@
+"""Where the project's own files are: defaults resolve against the project folder, not the working directory.
+
+Standard library only: the model downloader imports it before the venv exists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MODELS_DIR = PROJECT_DIR / "models"
+DEFAULT_MODEL = MODELS_DIR / "movinet_a0_stream_int8.tflite"
+DEFAULT_LABELS = MODELS_DIR / "kinetics600_labels.txt"
+
+
+def shown(path: Path) -> str:
+    """A project file as the user knows it ("models/x.tflite"), any other path as given."""
+    try:
+        return str(Path(path).relative_to(PROJECT_DIR))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,29 @@
+"""Prediction and Result: what the model side hands to the sinks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One classified frame. Timestamps are in seconds of the source's clock."""
+
+    frame: int
+    timestamp: float
+    inference_ms: float
+    predictions: tuple[Prediction, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "frame": self.frame,
+            "timestamp": round(self.timestamp, 6),
+            "inference_ms": round(self.inference_ms, 3),
+            "results": [{"label": p.label, "score": round(p.score, 6)} for p in self.predictions],
+        }

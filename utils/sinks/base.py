@@ -1,0 +1,51 @@
+"""The sink interface: what the pipeline hands every output (Update), and what an output may ask (Command)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from utils.results import Result
+from utils.sources.frame import Frame
+
+
+class Command(enum.Enum):
+    """What a sink (a key press, a closed pipe) asks the pipeline to do."""
+
+    QUIT = "quit"
+    RESET = "reset"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the overlay and status line show beside the predictions."""
+
+    capture_fps: float = 0.0
+    classify_fps: float = 0.0
+    inference_ms: float = 0.0
+    model: str = ""
+    threads: int = 0
+    cpu_temp_c: float | None = None
+    cpu_percent: float | None = None
+
+
+@dataclass(frozen=True)
+class Update:
+    """One captured frame with the latest result; `is_new` when that result came from this frame.
+
+    `status` is measured only when a sink says it shows it (`needs_status`); otherwise it is empty.
+    """
+
+    frame: Frame
+    result: Result | None
+    is_new: bool
+    status: Status = Status()
+
+
+class Sink(Protocol):
+    needs_status: bool  # shows the rates and the CPU: the pipeline measures them only then
+
+    def write(self, update: Update) -> Command | None: ...
+
+    def close(self) -> None: ...

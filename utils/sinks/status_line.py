@@ -1,0 +1,53 @@
+"""A live one-line status in the terminal, when nothing else shows the results."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from utils.sinks.base import Command, Update
+
+
+class StatusLineSink:
+    """A live one-line status in the terminal (stderr); a plain line every few seconds when not a tty."""
+
+    needs_status = True
+
+    def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = interval if interval is not None else (0.25 if self.tty else 5.0)
+        self._last = -float("inf")
+        self._width = 0
+        self._text = ""
+
+    def write(self, update: Update) -> Command | None:
+        if not update.result:
+            return None
+        top = update.result.predictions[0] if update.result.predictions else None
+        s = update.status
+        self._text = (f"{top.label} {top.score:.2f}" if top else "(below threshold)") + (
+            f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            self._show()
+        return None
+
+    def _show(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + self._text.ljust(self._width))
+            self._width = len(self._text)
+        else:
+            self.stream.write(self._text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Shows the final state, so a short file run headless still ends with its result."""
+        if self._text:
+            self._show()
+            if self.tty:
+                self.stream.write("\n")
+                self.stream.flush()
+            self._text = ""

@@ -1,0 +1,56 @@
+"""An OpenCV window with the overlay: the monitor's view on a desktop."""
+
+from __future__ import annotations
+
+import cv2
+
+from utils.sinks.base import Command, Update
+from utils.sinks.overlay import Annotator
+
+
+class WindowSink:
+    """An OpenCV window. Keys: q/ESC quit, r resets the stream, f toggles full screen."""
+
+    needs_status = True
+
+    def __init__(self, title: str = "Action classifier", fullscreen: bool = False,
+                 annotator: Annotator | None = None) -> None:
+        self.title = title
+        self.annotator = annotator or Annotator()
+        self.fullscreen = fullscreen
+        self._open = False
+
+    def _create(self, width: int, height: int) -> None:
+        # GUI_NORMAL: no Qt toolbar or status bar. Qt opens a normal window at 400x300 whatever the image,
+        # so it is sized to the frame: the overlay is drawn for that size.
+        cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(self.title, width, height)
+        self._apply_fullscreen()
+        self._open = True
+
+    def _apply_fullscreen(self) -> None:
+        mode = cv2.WINDOW_FULLSCREEN if self.fullscreen else cv2.WINDOW_NORMAL
+        cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, mode)
+
+    def write(self, update: Update) -> Command | None:
+        image = self.annotator.draw(update)
+        if not self._open:
+            self._create(image.shape[1], image.shape[0])
+        elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
+            return Command.QUIT  # the user closed the window
+        cv2.imshow(self.title, image)
+        key = cv2.waitKey(1) & 0xFF
+        if key in (ord("q"), 27):
+            return Command.QUIT
+        if key == ord("r"):
+            return Command.RESET
+        if key == ord("f"):
+            self.fullscreen = not self.fullscreen
+            self._apply_fullscreen()
+        return None
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            cv2.destroyWindow(self.title)
+            cv2.waitKey(1)  # lets the GUI thread actually remove the window

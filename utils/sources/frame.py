@@ -1,0 +1,49 @@
+"""Frame and FrameSource: what every source delivers, and the interface the pipeline reads through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Frame:
+    """One captured frame. `image` is BGR (what OpenCV draws and shows); timestamps are seconds."""
+
+    image: np.ndarray
+    timestamp: float
+    index: int
+    lores: np.ndarray | None = None  # a small I420 (YUV420) frame for the model, from picamera2
+
+    def model_rgb(self, size: tuple[int, int]) -> np.ndarray:
+        """The frame as RGB for the model, shrunk before the colour conversion so little work is done."""
+        if self.lores is not None:
+            return cv2.cvtColor(self.lores, cv2.COLOR_YUV2RGB_I420)
+        small = cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+
+
+class FrameSource(Protocol):
+    description: str
+    nominal_fps: float  # 0 when unknown
+
+    def read(self) -> Frame | None:
+        """The next frame, or None at the end of a file."""
+
+    def close(self) -> None: ...
+
+
+class ClosingSource:
+    """Context-manager plumbing shared by the sources: `with` closes them."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
