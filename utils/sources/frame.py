@@ -16,12 +16,17 @@ class Frame:
     image: np.ndarray
     timestamp: float
     index: int
-    lores: np.ndarray | None = None  # a small I420 (YUV420) frame for the model, from picamera2
+    # A small I420 (YUV420) frame for the model, from picamera2: (height * 3/2, stride) bytes, where the
+    # stride may exceed `lores_width` (the Pi 5 pads YUV420 rows to 128 bytes).
+    lores: np.ndarray | None = None
+    lores_width: int | None = None  # None: the rows are unpadded
 
     def model_rgb(self, size: tuple[int, int]) -> np.ndarray:
         """The frame as RGB for the model, shrunk before the colour conversion so little work is done."""
         if self.lores is not None:
-            return cv2.cvtColor(self.lores, cv2.COLOR_YUV2RGB_I420)
+            # Padded I420 is I420 of the stride's width: the U and V rows are half a stride long, as
+            # OpenCV expects. So convert it whole and crop the padding off (what picamera2 advises).
+            return cv2.cvtColor(self.lores, cv2.COLOR_YUV2RGB_I420)[:, : self.lores_width]
         small = cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
