@@ -15,7 +15,7 @@ from utils.errors import ClassifierError
 from utils.results import Prediction, Result
 from utils.sinks import Update, WindowSink, make_sinks
 from utils.sinks.base import Status
-from utils.sinks.display import MAX_PROBES, DisplayChoice, choose_display, connected_screens, probe_window
+from utils.sinks.display import MAX_PROBES, DisplayChoice, choose_display, connected_screens, drm_ready, probe_window
 from utils.sources import Frame, SyntheticSource
 
 SSH = {"SSH_CONNECTION": "192.168.1.20 50000 192.168.1.30 22", "HOME": "/root", "PATH": "/usr/bin"}
@@ -224,20 +224,70 @@ def test_a_window_found_over_ssh_opens_full_screen():
 
 # The DRM sink, with a fake picamera2 (the real one needs a Pi with a camera and a monitor).
 
+class FakeRequest:
+    def __init__(self, camera: FakeCamera) -> None:
+        self.camera = camera
+
+    def release(self) -> None:
+        self.camera.released += 1
+
+
 class FakeCamera:
-    def __init__(self, fail_preview=False, fail_overlay=False):
+    """Picamera2 as the DRM sink drives it, with its preview thread, which is also its event loop.
+
+    DrmPreview draws each frame on that thread. When something else owns the screen, the draw fails
+    there (picamera2 PR #965's trace), the thread dies before the request reaches whoever waits for it,
+    and from then on no request comes and stop() waits for the dead thread forever (`hung`).
+    """
+
+    def __init__(self, fail_preview=False, fail_overlay=False, screen_taken=False):
         self.calls, self.overlays = [], []
-        self.fail_preview, self.fail_overlay = fail_preview, fail_overlay
+        self.fail_preview, self.fail_overlay, self.screen_taken = fail_preview, fail_overlay, screen_taken
+        self.preview: str | None = "null"  # what the source's camera runs: picamera2's null preview
+        self.thread_alive, self.started, self.hung, self.released = True, True, False, 0
+        self.waiting: list = []
 
-    def __getattr__(self, name):
-        if name not in ("stop", "stop_preview", "start_preview", "start"):
-            raise AttributeError(name)
+    def stop(self):
+        self.calls.append(("stop", (), {}))
+        if self.preview is not None and not self.thread_alive:
+            self.hung = True  # picamera2 hands stop_ to the event loop and waits for it
+            return
+        self.started = False
 
-        def call(*args, **kwargs):
-            self.calls.append((name, args, kwargs))
-            if name == "start_preview" and args and self.fail_preview:
-                raise RuntimeError("Failed to reserve DRM plane")
-        return call
+    def stop_preview(self):
+        self.calls.append(("stop_preview", (), {}))
+        if self.preview is None:
+            raise RuntimeError("No preview specified.")
+        self.preview = None
+
+    def start_preview(self, preview=None, **window):
+        self.calls.append(("start_preview", (preview,) if preview else (), window))
+        if self.preview is not None:
+            raise RuntimeError("An event loop is already running")
+        if preview == "DRM" and self.fail_preview:
+            raise RuntimeError("Failed to reserve DRM plane")
+        self.preview, self.thread_alive = preview or "null", True
+
+    def start(self):
+        self.calls.append(("start", (), {}))
+        self.started = True
+        if self.preview == "DRM" and self.screen_taken:
+            self.thread_alive = False  # the first frame's draw raised on the preview thread
+
+    def capture_request(self, signal_function=None):
+        job = FakeRequest(self)
+        if self.started and self.thread_alive:
+            signal_function(job)
+        else:
+            self.waiting.append(job)
+        return job
+
+    def wait(self, job):
+        return job
+
+    def cancel_all_and_flush(self):
+        self.calls.append(("cancel_all_and_flush", (), {}))
+        self.waiting = []
 
     def set_overlay(self, overlay):
         if self.fail_overlay:
@@ -250,6 +300,7 @@ def fake_picamera2(monkeypatch):
     module = types.ModuleType("picamera2")
     module.Preview = types.SimpleNamespace(DRM="DRM")
     monkeypatch.setitem(sys.modules, "picamera2", module)
+    return module
 
 
 def update(index: int, new: bool = True) -> Update:
@@ -264,6 +315,7 @@ def test_drm_sink_swaps_the_preview_and_draws_the_results(fake_picamera2):
     sink = DrmPreviewSink(camera, max_rate=1000)
     assert [name for name, _, _ in camera.calls] == ["stop", "stop_preview", "start_preview", "start"]
     assert camera.calls[2][1] == ("DRM",)
+    assert camera.released == 1, "the first frame, which proves the preview draws, goes back to the camera"
     assert sink.write(update(1)) is None
     assert len(camera.overlays) == 1 and camera.overlays[0].shape == (480, 640, 4)
     sink.write(update(2, new=False))  # same result, rates redrawn only every `refresh` seconds
@@ -300,6 +352,30 @@ def test_drm_sink_failure_restores_the_camera_and_says_what_to_do(fake_picamera2
     with pytest.raises(ClassifierError, match="through DRM .*Failed to reserve DRM plane.*--display window"):
         DrmPreviewSink(camera)
     assert [name for name, _, _ in camera.calls][-2:] == ["start_preview", "start"]  # a null preview again
+
+
+def test_drm_sink_on_a_taken_screen_is_one_clear_error_not_a_freeze(fake_picamera2):
+    from utils.sinks.drm import DrmPreviewSink
+
+    camera = FakeCamera(screen_taken=True)
+    with pytest.raises(ClassifierError, match="through DRM: no frame within 0.05 s.*--display window"):
+        DrmPreviewSink(camera, first_frame_timeout=0.05)
+    assert [name for name, _, _ in camera.calls][-5:] == [
+        "cancel_all_and_flush", "stop_preview", "stop", "start_preview", "start"]
+    assert not camera.hung, "the dead preview must go before the camera is stopped"
+    assert (camera.preview, camera.thread_alive, camera.started) == ("null", True, True), "frames flow again"
+    camera.stop()  # what the source's close does next
+    assert not camera.hung and not camera.started
+
+
+def test_drm_ready_needs_no_pykms(fake_picamera2, monkeypatch):
+    """picamera2 >= 0.3.17 draws through the pure-Python kms; where it imports, its DRM preview does."""
+    cameras = [{"Model": "imx708", "Id": "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a", "Num": 0}]
+    fake_picamera2.Picamera2 = types.SimpleNamespace(global_camera_info=lambda: cameras)
+    monkeypatch.setitem(sys.modules, "pykms", None)  # import pykms raises ImportError
+    assert drm_ready()
+    cameras[0] = {"Model": "C920", "Id": "/base/scb/pcie@7d500000/pci@0,0/usb@0,0-1.2:1.0-046d:0825", "Num": 0}
+    assert not drm_ready(), "a USB webcam has no DRM preview of the Pi camera"
 
 
 class FakeCameraSource(SyntheticSource):

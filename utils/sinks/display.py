@@ -192,13 +192,13 @@ def connected_screens(root: Path = Path("/")) -> list[tuple[str, tuple[int, int]
 
 
 def drm_ready() -> bool:
-    """picamera2 sees a camera and pykms (python3-kms++, which its DRM preview needs) imports."""
+    """picamera2 imports and sees a Pi camera.
+
+    That is enough: picamera2 imports its DRM preview, and with it kms (pure Python, picamera2 >= 0.3.17)
+    or pykms (python3-kms++), so it does not import at all without one of them.
+    """
     from utils.sources.picamera import picamera2_available
 
-    try:
-        import pykms  # noqa: F401
-    except ImportError:
-        return False
     return picamera2_available()
 
 

@@ -2,7 +2,9 @@
 
 On Raspberry Pi OS Lite nothing owns the screen, so picamera2's DrmPreview can put the camera's frames
 straight on it (no copy, no OpenCV window) and lay an RGBA overlay on top. A running desktop owns the
-screen instead, which is why `auto` picks this only when there is none.
+screen instead, which is why `auto` picks this only when there is none. When something owns it anyway,
+DrmPreview fails only on its own thread, at the first frame it draws, and that thread was picamera2's
+event loop: no request ever comes again. So the sink waits for a first frame before it counts as open.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from utils.errors import ClassifierError
 from utils.sinks.base import Command, Update
 from utils.sinks.display import connected_screens
 from utils.sinks.overlay import overlay_rgba
+from utils.sources.picamera import next_request
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ class DrmPreviewSink:
 
     needs_status = True
 
-    def __init__(self, camera, max_rate: float = 5.0, refresh: float = 1.0) -> None:
+    def __init__(self, camera, max_rate: float = 5.0, refresh: float = 1.0, first_frame_timeout: float = 10.0) -> None:
         """`camera` is the running Picamera2 of the Pi camera source."""
         self.camera = camera
         self.min_interval = 1.0 / max_rate  # each overlay is a new framebuffer: keep them few
@@ -47,11 +50,23 @@ class DrmPreviewSink:
                 f"cannot show the camera on the monitor through DRM ({e}): is a desktop running (then use "
                 "--display window), or is no monitor connected? The DRM preview needs python3-kms++ "
                 "(sudo apt install python3-kms++)") from e
+        first = next_request(camera, first_frame_timeout)
+        if first is None:
+            self._restore()
+            raise ClassifierError(
+                f"cannot show the camera on the monitor through DRM: no frame within {first_frame_timeout:g} s, so "
+                "something else owns the screen (a desktop? then use --display window, or --display web)")
+        first.release()
         log.debug("DRM preview on %s", ", ".join(name for name, _ in screens) or "the first connector")
 
     def _restore(self) -> None:
-        """Puts the camera back on a null preview, so the pipeline can still read frames."""
-        for step in (self.camera.start_preview, self.camera.start):  # start_preview fails if one still runs
+        """Puts the camera back on a null preview, so the pipeline can still read frames.
+
+        The preview goes first: with a preview whose thread died, stop() would wait for that thread forever.
+        Stopping the camera also returns the buffers a failed draw kept. A step with nothing to do raises: fine.
+        """
+        camera = self.camera
+        for step in (camera.stop_preview, camera.stop, camera.start_preview, camera.start):
             try:
                 step()
             except Exception as e:  # the camera is gone as well: the source will report it
