@@ -17,7 +17,8 @@ THROTTLED_BITS = {
     16: "under_voltage_occurred", 17: "frequency_capped_occurred", 18: "throttled_occurred",
     19: "soft_temperature_limit_occurred",
 }
-FIRMWARE_THROTTLED = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
+# The firmware driver's device: soc:firmware on a Pi 4, soc@107c000000:firmware on a Pi 5.
+FIRMWARE_DRIVER = "sys/bus/platform/drivers/raspberrypi-firmware"
 
 
 def cpu_temperature() -> float | None:
@@ -66,7 +67,18 @@ def pi_throttled() -> dict[str, object] | None:
                 return parse_throttled(done.stdout)
         except (OSError, subprocess.TimeoutExpired, ValueError):
             pass
-    try:
-        return parse_throttled(FIRMWARE_THROTTLED.read_text())
-    except (OSError, ValueError):
-        return None
+    return sysfs_throttled()
+
+
+def sysfs_throttled(root: Path = Path("/")) -> dict[str, object] | None:
+    """The throttling flags from the kernel (where there is no vcgencmd, e.g. Ubuntu), or None.
+
+    The kernel refreshes this value every 2 s and clears the "occurred" bits each time, so those cover
+    the last few seconds, not the time since boot.
+    """
+    for path in sorted((root / FIRMWARE_DRIVER).glob("*/get_throttled")):
+        try:
+            return parse_throttled(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None
