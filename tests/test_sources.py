@@ -30,6 +30,13 @@ def test_file_frames_carry_container_timestamps():
     assert "172x172" in source.description and source.nominal_fps > 25
 
 
+def test_files_open_with_debians_opencv_4_6(monkeypatch):
+    """32-bit Pi OS takes apt's OpenCV 4.6, which predates CAP_PROP_N_THREADS."""
+    monkeypatch.delattr(cv2, "CAP_PROP_N_THREADS")
+    with OpenCVSource(str(CARVING_ICE)) as source:
+        assert source.read() is not None
+
+
 def test_realtime_plays_at_the_files_speed():
     with OpenCVSource(str(ARM_WRESTLING), realtime=True) as source:
         start = time.monotonic()

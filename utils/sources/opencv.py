@@ -59,9 +59,10 @@ class OpenCVSource(ClosingSource):
         FFmpeg's own threads would be created here, on the caller's thread and outside the capture
         thread's lower priority, and for small videos they cost a quarter more CPU per frame
         (0.56 vs 0.43 ms on the 340x256 test clip) for no gain: the prefetch thread already overlaps
-        decoding with inference.
+        decoding with inference. OpenCV 4.6 (Debian's, on 32-bit Pi OS) has no CAP_PROP_N_THREADS.
         """
-        capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
+        n_threads = getattr(cv2, "CAP_PROP_N_THREADS", None)
+        capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [n_threads, 1] if n_threads is not None else [])
         if capture.isOpened():
             return capture
         capture.release()
