@@ -2,36 +2,47 @@
 # Sets up this folder to run classify.py: system packages, .venv, Python packages, model.
 # Safe to re-run: it checks what is there, installs what is missing and verifies the rest.
 #
-#   ./setup.sh [--no-dev] [MODEL ...]
+#   ./setup.sh [--no-dev | --dev] [--print-plan] [MODEL ...]
 #
-#   MODEL      a0 (default), a1, a2 or all; passed to ./download_models.sh
-#   --no-dev   skip the test tools (requirements-dev.txt); install requirements.txt only
+#   MODEL         a0 (default), a1, a2 or all; passed to ./download_models.sh
+#   --no-dev      skip the test tools; install what classify.py needs only (the default on 32-bit ARM)
+#   --dev         install the test tools (requirements-tools.txt) too (the default elsewhere)
+#   --print-plan  say what this machine is and what would be installed, then stop; changes nothing
 #   MODELS_MIRROR=DIR_OR_URL ./setup.sh   take the model files from a mirror (see download_models.sh)
 #   PYTHON=/path/to/python3 ./setup.sh    make .venv with another interpreter
 #
-# On Raspberry Pi OS it installs python3-picamera2 with apt and makes .venv with
-# --system-site-packages so that picamera2 (and the apt numpy it is built for) are visible.
+# On Raspberry Pi OS it installs python3-picamera2 with apt and makes .venv with --system-site-packages,
+# so that picamera2 (and the apt numpy it is built for) are visible. Another OS on a Pi (Ubuntu, Armbian)
+# has no picamera2: setup warns and goes on, for USB cameras and files. A 32-bit userland (armhf, also
+# under the 64-bit kernel a Pi 4 or 5 boots) takes numpy, OpenCV and psutil from apt: PyPI has no 32-bit
+# ARM wheels of them.
 set -Eeuo pipefail
 
 caller_dir="$PWD"
 cd "$(dirname "${BASH_SOURCE[0]}")"
 repo_dir="$PWD"
+# Where /proc/device-tree/model and /etc/rpi-issue are looked up: / except in the tests.
+root="${SETUP_ROOT:-}"
 
 step="setup"
 say() { echo "==> $*"; }
+warn() { echo "setup.sh: warning: $*" >&2; }
 die() {
     echo "setup.sh: error: $*" >&2
     exit 1
 }
 trap 'echo "setup.sh: error: ${step} failed (see the messages above)" >&2' ERR
 
-usage() { sed -n '2,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
-dev=1
+dev=""
+plan=0
 models=()
 for arg in "$@"; do
     case "$arg" in
         --no-dev) dev=0 ;;
+        --dev) dev=1 ;;
+        --print-plan) plan=1 ;;
         -h | --help)
             usage
             exit 0
@@ -42,10 +53,10 @@ for arg in "$@"; do
 done
 [[ ${#models[@]} -gt 0 ]] || models=(a0)
 
-# --- system packages ---------------------------------------------------------------
+# --- what this machine is ----------------------------------------------------------
 
-is_raspberry_pi() {
-    grep -qa "Raspberry Pi" /proc/device-tree/model 2>/dev/null || [[ -f /etc/rpi-issue ]]
+on_pi_hardware() {
+    grep -qa "Raspberry Pi" "$root/proc/device-tree/model" 2>/dev/null
 }
 
 # Runs a command as root: directly when root, else with sudo.
@@ -60,15 +71,23 @@ as_root() {
 }
 
 apt_updated=0
+apt_update() {
+    [[ $apt_updated -eq 0 && $plan -eq 0 ]] || return 0
+    say "Updating the apt package lists"
+    as_root apt-get update -qq
+    apt_updated=1
+}
+
 apt_install() {
     command -v apt-get >/dev/null 2>&1 || die "cannot install $* here (no apt-get); install them with your package manager"
-    if [[ $apt_updated -eq 0 ]]; then
-        say "Updating the apt package lists"
-        as_root apt-get update -qq
-        apt_updated=1
-    fi
+    apt_update
     say "Installing with apt: $*"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# apt can install this package (its sources have it).
+apt_has() {
+    command -v apt-cache >/dev/null 2>&1 && apt-cache policy "$1" 2>/dev/null | grep "Candidate: [^(]" >/dev/null
 }
 
 # The first of the given apt package names that apt can install (names differ between
@@ -76,7 +95,7 @@ apt_install() {
 apt_pick() {
     local name
     for name in "$@"; do
-        if apt-cache policy "$name" 2>/dev/null | grep -q "Candidate: [^(]"; then
+        if apt_has "$name"; then
             echo "$name"
             return
         fi
@@ -91,7 +110,7 @@ deb_installed() {
 has_lib() {
     local ldconfig
     ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
-    "$ldconfig" -p 2>/dev/null | grep -q "/$1\$"
+    "$ldconfig" -p 2>/dev/null | grep "/$1\$" >/dev/null # not -q: an early exit would fail the pipe
 }
 
 # Shared libraries that the opencv-python wheel needs from the system for cv2 and its
@@ -123,28 +142,85 @@ missing_opencv_packages() {
     done
 }
 
-step="installing system packages"
-packages=()
-if is_raspberry_pi; then
-    model="Raspberry Pi OS"
-    [[ -r /proc/device-tree/model ]] && model="$(tr -d '\0' </proc/device-tree/model)"
-    say "Raspberry Pi detected: $model"
-    for name in python3-picamera2 python3-venv; do
-        deb_installed "$name" || packages+=("$name")
-    done
-fi
-read -r -a libs_needed <<<"$(missing_opencv_packages | tr '\n' ' ')"
-packages+=("${libs_needed[@]}")
+# "VERSION BITS MACHINE VENV" of $python, e.g. "3.11 32 aarch64 yes"; nothing when it does not run.
+# BITS is the pointer size: a 32-bit userland under a Pi's 64-bit kernel says aarch64 as its machine
+# (so pip's platform_machine markers cannot tell), but its pointers are 32 bits.
+python_facts() {
+    "$python" - 2>/dev/null <<'EOF' || true
+import platform, struct, sys
+try:
+    import ensurepip, venv  # noqa: F401  (Debian and Ubuntu ship these in python3-venv)
+    has_venv = "yes"
+except ImportError:
+    has_venv = "no"
+print("%d.%d" % sys.version_info[:2], struct.calcsize("P") * 8, platform.machine(), has_venv)
+EOF
+}
 
-if is_raspberry_pi; then
+read_python_facts() {
+    py_version="" py_bits="" py_machine="" py_venv=""
+    read -r py_version py_bits py_machine py_venv <<<"$(python_facts)" || true
+    bits="${py_bits:-$(getconf LONG_BIT 2>/dev/null || echo 64)}"
+    machine="${py_machine:-$(uname -m)}"
+}
+
+# 32-bit has one TFLite runtime, tflite-runtime, with wheels for ARMv7 and Python 3.9-3.11 only, needing
+# numpy >= 1.23 (Bookworm's apt numpy; Bullseye's is 1.19). ai-edge-litert has no 32-bit builds at all.
+check_32bit_runtime() {
+    [[ $bits == 32 ]] || return 0
+    case "$machine" in
+        armv7l | armv8l | aarch64) ;;
+        *) die "no TFLite runtime has wheels for 32-bit $machine (tflite-runtime has 32-bit ARMv7 only, not Pi 1/Zero ARMv6); install a 64-bit OS" ;;
+    esac
+    if [[ -n $py_version && $py_version != 3.11 ]]; then
+        die "32-bit ARM is supported with Python 3.11 (Raspberry Pi OS Bookworm) only; with Python $py_version there is no TFLite runtime to install (tflite-runtime's 32-bit wheels stop at 3.11 and need Bookworm's numpy; ai-edge-litert has no 32-bit builds): install the 64-bit Raspberry Pi OS"
+    fi
+}
+
+if on_pi_hardware; then
     python="${PYTHON:-/usr/bin/python3}" # the apt Python, which sees the apt picamera2
 else
     python="${PYTHON:-python3}"
 fi
-if ! command -v "$python" >/dev/null 2>&1; then
+read_python_facts
+check_32bit_runtime
+
+# picamera2 comes from Raspberry Pi OS's apt archive only: other OSes on a Pi (Ubuntu, Armbian) lack it,
+# and asking apt for it there would end the setup. /etc/rpi-issue marks Raspberry Pi OS images (pi-gen);
+# an apt source that has the package counts too (DietPi uses the Pi's archive).
+picamera=0
+if on_pi_hardware; then
+    model="$(tr -d '\0' <"$root/proc/device-tree/model")"
+    say "Raspberry Pi detected: $model ($bits-bit userland)"
+    if deb_installed python3-picamera2 || [[ -f "$root/etc/rpi-issue" ]] || apt_has python3-picamera2 ||
+        { apt_update && apt_has python3-picamera2; }; then
+        picamera=1
+    else
+        warn "python3-picamera2 is not in this OS's apt sources (it comes with Raspberry Pi OS), so the Pi camera will not work here; USB cameras and video files will"
+    fi
+fi
+[[ -n $dev ]] || { [[ $bits == 32 ]] && dev=0 || dev=1; }
+
+# --- system packages ---------------------------------------------------------------
+
+step="installing system packages"
+packages=()
+wanted=()
+[[ $picamera -eq 0 ]] || wanted+=(python3-picamera2 python3-venv)
+# 32-bit: PyPI has no wheels of these (OpenCV would build from source for hours, then fail).
+[[ $bits != 32 ]] || wanted+=(python3-numpy python3-opencv python3-psutil)
+for name in "${wanted[@]}"; do
+    deb_installed "$name" || packages+=("$name")
+done
+if [[ $bits != 32 ]]; then
+    read -r -a libs_needed <<<"$(missing_opencv_packages | tr '\n' ' ')"
+    packages+=("${libs_needed[@]}")
+fi
+
+if [[ -z $py_version ]]; then
     command -v apt-get >/dev/null 2>&1 || die "$python not found; install Python 3.9 or newer"
     packages+=(python3 python3-venv python3-pip)
-elif ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+elif [[ $py_venv != yes ]]; then
     # Debian and Ubuntu ship venv/ensurepip separately, in python3-venv.
     command -v apt-get >/dev/null 2>&1 || die "'$python -m venv' is not available; install your distribution's venv package for Python 3"
     packages+=(python3-venv)
@@ -152,7 +228,39 @@ fi
 if [[ ${#packages[@]} -gt 0 ]]; then
     # shellcheck disable=SC2207 # package names have no spaces
     packages=($(printf '%s\n' "${packages[@]}" | sort -u))
+fi
+
+# What goes into .venv: the apt packages above are seen through the system site packages.
+site=false
+[[ $picamera -eq 0 && $bits != 32 ]] || site=true
+if [[ $bits == 32 ]]; then
+    requirements=(requirements-arm32.txt)
+    [[ $dev -eq 0 ]] || requirements+=(requirements-tools.txt)
+else
+    requirements=(requirements.txt)
+    [[ $dev -eq 0 ]] || requirements=(requirements-dev.txt)
+fi
+constraints=()
+# mypy 2 needs librt, which has no 32-bit ARM wheel (pip would try to compile it).
+[[ $bits != 32 || $dev -eq 0 ]] || constraints+=("mypy<2")
+
+if [[ $plan -eq 1 ]]; then
+    echo "machine=$machine"
+    echo "bits=$bits"
+    echo "python=$python${py_version:+ $py_version}"
+    echo "pi_hardware=$(on_pi_hardware && echo yes || echo no)"
+    echo "picamera2=$([[ $picamera -eq 1 ]] && echo yes || echo no)"
+    echo "apt=${packages[*]}"
+    echo "system_site_packages=$site"
+    echo "requirements=${requirements[*]}"
+    echo "constraints=${constraints[*]}"
+    exit 0
+fi
+
+if [[ ${#packages[@]} -gt 0 ]]; then
     apt_install "${packages[@]}"
+    read_python_facts
+    check_32bit_runtime
 else
     say "System packages: ok"
 fi
@@ -160,25 +268,20 @@ fi
 # --- the virtual environment -------------------------------------------------------
 
 step="creating .venv"
-command -v "$python" >/dev/null 2>&1 || die "$python not found; install Python 3.9 or newer"
+[[ -n $py_version ]] || die "$python not found; install Python 3.9 or newer"
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 9))' ||
     die "$("$python" -V 2>&1) is too old; Python 3.9 or newer is needed"
-"$python" -c 'import ensurepip, venv' 2>/dev/null ||
+[[ $py_venv == yes ]] ||
     die "'$python -m venv' is still not available; install python3-venv (sudo apt-get install python3-venv)"
 
 venv_args=()
-site=false
-if is_raspberry_pi; then
-    venv_args+=(--system-site-packages)
-    site=true
-fi
-want_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+[[ $site == false ]] || venv_args+=(--system-site-packages)
 have_version="$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"
 if [[ -d .venv && -z "$have_version" ]]; then
     say ".venv exists but its Python does not run; making it again"
     rm -rf .venv
-elif [[ -n "$have_version" && "$have_version" != "$want_version" ]]; then
-    say ".venv has Python $have_version, $python is $want_version; making it again"
+elif [[ -n "$have_version" && "$have_version" != "$py_version" ]]; then
+    say ".venv has Python $have_version, $python is $py_version; making it again"
     rm -rf .venv
 fi
 if [[ ! -d .venv ]]; then
@@ -198,21 +301,22 @@ step="installing the Python packages"
 say "Upgrading pip in .venv"
 "$venv_python" -m pip install --quiet --upgrade pip
 
-pip_args=(--quiet)
 if [[ $site == true ]]; then
     # Keep numpy at the system's major version: apt's picamera2 and simplejpeg are built
     # against it, and numpy 2 in the venv would break them on Bookworm.
     system_numpy="$("$python" -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)"
     if [[ $system_numpy == 1.* ]]; then
         say "System numpy is $system_numpy: keeping numpy<2 in .venv"
-        echo "numpy<2" >.venv/setup-constraints.txt
-        pip_args+=(--constraint .venv/setup-constraints.txt)
+        constraints+=("numpy<2")
     fi
 fi
-requirements=requirements-dev.txt
-[[ $dev -eq 1 ]] || requirements=requirements.txt
-say "Installing $requirements into .venv"
-"$venv_python" -m pip install "${pip_args[@]}" -r "$requirements"
+pip_args=(--quiet)
+if [[ ${#constraints[@]} -gt 0 ]]; then
+    printf '%s\n' "${constraints[@]}" >.venv/setup-constraints.txt
+    pip_args+=(--constraint .venv/setup-constraints.txt)
+fi
+say "Installing ${requirements[*]} into .venv"
+"$venv_python" -m pip install "${pip_args[@]}" "${requirements[@]/#/--requirement=}"
 
 step="checking the Python packages"
 say "Checking that numpy, OpenCV and a TFLite runtime import"
@@ -224,9 +328,9 @@ except ImportError:
     import tflite_runtime as runtime
 print(f"    numpy {numpy.__version__}, OpenCV {cv2.__version__}, {runtime.__name__} {getattr(runtime, '__version__', '')}")
 EOF
-if is_raspberry_pi; then
+if [[ $picamera -eq 1 ]]; then
     "$venv_python" -c 'import picamera2' 2>/dev/null ||
-        echo "setup.sh: warning: picamera2 does not import in .venv; the Pi camera will not work (webcams and files will)" >&2
+        warn "picamera2 does not import in .venv; the Pi camera will not work (webcams and files will)"
 fi
 
 # --- model -------------------------------------------------------------------------
