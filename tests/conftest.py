@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +96,8 @@ def free_port() -> int:
 
 def need_binary(name: str, package: str) -> str:
     """The path of a program a test runs (Xvfb, chromium...); skips without it, fails under CI_STRICT=1."""
-    path = shutil.which(name)
+    # Servers such as mosquitto live in /usr/sbin, which a normal user's PATH may lack.
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
     if path is None:
         skip_or_fail(f"{name} is not installed (apt-get install {package})")
     return path
@@ -117,3 +121,70 @@ def xvfb() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+class Mosquitto:
+    """A mosquitto broker of one test on 127.0.0.1: started by the test, stopped by its process id.
+
+    `users` turns on password checks; `tls` adds a TLS listener with a certificate made for the test.
+    Persistence is on, so a stop (SIGTERM saves) and start keeps the sessions of persistent subscribers.
+    """
+
+    def __init__(self, folder: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
+        self.binary = need_binary("mosquitto", "mosquitto")
+        self.folder = folder
+        self.port = free_port()
+        self.tls_port = free_port() if tls else None
+        self.ca_file = folder / "ca.crt" if tls else None
+        lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if users else 'true'}",
+                 "persistence true", f"persistence_location {folder}/", "log_dest stderr",
+                 f"user {pwd.getpwuid(os.getuid()).pw_name}"]  # started as root it would switch to 'mosquitto'
+        if users:
+            passwords = folder / "passwords"
+            passwords.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+            passwords.chmod(0o600)
+            subprocess.run([need_binary("mosquitto_passwd", "mosquitto"), "-U", str(passwords)], check=True)
+            lines.append(f"password_file {passwords}")
+        if tls:
+            key, cert = folder / "server.key", folder / "server.crt"
+            subprocess.run([need_binary("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+            cert.replace(folder / "ca.crt")  # self-signed: the certificate is its own CA
+            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {folder / 'ca.crt'}", f"keyfile {key}"]
+        self.config = folder / "mosquitto.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
+                                        stderr=open(self.folder / "mosquitto.log", "ab"))  # noqa: SIM115
+        for _ in range(100):  # bounded: 10 s
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise RuntimeError(f"mosquitto did not start: {(self.folder / 'mosquitto.log').read_text()[-500:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def mosquitto(tmp_path) -> Iterator[Mosquitto]:
+    """A running anonymous broker on 127.0.0.1."""
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
