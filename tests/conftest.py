@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the tests import the app (utils) and the benchmarks' helpers
+
+from benchmarks.mosquitto import Mosquitto, free_port  # noqa: E402
+
+__all__ = ["Mosquitto", "free_port"]  # for the test modules
 SHARED = REPO.parent / "shared"
 MODEL = SHARED / "models" / "movinet_a0_stream_int8.tflite"
 LABELS = SHARED / "models" / "kinetics600_labels.txt"
@@ -43,7 +44,6 @@ def pytest_sessionstart(session) -> None:
 
 
 def _installed_runtimes() -> list[str]:
-    sys.path.insert(0, str(REPO))
     from utils.model.runtime import installed_runtimes
 
     return installed_runtimes()
@@ -87,13 +87,6 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bo
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def need_binary(name: str, package: str) -> str:
     """The path of a program a test runs (Xvfb, chromium...); skips without it, fails under CI_STRICT=1."""
     # Servers such as mosquitto live in /usr/sbin, which a normal user's PATH may lack.
@@ -123,66 +116,10 @@ def xvfb() -> Iterator[str]:
         server.wait(10)
 
 
-class Mosquitto:
-    """A mosquitto broker of one test on 127.0.0.1: started by the test, stopped by its process id.
-
-    `users` turns on password checks; `tls` adds a TLS listener with a certificate made for the test.
-    Persistence is on, so a stop (SIGTERM saves) and start keeps the sessions of persistent subscribers.
-    """
-
-    def __init__(self, folder: Path, users: dict[str, str] | None = None, tls: bool = False) -> None:
-        self.binary = need_binary("mosquitto", "mosquitto")
-        self.folder = folder
-        self.port = free_port()
-        self.tls_port = free_port() if tls else None
-        self.ca_file = folder / "ca.crt" if tls else None
-        lines = [f"listener {self.port} 127.0.0.1", f"allow_anonymous {'false' if users else 'true'}",
-                 "persistence true", f"persistence_location {folder}/", "log_dest stderr",
-                 f"user {pwd.getpwuid(os.getuid()).pw_name}"]  # started as root it would switch to 'mosquitto'
-        if users:
-            passwords = folder / "passwords"
-            passwords.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
-            passwords.chmod(0o600)
-            subprocess.run([need_binary("mosquitto_passwd", "mosquitto"), "-U", str(passwords)], check=True)
-            lines.append(f"password_file {passwords}")
-        if tls:
-            key, cert = folder / "server.key", folder / "server.crt"
-            subprocess.run([need_binary("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                            "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
-                            "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-            cert.replace(folder / "ca.crt")  # self-signed: the certificate is its own CA
-            lines += [f"listener {self.tls_port} 127.0.0.1", f"certfile {folder / 'ca.crt'}", f"keyfile {key}"]
-        self.config = folder / "mosquitto.conf"
-        self.config.write_text("\n".join(lines) + "\n")
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen([self.binary, "-c", str(self.config)], stdout=subprocess.DEVNULL,
-                                        stderr=open(self.folder / "mosquitto.log", "ab"))  # noqa: SIM115
-        for _ in range(100):  # bounded: 10 s
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"mosquitto did not start: {(self.folder / 'mosquitto.log').read_text()[-500:]}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            self.process.wait(10)
-        self.process = None
-
-
 @pytest.fixture
 def mosquitto(tmp_path) -> Iterator[Mosquitto]:
     """A running anonymous broker on 127.0.0.1."""
-    broker = Mosquitto(tmp_path)
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"))
     broker.start()
     try:
         yield broker

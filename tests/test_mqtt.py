@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, need_binary, run_cli
 
 from utils.broker_url import parse_broker_url
 from utils.sinks.mqtt.publisher import MqttPublisher
@@ -118,7 +118,7 @@ def test_killed_app_goes_offline_through_the_last_will(mosquitto):
 
 
 def test_broker_down_at_start_is_one_line_and_connects_when_it_appears(tmp_path):
-    broker = Mosquitto(tmp_path)  # configured, not running yet
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"))  # configured, not running yet
     app = classify("--video", str(ARM_WRESTLING), "--realtime", "--mqtt", broker.url)
     try:
         first = app.stdout.readline()  # classifying without the broker
@@ -163,7 +163,7 @@ def test_events_published_while_the_broker_is_down_arrive_once_after_it_restarts
 
 
 def test_wrong_password_is_one_line_and_classifying_goes_on(tmp_path):
-    broker = Mosquitto(tmp_path, users={"pi": "right"})
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"), users={"pi": "right"})
     broker.start()
     try:
         url = f"mqtt://pi@127.0.0.1:{broker.port}"
@@ -184,7 +184,7 @@ def test_wrong_password_is_one_line_and_classifying_goes_on(tmp_path):
 
 
 def test_tls_with_the_broker_ca_and_a_clear_line_without_it(tmp_path):
-    broker = Mosquitto(tmp_path, tls=True)
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"), tls=True)
     broker.start()
     try:
         url = f"mqtts://127.0.0.1:{broker.tls_port}"
@@ -247,7 +247,17 @@ def test_sigterm_with_mqtt_still_exits_quickly(mosquitto):
     try:
         assert app.stdout.readline()
         app.send_signal(signal.SIGTERM)
-        app.communicate(timeout=10)
-        assert app.returncode == 0
+        _, err = app.communicate(timeout=10)
+        assert app.returncode == 0, err
     finally:
         app.kill()
+
+
+def test_fleet_benchmark_counts_every_message():
+    """The scale-out benchmark in miniature: what the publishers send, the subscriber receives."""
+    need_binary("mosquitto", "mosquitto")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.mqtt_fleet", "--publishers", "2", "--seconds", "3"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sent"] > 0 and report["received"] == report["sent"] and report["lost"] == 0
