@@ -14,10 +14,10 @@ import sys
 import threading
 from pathlib import Path
 
+from utils import __version__
 from utils.config import BOUNDS, DISPLAYS, RUNTIMES, Config
 from utils.errors import ClassifierError
 
-__version__ = "1.0.0"
 PROG = "classify.py"
 
 
@@ -110,6 +110,18 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--web-port", type=number("web_port"), default=output.web_port, help="port of the web view")
     group.add_argument("--json", action="store_true",
                        help="print one JSON object per classified frame on stdout (logs go to stderr)")
+    mqtt, group = defaults.mqtt, p.add_argument_group("MQTT and Home Assistant")
+    group.add_argument("--mqtt", metavar="URL", default=None,
+                       help="publish results and events to this broker: mqtt://[user@]host[:port], or mqtts:// for "
+                            "TLS; the password comes from MQTT_PASSWORD (never a flag: `ps` shows flags)")
+    group.add_argument("--mqtt-ca", metavar="FILE", type=Path, default=None,
+                       help="CA certificate of an mqtts:// broker (default: the system's CA store)")
+    group.add_argument("--name", default=mqtt.name, help="this camera's name in the topics and in Home Assistant")
+    group.add_argument("--mqtt-prefix", default=mqtt.mqtt_prefix, help="first level of the topics")
+    group.add_argument("--ha-discovery", action=argparse.BooleanOptionalAction, default=mqtt.ha_discovery,
+                       help="announce the camera to Home Assistant (retained configs under homeassistant/)")
+    group.add_argument("--mqtt-required", action="store_true",
+                       help="exit (code 2) when the broker cannot be used at start, instead of classifying without it")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action=VersionAction)
     return p

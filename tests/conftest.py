@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the tests import the app (utils) and the benchmarks' helpers
+
+from benchmarks.mosquitto import Mosquitto, free_port  # noqa: E402
+
+__all__ = ["Mosquitto", "free_port"]  # for the test modules
 SHARED = REPO.parent / "shared"
 MODEL = SHARED / "models" / "movinet_a0_stream_int8.tflite"
 LABELS = SHARED / "models" / "kinetics600_labels.txt"
@@ -40,7 +44,6 @@ def pytest_sessionstart(session) -> None:
 
 
 def _installed_runtimes() -> list[str]:
-    sys.path.insert(0, str(REPO))
     from utils.model.runtime import installed_runtimes
 
     return installed_runtimes()
@@ -84,16 +87,10 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None, model: bo
     return Run(done.returncode, done.stdout, done.stderr)
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def need_binary(name: str, package: str) -> str:
     """The path of a program a test runs (Xvfb, chromium...); skips without it, fails under CI_STRICT=1."""
-    path = shutil.which(name)
+    # Servers such as mosquitto live in /usr/sbin, which a normal user's PATH may lack.
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
     if path is None:
         skip_or_fail(f"{name} is not installed (apt-get install {package})")
     return path
@@ -117,3 +114,14 @@ def xvfb() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.fixture
+def mosquitto(tmp_path) -> Iterator[Mosquitto]:
+    """A running anonymous broker on 127.0.0.1."""
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"))
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -15,7 +15,8 @@ ALLOWED = {
     "sinks": {"sinks", "sources"},  # a sink shows frames; the DRM preview needs the Pi camera source
     "pipeline": {"sources", "model", "sinks", "pipeline"},
 }
-SHARED_MODULES = {"config", "errors", "paths", "results", "sampler", "rate", "system_info", "native_stderr"}
+SHARED_MODULES = {"config", "errors", "paths", "results", "sampler", "rate", "system_info", "native_stderr",
+                  "broker_url", "utils"}
 
 
 def module_name(path: Path) -> str:

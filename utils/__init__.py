@@ -8,3 +8,5 @@
 Nothing is imported here, so the standard-library-only modules (utils.model.download, run by
 download_models.sh before the venv exists) load without numpy or OpenCV.
 """
+
+__version__ = "1.1.0"

@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from utils.broker_url import parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_LABELS, DEFAULT_MODEL
 
@@ -153,6 +155,38 @@ class OutputOptions(_Checked):
     json: bool = False
 
 
+def default_name() -> str:
+    """The camera's name in MQTT topics and Home Assistant: this machine's host name."""
+    name = socket.gethostname().split(".")[0]
+    return name if not topic_name_problem(name) else "pi"
+
+
+@dataclass(frozen=True)
+class MqttOptions(_Checked):
+    """Results and events published to an MQTT broker, with Home Assistant discovery."""
+
+    mqtt: str | None = None  # mqtt://[user@]host[:port] or mqtts://...
+    mqtt_ca: Path | None = None
+    mqtt_password: str | None = field(default=None, repr=False)  # from MQTT_PASSWORD or the config file
+    name: str = field(default_factory=default_name)
+    mqtt_prefix: str = "pi-action"
+    ha_discovery: bool = True
+    mqtt_required: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.mqtt is not None:
+            try:
+                parse_broker_url(self.mqtt)
+            except ValueError as e:
+                raise ClassifierError(str(e)) from None
+        for option, value in (("--name", self.name), ("--mqtt-prefix", self.mqtt_prefix)):
+            if problem := topic_name_problem(value):
+                raise ClassifierError(f"{option} {problem}, got {value!r}")
+        if self.mqtt_ca is not None and self.mqtt is not None and not self.mqtt.strip().startswith("mqtts://"):
+            raise ClassifierError("--mqtt-ca is for TLS: use an mqtts:// broker address")
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run needs; built once by classify.py and passed down."""
@@ -161,6 +195,7 @@ class Config:
     results: ResultOptions = field(default_factory=ResultOptions)
     source: SourceOptions = field(default_factory=SourceOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
+    mqtt: MqttOptions = field(default_factory=MqttOptions)
 
     @classmethod
     def from_options(cls, **options: object) -> Config:
@@ -175,4 +210,4 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
-                             "output": OutputOptions}
+                             "output": OutputOptions, "mqtt": MqttOptions}

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from contextlib import closing
 
+from utils import __version__
 from utils.config import Config
 from utils.errors import ClassifierError
 from utils.model.labels import load_labels
@@ -124,6 +125,10 @@ def run(config: Config, stop: threading.Event | None = None) -> int:
         log.info("display: %s (%s)", display.name, display.reason)
         sinks = make_sinks(config.output, display, source)
         try:
+            if config.mqtt.mqtt:
+                from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
+
+                sinks.append(open_mqtt(config.mqtt, version=__version__, model=classifier.model_path.stem))
             return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop).run()
         finally:
             for sink in sinks:

@@ -1,0 +1,263 @@
+"""MQTT and Home Assistant discovery against a real mosquitto broker started by each test on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+import pytest
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, need_binary, run_cli
+
+from utils.broker_url import parse_broker_url
+from utils.sinks.mqtt.publisher import MqttPublisher
+from utils.sinks.mqtt.topics import Topics, discovery_messages
+
+PREFIX, NAME = "pi-action", "kitchen"
+
+
+class Subscriber:
+    """A real paho client that records every message of the test's topics, retained ones included."""
+
+    def __init__(self, port: int, topics: tuple[str, ...] = ("pi-action/#", "homeassistant/#"),
+                 client_id: str = "", persistent: bool = False) -> None:
+        self.messages: list[mqtt.MQTTMessage] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=not persistent)
+        self.client.on_connect = lambda c, u, f, rc, p: [c.subscribe(t, qos=1) for t in topics]
+        self.client.on_message = self._record
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _record(self, client, userdata, message) -> None:
+        with self.lock:
+            self.messages.append(message)
+
+    def on(self, topic: str) -> list[str]:
+        with self.lock:
+            return [m.payload.decode() for m in self.messages if m.topic == topic]
+
+    def wait_for(self, check: Callable[[], object], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.05)
+        with self.lock:
+            seen = sorted({m.topic for m in self.messages})
+        raise AssertionError(f"not seen within {timeout} s; topics seen: {seen}")
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def classify(*args: str, **popen) -> subprocess.Popen:
+    command = [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
+               "--display", "none", "--json", "--name", NAME, *args]
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **popen.pop("env", {})}, **popen)
+
+
+TOPICS = Topics(PREFIX, NAME)
+
+
+def test_a_run_publishes_availability_state_and_discovery(mosquitto):
+    subscriber = Subscriber(mosquitto.port)
+    try:
+        done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--mqtt", mosquitto.url,
+                       "--name", NAME)
+        assert done.returncode == 0, done.stderr
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["offline"])
+        assert subscriber.on(TOPICS.availability)[0] == "online"
+        states = [json.loads(s) for s in subscriber.on(TOPICS.state)]
+        assert states and states[-1]["results"][0]["label"] == "carving ice"
+        assert set(states[-1]) == set(done.records[-1])  # the shape of a --json line
+        # The top-1 label stays "carving ice": at most one state a second (the clip runs faster than real time).
+        assert len(states) < len(done.records)
+        configs = {m.topic: json.loads(m.payload) for m in subscriber.messages if m.topic.startswith("homeassistant/")}
+        assert set(configs) == {"homeassistant/sensor/pi_action_kitchen/action/config",
+                                "homeassistant/sensor/pi_action_kitchen/action_score/config"}
+        published = {m.topic for m in subscriber.messages}
+        for config in configs.values():
+            assert config["state_topic"] in published and config["availability_topic"] == TOPICS.availability
+            assert config["device"]["identifiers"] == ["pi_action_kitchen"]
+        assert "MQTT: connected to mqtt://127.0.0.1" in done.stderr
+    finally:
+        subscriber.close()
+    # What a newcomer (Home Assistant after a restart) finds on the broker: everything retained.
+    late = Subscriber(mosquitto.port)
+    try:
+        late.wait_for(lambda: late.on(TOPICS.availability) == ["offline"] and late.on(TOPICS.state)
+                      and len([m for m in late.messages if m.topic.startswith("homeassistant/")]) == 2)
+    finally:
+        late.close()
+
+
+def test_killed_app_goes_offline_through_the_last_will(mosquitto):
+    subscriber = Subscriber(mosquitto.port)
+    app = classify("--video", str(ARM_WRESTLING), "--realtime", "--mqtt", mosquitto.url)
+    try:
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.state))
+        assert subscriber.on(TOPICS.availability) == ["online"]
+        app.kill()
+        app.wait(10)
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["offline"])
+    finally:
+        app.kill()
+        app.communicate()
+        subscriber.close()
+
+
+def test_broker_down_at_start_is_one_line_and_connects_when_it_appears(tmp_path):
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"))  # configured, not running yet
+    app = classify("--video", str(ARM_WRESTLING), "--realtime", "--mqtt", broker.url)
+    try:
+        first = app.stdout.readline()  # classifying without the broker
+        assert json.loads(first)["frame"] == 0
+        broker.start()
+        subscriber = Subscriber(broker.port)
+        try:
+            subscriber.wait_for(lambda: subscriber.on(TOPICS.state))
+        finally:
+            subscriber.close()
+        out, err = app.communicate(timeout=60)
+        assert app.returncode == 0, err
+        assert err.count("MQTT: cannot reach") == 1 and "MQTT: connected again to" in err
+        assert "Traceback" not in err
+    finally:
+        app.kill()
+        broker.stop()
+
+
+def test_events_published_while_the_broker_is_down_arrive_once_after_it_restarts(mosquitto):
+    listener = Subscriber(mosquitto.port, (TOPICS.event,), client_id="listener", persistent=True)
+    publisher = MqttPublisher(parse_broker_url(mosquitto.url), TOPICS, lambda: [])
+    publisher.start(required=True)
+    try:
+        publisher.publish(TOPICS.event, json.dumps({"id": 0}), qos=1)
+        listener.wait_for(lambda: listener.on(TOPICS.event))
+        mosquitto.stop()
+        deadline = time.monotonic() + 10
+        while publisher.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.perf_counter()
+        for i in range(1, 21):  # while the broker is away: queued, never blocking
+            publisher.publish(TOPICS.event, json.dumps({"id": i}), qos=1)
+        assert time.perf_counter() - started < 0.5
+        mosquitto.start()
+        listener.wait_for(lambda: len(listener.on(TOPICS.event)) >= 21, timeout=60)
+        time.sleep(0.5)  # a duplicate would arrive right behind
+        assert sorted(json.loads(p)["id"] for p in listener.on(TOPICS.event)) == list(range(21))
+    finally:
+        publisher.close()
+        listener.close()
+
+
+def test_wrong_password_is_one_line_and_classifying_goes_on(tmp_path):
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"), users={"pi": "right"})
+    broker.start()
+    try:
+        url = f"mqtt://pi@127.0.0.1:{broker.port}"
+        done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--mqtt", url,
+                       env={"MQTT_PASSWORD": "wrong"})
+        assert done.returncode == 0 and done.records[-1]["results"][0]["label"] == "carving ice"
+        assert "refused the connection" in done.stderr and "MQTT is off" in done.stderr
+        assert [line.startswith("MQTT:") for line in done.stderr.splitlines()].count(True) == 1, done.stderr
+        required = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", url, "--mqtt-required",
+                           env={"MQTT_PASSWORD": "wrong"})
+        assert required.returncode == 2 and "Traceback" not in required.stderr
+        assert required.stderr.strip().splitlines()[-1].startswith("classify.py: error: --mqtt-required")
+        right = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", url, "--mqtt-required",
+                        env={"MQTT_PASSWORD": "right"})
+        assert right.returncode == 0 and "MQTT: connected to" in right.stderr
+    finally:
+        broker.stop()
+
+
+def test_tls_with_the_broker_ca_and_a_clear_line_without_it(tmp_path):
+    broker = Mosquitto(tmp_path, need_binary("mosquitto", "mosquitto"), tls=True)
+    broker.start()
+    try:
+        url = f"mqtts://127.0.0.1:{broker.tls_port}"
+        ok = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", url, "--mqtt-ca",
+                     str(broker.ca_file), "--mqtt-required")
+        assert ok.returncode == 0 and "MQTT: connected to mqtts://127.0.0.1" in ok.stderr, ok.stderr
+        untrusted = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--mqtt", url)
+        assert untrusted.returncode == 0 and "TLS failure" in untrusted.stderr and "MQTT is off" in untrusted.stderr
+        assert "certificate" in untrusted.stderr.lower()
+    finally:
+        broker.stop()
+
+
+def test_unknown_host_is_one_line():
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--mqtt",
+                   "mqtt://no-such-host.invalid", "--mqtt-required")
+    assert done.returncode == 2 and "cannot find the host 'no-such-host.invalid'" in done.stderr
+    assert len([line for line in done.stderr.splitlines() if "no-such-host" in line]) == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("classify.py: error: --mqtt-required")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--mqtt", "http://broker"], "must look like mqtt://host"),
+    (["--mqtt", "mqtt://broker:70000"], "port must be 1..65535"),
+    (["--mqtt", "mqtt://pi:secret@broker"], "must not hold the password"),
+    (["--mqtt", "mqtt://broker", "--name", "kitchen/left"], "--name must not contain '/'"),
+    (["--mqtt", "mqtt://broker", "--name", "cam+1"], "--name must not contain '+'"),
+    (["--mqtt", "mqtt://broker", "--mqtt-prefix", "a#"], "--mqtt-prefix must not contain '#'"),
+    (["--mqtt", "mqtt://broker", "--mqtt-ca", "ca.pem"], "--mqtt-ca is for TLS"),
+])
+def test_bad_mqtt_input_is_one_line_and_exit_2(args, message):
+    done = run_cli("--video", str(CARVING_ICE), *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_discovery_follows_home_assistant_schema():
+    messages = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0"))
+    again = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0"))
+    assert messages == again  # the same ids on every start: the entities survive restarts
+    action = messages["homeassistant/sensor/pi_action_kitchen/action/config"]
+    assert action["unique_id"] == "pi_action_kitchen_action"
+    assert action["default_entity_id"] == "sensor.kitchen_action"
+    assert action["state_topic"] == "pi-action/kitchen/state"
+    fall = messages["homeassistant/binary_sensor/pi_action_kitchen/event_falling_off_chair/config"]
+    assert fall["state_topic"] == "pi-action/kitchen/active/falling_off_chair"
+    assert fall["payload_on"] == "ON" and fall["payload_off"] == "OFF"
+    assert fall["default_entity_id"] == "binary_sensor.kitchen_event_falling_off_chair"
+    ids = [payload["unique_id"] for payload in messages.values()]
+    assert len(ids) == len(set(ids)) == 4
+    for payload in messages.values():
+        assert payload["availability_topic"] == "pi-action/kitchen/availability"
+        assert payload["origin"]["name"] == "pi-action-classifier" and payload["device"]["name"] == "kitchen"
+
+
+def test_sigterm_with_mqtt_still_exits_quickly(mosquitto):
+    app = classify("--video", str(ARM_WRESTLING), "--realtime", "--mqtt", mosquitto.url)
+    try:
+        assert app.stdout.readline()
+        app.send_signal(signal.SIGTERM)
+        _, err = app.communicate(timeout=10)
+        assert app.returncode == 0, err
+    finally:
+        app.kill()
+
+
+def test_fleet_benchmark_counts_every_message():
+    """The scale-out benchmark in miniature: what the publishers send, the subscriber receives."""
+    need_binary("mosquitto", "mosquitto")
+    done = subprocess.run([sys.executable, "-m", "benchmarks.mqtt_fleet", "--publishers", "2", "--seconds", "3"],
+                          cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["sent"] > 0 and report["received"] == report["sent"] and report["lost"] == 0

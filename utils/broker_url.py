@@ -1,0 +1,55 @@
+"""The MQTT broker address given by --mqtt: mqtt://[user@]host[:port] or mqtts://... (TLS)."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+
+    def __str__(self) -> str:
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """The broker of `url`; ValueError with what is wrong. A password in the URL is refused: it would be
+    visible to every user in `ps`, so it comes from MQTT_PASSWORD or the config file instead."""
+    parts = urllib.parse.urlsplit(url.strip())
+    if parts.scheme not in DEFAULT_PORTS:
+        raise ValueError(f"--mqtt must look like mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+    if parts.password is not None:
+        raise ValueError("--mqtt must not hold the password (anyone can read it in `ps`); "
+                         "set MQTT_PASSWORD in the environment or mqtt_password in the config file")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"--mqtt takes a broker address only (no path or query), got {url!r}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"--mqtt port must be 1..65535, got {url!r}") from None
+    if not parts.hostname:
+        raise ValueError(f"--mqtt has no host name, got {url!r}")
+    if port == 0:
+        raise ValueError(f"--mqtt port must be 1..65535, got {url!r}")
+    username = urllib.parse.unquote(parts.username) if parts.username else None
+    return BrokerAddress(parts.hostname, port or DEFAULT_PORTS[parts.scheme], parts.scheme == "mqtts", username)
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why `name` cannot be one level of an MQTT topic (None when it can)."""
+    if not name or not name.strip():
+        return "must not be empty"
+    bad = sorted({c for c in name if c in "/+#" or c == "\0"})
+    if bad:
+        return f"must not contain {' '.join(repr(c) for c in bad)} (they are special in MQTT topics)"
+    if len(name.encode()) > 64:
+        return "must be at most 64 bytes"
+    return None

@@ -1,0 +1,27 @@
+"""MQTT and Home Assistant: every camera a device on an existing broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from utils.broker_url import parse_broker_url
+from utils.config import MqttOptions
+from utils.sinks.mqtt.publisher import MqttPublisher
+from utils.sinks.mqtt.sink import MqttSink
+from utils.sinks.mqtt.topics import Topics
+
+__all__ = ["MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
+
+
+def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "") -> MqttSink:
+    """The MQTT sink for --mqtt, connecting in the background (or waiting for the broker with --mqtt-required)."""
+    assert options.mqtt is not None
+    password = options.mqtt_password or os.environ.get("MQTT_PASSWORD") or None
+    topics = Topics(options.mqtt_prefix, options.name)
+    sink: MqttSink | None = None
+    publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],
+                              password, options.mqtt_ca)
+    sink = MqttSink(publisher, watched, options.ha_discovery, version, model)
+    publisher.start(required=options.mqtt_required)
+    return sink

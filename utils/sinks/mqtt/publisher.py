@@ -1,0 +1,172 @@
+"""One MQTT connection on paho's own network thread; publishing never blocks the classification loop."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from utils.broker_url import BrokerAddress
+from utils.errors import ClassifierError
+from utils.sinks.mqtt.topics import OFFLINE, ONLINE, Topics, slug
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUED = 1000       # QoS 1 messages (events) kept while the broker is away; state messages are not queued
+KEEPALIVE = 30          # seconds; the broker publishes the last will after 1.5x this without a word
+RETRY_DELAYS = (1, 30)  # seconds: reconnect back-off, doubling from the first to the second
+REQUIRED_WAIT = 10.0    # seconds --mqtt-required waits for the broker at start
+CLOSE_WAIT = 3.0        # seconds close() waits for queued events to reach the broker
+
+Retained = Callable[[], list[tuple[str, str]]]  # what is (re)published on every connect
+
+
+class MqttPublisher:
+    """Connects in the background, retries with back-off, and says once per outage what went wrong.
+
+    Availability is `online` while connected and `offline` after close() or, through the last will, after a
+    crash. On every (re)connect `retained()` is published again (discovery, latest state, event states), so
+    a restarted broker without persistence is whole again. QoS 1 messages published while the broker is
+    away wait in paho's queue (at most MAX_QUEUED) and go out after the reconnect.
+    """
+
+    def __init__(self, address: BrokerAddress, topics: Topics, retained: Retained, password: str | None = None,
+                 ca_file: Path | None = None) -> None:
+        self.address = address
+        self.topics = topics
+        self._retained = retained
+        self._stop = threading.Event()
+        self._first_answer = threading.Event()  # connected, or failed for good
+        self._failure: str | None = None  # why MQTT is off for good (refused, TLS)
+        self._problem: str | None = None  # why the broker cannot be reached right now
+        self._connected = False
+        self._outage_logged = False
+        self._waiting = False
+        self._pending: set[int] = set()  # message ids of QoS 1 messages the broker has not acknowledged yet
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=slug(f"{topics.prefix}-{topics.name}"),
+                                   protocol=mqtt.MQTTv311, clean_session=True)
+        if address.username or password:
+            self._client.username_pw_set(address.username, password)
+        if address.tls:
+            self._client.tls_set(ca_certs=str(ca_file) if ca_file else None)  # None: the system's CA store
+        self._client.will_set(topics.availability, OFFLINE, qos=1, retain=True)
+        self._client.max_queued_messages_set(MAX_QUEUED)
+        self._client.reconnect_delay_set(*RETRY_DELAYS)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._connector = threading.Thread(target=self._connect_until_up, name="mqtt-connect", daemon=True)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def start(self, required: bool = False) -> None:
+        """Starts connecting; with `required`, waits for the broker and raises ClassifierError if it is not there."""
+        self._waiting = required  # the error line will say why: no warning first
+        self._connector.start()
+        if required:
+            self._first_answer.wait(REQUIRED_WAIT)
+            self._waiting = False
+            if not self._connected:
+                self.close()
+                why = self._failure or self._problem or f"no answer within {REQUIRED_WAIT:g} s"
+                raise ClassifierError(f"--mqtt-required: cannot use the MQTT broker {self.address}: {why}")
+
+    # Publishing: called on the main thread; paho writes on its own thread.
+
+    def publish(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> None:
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
+            log.warning("MQTT: %d messages already wait for the broker; dropped one for %s", MAX_QUEUED, topic)
+        elif qos and info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
+            with self._lock:
+                self._pending.add(info.mid)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._lock:
+            self._pending.discard(mid)
+
+    @property
+    def pending(self) -> int:
+        """QoS 1 messages not yet acknowledged by the broker."""
+        with self._lock:
+            return len(self._pending)
+
+    # Connection management, on the connector thread and paho's network thread.
+
+    def _connect_until_up(self) -> None:
+        delay = RETRY_DELAYS[0]
+        while not self._stop.is_set():
+            try:
+                self._client.connect(self.address.host, self.address.port, KEEPALIVE)
+            except socket.gaierror as e:
+                self._outage(f"cannot find the host {self.address.host!r} ({e.strerror or e})")
+            except (ssl.SSLError, ssl.CertificateError) as e:
+                self._give_up(f"TLS failure with {self.address}: {getattr(e, 'reason', None) or e} "
+                              "(check mqtts://, the port and --mqtt-ca)")
+                return
+            except OSError as e:
+                self._outage(f"cannot reach {self.address} ({e.strerror or e})")
+            else:
+                if self._stop.is_set():  # close() came while connecting
+                    self._client.disconnect()
+                else:
+                    self._client.loop_start()  # from here paho reconnects by itself
+                return
+            self._stop.wait(delay)
+            delay = min(delay * 2, RETRY_DELAYS[1])
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._give_up(f"the broker {self.address} refused the connection: {reason_code} "
+                          "(check the user name in --mqtt and MQTT_PASSWORD)")
+            client.disconnect()
+            return
+        self._connected = True
+        log.info("MQTT: %s %s as %s", "connected again to" if self._outage_logged else "connected to",
+                 self.address, self.topics.base)
+        self._outage_logged = False
+        client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
+        for topic, payload in self._retained():
+            client.publish(topic, payload, qos=1, retain=True)
+        self._first_answer.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._connected = False
+        if not self._stop.is_set() and self._failure is None:
+            self._outage(f"lost the broker {self.address} ({reason_code})")
+
+    def _outage(self, why: str) -> None:
+        self._problem = why
+        if not self._outage_logged and not self._waiting:
+            self._outage_logged = True
+            log.warning("MQTT: %s; retrying in the background, events are kept until it is back", why)
+
+    def _give_up(self, why: str) -> None:
+        self._failure = why
+        if not self._waiting:
+            log.error("MQTT: %s; MQTT is off, classifying goes on", why)
+        self._first_answer.set()
+
+    def close(self) -> None:
+        """Says `offline`, waits a little for queued events, and disconnects; safe to call twice."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._connected:
+            self.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+            deadline = time.monotonic() + CLOSE_WAIT
+            while self.pending and self._connected and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._client.disconnect()
+        self._client.loop_stop()
+        if self._connector.is_alive():
+            self._connector.join(1.0)
