@@ -336,7 +336,13 @@ def test_help_mentions_models_and_mirror(tmp_path: Path) -> None:
     assert "a0, a1, a2 or all" in result.stdout and "MODELS_MIRROR" in result.stdout
 
 
-def test_ctrl_c_exits_130_and_cleans_up(tmp_path: Path, server: Server) -> None:
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    (signal.SIGINT, 130, "interrupted"),
+    (signal.SIGTERM, 128 + signal.SIGTERM, "stopped by SIGTERM"),
+    (signal.SIGHUP, 128 + signal.SIGHUP, "stopped by SIGHUP"),  # an SSH session that dropped
+])
+def test_a_signal_mid_download_exits_and_cleans_up(tmp_path: Path, server: Server, signum: int, code: int,
+                                                    said: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MODELS_MIRROR"}
     env["MODELS_MIRROR"] = f"{server.url}/slow"
     proc = subprocess.Popen(
@@ -349,15 +355,17 @@ def test_ctrl_c_exits_130_and_cleans_up(tmp_path: Path, server: Server) -> None:
     )
     try:
         assert server.slow_started.wait(60), "the download never started"
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)  # the wrapper execs python, so this is python
+        while not list((tmp_path / "m").glob("*.part")):  # bounded by the timeout below
+            assert proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signum)  # the wrapper execs python, so this is python
         _, stderr = proc.communicate(timeout=30)
     finally:
         proc.kill()
         proc.wait()
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and "interrupted" in stderr
-    assert list((tmp_path / "m").iterdir()) == []
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr and said in stderr
+    assert list((tmp_path / "m").iterdir()) == [], "a .part file was left behind"
 
 
 # --- check_tflite_file / check_labels_file ------------------------------------------

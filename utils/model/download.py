@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tarfile
 import tempfile
@@ -67,7 +68,10 @@ class Wanted:
 
 
 def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # the terminal is gone (an SSH session that dropped): nobody to tell
+        pass
 
 
 def _resolve(path: str | Path, base: Path) -> Path:
@@ -346,13 +350,30 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP (an SSH session that dropped): unwinds like Ctrl-C, so every temporary file is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
 def run() -> int:
-    """main() with Ctrl-C and unexpected errors turned into one line instead of a traceback."""
+    """main() with Ctrl-C, SIGTERM, SIGHUP and unexpected errors turned into one line instead of a traceback."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_stopped)
     try:
         return main()
     except KeyboardInterrupt:
         _log(f"\n{PROG}: interrupted")
         return 130
+    except Stopped as e:
+        _log(f"\n{PROG}: stopped by {signal.Signals(e.signum).name}")
+        return 128 + e.signum
     except Exception as e:  # noqa: BLE001 -- last resort: the user gets one line, not a traceback
         _log(f"{PROG}: error: unexpected {type(e).__name__}: {e}")
         return 1
