@@ -11,12 +11,13 @@ import argparse
 import logging
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from utils import __version__
 from utils.config import BOUNDS, DISPLAYS, RUNTIMES, Config
 from utils.errors import ClassifierError
+from utils.native_stderr import separate_native_stderr
+from utils.stop import Stop
 
 PROG = "classify.py"
 
@@ -44,17 +45,28 @@ class VersionAction(argparse.Action):
         import numpy
 
         from utils.model.runtime import load_runtime
+        from utils.sinks.json_lines import discard_output
         try:
             runtime = str(load_runtime("auto"))
         except ClassifierError as e:
             runtime = f"none ({e})"
-        print(f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})")
+        try:
+            print(f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})",
+                  flush=True)
+        except OSError as e:  # > /dev/full
+            discard_output(sys.stdout)
+            parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
         parser.exit(0)
 
 
 def number(name: str):
     """argparse's type= for an option with a Bound: the range is checked at parse time (exit 2)."""
     return BOUNDS[name].parse
+
+
+def allowed(name: str) -> str:
+    """The range of an option, for its --help line."""
+    return BOUNDS[name].describe()
 
 
 def build_parser() -> ArgumentParser:
@@ -71,33 +83,36 @@ def build_parser() -> ArgumentParser:
     model.add_argument("--runtime", choices=RUNTIMES, default="auto",
                        help="TFLite runtime; auto tries ai-edge-litert, tflite-runtime, tensorflow")
     model.add_argument("--num-threads", "--numThreads", type=number("num_threads"), default=classifier.num_threads,
-                       help=f"CPU threads for inference, {BOUNDS['num_threads'].describe()} "
+                       help=f"CPU threads for inference, {allowed('num_threads')} "
                             "(default: all cores, here %(default)s)")
     model.add_argument("--window", type=number("window_seconds"), default=classifier.window_seconds,
                        metavar="SECONDS", dest="window_seconds",
                        help="remember only the last SECONDS of video, so a new action shows quickly even after "
-                            f"hours; 0 = the model's unbounded memory; {BOUNDS['window_seconds'].describe()}")
+                            f"hours; 0 = the model's unbounded memory; {allowed('window_seconds')}")
     model.add_argument("--smoothing", type=number("smoothing"), default=classifier.smoothing,
-                       help="smooth the scores over time (0 = off, 0.7 = calm); must be below 1")
+                       help=f"smooth the scores over time (0 = off, 0.7 = calm); {allowed('smoothing')}")
     group = p.add_argument_group("results")
     group.add_argument("--max-results", "--maxResults", type=number("max_results"), default=results.max_results,
-                       help="how many labels to show")
+                       help=f"how many labels to show, {allowed('max_results')}")
     group.add_argument("--score-threshold", "--scoreThreshold", type=number("score_threshold"),
-                       default=results.score_threshold, help="hide labels scoring below this (0..1)")
+                       default=results.score_threshold,
+                       help=f"hide labels scoring below this, {allowed('score_threshold')}")
     group.add_argument("--allow", type=label_list, action="extend", default=[], metavar="LABELS",
                        help="only report these labels (comma-separated exact names; repeatable)")
     group.add_argument("--deny", type=label_list, action="extend", default=[], metavar="LABELS",
                        help="never report these labels (comma-separated exact names; repeatable)")
     group = p.add_argument_group("source (default: the Pi camera, else USB camera 0)")
     group.add_argument("--camera-id", "--cameraId", type=number("camera_id"), default=None,
-                       help="USB/V4L2 camera number (/dev/videoN) read through OpenCV")
-    group.add_argument("--video", default=None, help="video file or RTSP/HTTP URL instead of a camera")
-    group.add_argument("--width", "--frameWidth", type=number("width"), default=source.width, help="camera width")
+                       help=f"USB/V4L2 camera number (/dev/videoN) read through OpenCV, {allowed('camera_id')}")
+    group.add_argument("--video", default=None,
+                       help="video file or RTSP/HTTP URL instead of a camera")
+    group.add_argument("--width", "--frameWidth", type=number("width"), default=source.width,
+                       help=f"camera width, {allowed('width')}")
     group.add_argument("--height", "--frameHeight", type=number("height"), default=source.height,
-                       help="camera height")
+                       help=f"camera height, {allowed('height')}")
     group.add_argument("--fps", type=number("fps"), default=source.fps,
                        help="frames classified per second, chosen by frame timestamp; 0 = every frame; "
-                            f"{BOUNDS['fps'].describe()}")
+                            f"{allowed('fps')}")
     group.add_argument("--realtime", action="store_true", help="play video files at their own speed")
     group = p.add_argument_group("output")
     group.add_argument("--display", choices=DISPLAYS, default=output.display,
@@ -107,7 +122,8 @@ def build_parser() -> ArgumentParser:
                        help="also serve the live view to a browser (what --display web does alone)")
     group.add_argument("--web-host", default=output.web_host,
                        help="address the web view listens on; 0.0.0.0 lets other computers in")
-    group.add_argument("--web-port", type=number("web_port"), default=output.web_port, help="port of the web view")
+    group.add_argument("--web-port", type=number("web_port"), default=output.web_port,
+                       help=f"port of the web view, {allowed('web_port')}")
     group.add_argument("--json", action="store_true",
                        help="print one JSON object per classified frame on stdout (logs go to stderr)")
     mqtt, group = defaults.mqtt, p.add_argument_group("MQTT and Home Assistant")
@@ -136,28 +152,39 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return Config.from_options(**options)
 
 
-def install_signal_handlers(stop: threading.Event) -> None:
-    """Ctrl-C and SIGTERM finish the current frame and close the camera and window; a second one forces."""
+def install_signal_handlers(stop: Stop) -> None:
+    """Ctrl-C, SIGTERM and SIGHUP (a closed SSH session) finish the current frame and close the camera and
+    window; before the frame loop runs, or on a second signal, they stop at once."""
     def handle(signum, _frame):
-        if stop.is_set():
+        if stop.is_set() or not stop.in_loop:
             raise KeyboardInterrupt
         stop.set()
-    signal.signal(signal.SIGINT, handle)
-    signal.signal(signal.SIGTERM, handle)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handle)
+
+
+def report(message: str) -> None:
+    """One line on stderr, if anyone still reads it (an SSH session that closed cannot)."""
+    try:
+        print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    messages = separate_native_stderr(show_native=args.verbose, error_prefix=f"{PROG}: error: ")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
-                        stream=sys.stderr)
-    stop = threading.Event()
+                        stream=messages)
+    logging.raiseExceptions = False  # a log line that cannot be written (stderr gone) is dropped, not a traceback
+    stop = Stop()
     install_signal_handlers(stop)
     try:
         from utils.pipeline import run  # after parsing, so --help and flag errors are instant
 
         run(config_from_args(args), stop)
     except ClassifierError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        report(str(e))
         return 2
     except KeyboardInterrupt:
         pass

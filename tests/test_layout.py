@@ -16,7 +16,7 @@ ALLOWED = {
     "pipeline": {"sources", "model", "sinks", "pipeline"},
 }
 SHARED_MODULES = {"config", "errors", "paths", "results", "sampler", "rate", "system_info", "native_stderr",
-                  "broker_url", "utils"}
+                  "broker_url", "utils", "stop"}
 
 
 def module_name(path: Path) -> str:

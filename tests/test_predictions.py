@@ -39,7 +39,13 @@ def test_threshold_allow_deny():
     assert [p.label for p in PredictionFilter(NAMES, 2, deny=["b"])(scores)] == ["c", "d"]
     # Both lists: the allowed names minus the denied ones.
     assert [p.label for p in PredictionFilter(NAMES, 5, allow=["a", "b", "c"], deny=["b"])(scores)] == ["c", "a"]
-    assert PredictionFilter(NAMES, 3, allow=["a"], deny=["a"])(scores) == ()
+
+
+
+@pytest.mark.parametrize("allow, deny", [(["a"], ["a"]), ([], NAMES)])
+def test_lists_that_leave_no_label_are_an_error_not_silence(allow, deny):
+    with pytest.raises(ClassifierError, match="leave no label to report"):
+        PredictionFilter(NAMES, 3, allow=allow, deny=deny)
 
 
 def test_more_results_than_labels():

@@ -39,7 +39,10 @@ def check_labels_file(path: str | os.PathLike[str]) -> None:
 def _check(path: Path, kind: str, problem_of: Callable[[Path, str | None], str | None]) -> None:
     if not path.is_file():
         raise ModelFileError(f"{kind} not found: {path}; run {fix_command(path.name, force=False)}")
-    problem = problem_of(path, KNOWN_SHA256.get(path.name))
+    try:
+        problem = problem_of(path, KNOWN_SHA256.get(path.name))
+    except OSError as e:  # not readable by this user, an I/O error
+        raise ModelFileError(f"cannot read {kind} {path}: {e.strerror or e}; check its permissions (ls -l)") from e
     if problem:
         raise ModelFileError(f"{path} is {problem}; run {fix_command(path.name, force=True)}")
 

@@ -37,6 +37,9 @@ class PredictionFilter:
         keep[[index[n] for n in allow] if allow else slice(None)] = True
         keep[[index[n] for n in deny]] = False
         self._candidates = np.flatnonzero(keep)
+        if not self._candidates.size:
+            raise ClassifierError("--allow and --deny leave no label to report (every allowed label is denied); "
+                                  "drop a --deny or allow more labels")
 
     def _suggest(self, name: str) -> str:
         close = difflib.get_close_matches(name, self.labels, n=2, cutoff=0.5)

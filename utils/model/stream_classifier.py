@@ -14,7 +14,7 @@ from utils.errors import ClassifierError
 from utils.model.files import ModelFileError, check_tflite_file
 from utils.model.predictions import softmax
 from utils.model.runtime import Runtime, load_runtime
-from utils.native_stderr import native_stderr_to_log
+from utils.native_stderr import explain_a_crash, native_stderr_to_log
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,10 @@ class StreamClassifier:
                 f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads{window}")
 
     def _load(self):
-        with native_stderr_to_log() as native_lines:
+        crashed = (f"the TFLite runtime ({self.runtime}) crashed while loading {self.model_path}; "
+                   "try another runtime (--runtime tflite-runtime or ai-edge-litert), fewer threads (--num-threads 1), "
+                   "or a fresh copy of the model (./download_models.sh --force)")
+        with explain_a_crash(crashed), native_stderr_to_log() as native_lines:
             try:
                 interpreter = self.runtime.interpreter_class(
                     model_path=str(self.model_path), num_threads=self.num_threads)
@@ -145,13 +148,21 @@ class StreamClassifier:
         return interpreter
 
     def _signature(self) -> tuple[dict, dict]:
+        """The inputs and outputs of the stream signature; a corrupt model's names can fail to decode here."""
         try:
+            if SIGNATURE not in self._interpreter.get_signature_list():
+                raise ClassifierError(
+                    f"{self.model_path} is not a MoViNet stream model: it has no '{SIGNATURE}' signature; "
+                    "use movinet_<a0|a1|a2>_stream_int8.tflite from ./download_models.sh")
             runner = self._interpreter.get_signature_runner(SIGNATURE)
-        except ValueError as e:
+            inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        except ClassifierError:
+            raise
+        except Exception as e:  # ValueError, UnicodeDecodeError (a damaged tensor name), RuntimeError alike
             raise ClassifierError(
-                f"{self.model_path} is not a MoViNet stream model: it has no '{SIGNATURE}' signature; "
-                "use movinet_<a0|a1|a2>_stream_int8.tflite from ./download_models.sh") from e
-        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+                f"{self.model_path} is corrupt: its signature cannot be read ({type(e).__name__}: "
+                f"{str(e).strip().splitlines()[0] if str(e).strip() else 'no detail'}); "
+                "run ./download_models.sh --force") from e
         del runner  # it holds references into the interpreter, which would block raw tensor access
         return inputs, outputs
 

@@ -25,6 +25,8 @@ MUTED = (200, 200, 200)
 BASE_WIDTH, BASE_HEIGHT = 640, 480
 # Smaller frames are enlarged to this many lines before drawing: text under ~12 px cannot be read.
 MIN_HEIGHT = 480
+# ... but never wider than this: a 16384x8 video would otherwise become a 983040x480 frame (1.4 GB).
+MAX_ENLARGED_WIDTH = 3840
 TOP_SCALE = 0.9           # the top-1 label, readable from across a room
 LABEL_SCALE = 0.7
 STATUS_SCALE = 0.5
@@ -104,10 +106,10 @@ class _Layout:
 def legible(image: np.ndarray) -> np.ndarray:
     """The frame itself, or an enlarged copy when it is too small for readable text (e.g. a 172x172 clip)."""
     height, width = image.shape[:2]
-    if height >= MIN_HEIGHT:
+    factor = min(MIN_HEIGHT / height, MAX_ENLARGED_WIDTH / width)
+    if factor <= 1:
         return image
-    factor = MIN_HEIGHT / height
-    return cv2.resize(image, (round(width * factor), MIN_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass(frozen=True, eq=False)
