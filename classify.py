@@ -105,7 +105,8 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--camera-id", "--cameraId", type=number("camera_id"), default=None,
                        help=f"USB/V4L2 camera number (/dev/videoN) read through OpenCV, {allowed('camera_id')}")
     group.add_argument("--video", default=None,
-                       help="video file or RTSP/HTTP URL instead of a camera")
+                       help="video file or URL instead of a camera; a live RTSP/HTTP stream is reopened after an "
+                            "outage, a URL of a file (.mp4 over HTTP, file://) is read like a file")
     group.add_argument("--width", "--frameWidth", type=number("width"), default=source.width,
                        help=f"camera width, {allowed('width')}")
     group.add_argument("--height", "--frameHeight", type=number("height"), default=source.height,

@@ -51,6 +51,7 @@ from benchmarks.paths import DEFAULT_CLIP, LABELS, MODEL
 from utils.config import BOUNDS, RUNTIMES, Config
 from utils.errors import ClassifierError
 from utils.paths import PROJECT_DIR
+from utils.sources.frame import Frame
 from utils.system_info import cpu_temperature, pi_throttled
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class TimedSource:
         self.started = time.perf_counter()
         frame = self.source.read()
         self.ms = (time.perf_counter() - self.started) * 1000.0
-        self.frames += frame is not None
+        self.frames += isinstance(frame, Frame)  # not the end (None), nor a stalled source's health
         return frame
 
     def close(self) -> None:

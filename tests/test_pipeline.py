@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import time
 
 import pytest
 from conftest import CARVING_ICE, LABELS, MODEL
@@ -10,11 +12,12 @@ from conftest import CARVING_ICE, LABELS, MODEL
 from utils.config import Config
 from utils.model.predictions import PredictionFilter
 from utils.model.stream_classifier import StreamClassifier
-from utils.pipeline import Pipeline, load_classifier, window_frames
+from utils.pipeline import MAX_WINDOW_FRAMES, Pipeline, load_classifier, window_frames
 from utils.sinks import Command, JsonSink, Status, StatusLineSink, Update, WindowSink, make_sinks
 from utils.sinks.display import DisplayChoice
 from utils.sinks.overlay import Annotator, OverlayRenderer
 from utils.sources import OpenCVSource, SyntheticSource
+from utils.sources.health import SourceHealth
 
 
 class ListSink:
@@ -160,6 +163,44 @@ def test_window_frames():
     assert window_frames(Config.from_options(window_seconds=0), source) == 0
 
 
+def test_the_window_memory_is_bounded_whatever_the_flags_and_the_source_say():
+    # --window 600 --fps 120 would be 72000 frames of head features; a file claiming 1e6 fps with --fps 0 more.
+    assert window_frames(Config.from_options(window_seconds=600, fps=120), SyntheticSource(fps=25)) == MAX_WINDOW_FRAMES
+    every_frame = Config.from_options(window_seconds=600, fps=0)
+    assert window_frames(every_frame, SyntheticSource(fps=1e6)) == MAX_WINDOW_FRAMES
+
+
+class OutageSource(SyntheticSource):
+    """30 fps frames; before frame 20 the camera is away for two reads, as the prefetching source reports it."""
+
+    def __init__(self) -> None:
+        super().__init__(width=64, height=48, frames=40)
+        self.outage_reads = 0
+
+    def read(self):
+        if self._index == 20 and self.outage_reads < 2:
+            self.outage_reads += 1
+            return SourceHealth(offline_since=time.time() - 5)
+        return super().read()
+
+
+def test_an_outage_reaches_every_sink_then_the_stream_starts_afresh(model, caplog):
+    shown, quiet = ListSink(), ListSink()
+    quiet.needs_status = False  # as the JSON lines (and later events, MQTT): the outage still reaches it
+    with caplog.at_level(logging.INFO, logger="utils.pipeline"), OutageSource() as source:
+        make_pipeline(model, source, [shown, quiet]).run()
+    for sink in (shown, quiet):
+        outage = [u for u in sink.updates if not u.status.source.online]
+        assert len(outage) == 2
+        assert all(u.result is None and not u.is_new for u in outage)
+        assert all(u.frame.image.shape == (48, 64, 3) and not u.frame.image.any() for u in outage), "a dark frame"
+        assert outage[0].status.source.describe().startswith("camera offline since")
+    after = shown.updates[22]  # 20 frames, 2 outage updates, then frame 20
+    assert after.frame.index == 20 and after.status.source.online
+    assert after.is_new, "the first frame after the outage starts a fresh stream (frame 20 is off the 5 fps grid)"
+    assert "stream reset" in caplog.text
+
+
 def test_status_line_on_a_terminal_and_in_a_log():
     class Tty(io.StringIO):
         def isatty(self):
@@ -176,3 +217,18 @@ def test_status_line_on_a_terminal_and_in_a_log():
     assert tty.getvalue().count("\r") >= 22 and tty.getvalue().endswith("\n")
     assert "carving ice" in tty.getvalue().split("\r")[-1]
     assert log.getvalue().splitlines()[-1].startswith("carving ice 0.9")
+
+
+def test_the_status_line_shows_an_outage_on_a_terminal_and_leaves_a_log_to_the_logger():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, log = Tty(), io.StringIO()
+    offline = Status(source=SourceHealth(offline_since=time.time()))
+    update = Update(SyntheticSource().read(), None, False, offline)
+    for stream in (tty, log):
+        StatusLineSink(stream, interval=0).write(update)
+    assert tty.getvalue().startswith("\rcamera offline since ") and tty.getvalue().rstrip().endswith("retrying")
+    assert log.getvalue() == ""  # the reconnecting source logged the outage once; no copy every 5 s
+

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from contextlib import closing
+
+import numpy as np
 
 from utils import __version__
 from utils.config import Config
@@ -22,6 +24,8 @@ from utils.sinks.display import choose_display
 from utils.sinks.factory import make_sinks
 from utils.sources import FrameSource, open_source
 from utils.sources.frame import Frame
+from utils.sources.health import SourceHealth
+from utils.stop import Stop
 from utils.system_info import CpuMonitor
 
 log = logging.getLogger(__name__)
@@ -32,18 +36,24 @@ MAX_WINDOW_FRAMES = 3000
 
 
 class Pipeline:
-    """Reads every frame, classifies those the sampler picks, and hands each frame to every sink."""
+    """Reads every frame, classifies those the sampler picks, and hands each frame to every sink.
+
+    While a live source is offline the sinks get, every few tenths of a second, a dark frame of the last
+    frame's size with the outage in its status; the first frame after it starts the stream afresh.
+    """
 
     def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter, source: FrameSource,
-                 sinks: Sequence[Sink], fps: float, stop: threading.Event | None = None) -> None:
+                 sinks: Sequence[Sink], fps: float, stop: Stop | None = None) -> None:
         self.classifier = classifier
         self.prediction_filter = prediction_filter
         self.source = source
         self.sinks = list(sinks)
         self.sampler = FrameSampler(fps)
-        self.stop = stop or threading.Event()
+        self.stop = stop or Stop()
         self.result: Result | None = None
         self.classified = 0
+        self._last_frame: Frame | None = None
+        self._outage_shown = False
         self._capture_rate = RateMeter()
         self._classify_rate = RateMeter()
         self._cpu = CpuMonitor()
@@ -69,6 +79,15 @@ class Pipeline:
             self.classified += 1
         return Update(frame, self.result, is_new, self._status() if self._needs_status else Status())
 
+    def outage(self, health: SourceHealth) -> Update:
+        """What the sinks show while the source is offline: a dark frame, no result, the outage in the status."""
+        self._outage_shown = True
+        last = self._last_frame
+        shape = last.image.shape if last is not None else (480, 640, 3)
+        frame = Frame(np.zeros(shape, np.uint8), last.timestamp if last else 0.0, last.index if last else 0)
+        status = self._status() if self._needs_status else Status()
+        return Update(frame, None, False, dataclasses.replace(status, source=health))
+
     def _status(self) -> Status:
         temperature, cpu = self._cpu.read()
         return Status(self._capture_rate.rate, self._classify_rate.rate,
@@ -77,18 +96,32 @@ class Pipeline:
 
     def run(self) -> int:
         """Runs until the source ends or a sink or signal asks to stop; returns the frames classified."""
-        while not self.stop.is_set():
-            frame = self.source.read()
-            if frame is None:
-                break
-            update = self.step(frame)
-            for sink in self.sinks:
-                command = sink.write(update)
-                if command is Command.QUIT:
-                    self.stop.set()
-                elif command is Command.RESET:
+        self.stop.in_loop = True
+        try:
+            while not self.stop.is_set():
+                item = self.source.read()
+                if item is None:
+                    break
+                if isinstance(item, SourceHealth):  # no frame for a moment: a stall or an outage
+                    if not item.online:
+                        self._send(self.outage(item))
+                    continue
+                if self._outage_shown:  # the camera is back, maybe on another scene: start afresh
+                    self._outage_shown = False
                     self.reset()
+                self._last_frame = item
+                self._send(self.step(item))
+        finally:
+            self.stop.in_loop = False
         return self.classified
+
+    def _send(self, update: Update) -> None:
+        for sink in self.sinks:
+            command = sink.write(update)
+            if command is Command.QUIT:
+                self.stop.set()
+            elif command is Command.RESET:
+                self.reset()
 
 
 def window_frames(config: Config, source: FrameSource) -> int:
@@ -112,7 +145,7 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
     return classifier, prediction_filter
 
 
-def run(config: Config, stop: threading.Event | None = None) -> int:
+def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     classifier, prediction_filter = load_classifier(config)
     display = choose_display(config)

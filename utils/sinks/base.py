@@ -8,6 +8,7 @@ from typing import Protocol
 
 from utils.results import Result
 from utils.sources.frame import Frame
+from utils.sources.health import ONLINE, SourceHealth
 
 
 class Command(enum.Enum):
@@ -28,13 +29,15 @@ class Status:
     threads: int = 0
     cpu_temp_c: float | None = None
     cpu_percent: float | None = None
+    source: SourceHealth = ONLINE  # always filled in: an outage is news for every output
 
 
 @dataclass(frozen=True)
 class Update:
     """One captured frame with the latest result; `is_new` when that result came from this frame.
 
-    `status` is measured only when a sink says it shows it (`needs_status`); otherwise it is empty.
+    `status` is measured only when a sink says it shows it (`needs_status`); otherwise only its `source` is
+    set. While a live source is offline, sinks get a dark frame, no result and the outage in `status.source`.
     """
 
     frame: Frame

@@ -27,6 +27,7 @@ BASE_WIDTH, BASE_HEIGHT = 640, 480
 MIN_HEIGHT = 480
 # ... but never wider than this: a 16384x8 video would otherwise become a 983040x480 frame (1.4 GB).
 MAX_ENLARGED_WIDTH = 3840
+WAITING = "waiting for the first result..."
 TOP_SCALE = 0.9           # the top-1 label, readable from across a room
 LABEL_SCALE = 0.7
 STATUS_SCALE = 0.5
@@ -61,6 +62,11 @@ def status_lines(status: Status) -> list[str]:
         machine.append(f"CPU {status.cpu_percent:.0f}%")
     lines.append("   ".join(m for m in machine if m))
     return lines
+
+
+def idle_text(status: Status) -> str:
+    """What stands in for the results while there are none: the camera's outage, or that they are coming."""
+    return status.source.describe() or WAITING
 
 
 @dataclass(frozen=True)
@@ -198,8 +204,10 @@ def _shown(predictions: Sequence[Prediction]) -> tuple[tuple[str, int], ...]:
     return tuple((p.label, min(100, max(0, round(p.score * 100)))) for p in predictions)
 
 
-def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]], lines: Sequence[str]) -> _Scene:
-    """Lays out the (label, percent) rows and the status lines on a frame of this (height, width)."""
+def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]], lines: Sequence[str],
+                 idle: str = WAITING) -> _Scene:
+    """Lays out the (label, percent) rows and the status lines on a frame of this (height, width); `idle` is
+    shown in place of the rows while there are none."""
     layout = _Layout(shape[1], shape[0], max(1, len(predictions)), len(lines))
     margin, px = layout.margin, layout.px
     track = layout.width - 2 * margin  # the bars and the text share this width
@@ -229,7 +237,7 @@ def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]],
         text, scale = _fit(label, row_scale, thickness, room)
         text_at(text, scale, thickness, TEXT, margin, baseline)
     if not predictions:
-        text, scale = _fit("waiting for the first result...", LABEL_SCALE * layout.unit, px(1), track)
+        text, scale = _fit(idle, LABEL_SCALE * layout.unit, px(1), track)
         text_at(text, scale, px(1), MUTED, margin, layout.row_top(1) - px(12))
 
     for i, line in enumerate(lines):
@@ -260,7 +268,8 @@ class OverlayRenderer:
         if now - self._status_time >= self.status_interval:
             self._shown_status, self._status_time = status, now
         height, width = image.shape[:2]
-        key = ((height, width), _shown(predictions), tuple(status_lines(self._shown_status or status)))
+        key = ((height, width), _shown(predictions), tuple(status_lines(self._shown_status or status)),
+               idle_text(status))
         if self._scene is None or key != self._key:
             self._scene, self._key = _build_scene(*key), key
         self._scene.paint(image)
@@ -300,5 +309,5 @@ def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], statu
     if height < MIN_HEIGHT:
         width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
     canvas = np.zeros((height, width, 4), np.uint8)
-    _build_scene((height, width), _shown(predictions), status_lines(status)).paint(canvas)
+    _build_scene((height, width), _shown(predictions), status_lines(status), idle_text(status)).paint(canvas)
     return canvas

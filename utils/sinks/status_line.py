@@ -23,12 +23,17 @@ class StatusLineSink:
         self._text = ""
 
     def write(self, update: Update) -> Command | None:
-        if not update.result:
-            return None
-        top = update.result.predictions[0] if update.result.predictions else None
         s = update.status
-        self._text = (f"{top.label} {top.score:.2f}" if top else "(below threshold)") + (
-            f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
+        if not s.source.online:
+            if not self.tty:  # a log has said so once already; it needs no copy every few seconds
+                return None
+            self._text = s.source.describe()
+        elif update.result:
+            top = update.result.predictions[0] if update.result.predictions else None
+            self._text = (f"{top.label} {top.score:.2f}" if top else "(below threshold)") + (
+                f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
+        else:
+            return None
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now

@@ -10,6 +10,7 @@ import logging
 from utils.config import SourceOptions
 from utils.errors import ClassifierError
 from utils.sources.frame import Frame, FrameSource
+from utils.sources.health import SourceHealth
 from utils.sources.opencv import OpenCVSource, sampled_frames
 from utils.sources.picamera import Picamera2Source, picamera2_available
 from utils.sources.prefetch import prefetched
@@ -17,8 +18,8 @@ from utils.sources.synthetic import SyntheticSource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SyntheticSource", "open_source",
-           "picamera2_available", "sampled_frames"]
+__all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHealth", "SyntheticSource",
+           "open_source", "picamera2_available", "sampled_frames"]
 
 
 def open_source(options: SourceOptions, model_size: tuple[int, int]) -> FrameSource:

@@ -8,6 +8,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from utils.sources.health import SourceHealth
+
 
 @dataclass
 class Frame:
@@ -35,8 +37,12 @@ class FrameSource(Protocol):
     description: str
     nominal_fps: float  # 0 when unknown
 
-    def read(self) -> Frame | None:
-        """The next frame, or None at the end of a file."""
+    def read(self) -> Frame | SourceHealth | None:
+        """The next frame, or None at the end of a file.
+
+        A source that waits for its frames on another thread returns its health instead when none came in a
+        short while (a stall, an outage), so the caller can show that and see a stop request.
+        """
 
     def close(self) -> None: ...
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import stat
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -16,30 +18,113 @@ from utils.sources.frame import ClosingSource, Frame
 
 log = logging.getLogger(__name__)
 
+# Every blocking call on a network stream ends: a server that does not answer fails the open after
+# OPEN_TIMEOUT_S, one that stops sending fails the read after READ_TIMEOUT_S (FFmpeg's default is 30 s).
+OPEN_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 5.0
+# A file that ends before this share of the frames its container announces was cut short or damaged.
+COMPLETE_SHARE = 0.9
+TEXT_CODECS = {"ansi"}  # FFmpeg's "tty" demuxer shows any text file as a video of rendered characters
+
+
+def capture_params(**values: int) -> list[int]:
+    """[property, value, ...] for the CAP_PROP_<name> this OpenCV has: 4.6 (Debian's, on 32-bit Pi OS) has no
+    CAP_PROP_N_THREADS, and older ones no timeouts (then FFmpeg's own 30 s apply)."""
+    params: list[int] = []
+    for name, value in values.items():
+        if (prop := getattr(cv2, f"CAP_PROP_{name}", None)) is not None:
+            params += [prop, value]
+    return params
+
 
 def is_url(spec: str) -> bool:
     return "://" in spec
 
 
+def video_path_problem(path: Path) -> str | None:
+    """What stops `path` from being read as a video file, or None. Never opens a FIFO (that would block)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"video file not found: {path}"
+    except OSError as e:
+        return f"cannot read video {path}: {e.strerror or e}"
+    if stat.S_ISDIR(mode):
+        return f"video {path} is a folder; give a video file inside it"
+    if not stat.S_ISREG(mode):
+        return (f"video {path} is a pipe or a device, not a file; save the video to a file first "
+                "(or give a camera with --camera-id, a stream with its URL)")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as e:
+        return f"cannot read video {path}: {e.strerror or e}"
+    return None
+
+
+def open_interruptibly(open_capture: Callable[[], cv2.VideoCapture]) -> cv2.VideoCapture:
+    """Opens on a helper thread, so Ctrl-C and SIGTERM reach the caller while a slow server keeps the open waiting.
+
+    A signal handler that raises leaves the helper to finish; it then releases what it opened.
+    """
+    lock = threading.Lock()
+    outcome: list[cv2.VideoCapture | BaseException] = []
+    done = threading.Event()
+    abandoned = False
+
+    def opener() -> None:
+        try:
+            result: cv2.VideoCapture | BaseException = open_capture()
+        except BaseException as e:  # handed to the caller's thread
+            result = e
+        with lock:
+            outcome.append(result)
+            done.set()
+            if abandoned and isinstance(result, cv2.VideoCapture):
+                result.release()
+
+    threading.Thread(target=opener, name="open-capture", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except BaseException:
+        with lock:
+            abandoned = True
+            if outcome and isinstance(outcome[0], cv2.VideoCapture):
+                outcome[0].release()
+        raise
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
 class OpenCVSource(ClosingSource):
     """A USB/V4L2 camera (int id), a video file or an RTSP/HTTP URL, read through OpenCV.
 
-    File timestamps come from the container (so sampling is the same at any decode speed);
-    cameras and network streams are stamped on arrival with a monotonic clock.
+    A URL whose container announces its length (an .mp4 over HTTP, a file:// URL) is a file like a local one:
+    frames keep container timestamps, none is dropped, and its end is the end of the run. Cameras and live
+    streams are stamped on arrival with a monotonic clock.
     """
 
     def __init__(self, spec: int | str, width: int = 640, height: int = 480, realtime: bool = False) -> None:
         self.spec = spec
+        self.width, self.height = width, height
         self.is_camera = isinstance(spec, int)
-        self.is_file = not self.is_camera and not is_url(str(spec))
-        self.realtime = realtime and self.is_file
-        if self.is_file and not Path(str(spec)).is_file():
-            raise ClassifierError(f"video file not found: {spec}")
+        self.is_url = not self.is_camera and is_url(str(spec))
+        if not self.is_camera and not self.is_url and (problem := video_path_problem(Path(str(spec)))):
+            raise ClassifierError(problem)
         with native_stderr_to_log():  # OpenCV prints its own warnings for a missing camera
-            self._capture = self._open_file(str(spec)) if self.is_file else cv2.VideoCapture(spec)
+            self._capture = open_interruptibly(self._open)
         if not self._capture.isOpened():
             self._capture.release()
             raise ClassifierError(self._open_error())
+        frame_count = self._capture.get(cv2.CAP_PROP_FRAME_COUNT)
+        self.frame_count = int(frame_count) if 0 < frame_count < 1e12 else 0  # live streams say -2**63 or 0
+        self.is_file = not self.is_camera and (not self.is_url or self.frame_count > 0)
+        self.realtime = realtime and self.is_file
+        if self.is_file and self.codec in TEXT_CODECS:
+            self._capture.release()
+            raise ClassifierError(f"{spec} is a text file, not a video")
         if self.is_camera:
             self._capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
             self._capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
@@ -50,38 +135,60 @@ class OpenCVSource(ClosingSource):
         self.description = f"{kind} {spec} ({size}, {self.nominal_fps:.1f} fps)"
         self._index = 0
         self._start: float | None = None
+        self._ended = False
         self._closed = False
 
-    @staticmethod
-    def _open_file(path: str) -> cv2.VideoCapture:
-        """FFmpeg with one decoding thread, else whatever backend opens it.
+    def reopen(self) -> OpenCVSource:
+        """A fresh capture of the same camera or stream (after it failed)."""
+        return OpenCVSource(self.spec, self.width, self.height, self.realtime)
 
-        FFmpeg's own threads would be created here, on the caller's thread and outside the capture
-        thread's lower priority, and for small videos they cost a quarter more CPU per frame
-        (0.56 vs 0.43 ms on the 340x256 test clip) for no gain: the prefetch thread already overlaps
-        decoding with inference. OpenCV 4.6 (Debian's, on 32-bit Pi OS) has no CAP_PROP_N_THREADS.
+    def _open(self) -> cv2.VideoCapture:
+        if self.is_camera:
+            return cv2.VideoCapture(self.spec)
+        if self.is_url:
+            timeouts = capture_params(OPEN_TIMEOUT_MSEC=int(OPEN_TIMEOUT_S * 1000),
+                                      READ_TIMEOUT_MSEC=int(READ_TIMEOUT_S * 1000))
+            return self._ffmpeg_or_any(str(self.spec), timeouts)
+        return self._ffmpeg_or_any(str(self.spec), capture_params(N_THREADS=1))
+
+    @staticmethod
+    def _ffmpeg_or_any(spec: str, params: list[int]) -> cv2.VideoCapture:
+        """FFmpeg with `params`, else whatever backend opens it.
+
+        A local file gets one decoding thread: FFmpeg's own threads would be created here, on the caller's
+        thread and outside the capture thread's lower priority, and for small videos they cost a quarter
+        more CPU per frame (0.56 vs 0.43 ms on the 340x256 test clip) for no gain: the prefetch thread already
+        overlaps decoding with inference. A URL gets the timeouts that keep a dead server from blocking.
         """
-        n_threads = getattr(cv2, "CAP_PROP_N_THREADS", None)
-        capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [n_threads, 1] if n_threads is not None else [])
+        capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
         if capture.isOpened():
             return capture
         capture.release()
-        return cv2.VideoCapture(path)
+        return cv2.VideoCapture(spec)
+
+    @property
+    def codec(self) -> str:
+        """The container's codec tag ("h264", "mjpg", ...), lower case."""
+        fourcc = int(self._capture.get(cv2.CAP_PROP_FOURCC)) & 0xFFFFFFFF
+        return fourcc.to_bytes(4, "little").decode("latin-1").strip("\0 ").lower()
 
     def _open_error(self) -> str:
         if self.is_camera:
             return (f"cannot open camera {self.spec} (/dev/video{self.spec}): not connected, or busy in "
                     "another program; list cameras with 'v4l2-ctl --list-devices'")
-        if self.is_file:
+        if not self.is_url:
             return f"cannot open video {self.spec}: not a video format OpenCV can read"
         return f"cannot open stream {self.spec}: check the URL and that the server is reachable"
 
     def read(self) -> Frame | None:
+        if self._ended:
+            return None
         ok, image = self._capture.read()
         if not ok:
             if self.is_file:
+                self._end_of_file()
                 return None
-            raise ClassifierError(f"{self.description} stopped delivering frames (unplugged?)")
+            raise ClassifierError(f"{self.description} stopped delivering frames")
         now = time.monotonic()
         if self._start is None:
             self._start = now
@@ -96,6 +203,15 @@ class OpenCVSource(ClosingSource):
         frame = Frame(image, timestamp, self._index)
         self._index += 1
         return frame
+
+    def _end_of_file(self) -> None:
+        """The file is over: an empty one is an error; one that ends early says so (once)."""
+        self._ended = True
+        if self._index == 0:
+            raise ClassifierError(f"video {self.spec} has no frames that can be decoded (empty or damaged)")
+        if self._index < COMPLETE_SHARE * self.frame_count:
+            log.warning("video %s ended after %d of its %d frames: the file is damaged or cut short",
+                        self.spec, self._index, self.frame_count)
 
     def _file_timestamp(self) -> float:
         return container_timestamp(self._capture, self._index, self.nominal_fps)

@@ -9,7 +9,9 @@ import threading
 from typing import Union
 
 from utils.sources.frame import Frame, FrameSource
+from utils.sources.health import ONLINE, ReportsHealth, SourceHealth
 from utils.sources.opencv import OpenCVSource
+from utils.sources.reconnect import ReconnectingSource
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,11 @@ LIVE_QUEUE = 1   # a camera keeps only its newest frame
 # A file's decoder runs at this niceness: while the model's threads want every core, they win,
 # and decoding fills the queue in their gaps instead of stretching each invoke (see README, Performance).
 FILE_NICENESS = 10
+# read() returns within WAIT_S even when no frame comes (a stalled stream), so the loop sees Ctrl-C and SIGTERM
+# and shows the outage; close() waits at most CLOSE_WAIT_S for a reader stuck in a read (a live source's read
+# ends by itself within opencv.READ_TIMEOUT_S).
+WAIT_S = 0.25
+CLOSE_WAIT_S = 0.5
 _END = None      # the item that marks the end of a file
 _Item = Union["Frame", BaseException, None]
 
@@ -47,11 +54,12 @@ class PrefetchSource:
     streams (`live=True`) never wait: when the consumer falls behind, the oldest queued frame is
     dropped for the newest and counted in `dropped`, as frigate does. An error on the reader
     thread is raised again by the next read(). The reader owns the wrapped source and closes it
-    when it stops, so the source is never closed under a read in progress.
+    when it stops, so the source is never closed under a read in progress. `stop` may be shared
+    with the wrapped source, so close() also ends a wait inside it (a reconnect's back-off).
     """
 
     def __init__(self, source: FrameSource, live: bool, maxsize: int | None = None, frame_bytes: int = 0,
-                 name: str = "capture", niceness: int = 0) -> None:
+                 name: str = "capture", niceness: int = 0, stop: threading.Event | None = None) -> None:
         self.source = source
         self.live = live
         self.description = source.description
@@ -59,11 +67,16 @@ class PrefetchSource:
         self.dropped = 0
         self.niceness = niceness
         self._queue: queue.Queue[_Item] = queue.Queue(maxsize or queue_size(live, frame_bytes))
-        self._stop = threading.Event()
+        self._stop = stop or threading.Event()
         self._ended = False
         self._closed = False
         self._thread = threading.Thread(target=self._reader, name=name, daemon=True)
         self._thread.start()
+
+    @property
+    def health(self) -> SourceHealth:
+        """The wrapped source's health: a reconnecting one can be offline."""
+        return self.source.health if isinstance(self.source, ReportsHealth) else ONLINE
 
     @property
     def running(self) -> bool:
@@ -86,6 +99,8 @@ class PrefetchSource:
                 except Exception as e:  # handed to the consumer, which raises it on its own thread
                     self._put(e)
                     return
+                if isinstance(frame, SourceHealth):  # the wrapped source waits itself: the consumer asks health
+                    continue
                 self._put(frame)
                 if frame is None:
                     return
@@ -113,18 +128,17 @@ class PrefetchSource:
                 except queue.Empty:
                     pass
 
-    def read(self) -> Frame | None:
-        """The next frame, or None once the source has ended (or the source is closed)."""
+    def read(self) -> Frame | SourceHealth | None:
+        """The next frame; None once the source has ended (or is closed); the health when none came within WAIT_S."""
         if self._ended or self._closed:
             return None
-        while True:
-            try:
-                item = self._queue.get(timeout=0.5)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():  # ended without a word
-                    self._ended = True
-                    return None
+        try:
+            item = self._queue.get(timeout=WAIT_S)
+        except queue.Empty:
+            if not self._thread.is_alive() and self._queue.empty():  # ended without a word
+                self._ended = True
+                return None
+            return self.health
         if item is _END:
             self._ended = True
             return None
@@ -133,17 +147,17 @@ class PrefetchSource:
             raise item
         return item
 
-    def close(self, timeout: float = 2.0) -> None:
-        """Stops the reader, drops what it queued and waits for it; safe to call twice."""
+    def close(self, timeout: float = CLOSE_WAIT_S) -> None:
+        """Stops the reader, drops what it queued and waits a moment for it; safe to call twice."""
         if self._closed:
             return
         self._closed = True
         self._stop.set()
         self._drain()  # a reader waiting for room wakes up and sees the stop
         self._thread.join(timeout)
-        if self._thread.is_alive():
-            log.warning("%s: the capture thread is still inside a read after %.0f s; leaving it to exit",
-                        self.description, timeout)
+        if self._thread.is_alive():  # a daemon thread: it cannot hold up the exit
+            log.debug("%s: the capture thread is still inside a read after %.1f s; leaving it to end",
+                      self.description, timeout)
         self._drain()
         if self.dropped:
             log.info("%s: dropped %d frames the classifier had no time for", self.description, self.dropped)
@@ -157,8 +171,11 @@ class PrefetchSource:
 
 
 def prefetched(source: OpenCVSource) -> PrefetchSource:
-    """Decodes on a capture thread: a file loses no frame, a camera or stream keeps its newest."""
-    # Only a file's decoder yields to the model: a camera's frames are stamped on arrival, and a
-    # starved capture thread would stamp them late.
-    return PrefetchSource(source, live=not source.is_file, frame_bytes=source.frame_bytes,
-                          niceness=FILE_NICENESS if source.is_file else 0)
+    """Decodes on a capture thread: a file loses no frame; a camera or stream keeps its newest, and is
+    reopened after an outage."""
+    if source.is_file:
+        # Only a file's decoder yields to the model: a camera's frames are stamped on arrival, and a
+        # starved capture thread would stamp them late.
+        return PrefetchSource(source, live=False, frame_bytes=source.frame_bytes, niceness=FILE_NICENESS)
+    stop = threading.Event()
+    return PrefetchSource(ReconnectingSource(source, stop), live=True, stop=stop)
