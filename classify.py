@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -122,9 +123,13 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--web", action="store_true",
                        help="also serve the live view to a browser (what --display web does alone)")
     group.add_argument("--web-host", default=output.web_host,
-                       help="address the web view listens on; 0.0.0.0 lets other computers in")
+                       help="address the web view listens on; 0.0.0.0 (or ::) lets other computers in, and then "
+                            "needs a password in the environment (WEB_PASSWORD) or --web-insecure")
     group.add_argument("--web-port", type=number("web_port"), default=output.web_port,
                        help=f"port of the web view, {allowed('web_port')}")
+    group.add_argument("--web-insecure", action="store_true",
+                       help="let other computers use the web view without a password: anyone who reaches it can "
+                            "watch the camera and reset the stream")
     group.add_argument("--json", action="store_true",
                        help="print one JSON object per classified frame on stdout (logs go to stderr)")
     mqtt, group = defaults.mqtt, p.add_argument_group("MQTT and Home Assistant")
@@ -150,6 +155,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         options.pop(key, None)
     options["allow"] = tuple(options["allow"])
     options["deny"] = tuple(options["deny"])
+    options["web_password"] = os.environ.get("WEB_PASSWORD") or None
     return Config.from_options(**options)
 
 

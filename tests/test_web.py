@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
+import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, free_port, need_binary, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, free_port, need_binary, run_cli
+from test_cli import one_error_line
 
 from utils.errors import ClassifierError
 from utils.results import Prediction, Result
@@ -23,7 +30,9 @@ from utils.sinks import Command, Update
 from utils.sinks.base import Status
 from utils.sinks.overlay import Annotator
 from utils.sinks.web import WebSink
+from utils.sinks.web_access import TOKEN_HEADER
 from utils.sources import Frame
+from utils.sources.health import SourceHealth
 
 DOCS = REPO / "docs"
 
@@ -233,14 +242,224 @@ def test_a_viewer_gets_frames_at_a_modest_rate(sink):
     assert CountingAnnotator.drawn <= 10 * elapsed + 3
 
 
+def page_token(url: str, headers: dict[str, str] | None = None) -> str:
+    """The per-run token the page carries for its buttons."""
+    page = urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5).read().decode()
+    return re.search(r'<meta name="classify-token" content="([^"]+)">', page).group(1)
+
+
+def post_reset(url: str, headers: dict[str, str]) -> int:
+    """POST /reset with these headers; returns the HTTP status."""
+    request = urllib.request.Request(url + "reset", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def test_the_reset_button_resets_the_stream(sink):
-    request = urllib.request.Request(sink.url + "reset", method="POST")
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert response.status == 204
+    # What the page's button sends: the page's own origin and its token.
+    headers = {"Origin": sink.url.rstrip("/"), TOKEN_HEADER: page_token(sink.url)}
+    assert post_reset(sink.url, headers) == 204
     assert sink.write(an_update(0)) is Command.RESET
     assert sink.write(an_update(1)) is None
+    assert f'headers: {{"{TOKEN_HEADER}": token}}' in get(sink.url).decode(), "the page's button sends the token"
+
+
+def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
+    token, origin = page_token(sink.url), sink.url.rstrip("/")
+    for headers in ({},                                                     # curl, a script
+                    {"Origin": origin},                                     # same origin, no token
+                    {"Origin": origin, TOKEN_HEADER: "guessed"},            # a wrong token
+                    {"Origin": "http://evil.example", TOKEN_HEADER: token},  # another site
+                    {"Origin": "null", TOKEN_HEADER: token},                # a sandboxed frame, a file
+                    {TOKEN_HEADER: token}):                                 # neither Origin nor Referer
+        assert post_reset(sink.url, headers) == 403, headers
+        assert sink.write(an_update(0)) is None, headers
+    assert post_reset(sink.url, {"Referer": sink.url, TOKEN_HEADER: token}) == 204  # Referer stands in for Origin
+    assert sink.write(an_update(0)) is Command.RESET
+
+
+def test_a_page_on_another_site_cannot_reset_the_stream_in_a_real_browser(sink, tmp_path, caplog):
+    """Headless Chromium opens an attacker's page (another origin: another port) that posts to /reset by fetch
+    and by a form, as any web page the user happens to open could."""
+    attack = f"""<!doctype html><html><body><iframe name="sink" style="display:none"></iframe>
+<form id="form" method="POST" action="{sink.url}reset" target="sink"><input name="x" value="1"></form>
+<p id="out">started</p><script>
+(async () => {{
+  const out = document.getElementById("out");
+  try {{ await fetch("{sink.url}reset", {{method: "POST", mode: "no-cors"}}); out.textContent += " fetch"; }}
+  catch (e) {{ out.textContent += " fetch-error"; }}
+  document.getElementById("form").submit();
+  out.textContent += " form";
+}})();
+</script></body></html>""".encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(attack)))
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"):
+            dom = chromium("--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{evil.server_address[1]}/",
+                           tmp_path=tmp_path)
+            assert "started fetch form" in dom.stdout, dom.stdout + dom.stderr[-2000:]
+            deadline = time.monotonic() + 30
+            while caplog.text.count('"POST /reset ') < 2:  # both requests reached the web view...
+                assert time.monotonic() < deadline, caplog.text
+                time.sleep(0.05)
+    finally:
+        evil.shutdown()
+        evil.server_close()
+    assert sink.write(an_update(0)) is None, "...and one of them reset the stream"
+    assert caplog.text.count('"POST /reset HTTP/1.1" 403') == 2
+
+
+def raw_get(port: int, path: str, host: str, address: str = "127.0.0.1") -> tuple[int, bytes]:
+    """A GET with any Host header, as a DNS-rebinding page's browser sends it."""
+    connection = http.client.HTTPConnection(address, port, timeout=5)
+    try:
+        connection.putrequest("GET", path, skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_forged_host_is_refused_so_dns_rebinding_reads_nothing(sink):
+    sink.write(an_update(3))
+    port = sink.port
+    for path in ("/", "/results.json", "/frame.jpg", "/stream.mjpg"):
+        status, body = raw_get(port, path, f"evil.example:{port}")
+        assert status == 400 and b"carving ice" not in body and b"classify-token" not in body, path
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost:9000"):  # 9000: an ssh -L tunnel's port
+        assert raw_get(port, "/results.json", host)[0] == 200, host
+
+
+def test_a_password_keeps_everyone_else_out():
+    web = WebSink("127.0.0.1", free_port(), password="s3cret pass")
+    try:
+        def status(authorization: str | None) -> int:
+            headers = {"Authorization": authorization} if authorization else {}
+            try:
+                with urllib.request.urlopen(urllib.request.Request(web.url, headers=headers), timeout=5) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                assert e.code != 401 or e.headers["WWW-Authenticate"].startswith("Basic ")
+                return e.code
+
+        def basic(user: str, password: str) -> str:
+            return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+        assert status(None) == 401
+        assert status(basic("pi", "wrong")) == 401
+        assert status("Basic !!!") == 401
+        assert status(basic("anyone", "s3cret pass")) == 200
+        auth = {"Authorization": basic("pi", "s3cret pass")}
+        token = page_token(web.url, auth)
+        assert post_reset(web.url, {"Origin": web.url.rstrip("/"), TOKEN_HEADER: token}) == 401  # no password
+        assert post_reset(web.url, {**auth, "Origin": web.url.rstrip("/"), TOKEN_HEADER: token}) == 204
+    finally:
+        web.close()
+
+
+def test_beyond_loopback_a_password_or_web_insecure_is_required():
+    line = one_error_line(run_cli("--video", str(ARM_WRESTLING), "--display", "web", "--web-host", "0.0.0.0",
+                                  "--web-port", str(free_port())))
+    assert "WEB_PASSWORD" in line and "--web-insecure" in line and "reset the stream" in line
+    for extra, env in ((["--web-insecure"], {}), ([], {"WEB_PASSWORD": "s3cret"})):
+        run = run_cli("--video", str(CARVING_ICE), "--display", "web", "--web-host", "0.0.0.0",
+                      "--web-port", str(free_port()), *extra, env=env)
+        assert run.returncode == 0, run.stderr
+        assert "can watch the camera and reset the stream" in run.stderr
+        assert "s3cret" not in run.stderr
+
+
+def test_idle_connections_time_out_and_their_number_is_bounded():
+    web = WebSink("127.0.0.1", free_port(), connection_timeout=1.0, max_connections=4)
+    idle = [socket.create_connection(("127.0.0.1", web.port), timeout=5) for _ in range(4)]  # send nothing
+    try:
+        try:
+            refused = get(web.url + "results.json", timeout=5) is None
+        except urllib.error.HTTPError as e:
+            refused = e.code == 503
+        except (ConnectionError, http.client.RemoteDisconnected):
+            refused = True
+        assert refused, "a fifth connection was served beside four idle ones"
+        deadline = time.monotonic() + 30
+        while True:  # the idle ones are dropped after their timeout, and the view answers again
+            try:
+                assert json.loads(get(web.url + "results.json", timeout=5)) == {
+                    "results": [], "status": json.loads(web.results_json())["status"]}
+                break
+            except (urllib.error.HTTPError, ConnectionError, http.client.RemoteDisconnected):
+                assert time.monotonic() < deadline, "idle connections were never dropped"
+                time.sleep(0.2)
+        assert all(s.recv(1) == b"" for s in idle), "the server closed the idle connections"
+    finally:
+        for s in idle:
+            s.close()
+        web.close()
+
+
+def test_ipv6_loopback_works():
+    port = free_port()
+    try:
+        web = WebSink("::1", port)
+    except ClassifierError as e:  # a machine without IPv6: refused, with the reason
+        assert "IPv6 is not enabled" in str(e)
+        return
+    try:
+        assert web.url == f"http://[::1]:{port}/"
+        assert json.loads(get(web.url + "results.json"))["results"] == []
+        assert raw_get(port, "/", f"[::1]:{port}", address="::1")[0] == 200
+        assert raw_get(port, "/", "evil.example", address="::1")[0] == 400
+    finally:
+        web.close()
+
+
+def test_an_outage_is_in_the_results(sink):
+    since = time.time()
+    sink.write(Update(an_update(5).frame, None, False, Status(source=SourceHealth(offline_since=since))))
+    source = json.loads(get(sink.url + "results.json"))["status"]["source"]
+    assert source == {"online": False, "offline_since": since,
+                      "message": f"camera offline since {time.strftime('%H:%M:%S', time.localtime(since))}; retrying"}
 
 
 def test_unknown_paths_are_404(sink):
     with pytest.raises(urllib.error.HTTPError, match="404"):
         get(sink.url + "nope")
+
+
+def test_a_very_wide_and_low_video_reaches_the_browser():
+    """A 16384x8 video: the overlay used to enlarge it 60 times, to 983040x480 (1.4 GB), and no JPEG came of it."""
+    web = WebSink("127.0.0.1", free_port())  # with the real overlay
+    received: list[np.ndarray] = []
+
+    def pipeline():
+        update = Update(Frame(np.full((8, 16384, 3), 128, np.uint8), 0.0, 0), None, False, Status())
+        while not received:
+            web.write(update)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=pipeline)
+    thread.start()
+    try:
+        received.extend(mjpeg_frames(web.url + "stream.mjpg", 1))
+    finally:
+        received.append(np.zeros(0))
+        thread.join()
+        web.close()
+    assert received[0].shape == (8, 16384, 3)

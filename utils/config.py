@@ -7,6 +7,7 @@ from a config file) and by the benchmark, so a rule is written once.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 import os
 import socket
@@ -81,6 +82,29 @@ def flag(name: str) -> str:
     return "--" + FLAG_NAMES.get(name, name).replace("_", "-")
 
 
+def is_loopback(host: str) -> bool:
+    """True when `host` (an address or a name) reaches only this machine."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {str(info[4][0]).split("%")[0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(address).is_loopback for address in addresses)
+
+
+def web_exposure_problem(host: str, password: str | None, insecure: bool) -> str | None:
+    """Why the web view may not listen on `host` as asked, or None: beyond loopback it needs a password,
+    or --web-insecure to say that anyone may use it."""
+    if password or insecure or is_loopback(host):
+        return None
+    return (f"--web-host {host} lets other computers reach the web view, and anyone there could watch the "
+            "camera and reset the stream: set a password in the environment (WEB_PASSWORD=...), "
+            "or pass --web-insecure to allow that without one")
+
+
 def default_threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
@@ -152,7 +176,15 @@ class OutputOptions(_Checked):
     web: bool = False  # the web view beside any --display
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    web_password: str | None = field(default=None, repr=False)  # WEB_PASSWORD; never logged
+    web_insecure: bool = False  # beyond loopback without a password, on purpose
     json: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.display == "web" or self.web:
+            if problem := web_exposure_problem(self.web_host, self.web_password, self.web_insecure):
+                raise ClassifierError(problem)
 
 
 def default_name() -> str:

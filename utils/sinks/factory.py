@@ -39,7 +39,8 @@ def _web(options: OutputOptions, display: DisplayChoice, source: FrameSource | N
          annotator: Annotator) -> Sink:
     from utils.sinks.web import WebSink
 
-    return WebSink(options.web_host, options.web_port, annotator=annotator)
+    return WebSink(options.web_host, options.web_port, annotator=annotator, password=options.web_password,
+                   insecure=options.web_insecure)
 
 
 # The sink that shows the video for each --display; "none" shows none.

@@ -1,7 +1,8 @@
 """The web view: the annotated video as MJPEG and the latest results as JSON, for a browser on another machine.
 
 One daemon thread runs a ThreadingHTTPServer; the pipeline only hands over frames and never waits on a
-client. A JPEG is encoded only while someone is watching, and at most `max_fps` times a second.
+client. A JPEG is encoded only while someone is watching, and at most `max_fps` times a second. Who may
+connect and press buttons is web_access's job; here every connection is also bounded in time and number.
 """
 
 from __future__ import annotations
@@ -13,22 +14,38 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
 
+from utils.config import is_loopback, web_exposure_problem
 from utils.errors import ClassifierError
 from utils.results import Result
 from utils.sinks.base import Command, Status, Update
 from utils.sinks.overlay import Annotator
+from utils.sinks.web_access import TOKEN_HEADER, WILDCARDS, WebAccess
 
 log = logging.getLogger(__name__)
 
 WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams renew it every frame
+# A client that sends nothing, or reads nothing, for this long is dropped, and only this many are served at
+# once (each holds a thread): idle connections cannot pile up until the Pi runs out of memory.
+CONNECTION_TIMEOUT_S = 10.0
+MAX_CONNECTIONS = 32
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
+        b"Retry-After: 5\r\nConnection: close\r\n\r\ntoo many connections\n")
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="classify-token" content="%TOKEN%">
 <title>Action classifier</title>
 <style>
 body { margin: 0; background: #111; color: #eee; font: 18px system-ui, sans-serif; }
@@ -50,10 +67,14 @@ button { font-size: 16px; padding: 6px 14px; }
 </main>
 <script>
 const results = document.getElementById("results"), status = document.getElementById("status");
+function message(text) {
+  const row = document.createElement("div"); row.className = "row"; row.textContent = text; return row;
+}
 function show(data) {
-  if (!("frame" in data)) return;  // no result yet: keep "waiting..."
-  results.replaceChildren(...(data.results.length ? data.results : [{label: "(no label above the threshold)",
-      score: 0}]).map(p => {
+  const s = data.status;
+  if (!s.source.online) results.replaceChildren(message(s.source.message));  // the camera is away
+  else if ("frame" in data) results.replaceChildren(...(data.results.length ? data.results : [{label:
+      "(no label above the threshold)", score: 0}]).map(p => {
     const row = document.createElement("div"), label = document.createElement("div");
     const bar = document.createElement("div"), fill = document.createElement("div");
     row.className = "row"; label.className = "label"; bar.className = "bar";
@@ -61,7 +82,7 @@ function show(data) {
     fill.style.width = `${Math.max(0, Math.min(1, p.score)) * 100}%`;
     bar.append(fill); row.append(label, bar); return row;
   }));
-  const s = data.status;
+  else return;  // no result yet: keep "waiting..."
   status.textContent = `capture ${s.capture_fps.toFixed(1)} fps, classify ${s.classify_fps.toFixed(1)} fps, ` +
     `${s.inference_ms.toFixed(1)} ms; ${s.model}, ${s.threads} threads` +
     (s.cpu_temp_c == null ? "" : `, ${s.cpu_temp_c.toFixed(0)} °C`) +
@@ -72,7 +93,9 @@ async function poll() {
   catch (e) { status.textContent = "disconnected: is classify.py still running?"; }
   setTimeout(poll, 500);
 }
-document.getElementById("reset").onclick = () => fetch("reset", {method: "POST"});
+// Buttons send the page's token: another site's page can post to /reset but cannot read the token.
+const token = document.querySelector('meta[name="classify-token"]').content;
+document.getElementById("reset").onclick = () => fetch("reset", {method: "POST", headers: {"%TOKEN_HEADER%": token}});
 // The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
 window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); });
 </script></body></html>
@@ -80,57 +103,137 @@ window.addEventListener("load", () => { document.getElementById("video").src = "
 
 
 class _Server(ThreadingHTTPServer):
+    """Serves each connection on its own daemon thread, at most `max_connections` at once."""
+
     daemon_threads = True  # a client streaming for hours never holds up the exit
     sink: WebSink
+    access: WebAccess
+    connection_timeout: float
+    refusals = 0  # requests to change something that did not come from the page
+
+    def __init__(self, address: tuple[str, int], max_connections: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            log.debug("web: %s refused: %s", client_address[0], BUSY.split(b"\r\n")[0].decode())
+            try:
+                request.settimeout(1.0)
+                request.sendall(BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.connection_timeout)  # every read and write of this client
+
     def log_message(self, format: str, *args) -> None:
         log.debug("web: %s %s", self.address_string(), format % args)
 
-    def _send(self, body: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK) -> None:
+    def _headers(self, content_type: str, status: HTTPStatus, length: int | None = None,
+                 extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if length is not None:
+            self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-store")
+        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+            self.send_header(name, value)
         self.end_headers()
+
+    def _send(self, body: bytes, content_type: str, status: HTTPStatus = HTTPStatus.OK,
+              extra: dict[str, str] | None = None) -> None:
+        self._headers(content_type, status, len(body), extra)
         self.wfile.write(body)
 
+    def _admitted(self) -> bool:
+        """The Host check, then the password; sends the refusal and returns False when the request fails one."""
+        access = self.server.access
+        if not access.host_allowed(self.headers.get("Host")):
+            log.debug("web: %s refused: unknown Host %r", self.address_string(), self.headers.get("Host"))
+            self._send(b"unknown host name: open the address classify.py printed\n", "text/plain",
+                       HTTPStatus.BAD_REQUEST)
+            return False
+        if not access.authorized(self.headers.get("Authorization")):
+            self._send(b"password required\n", "text/plain", HTTPStatus.UNAUTHORIZED,
+                       {"WWW-Authenticate": 'Basic realm="classify.py web view", charset="UTF-8"'})
+            return False
+        return True
+
     def do_GET(self) -> None:
-        sink = self.server.sink
-        path = self.path.split("?", 1)[0]
+        self._answer(self._get)
+
+    def do_POST(self) -> None:
+        self._answer(self._post)
+
+    def _answer(self, respond: Callable[[], None]) -> None:
+        """Every request: the Host check and the password first; a client that went away is no error."""
         try:
-            if path in ("/", "/index.html"):
-                self._send(PAGE.encode(), "text/html; charset=utf-8")
-            elif path == "/results.json":
-                self._send(sink.results_json(), "application/json")
-            elif path == "/frame.jpg":
-                jpeg, _ = sink.next_jpeg(-1)
-                if jpeg is None:
-                    self._send(b"no frame yet\n", "text/plain", HTTPStatus.SERVICE_UNAVAILABLE)
-                else:
-                    self._send(jpeg, "image/jpeg")
-            elif path == "/stream.mjpg":
-                self._stream(sink)
-            else:
-                self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
+            if self._admitted():
+                respond()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout) as e:
             log.debug("web: %s went away (%s)", self.address_string(), e)
 
-    def do_POST(self) -> None:
-        if self.path == "/reset":
-            self.server.sink.request_reset()
-            self._send(b"", "text/plain", HTTPStatus.NO_CONTENT)
+    def _get(self) -> None:
+        sink = self.server.sink
+        path = self.path.split("?", 1)[0]
+        if path in ("/", "/index.html"):
+            page = PAGE.replace("%TOKEN_HEADER%", TOKEN_HEADER).replace("%TOKEN%", self.server.access.token)
+            self._send(page.encode(), "text/html; charset=utf-8")
+        elif path == "/results.json":
+            self._send(sink.results_json(), "application/json")
+        elif path == "/frame.jpg":
+            jpeg, _ = sink.next_jpeg(-1)
+            if jpeg is None:
+                self._send(b"no frame yet\n", "text/plain", HTTPStatus.SERVICE_UNAVAILABLE)
+            else:
+                self._send(jpeg, "image/jpeg")
+        elif path == "/stream.mjpg":
+            self._stream(sink)
         else:
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
 
+    def _post(self) -> None:
+        """Every button: same origin and the run's token, besides the Host check and the password."""
+        if self.path != "/reset":
+            self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
+            return
+        headers = self.headers
+        if not self.server.access.may_change_state(headers.get("Host"), headers.get("Origin") or headers.get("Referer"),
+                                                   headers.get(TOKEN_HEADER)):
+            self.server.refusals += 1
+            log.log(logging.WARNING if self.server.refusals == 1 else logging.DEBUG,
+                    "web: refused a reset from %s: not sent by this web view's own page (another site?)",
+                    self.address_string())
+            self._send(b"refused: only this web view's own page may do that\n", "text/plain", HTTPStatus.FORBIDDEN)
+            return
+        self.server.sink.request_reset()
+        self._send(b"", "text/plain", HTTPStatus.NO_CONTENT)
+
     def _stream(self, sink: WebSink) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
+        self._headers("multipart/x-mixed-replace; boundary=frame", HTTPStatus.OK)
         seen = -1
         while not sink.closed:
             jpeg, seen = sink.next_jpeg(seen)
@@ -147,7 +250,8 @@ class WebSink:
     needs_status = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80,
-                 annotator: Annotator | None = None) -> None:
+                 annotator: Annotator | None = None, password: str | None = None, insecure: bool = False,
+                 connection_timeout: float = CONNECTION_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
         self.annotator = annotator or Annotator()
         self.interval = 1.0 / max_fps
         self.quality = quality
@@ -159,29 +263,44 @@ class WebSink:
         self._last_encode = -float("inf")
         self._latest: tuple[Result | None, Status] = (None, Status())
         self._reset = threading.Event()
-        try:
-            self._server = _Server((host, port), _Handler)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                raise ClassifierError(f"cannot start the web view: port {port} is already in use on {host} "
-                                      "(another classify.py?); choose another with --web-port") from e
-            raise ClassifierError(f"cannot start the web view on {host}:{port}: {e.strerror or e}; "
-                                  "check --web-host (an address of this machine, or 0.0.0.0 for all)") from e
+        self._server = self._bind(host, port, max_connections)  # first: a wrong address is the first thing to say
+        if problem := web_exposure_problem(host, password, insecure):
+            self._server.server_close()
+            raise ClassifierError(problem)
+        local = is_loopback(host)
         self._server.sink = self
+        self._server.access = WebAccess.for_host(host, password)
+        self._server.connection_timeout = connection_timeout
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-view", daemon=True)
         self._thread.start()
         self.port = self._server.server_address[1]
-        self.url = f"http://{host}:{self.port}/"
-        if host in ("0.0.0.0", "::", ""):
-            log.warning("web view: anyone on the network can watch the camera at http://%s:%d/",
-                        socket.gethostname(), self.port)
-        elif host in ("127.0.0.1", "localhost", "::1"):
-            log.info("web view: %s (from another computer: ssh -L %d:localhost:%d <user>@<pi>, then open "
-                     "http://localhost:%d/; or listen on the network with --web-host 0.0.0.0)",
-                     self.url, self.port, self.port, self.port)
+        shown = socket.gethostname() if host in WILDCARDS else host
+        self.url = f"http://{f'[{shown}]' if ':' in shown else shown}:{self.port}/"
+        if local:
+            log.info("web view: %s (only this computer; from another one: ssh -L %d:localhost:%d <user>@<pi>, "
+                     "then open http://localhost:%d/)", self.url, self.port, self.port, self.port)
+        elif password:
+            log.info("web view: %s (password required; whoever has it can watch the camera and reset the stream)",
+                     self.url)
         else:
-            log.info("web view: %s", self.url)
+            log.warning("web view: %s: anyone who can reach this computer can watch the camera and reset the "
+                        "stream (--web-insecure, no password)", self.url)
+
+    @staticmethod
+    def _bind(host: str, port: int, max_connections: int) -> _Server:
+        server_class = _Server6 if ":" in host else _Server
+        try:
+            return server_class((host, port), max_connections)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise ClassifierError(f"cannot start the web view: port {port} is already in use on {host} "
+                                      "(another classify.py?); choose another with --web-port") from e
+            if server_class is _Server6 and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                raise ClassifierError(f"cannot start the web view on [{host}]:{port}: IPv6 is not enabled on "
+                                      "this computer; use --web-host 127.0.0.1 (or 0.0.0.0)") from e
+            raise ClassifierError(f"cannot start the web view on {host}:{port}: {e.strerror or e}; "
+                                  "check --web-host (an address of this machine, or 0.0.0.0 for all)") from e
 
     # Called by the pipeline, on the main thread.
 
@@ -229,7 +348,8 @@ class WebSink:
     def results_json(self) -> bytes:
         result, status = self._latest
         data = result.as_dict() if result else {"results": []}
-        return json.dumps({**data, "status": dataclasses.asdict(status)}).encode()
+        shown = {**dataclasses.asdict(status), "source": status.source.as_dict()}
+        return json.dumps({**data, "status": shown}).encode()
 
     def request_reset(self) -> None:
         self._reset.set()
