@@ -243,3 +243,18 @@ def test_rgba_overlay_alpha_and_colours_match_the_drawn_overlay(size):
     pixels = {tuple(p) for p in rgba[drawn].tolist()}
     expected = {(*overlay.TEXT, 255), (*overlay.BAR[::-1], 255), (*overlay.TRACK[::-1], 255)}
     assert expected <= pixels, "white text, amber and grey bars, as RGB"
+
+
+def test_an_outage_takes_the_place_of_the_results():
+    """What the window shows while the camera is away: the outage where the labels were, on a dark frame."""
+    from utils.sources.health import SourceHealth
+
+    dark = np.zeros((480, 640, 3), np.uint8)
+    waiting = draw_overlay(dark.copy(), (), STATUS)
+    offline = draw_overlay(dark.copy(), (), Status(source=SourceHealth(offline_since=0.0)))
+    def ink(image: np.ndarray) -> int:  # text pixels in the first result's row
+        return int((image[:60] > 150).all(axis=2).sum())
+
+    assert ink(offline) > ink(waiting) > 0, "a longer line than 'waiting for the first result...'"
+    assert overlay.idle_text(Status(source=SourceHealth(offline_since=0.0))).startswith("camera offline since ")
+    assert overlay.idle_text(STATUS) == overlay.WAITING
