@@ -373,6 +373,13 @@ class FakeWebcam:
         pass
 
 
+def innermost(source):
+    """The source itself, behind the prefetch thread and the reconnecting wrapper of a live source."""
+    while hasattr(source, "source"):
+        source = source.source
+    return source
+
+
 def test_a_usb_webcam_listed_by_libcamera_is_read_through_opencv(fake_picamera2, monkeypatch):
     """global_camera_info() lists UVC webcams too, but they give one stream, not main + lores."""
     fake_picamera2.cameras = [USB_CAMERA]
@@ -380,7 +387,7 @@ def test_a_usb_webcam_listed_by_libcamera_is_read_through_opencv(fake_picamera2,
     monkeypatch.setattr(cv2, "VideoCapture", FakeWebcam)
     assert not picamera2_available()
     with open_source(SourceOptions(), (172, 172)) as source:
-        assert isinstance(getattr(source, "source", source), OpenCVSource)
+        assert isinstance(innermost(source), OpenCVSource)
     assert FakeWebcam.opened == [0] and fake_picamera2.instances == []
 
 
@@ -395,7 +402,7 @@ def test_the_pi_camera_is_picked_beside_a_usb_webcam(fake_picamera2):
 
 def test_open_source_picks_by_flags(fake_picamera2):
     with open_source(SourceOptions(video=str(CARVING_ICE)), (172, 172)) as source:
-        assert isinstance(getattr(source, "source", source), OpenCVSource)  # perhaps behind a prefetch thread
+        assert isinstance(innermost(source), OpenCVSource)
     with open_source(SourceOptions(), (172, 172)) as source:
         assert isinstance(source, Picamera2Source)  # the default when a Pi camera is there
     with pytest.raises(ClassifierError, match="cannot open camera 63"):

@@ -42,6 +42,11 @@ class ReconnectingSource(ClosingSource):
         self._start: float | None = None
         self._last_frame_time = time.time()
 
+    @property
+    def source(self) -> OpenCVSource | None:
+        """The capture in use (None while it is being reopened)."""
+        return self._source
+
     def read(self) -> Frame | None:
         """The next frame, however long the outage; None only once `stop` is set."""
         while not self._stop.is_set():
