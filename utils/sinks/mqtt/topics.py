@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 APP = "pi-action-classifier"
 DISCOVERY_PREFIX = "homeassistant"
@@ -29,22 +29,16 @@ class Topics:
 
     prefix: str
     name: str
+    base: str = field(init=False)
+    availability: str = field(init=False)
+    state: str = field(init=False)
+    event: str = field(init=False)
 
-    @property
-    def base(self) -> str:
-        return f"{self.prefix}/{self.name}"
-
-    @property
-    def availability(self) -> str:
-        return f"{self.base}/availability"
-
-    @property
-    def state(self) -> str:
-        return f"{self.base}/state"
-
-    @property
-    def event(self) -> str:
-        return f"{self.base}/event"
+    def __post_init__(self) -> None:
+        base = f"{self.prefix}/{self.name}"
+        for key, value in (("base", base), ("availability", f"{base}/availability"),
+                           ("state", f"{base}/state"), ("event", f"{base}/event")):
+            object.__setattr__(self, key, value)  # frozen: set once, here
 
     def active(self, label: str) -> str:
         return f"{self.base}/active/{slug(label)}"
