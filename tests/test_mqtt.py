@@ -85,7 +85,8 @@ def test_a_run_publishes_availability_state_and_discovery(mosquitto):
         assert len(states) < len(done.records)
         configs = {m.topic: json.loads(m.payload) for m in subscriber.messages if m.topic.startswith("homeassistant/")}
         assert set(configs) == {"homeassistant/sensor/pi_action_kitchen/action/config",
-                                "homeassistant/sensor/pi_action_kitchen/action_score/config"}
+                                "homeassistant/sensor/pi_action_kitchen/action_score/config",
+                                "homeassistant/binary_sensor/pi_action_kitchen/camera/config"}
         published = {m.topic for m in subscriber.messages}
         for config in configs.values():
             assert config["state_topic"] in published and config["availability_topic"] == TOPICS.availability
@@ -97,7 +98,7 @@ def test_a_run_publishes_availability_state_and_discovery(mosquitto):
     late = Subscriber(mosquitto.port)
     try:
         late.wait_for(lambda: late.on(TOPICS.availability) == ["offline"] and late.on(TOPICS.state)
-                      and len([m for m in late.messages if m.topic.startswith("homeassistant/")]) == 2)
+                      and len([m for m in late.messages if m.topic.startswith("homeassistant/")]) == 3)
     finally:
         late.close()
 
@@ -236,7 +237,7 @@ def test_discovery_follows_home_assistant_schema():
     assert fall["payload_on"] == "ON" and fall["payload_off"] == "OFF"
     assert fall["default_entity_id"] == "binary_sensor.kitchen_event_falling_off_chair"
     ids = [payload["unique_id"] for payload in messages.values()]
-    assert len(ids) == len(set(ids)) == 4
+    assert len(ids) == len(set(ids)) == 5
     for payload in messages.values():
         assert payload["availability_topic"] == "pi-action/kitchen/availability"
         assert payload["origin"]["name"] == "pi-action-classifier" and payload["device"]["name"] == "kitchen"

@@ -101,3 +101,22 @@ def test_a_url_of_a_video_file_is_read_like_the_file(camera, url):
     assert [(r["frame"], r["timestamp"], r["results"]) for r in remote.records] == \
         [(r["frame"], r["timestamp"], r["results"]) for r in local.records]
     assert len(remote.records) == 22
+
+
+def test_mqtt_reports_the_camera_offline_and_back(camera, app_on, mosquitto):
+    from test_mqtt import Subscriber
+
+    subscriber = Subscriber(mosquitto.port)
+    try:
+        app = app_on("--mqtt", mosquitto.url, "--name", "door")
+        subscriber.wait_for(lambda: subscriber.on("pi-action/door/state"))
+        camera.mode = DOWN
+        subscriber.wait_for(lambda: any(not json.loads(p)["online"] for p in subscriber.on("pi-action/door/camera")))
+        offline = [json.loads(p) for p in subscriber.on("pi-action/door/camera") if not json.loads(p)["online"]][0]
+        assert offline["message"].startswith("camera offline since") and offline["offline_since"] > 0
+        bring_back_and_stop(camera, app, signal.SIGTERM)
+        subscriber.wait_for(lambda: json.loads(subscriber.on("pi-action/door/camera")[-1])["online"])
+        configs = [m.topic for m in subscriber.messages if m.topic.endswith("/camera/config")]
+        assert configs == ["homeassistant/binary_sensor/pi_action_door/camera/config"]
+    finally:
+        subscriber.close()

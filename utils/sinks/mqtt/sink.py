@@ -10,6 +10,7 @@ from utils.results import Result
 from utils.sinks.base import Command, Update
 from utils.sinks.mqtt.publisher import MqttPublisher
 from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages
+from utils.sources.health import ONLINE
 
 STATE_INTERVAL = 1.0  # seconds between state messages while the top-1 label stays the same
 
@@ -17,7 +18,8 @@ STATE_INTERVAL = 1.0  # seconds between state messages while the top-1 label sta
 class MqttSink:
     """Publishes <prefix>/<name>/state when the top-1 label changes, and at most once a second otherwise.
 
-    Event starts and ends go to <prefix>/<name>/event (QoS 1) and switch <prefix>/<name>/active/<action>.
+    Event starts and ends go to <prefix>/<name>/event (QoS 1) and switch <prefix>/<name>/active/<action>;
+    <prefix>/<name>/camera says whether the camera or stream delivers frames.
     """
 
     needs_status = False
@@ -32,6 +34,7 @@ class MqttSink:
         self._top: str | None = None
         self._last = -float("inf")
         self._active = {label: OFF for label in self.watched}
+        self._camera = json.dumps(ONLINE.as_dict())
 
     def retained(self) -> list[tuple[str, str]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""
@@ -39,9 +42,14 @@ class MqttSink:
         if self._state is not None:
             messages.append((self.topics.state, self._state))
         messages += [(self.topics.active(label), state) for label, state in self._active.items()]
+        messages.append((self.topics.camera, self._camera))
         return messages
 
     def write(self, update: Update) -> Command | None:
+        camera = json.dumps(update.status.source.as_dict())
+        if camera != self._camera:  # the camera or stream went offline, or came back
+            self._camera = camera
+            self.publisher.publish(self.topics.camera, camera, qos=1, retain=True)
         if update.is_new and update.result:
             self.publish_state(update.result)
         return None

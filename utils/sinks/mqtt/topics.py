@@ -25,7 +25,7 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Topics:
-    """<prefix>/<name>/availability, /state, /event, and /active/<action> for each watched action."""
+    """<prefix>/<name>/availability, /state, /event, /camera, and /active/<action> for each watched action."""
 
     prefix: str
     name: str
@@ -33,11 +33,12 @@ class Topics:
     availability: str = field(init=False)
     state: str = field(init=False)
     event: str = field(init=False)
+    camera: str = field(init=False)
 
     def __post_init__(self) -> None:
         base = f"{self.prefix}/{self.name}"
         for key, value in (("base", base), ("availability", f"{base}/availability"),
-                           ("state", f"{base}/state"), ("event", f"{base}/event")):
+                           ("state", f"{base}/state"), ("event", f"{base}/event"), ("camera", f"{base}/camera")):
             object.__setattr__(self, key, value)  # frozen: set once, here
 
     def active(self, label: str) -> str:
@@ -46,8 +47,9 @@ class Topics:
 
 def discovery_messages(topics: Topics, watched: Sequence[str], version: str,
                        model: str) -> list[tuple[str, dict]]:
-    """(topic, payload) of every discovery config: the Action and Action score sensors, and one binary
-    sensor per watched action ("any" is one binary sensor for whichever action has an event)."""
+    """(topic, payload) of every discovery config: the Action and Action score sensors, the Camera
+    connectivity sensor (off while the camera or stream is offline), and one binary sensor per watched
+    action ("any" is one binary sensor for whichever action has an event)."""
     node = slug(f"{topics.prefix}_{topics.name}")
     device = {"identifiers": [node], "name": topics.name, "manufacturer": APP, "model": model,
               "sw_version": version}
@@ -74,6 +76,11 @@ def discovery_messages(topics: Topics, watched: Sequence[str], version: str,
             "state_class": "measurement", "suggested_display_precision": 2,
         }),
     ]
+    messages.append(config("binary_sensor", "camera", {
+        "name": "Camera", "device_class": "connectivity", "state_topic": topics.camera,
+        "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
+        "json_attributes_topic": topics.camera,
+    }))
     for label in watched:
         messages.append(config("binary_sensor", f"event_{slug(label)}", {
             "name": "Any event" if label == "any" else label.capitalize(), "icon": "mdi:run",
