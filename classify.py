@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from utils import __version__
-from utils.config import BOUNDS, DISPLAYS, RUNTIMES, Config
+from utils.config import BOUNDS, DISPLAYS, RUNTIMES, Config, gpio_pin, label_list
 from utils.errors import ClassifierError
 from utils.native_stderr import separate_native_stderr
 from utils.stop import Stop
@@ -28,11 +28,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def label_list(text: str) -> list[str]:
-    """'carving ice,juggling balls' -> two names (Kinetics labels contain no commas)."""
-    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class VersionAction(argparse.Action):
@@ -60,6 +55,13 @@ class VersionAction(argparse.Action):
         parser.exit(0)
 
 
+def gpio_flag(text: str) -> tuple[str, int]:
+    try:
+        return gpio_pin(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def number(name: str):
     """argparse's type= for an option with a Bound: the range is checked at parse time (exit 2)."""
     return BOUNDS[name].parse
@@ -73,6 +75,7 @@ def allowed(name: str) -> str:
 def build_parser() -> ArgumentParser:
     defaults = Config.from_options()
     classifier, results, source, output = defaults.classifier, defaults.results, defaults.source, defaults.output
+    events = defaults.events
     p = ArgumentParser(
         prog=PROG, description="Recognise actions live from a camera or a video with a MoViNet stream model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -144,19 +147,66 @@ def build_parser() -> ArgumentParser:
                        help="announce the camera to Home Assistant (retained configs under homeassistant/)")
     group.add_argument("--mqtt-required", action="store_true",
                        help="exit (code 2) when the broker cannot be used at start, instead of classifying without it")
+    group = p.add_argument_group("events: act on what it sees")
+    group.add_argument("--event", type=label_list, action="extend", default=[], metavar="LABELS",
+                       help="watch these actions (comma-separated exact names; repeatable; 'any' = whatever is "
+                            "top-1): each start and end goes to events.jsonl in --events-dir")
+    group.add_argument("--event-threshold", type=number("event_threshold"), default=events.event_threshold,
+                       help="the score a watched action needs as top-1")
+    group.add_argument("--event-min-seconds", type=number("event_min_seconds"), default=events.event_min_seconds,
+                       help="an event starts after the action has been top-1 at the threshold this long")
+    group.add_argument("--event-end-seconds", type=number("event_end_seconds"), default=events.event_end_seconds,
+                       help="an event ends after the action has been below the threshold (or not top-1) this long")
+    group.add_argument("--events-dir", type=Path, default=events.events_dir,
+                       help="folder of events.jsonl, clips and snapshots")
+    group.add_argument("--record", action="store_true",
+                       help="save an MP4 clip (pre-roll + event + post-roll) and a JPEG snapshot of each event")
+    group.add_argument("--pre-roll", type=number("pre_roll"), default=events.pre_roll, metavar="SECONDS",
+                       help="seconds of video before the event start in each clip")
+    group.add_argument("--post-roll", type=number("post_roll"), default=events.post_roll, metavar="SECONDS",
+                       help="seconds of video after the event end in each clip")
+    group.add_argument("--events-max-mb", type=number("events_max_mb"), default=events.events_max_mb,
+                       metavar="MB", help="the oldest clips and snapshots are deleted beyond this (the journal stays)")
+    group.add_argument("--webhook", metavar="URL", default=None,
+                       help="POST each event's start and end JSON to this http(s) URL")
+    group.add_argument("--gpio", type=gpio_flag, action="append", default=[], metavar="LABEL=PIN",
+                       help="on a Pi, drive GPIO pin PIN (BCM number) high while LABEL's event lasts; 'any=PIN' "
+                            "for every event; repeatable")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="read options from a TOML file (keys: the flags' names, e.g. event-threshold = 0.7); "
+                        "flags on the command line win")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("--version", action=VersionAction)
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> Config:
+CLI_ONLY = ("verbose", "version", "config")  # flags that are not options of the run
+
+
+def given_on_command_line(argv: list[str] | None) -> set[str]:
+    """The options the command line sets itself (they win over the config file)."""
+    parser = build_parser()
+    parser.set_defaults(**{name: argparse.SUPPRESS for name in vars(parser.parse_args([]))})
+    return set(vars(parser.parse_args(argv)))
+
+
+def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, object]:
+    """The run's options: the flags, over the config file's values (--config), over the defaults."""
     options = vars(args).copy()
-    for key in ("verbose", "version"):
-        options.pop(key, None)
-    options["allow"] = tuple(options["allow"])
-    options["deny"] = tuple(options["deny"])
-    options["web_password"] = os.environ.get("WEB_PASSWORD") or None
-    return Config.from_options(**options)
+    if args.config is not None:
+        from utils.config_file import read_config_file
+
+        given = given_on_command_line(argv)
+        options.update({k: v for k, v in read_config_file(args.config, ["verbose"]).items() if k not in given})
+    for key in ("allow", "deny", "event", "gpio"):
+        options[key] = tuple(options[key])
+    if os.environ.get("WEB_PASSWORD"):  # never a flag (`ps` shows flags); else the config file's, if any
+        options["web_password"] = os.environ["WEB_PASSWORD"]
+    return options
+
+
+def config_from_options(options: dict[str, object]) -> Config:
+    return Config.from_options(**{k: v for k, v in options.items() if k not in CLI_ONLY})
 
 
 def install_signal_handlers(stop: Stop) -> None:
@@ -180,16 +230,21 @@ def report(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    messages = separate_native_stderr(show_native=args.verbose, error_prefix=f"{PROG}: error: ")
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s",
-                        stream=messages)
+    try:
+        options = options_from_args(args, argv)
+    except ClassifierError as e:
+        report(str(e))
+        return 2
+    verbose = bool(options["verbose"])
+    messages = separate_native_stderr(show_native=verbose, error_prefix=f"{PROG}: error: ")
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=messages)
     logging.raiseExceptions = False  # a log line that cannot be written (stderr gone) is dropped, not a traceback
     stop = Stop()
     install_signal_handlers(stop)
     try:
         from utils.pipeline import run  # after parsing, so --help and flag errors are instant
 
-        run(config_from_args(args), stop)
+        run(config_from_options(options), stop)
     except ClassifierError as e:
         report(str(e))
         return 2

@@ -12,11 +12,12 @@ UTILS = REPO / "utils"
 ALLOWED = {
     "sources": {"sources"},
     "model": {"model"},
-    "sinks": {"sinks", "sources"},  # a sink shows frames; the DRM preview needs the Pi camera source
+    "sinks": {"sinks", "sources", "events"},  # a sink shows frames; the DRM preview needs the Pi camera source
+    "events": {"events"},  # events, their outputs and the recorder: fed by utils/sinks/events.py
     "pipeline": {"sources", "model", "sinks", "pipeline"},
 }
-SHARED_MODULES = {"config", "errors", "paths", "results", "sampler", "rate", "system_info", "native_stderr",
-                  "broker_url", "utils", "stop"}
+SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
+                  "native_stderr", "broker_url", "utils", "stop"}
 
 
 def module_name(path: Path) -> str:

@@ -13,10 +13,11 @@ import os
 import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from utils.broker_url import parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
-from utils.paths import DEFAULT_LABELS, DEFAULT_MODEL
+from utils.paths import DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
 
 DISPLAYS = ("auto", "window", "drm", "web", "none")
 RUNTIMES = ("auto", "ai-edge-litert", "tflite-runtime", "tensorflow")
@@ -72,7 +73,15 @@ BOUNDS: dict[str, Bound] = {
     "height": Bound(16, 8192, integer=True),
     "fps": Bound(0, 120),
     "web_port": Bound(1, 65535, integer=True),
+    "event_threshold": Bound(0, 1),
+    "event_min_seconds": Bound(0, 3600),
+    "event_end_seconds": Bound(0, 3600),
+    "pre_roll": Bound(0, 30),
+    "post_roll": Bound(0, 60),
+    "events_max_mb": Bound(0.01, 1e7),
 }
+GPIO_PIN = Bound(0, 27, integer=True)  # the Pi's BCM GPIO numbers on the 40-pin header
+ANY = "any"  # --event any: whatever is top-1
 CHOICES: dict[str, tuple[str, ...]] = {"display": DISPLAYS, "runtime": RUNTIMES}
 FLAG_NAMES = {"window_seconds": "window"}
 
@@ -103,6 +112,34 @@ def web_exposure_problem(host: str, password: str | None, insecure: bool) -> str
     return (f"--web-host {host} lets other computers reach the web view, and anyone there could watch the "
             "camera and reset the stream: set a password in the environment (WEB_PASSWORD=...), "
             "or pass --web-insecure to allow that without one")
+
+
+def label_list(text: str) -> list[str]:
+    """'carving ice,juggling balls' -> two names (Kinetics labels contain no commas)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def gpio_pin(text: str) -> tuple[str, int]:
+    """'waving hand=17' -> ('waving hand', 17): an action and the BCM pin it drives; ValueError if malformed."""
+    label, sep, pin = text.rpartition("=")
+    label = label.strip()
+    if not sep or not label:
+        raise ValueError(f"{text!r} is not LABEL=PIN (e.g. 'waving hand=17')")
+    try:
+        number = int(pin)
+    except ValueError:
+        raise ValueError(f"{text!r}: the pin must be a GPIO number, {GPIO_PIN.describe()}") from None
+    if GPIO_PIN.problem(number):
+        raise ValueError(f"{text!r}: the pin must be a GPIO number, {GPIO_PIN.describe()}")
+    return label, number
+
+
+def url_problem(url: str) -> str | None:
+    """None for an http(s) URL with a host, else what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    return None
 
 
 def default_threads() -> int:
@@ -220,6 +257,49 @@ class MqttOptions(_Checked):
 
 
 @dataclass(frozen=True)
+class EventOptions(_Checked):
+    """Events: which actions are watched, when an event starts and ends, and what is done with it."""
+
+    event: tuple[str, ...] = ()  # watched labels; "any" = whatever is top-1
+    event_threshold: float = 0.6
+    event_min_seconds: float = 1.0
+    event_end_seconds: float = 2.0
+    events_dir: Path = DEFAULT_EVENTS_DIR
+    record: bool = False
+    pre_roll: float = 3.0
+    post_roll: float = 2.0
+    events_max_mb: float = 1000.0
+    webhook: str | None = None
+    gpio: tuple[tuple[str, int], ...] = ()  # (label, BCM pin)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.event:
+            used = [flag(name) for name, unset in (("record", not self.record), ("webhook", self.webhook is None),
+                                                   ("gpio", not self.gpio)) if not unset]
+            if used:
+                raise ClassifierError(f"{used[0]} needs --event: the actions to watch (or --event any)")
+        if self.webhook is not None and (problem := url_problem(self.webhook)):
+            raise ClassifierError(f"--webhook {problem}, got {self.webhook!r}")
+        pins = [pin for _, pin in self.gpio]
+        if len(set(pins)) != len(pins):
+            raise ClassifierError("--gpio gives one pin to two actions; each action needs its own pin")
+        watched = set(self.event)
+        for label, pin in self.gpio:
+            if label != ANY and ANY not in watched and label not in watched:
+                raise ClassifierError(f"--gpio {label}={pin}: {label!r} is not watched; add it to --event")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.event)
+
+    def labels(self) -> tuple[str, ...]:
+        """Every label name the options mention (to check against the label file), without "any"."""
+        return tuple(dict.fromkeys(name for name in (*self.event, *(label for label, _ in self.gpio))
+                                   if name != ANY))
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a run needs; built once by classify.py and passed down."""
 
@@ -228,6 +308,7 @@ class Config:
     source: SourceOptions = field(default_factory=SourceOptions)
     output: OutputOptions = field(default_factory=OutputOptions)
     mqtt: MqttOptions = field(default_factory=MqttOptions)
+    events: EventOptions = field(default_factory=EventOptions)
 
     @classmethod
     def from_options(cls, **options: object) -> Config:
@@ -242,4 +323,4 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
-                             "output": OutputOptions, "mqtt": MqttOptions}
+                             "output": OutputOptions, "mqtt": MqttOptions, "events": EventOptions}

@@ -11,6 +11,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 MODELS_DIR = PROJECT_DIR / "models"
 DEFAULT_MODEL = MODELS_DIR / "movinet_a0_stream_int8.tflite"
 DEFAULT_LABELS = MODELS_DIR / "kinetics600_labels.txt"
+DEFAULT_EVENTS_DIR = PROJECT_DIR / "events"  # events.jsonl, clips and snapshots
 
 
 def shown(path: Path) -> str:

@@ -14,7 +14,7 @@ from utils import __version__
 from utils.config import Config
 from utils.errors import ClassifierError
 from utils.model.labels import load_labels
-from utils.model.predictions import PredictionFilter
+from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
 from utils.rate import RateMeter
 from utils.results import Result
@@ -142,6 +142,7 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
             f"{classifier.num_classes} classes; use the Kinetics-600 label file from ./download_models.sh")
     prediction_filter = PredictionFilter(labels, results.max_results, results.score_threshold, results.allow,
                                          results.deny)
+    check_names(config.events.labels(), labels, "--event/--gpio")
     return classifier, prediction_filter
 
 
@@ -156,7 +157,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
-        sinks = make_sinks(config.output, display, source)
+        sinks = make_sinks(config.output, display, source, config.events)
         try:
             if config.mqtt.mqtt:
                 from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used

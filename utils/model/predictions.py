@@ -19,6 +19,20 @@ def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def check_names(names: Sequence[str], labels: Sequence[str], what: str = "") -> None:
+    """ClassifierError naming the names that are not labels, with the closest labels as suggestions."""
+    known = set(labels)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        def suggest(name: str) -> str:
+            close = difflib.get_close_matches(name, labels, n=2, cutoff=0.5)
+            return f"{name!r}" + (f", did you mean {' or '.join(map(repr, close))}?" if close else "")
+
+        raise ClassifierError(f"{what}{': ' if what else ''}not in the label file: "
+                              + "; ".join(suggest(n) for n in unknown)
+                              + " (names must match a line of the label file exactly)")
+
+
 class PredictionFilter:
     """Picks at most max_results labels by score, honouring allow/deny lists and a score threshold."""
 
@@ -27,11 +41,8 @@ class PredictionFilter:
         self.labels = list(labels)
         self.max_results = max_results
         self.score_threshold = score_threshold
+        check_names((*allow, *deny), self.labels)
         index = {label: i for i, label in enumerate(self.labels)}
-        unknown = [name for name in (*allow, *deny) if name not in index]
-        if unknown:
-            raise ClassifierError("not in the label file: " + "; ".join(self._suggest(n) for n in unknown)
-                                  + " (names must match a line of the label file exactly)")
         # Indices that may be reported, fixed once so each frame is a single fancy-index.
         keep = np.zeros(len(self.labels), bool)
         keep[[index[n] for n in allow] if allow else slice(None)] = True
@@ -40,10 +51,6 @@ class PredictionFilter:
         if not self._candidates.size:
             raise ClassifierError("--allow and --deny leave no label to report (every allowed label is denied); "
                                   "drop a --deny or allow more labels")
-
-    def _suggest(self, name: str) -> str:
-        close = difflib.get_close_matches(name, self.labels, n=2, cutoff=0.5)
-        return f"{name!r}" + (f", did you mean {' or '.join(map(repr, close))}?" if close else "")
 
     def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
         scores = probabilities[self._candidates]

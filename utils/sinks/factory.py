@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
-from utils.config import OutputOptions
+from utils.config import EventOptions, OutputOptions
 from utils.errors import ClassifierError
 from utils.sinks.base import Sink
 from utils.sinks.display import DisplayChoice
@@ -20,12 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def _window(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-            annotator: Annotator) -> Sink:
+            annotator: Annotator, events_dir: Path | None) -> Sink:
     return WindowSink(fullscreen=options.fullscreen or display.fullscreen, annotator=annotator)
 
 
 def _drm(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-         annotator: Annotator) -> Sink:
+         annotator: Annotator, events_dir: Path | None) -> Sink:
     from utils.sinks.drm import DrmPreviewSink  # picamera2's preview: imported only where it is used
 
     if not isinstance(source, PiCameraSource):
@@ -36,40 +37,48 @@ def _drm(options: OutputOptions, display: DisplayChoice, source: FrameSource | N
 
 
 def _web(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-         annotator: Annotator) -> Sink:
+         annotator: Annotator, events_dir: Path | None) -> Sink:
     from utils.sinks.web import WebSink
 
     return WebSink(options.web_host, options.web_port, annotator=annotator, password=options.web_password,
-                   insecure=options.web_insecure)
+                   insecure=options.web_insecure, events_dir=events_dir)
 
 
 # The sink that shows the video for each --display; "none" shows none.
-DISPLAY_SINKS: dict[str, Callable[[OutputOptions, DisplayChoice, FrameSource | None, Annotator], Sink]] = {
+DISPLAY_SINKS: dict[str, Callable[[OutputOptions, DisplayChoice, FrameSource | None, Annotator, Path | None], Sink]] = {
     "window": _window,
     "drm": _drm,
     "web": _web,
 }
 
 
-def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSource | None = None) -> list[Sink]:
-    """--json, the display's sink, --web beside it, and the terminal status line when nothing else writes to
-    the terminal and no window is shown. A display that `auto` picked but cannot open falls back to none."""
+def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSource | None = None,
+               events: EventOptions | None = None) -> list[Sink]:
+    """The events (first, so clips get frames without the overlay), --json, the display's sink, --web beside it,
+    and the terminal status line when nothing else writes to the terminal and no window is shown. A display
+    that `auto` picked but cannot open falls back to none."""
     sinks: list[Sink] = []
     annotator = Annotator()  # shared, so the overlay is drawn once a frame however many sinks show it
+    events_dir = events.events_dir if events is not None and events.enabled else None
     try:
+        if events is not None and events.enabled:
+            from utils.sinks.events import make_event_sink
+
+            sinks.append(make_event_sink(events, source.description if source else "",
+                                         source.nominal_fps if source else 0.0, getattr(source, "live", True)))
         if options.json:
             sinks.append(JsonSink())
         shown = display.name
         if shown in DISPLAY_SINKS:
             try:
-                sinks.append(DISPLAY_SINKS[shown](options, display, source, annotator))
+                sinks.append(DISPLAY_SINKS[shown](options, display, source, annotator, events_dir))
             except ClassifierError as e:
                 if options.display != "auto":
                     raise
                 log.warning("display: none (%s)", e)
                 shown = "none"
         if options.web and shown != "web":
-            sinks.append(_web(options, display, source, annotator))
+            sinks.append(_web(options, display, source, annotator, events_dir))
         if shown != "window" and not options.json:
             sinks.append(StatusLineSink())
     except BaseException:

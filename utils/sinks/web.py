@@ -11,17 +11,21 @@ import dataclasses
 import errno
 import json
 import logging
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 
 from utils.config import is_loopback, web_exposure_problem
 from utils.errors import ClassifierError
+from utils.events.files import event_file, recent_event_list
 from utils.results import Result
 from utils.sinks.base import Command, Status, Update
 from utils.sinks.overlay import Annotator
@@ -59,11 +63,14 @@ main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; }
 .row:first-child .label { font-size: 26px; font-weight: bold; }
 #status { color: #aaa; font-size: 15px; line-height: 1.5; }
 button { font-size: 16px; padding: 6px 14px; }
+#events a { color: #eee; display: flex; gap: 10px; align-items: center; margin: 8px 0; text-decoration: none; }
+#events img { width: 120px; border-radius: 4px; }
 </style></head>
 <body><main>
 <img id="video" alt="live video">
 <div id="panel"><div id="results"><div class="row">waiting for the first result...</div></div>
-<p id="status"></p><button id="reset" title="forget the video so far (key r)">reset stream</button></div>
+<p id="status"></p><button id="reset" title="forget the video so far (key r)">reset stream</button>
+<div id="events"></div></div>
 </main>
 <script>
 const results = document.getElementById("results"), status = document.getElementById("status");
@@ -93,11 +100,30 @@ async function poll() {
   catch (e) { status.textContent = "disconnected: is classify.py still running?"; }
   setTimeout(poll, 500);
 }
+async function pollEvents() {
+  try {
+    const data = await (await fetch("events.json", {cache: "no-store"})).json();
+    const box = document.getElementById("events");
+    if (!data.enabled) return;
+    box.replaceChildren(document.createElement("h3"), ...data.events.map(e => {
+      const link = document.createElement("a"), text = document.createElement("span");
+      if (e.clip) link.href = e.clip;
+      if (e.snapshot) {
+        const img = document.createElement("img"); img.src = e.snapshot; img.alt = ""; link.append(img);
+      }
+      const when = new Date(e.start_utc).toLocaleString();
+      text.textContent = `${e.label}, ${when}, ` + (e.duration == null ? "going on" : `${e.duration.toFixed(1)} s`);
+      link.append(text); return link;
+    }));
+    box.firstChild.textContent = data.events.length ? "Recent events" : "No events yet";
+    setTimeout(pollEvents, 3000);
+  } catch (e) { setTimeout(pollEvents, 3000); }
+}
 // Buttons send the page's token: another site's page can post to /reset but cannot read the token.
 const token = document.querySelector('meta[name="classify-token"]').content;
 document.getElementById("reset").onclick = () => fetch("reset", {method: "POST", headers: {"%TOKEN_HEADER%": token}});
 // The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
-window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); });
+window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); pollEvents(); });
 </script></body></html>
 """
 
@@ -212,8 +238,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(jpeg, "image/jpeg")
         elif path == "/stream.mjpg":
             self._stream(sink)
+        elif path == "/events.json":
+            self._send(json.dumps(recent_event_list(sink.events_dir)).encode(), "application/json")
+        elif path.startswith("/events/") and (found := event_file(sink.events_dir, path[len("/events/"):])):
+            self._send_file(*found)
         else:
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
+
+    def _send_file(self, path: Path, content_type: str) -> None:
+        """An event's clip or snapshot, streamed from the disk (a clip can be megabytes)."""
+        with path.open("rb") as f:
+            self._headers(content_type, HTTPStatus.OK, os.fstat(f.fileno()).st_size)
+            shutil.copyfileobj(f, self.wfile)
 
     def _post(self) -> None:
         """Every button: same origin and the run's token, besides the Host check and the password."""
@@ -245,14 +281,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class WebSink:
-    """Serves the page, /stream.mjpg, /frame.jpg and /results.json; the page's button resets the stream."""
+    """Serves the page, /stream.mjpg, /frame.jpg, /results.json and /events.json (with the events' files under
+    /events/); the page's button resets the stream."""
 
     needs_status = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80,
                  annotator: Annotator | None = None, password: str | None = None, insecure: bool = False,
-                 connection_timeout: float = CONNECTION_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
+                 connection_timeout: float = CONNECTION_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
+                 events_dir: Path | None = None) -> None:
         self.annotator = annotator or Annotator()
+        self.events_dir = events_dir  # recent events, their snapshots and clips are listed from here
         self.interval = 1.0 / max_fps
         self.quality = quality
         self.closed = False

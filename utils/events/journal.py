@@ -1,0 +1,80 @@
+"""events.jsonl: one JSON object per event start and end, appended and synced to disk off the main loop."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from utils.errors import ClassifierError
+from utils.events.event import END, START, Event
+from utils.events.outage import Outage
+from utils.events.worker import BackgroundWorker
+
+JOURNAL_NAME = "events.jsonl"
+TAIL_BYTES = 256 * 1024  # the recent events are read from the end of the journal only
+
+
+def writable_folder(folder: Path) -> Path:
+    """Makes the events folder and checks that files can be written in it; ClassifierError if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ClassifierError(f"cannot write to --events-dir {folder}: {e.strerror or e}; choose a folder this "
+                              "user can write to") from e
+    return folder
+
+
+class Journal:
+    """Appends each event's start and end object to events.jsonl and fsyncs it, on its own thread."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = writable_folder(folder) / JOURNAL_NAME
+        self._outage = Outage(f"events journal {self.path}", "events are not saved until it can be written")
+        self._worker: BackgroundWorker[dict] = BackgroundWorker("events-journal", self._append, maxsize=1000)
+
+    def on_start(self, event: Event) -> None:
+        self._worker.submit(event.record(START))
+
+    def on_end(self, event: Event) -> None:
+        self._worker.submit(event.record(END))
+
+    def _append(self, record: dict) -> None:
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                os.fsync(f.fileno())  # an event line survives a power cut right after it
+        except OSError as e:
+            self._outage.failed(e.strerror or e)
+        else:
+            self._outage.ok()
+
+    def close(self) -> None:
+        self._worker.close()
+
+
+def recent_events(folder: Path, limit: int = 20) -> list[dict]:
+    """The last `limit` events of the journal, newest first, each the start object updated by its end object.
+
+    Reads only the journal's tail and skips lines that are not JSON (a line cut by a power loss).
+    """
+    path = folder / JOURNAL_NAME
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - TAIL_BYTES))
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    events: dict[str, dict] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            events.setdefault(record["id"], {}).update(record)
+    return list(reversed(list(events.values())))[:limit]

@@ -1,0 +1,229 @@
+"""Recorder: an event's clip (pre-roll + event + post-roll) and its snapshot, written on one thread.
+
+The main loop only copies each frame into a queue (about 0.1 ms at 640x480); JPEG-encoding the pre-roll ring,
+encoding clips and writing files happen on the "recorder" thread, so a camera's classification never waits for
+the disk (when the thread falls behind, frames are left out of the clips and counted). A file is read as fast
+as the recorder keeps up instead, so its clips lose no frame. Files are written under a hidden temporary name
+and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
+from utils.events.disk import enforce_budget, partial_name, remove_partials
+from utils.events.outage import Outage, describe
+from utils.events.ring import FrameRing
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 30      # frames waiting for the thread (27 MB at 640x480): a camera's next ones are dropped
+RING_MARGIN_S = 0.5   # the ring holds this much more than pre-roll + min-seconds
+SNAPSHOT_QUALITY = 90
+CLOSE_TIMEOUT_S = 30.0
+
+
+@dataclass
+class _Clip:
+    name: str
+    start: float          # the first stream time it holds (event start - pre-roll)
+    until: float | None   # the last (event end + post-roll), once the event has ended
+    writer: ClipWriter | None = None
+    frames: int = 0
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Writes under a temporary name, syncs, renames: `path` is either absent or complete."""
+    temp = path.with_name(partial_name(path.name))
+    try:
+        with temp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+class Recorder:
+    """Keeps the pre-roll ring and writes clips and snapshots into `folder` (made and checked by the caller)."""
+
+    def __init__(self, folder: Path, pre_roll: float, post_roll: float, min_seconds: float, max_mb: float,
+                 fps: float = 0.0, live: bool = True, clip_format: ClipFormat | None = None) -> None:
+        self.folder = folder
+        self.pre_roll = pre_roll
+        self.post_roll = post_roll
+        self.max_bytes = max_mb * 1024 * 1024
+        self.fps = fps
+        self.live = live
+        remove_partials(folder)
+        self.format = clip_format or choose_clip_format(folder)
+        self.ring = FrameRing(pre_roll + min_seconds + RING_MARGIN_S)
+        self.dropped = 0
+        self.clips_written = 0
+        self.thread_cpu_s = 0.0  # CPU time of the recorder thread, for the benchmark
+        self._clips: list[_Clip] = []
+        self._queue: queue.Queue[tuple] = queue.Queue()
+        self._frame_slots = threading.Semaphore(MAX_PENDING)  # taken by add_frame, given back by the thread
+        self._outage = Outage(f"recording into {folder}", "clips and snapshots are not saved until it works")
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+        log.info("recording clips as %s into %s", self.format.name, folder)
+
+    # ---- called on the main loop: each returns at once
+
+    def add_frame(self, timestamp: float, image: np.ndarray) -> None:
+        """Hands over a frame: a camera's is dropped when MAX_PENDING wait, a file's waits for room."""
+        if not self._frame_slots.acquire(blocking=not self.live):
+            if not self.dropped:
+                log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left out "
+                            "of the clips (classification goes on)")
+            self.dropped += 1
+            return
+        self._queue.put(("frame", timestamp, image.copy()))  # a copy: the overlay is drawn on the frame next
+
+    def start_clip(self, event_id: str, start: float) -> str:
+        """Starts the clip of an event that began at stream time `start`; returns the clip's file name."""
+        name = event_id + self.format.suffix
+        self._queue.put(("start", name, start - self.pre_roll))
+        return name
+
+    def end_clip(self, clip_name: str, end: float) -> None:
+        """The event ended at `end`: the clip ends post-roll seconds later (or when the recorder closes)."""
+        self._queue.put(("end", clip_name, end + self.post_roll))
+
+    def save_snapshot(self, event_id: str, image: np.ndarray) -> str:
+        """Saves a BGR image as the event's JPEG snapshot; returns its file name."""
+        name = event_id + ".jpg"
+        self._queue.put(("snapshot", name, image))
+        return name
+
+    def close(self) -> None:
+        """Finishes every open clip with the frames it has (post-roll cut short) and stops the thread."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(("stop",))
+        self._thread.join(CLOSE_TIMEOUT_S)
+        if self._thread.is_alive():
+            log.warning("recorder: still writing after %.0f s; its unfinished files are removed at the next start",
+                        CLOSE_TIMEOUT_S)
+        if self.dropped:
+            log.info("recorder: %d frames were left out of the clips: the encoder or the disk was behind",
+                     self.dropped)
+
+    # ---- the recorder thread
+
+    def _run(self) -> None:
+        while True:
+            kind, *args = self._queue.get()
+            try:
+                if kind == "frame":
+                    self._frame_slots.release()
+                    self._on_frame(*args)
+                elif kind == "start":
+                    self._start(*args)
+                elif kind == "end":
+                    self._set_end(*args)
+                elif kind == "snapshot":
+                    self._snapshot(*args)
+                else:
+                    break
+            except Exception:  # a bug must not leave the main loop feeding a dead thread unnoticed
+                log.exception("recorder: unexpected error")
+        for clip in list(self._clips):
+            self._finish(clip)
+        self.thread_cpu_s = time.thread_time()
+
+    def _on_frame(self, timestamp: float, image: np.ndarray) -> None:
+        self.ring.add(timestamp, image)
+        for clip in list(self._clips):
+            if clip.until is not None and timestamp > clip.until:
+                self._finish(clip)
+            else:
+                self._write(clip, timestamp, image)
+
+    def _start(self, name: str, start: float) -> None:
+        clip = _Clip(name, start, None)
+        self._clips.append(clip)
+        for timestamp, image in self.ring.since(start):
+            self._write(clip, timestamp, image)
+
+    def _set_end(self, name: str, until: float) -> None:
+        for clip in self._clips:
+            if clip.name == name:
+                clip.until = until
+
+    def _write(self, clip: _Clip, timestamp: float, image: np.ndarray) -> None:
+        try:
+            if clip.writer is None:
+                height, width = image.shape[:2]
+                clip.writer = self.format.open(self._temp(clip.name), (width, height), self.fps or self.ring.rate())
+            clip.writer.write(image, timestamp)
+            clip.frames += 1
+        except Exception as e:  # disk full, folder gone, encoder error: this clip is lost, the rest goes on
+            self._outage.failed(f"cannot write {clip.name}: {describe(e)}")
+            self._abort(clip)
+
+    def _finish(self, clip: _Clip) -> None:
+        self._clips.remove(clip)
+        if clip.writer is None:
+            return
+        temp = self._temp(clip.name)
+        try:
+            clip.writer.close()
+            with temp.open("rb") as f:
+                os.fsync(f.fileno())
+            os.replace(temp, self.folder / clip.name)
+        except Exception as e:
+            self._outage.failed(f"cannot finish {clip.name}: {describe(e)}")
+            temp.unlink(missing_ok=True)
+            return
+        self._outage.ok()
+        self.clips_written += 1
+        log.info("saved %s (%d frames)", clip.name, clip.frames)
+        self._keep_budget()
+
+    def _abort(self, clip: _Clip) -> None:
+        if clip in self._clips:
+            self._clips.remove(clip)
+        if clip.writer is not None:
+            try:
+                clip.writer.close()
+            except Exception as e:
+                log.debug("recorder: closing a failed clip: %s", e)
+        self._temp(clip.name).unlink(missing_ok=True)
+
+    def _snapshot(self, name: str, image: np.ndarray) -> None:
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        try:
+            if not ok:
+                raise OSError("JPEG encoding failed")
+            write_file(self.folder / name, jpeg.tobytes())
+        except OSError as e:
+            self._outage.failed(f"cannot write {name}: {describe(e)}")
+            return
+        self._outage.ok()
+        self._keep_budget()
+
+    def _keep_budget(self) -> None:
+        try:
+            enforce_budget(self.folder, self.max_bytes)
+        except OSError as e:
+            self._outage.failed(f"cannot list the folder: {describe(e)}")
+
+    def _temp(self, name: str) -> Path:
+        return self.folder / partial_name(name)
+

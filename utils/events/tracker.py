@@ -1,0 +1,130 @@
+"""EventTracker: turns the stream of top-1 results into events with a start and an end (no I/O).
+
+A watched action starts an event once it has been top-1 with a score at or above the threshold for
+`min_seconds` of stream time, and the event ends once that action has been below the threshold (or not top-1)
+for `end_seconds`. The gap between the two thresholds in time is the hysteresis: a single low frame inside an
+event does not split it. Another watched action that qualifies for `min_seconds` ends the current event and
+starts its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from utils.config import ANY
+from utils.events.event import END, START, Event
+from utils.results import Prediction
+
+EVENT = "event"  # peak_of: whose peak score the last result raised
+CANDIDATE = "candidate"
+
+
+@dataclass(frozen=True)
+class Change:
+    """An event that started or ended on this result."""
+
+    kind: str  # START or END
+    event: Event
+
+
+@dataclass
+class _Run:
+    """Consecutive results in which one label qualified: a candidate, or the event it became."""
+
+    label: str
+    start: float
+    start_frame: int
+    start_utc: datetime
+    peak_score: float
+    peak_frame: int
+
+
+def event_id(label: str, start_utc: datetime) -> str:
+    """Sorts by time, names the action, and is unique across restarts: 20250131T120000-waving-hand-3fa2c1."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "event"
+    return f"{start_utc:%Y%m%dT%H%M%S}-{slug}-{secrets.token_hex(3)}"
+
+
+class EventTracker:
+    """Fed every classified result in stream order; returns the events that started or ended."""
+
+    def __init__(self, watched: Collection[str], threshold: float = 0.6, min_seconds: float = 1.0,
+                 end_seconds: float = 2.0, source: str = "",
+                 new_id: Callable[[str, datetime], str] = event_id) -> None:
+        self.watch_any = ANY in watched
+        self.watched = frozenset(watched) - {ANY}
+        self.threshold = threshold
+        self.min_seconds = min_seconds
+        self.end_seconds = end_seconds
+        self.source = source
+        self.new_id = new_id
+        self.active: Event | None = None
+        self.peak_of: str | None = None  # EVENT or CANDIDATE when the last update raised that run's peak
+        self._run: _Run | None = None          # the candidate: qualifying, not yet long enough
+        self._low_since: tuple[float, datetime] | None = None  # the active event's label is low since then
+        self._last: tuple[float, datetime] | None = None
+
+    def _qualifying(self, predictions: Sequence[Prediction]) -> Prediction | None:
+        top = predictions[0] if predictions else None
+        if top is None or top.score < self.threshold:
+            return None
+        return top if self.watch_any or top.label in self.watched else None
+
+    def update(self, frame: int, timestamp: float, predictions: Sequence[Prediction],
+               now: datetime) -> list[Change]:
+        """One classified result (its frame index, stream time and top predictions) seen at wall time `now`."""
+        self._last = (timestamp, now)
+        self.peak_of = None
+        top = self._qualifying(predictions)
+        changes: list[Change] = []
+        active = self.active
+        if active is not None and top is not None and top.label == active.label:
+            self._low_since = None
+            self._run = None  # a candidate of another label was interrupted
+            if top.score > active.peak_score:
+                self.active = dataclasses.replace(active, peak_score=top.score, peak_frame=frame)
+                self.peak_of = EVENT
+            return changes
+        if active is not None:
+            if self._low_since is None:
+                self._low_since = (timestamp, now)
+            if timestamp - self._low_since[0] >= self.end_seconds:
+                changes.append(self._end("ended"))
+        self._follow_candidate(top, frame, timestamp, now)
+        run = self._run
+        if run is not None and timestamp - run.start >= self.min_seconds:
+            if self.active is not None:
+                changes.append(self._end("replaced"))
+            self.active = Event(self.new_id(run.label, run.start_utc), run.label, self.source, run.start,
+                                run.start_frame, run.start_utc, run.peak_score, run.peak_frame)
+            self._run = None
+            changes.append(Change(START, self.active))
+        return changes
+
+    def _follow_candidate(self, top: Prediction | None, frame: int, timestamp: float, now: datetime) -> None:
+        """Starts, extends or drops the candidate run from this result's qualifying top-1 (or None)."""
+        if top is None:
+            self._run = None
+        elif self._run is None or self._run.label != top.label:
+            self._run = _Run(top.label, timestamp, frame, now, top.score, frame)
+            self.peak_of = CANDIDATE
+        elif top.score > self._run.peak_score:
+            self._run.peak_score, self._run.peak_frame = top.score, frame
+            self.peak_of = CANDIDATE
+
+    def _end(self, reason: str) -> Change:
+        assert self.active is not None
+        end, end_utc = self._low_since or self._last or (self.active.start, self.active.start_utc)
+        ended = self.active.ended(end, end_utc, reason)
+        self.active, self._low_since = None, None
+        return Change(END, ended)
+
+    def finish(self) -> list[Change]:
+        """The stream stopped: ends the event in progress (at its low run's start, else at the last result)."""
+        self._run = None
+        return [self._end("stopped")] if self.active is not None else []
