@@ -2,12 +2,14 @@
 # Sets up this folder to run classify.py: system packages, .venv, Python packages, model.
 # Safe to re-run: it checks what is there, installs what is missing and verifies the rest.
 #
-#   ./setup.sh [--no-dev | --dev] [--print-plan] [MODEL ...]
+#   ./setup.sh [--no-dev | --dev] [--print-plan] [--service [--config FILE]] [MODEL ...]
+#   ./setup.sh --remove-service
 #
 #   MODEL         a0 (default), a1, a2 or all; passed to ./download_models.sh
 #   --no-dev      skip the test tools; install what classify.py needs only (the default on 32-bit ARM)
 #   --dev         install the test tools (requirements-tools.txt) too (the default elsewhere)
 #   --print-plan  say what this machine is and what would be installed, then stop; changes nothing
+#   --service     then install the systemd service that starts classify.py at boot (--config FILE: its options)
 #   MODELS_MIRROR=DIR_OR_URL ./setup.sh   take the model files from a mirror (see download_models.sh)
 #   PYTHON=/path/to/python3 ./setup.sh    make .venv with another interpreter
 #
@@ -33,12 +35,16 @@ die() {
 }
 trap 'echo "setup.sh: error: ${step} failed (see the messages above)" >&2' ERR
 
-usage() { sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 
 dev=""
 plan=0
 models=()
-for arg in "$@"; do
+service=""  # install or remove: the systemd service section at the end (service.sh)
+service_args=()
+while [[ $# -gt 0 ]]; do
+    arg="$1"
+    shift
     case "$arg" in
         --no-dev) dev=0 ;;
         --dev) dev=1 ;;
@@ -47,11 +53,22 @@ for arg in "$@"; do
             usage
             exit 0
             ;;
+        --service) service=install ;;
+        --remove-service) service=remove ;;
+        --config)
+            [[ $# -gt 0 ]] || die "--config needs a file"
+            [[ "$1" == /* ]] && service_args=(--config "$1") || service_args=(--config "$caller_dir/$1")
+            shift
+            ;;
         a0 | a1 | a2 | all) models+=("$arg") ;;
         *) die "unknown argument '$arg' (try ./setup.sh --help)" ;;
     esac
 done
 [[ ${#models[@]} -gt 0 ]] || models=(a0)
+[[ ${#service_args[@]} -eq 0 || $service == install ]] || die "--config goes with --service"
+if [[ $service == remove ]]; then
+    exec "$repo_dir/service.sh" remove
+fi
 
 # --- what this machine is ----------------------------------------------------------
 
@@ -209,6 +226,14 @@ wanted=()
 [[ $picamera -eq 0 ]] || wanted+=(python3-picamera2 python3-venv)
 # 32-bit: PyPI has no wheels of these (OpenCV would build from source for hours, then fail).
 [[ $bits != 32 ]] || wanted+=(python3-numpy python3-opencv python3-psutil)
+# Wanted where the apt archive has them (the app goes on without): gpiozero and lgpio, its pin library, drive
+# --gpio on a Pi; on 32-bit, python3-av writes H.264 event clips (requirements.txt has PyPI's av on 64-bit).
+optional=()
+[[ $picamera -eq 0 ]] || optional+=(python3-gpiozero python3-lgpio)
+[[ $bits != 32 ]] || optional+=(python3-av)
+for name in "${optional[@]}"; do
+    ! apt_has "$name" || wanted+=("$name")
+done
 for name in "${wanted[@]}"; do
     deb_installed "$name" || packages+=("$name")
 done
@@ -339,6 +364,13 @@ step="downloading the model"
 say "Downloading the model files (${models[*]}) into models/"
 (cd "$caller_dir" && "$repo_dir/download_models.sh" "${models[@]}") ||
     die "could not download the model files (see above); fix that and re-run ./setup.sh or ./download_models.sh"
+
+# --- the systemd service (--service) ---------------------------------------------
+
+if [[ $service == install ]]; then
+    step="installing the service"
+    "$repo_dir/service.sh" install "${service_args[@]}"
+fi
 
 trap - ERR
 say "Done. Run: .venv/bin/python classify.py"

@@ -20,6 +20,7 @@ from utils.config import ANY
 from utils.events.event import END, START, Event
 from utils.results import Prediction
 
+TOLERANCE_S = 1e-6  # 0.6 - 0.2 is 0.39999999999999997 in floats: still 0.4 s
 EVENT = "event"  # peak_of: whose peak score the last result raised
 CANDIDATE = "candidate"
 
@@ -93,11 +94,11 @@ class EventTracker:
         if active is not None:
             if self._low_since is None:
                 self._low_since = (timestamp, now)
-            if timestamp - self._low_since[0] >= self.end_seconds:
+            if timestamp - self._low_since[0] >= self.end_seconds - TOLERANCE_S:
                 changes.append(self._end("ended"))
         self._follow_candidate(top, frame, timestamp, now)
         run = self._run
-        if run is not None and timestamp - run.start >= self.min_seconds:
+        if run is not None and timestamp - run.start >= self.min_seconds - TOLERANCE_S:
             if self.active is not None:
                 changes.append(self._end("replaced"))
             self.active = Event(self.new_id(run.label, run.start_utc), run.label, self.source, run.start,

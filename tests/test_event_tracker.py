@@ -1,0 +1,112 @@
+"""EventTracker on synthetic score sequences: hysteresis, start and end times, one action at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from utils.events import END, START, Event, EventTracker
+from utils.results import Prediction
+
+T0 = datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)
+FPS = 5.0
+
+
+def feed(tracker: EventTracker, labels_scores: list[tuple[str, float]]) -> list[tuple[str, Event, int]]:
+    """Feeds one result per item at FPS; returns (kind, event, index of the result) for every change."""
+    changes = []
+    for i, (label, score) in enumerate(labels_scores):
+        predictions = (Prediction(label, score), Prediction("other", 1 - score))
+        for change in tracker.update(i, i / FPS, predictions, T0 + timedelta(seconds=i / FPS)):
+            changes.append((change.kind, change.event, i))
+    return changes
+
+
+def scores(*runs: tuple[str, float, int]) -> list[tuple[str, float]]:
+    """('waving hand', 0.9, 10) -> ten results of that label and score."""
+    return [(label, score) for label, score, count in runs for _ in range(count)]
+
+
+def test_one_low_frame_inside_an_event_does_not_split_it():
+    tracker = EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=2.0, source="test")
+    sequence = scores(("idle", 0.9, 10), ("waving hand", 0.9, 15), ("waving hand", 0.3, 1), ("idle", 0.8, 1),
+                      ("waving hand", 0.95, 15), ("idle", 0.9, 20))
+    changes = feed(tracker, sequence)
+    assert [kind for kind, _, _ in changes] == [START, END]
+    (_, start, started_at), (_, end, ended_at) = changes
+    assert start.label == end.label == "waving hand" and start.id == end.id
+    assert start.start == pytest.approx(10 / FPS) and start.start_frame == 10
+    assert started_at == 15  # confirmed once 1 s (5 results after the first) had passed
+    assert start.start_utc == T0 + timedelta(seconds=2)
+    first_low = 10 + 15 + 1 + 1 + 15
+    assert end.end == pytest.approx(first_low / FPS) and ended_at == first_low + 10  # 2 s below
+    assert end.duration == pytest.approx((first_low - 10) / FPS)
+    assert end.peak_score == pytest.approx(0.95) and end.peak_frame == 27
+    assert end.reason == "ended" and end.source == "test"
+    assert tracker.active is None
+
+
+def test_low_for_end_seconds_ends_it_and_a_return_starts_another():
+    tracker = EventTracker(["waving hand"], min_seconds=1.0, end_seconds=1.0)
+    changes = feed(tracker, scores(("waving hand", 0.9, 10), ("idle", 0.9, 6), ("waving hand", 0.9, 10)))
+    assert [kind for kind, _, _ in changes] == [START, END, START]
+    assert changes[0][1].id != changes[2][1].id
+
+
+def test_short_bursts_and_unwatched_or_weak_actions_start_nothing():
+    tracker = EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0)
+    # 0.8 s bursts, a watched label below the threshold, an unwatched label.
+    sequence = scores(("waving hand", 0.9, 5), ("idle", 0.9, 1)) * 4 + scores(("waving hand", 0.59, 20),
+                                                                              ("clapping", 0.99, 20))
+    assert feed(tracker, sequence) == []
+    assert tracker.finish() == []
+
+
+def test_another_watched_action_replaces_the_event():
+    tracker = EventTracker(["waving hand", "clapping"], min_seconds=1.0, end_seconds=5.0)
+    changes = feed(tracker, scores(("waving hand", 0.9, 10), ("clapping", 0.9, 10)))
+    assert [(kind, event.label) for kind, event, _ in changes] == [
+        (START, "waving hand"), (END, "waving hand"), (START, "clapping")]
+    ended, started = changes[1][1], changes[2][1]
+    assert ended.reason == "replaced"
+    assert ended.end == started.start == pytest.approx(10 / FPS)  # back to back, never overlapping
+    assert changes[1][2] == changes[2][2] == 15
+
+
+def test_any_watches_whatever_is_top1():
+    tracker = EventTracker(["any"], min_seconds=0.4, end_seconds=0.4)
+    changes = feed(tracker, scores(("juggling balls", 0.9, 5), ("", 0.1, 3), ("clapping", 0.7, 5)))
+    assert [(kind, event.label) for kind, event, _ in changes] == [
+        (START, "juggling balls"), (END, "juggling balls"), (START, "clapping")]
+
+
+def test_finish_ends_the_event_in_progress_at_the_last_result():
+    tracker = EventTracker(["waving hand"], min_seconds=0.0)
+    changes = feed(tracker, scores(("waving hand", 0.9, 7)))
+    assert [kind for kind, _, _ in changes] == [START]  # min_seconds 0: at once
+    (change,) = tracker.finish()
+    assert change.kind == END and change.event.reason == "stopped"
+    assert change.event.end == pytest.approx(6 / FPS)
+    assert tracker.finish() == []
+
+
+def test_empty_results_count_as_low():
+    tracker = EventTracker(["waving hand"], min_seconds=0.0, end_seconds=0.4)
+    changes = []
+    for i, predictions in enumerate([(Prediction("waving hand", 0.9),), (), (), ()]):
+        changes += tracker.update(i, i / FPS, predictions, T0)
+    assert [c.kind for c in changes] == [START, END]
+
+
+def test_records_are_the_documented_json_objects():
+    tracker = EventTracker(["waving hand"], min_seconds=0.0, end_seconds=0.0, source="camera 0")
+    changes = feed(tracker, scores(("waving hand", 0.9, 3), ("idle", 0.9, 1)))
+    start, end = changes[0][1].record(START), changes[1][1].record(END)
+    assert set(start) == {"type", "id", "label", "start", "start_utc", "peak_score", "peak_frame", "source"}
+    assert set(end) == set(start) | {"end", "end_utc", "duration", "reason", "files"}
+    assert start["type"] == "start" and end["type"] == "end"
+    assert start["start_utc"] == "2025-01-31T12:00:00.000+00:00"
+    assert end["end"] == 0.6 and end["duration"] == 0.6 and end["files"] == []
+    assert datetime.fromisoformat(end["end_utc"]) == T0 + timedelta(seconds=0.6)
+    assert start["id"].startswith("20250131T120000-waving-hand-")

@@ -1,0 +1,169 @@
+"""The recorder on generated frames: clip boundaries, file formats, atomic files, the disk bound, frame drops."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from utils.events.clip import ClipFormat, OpenCvClip, choose_clip_format
+from utils.events.disk import enforce_budget, partial_name
+from utils.events.recorder import Recorder
+from utils.events.ring import FrameRing
+from utils.sources import SyntheticSource
+
+FPS = 30.0
+
+
+def frames(seconds: float, width: int = 320, height: int = 240):
+    return SyntheticSource(width, height, FPS, int(seconds * FPS))
+
+
+def read_clip(path: Path) -> tuple[int, float, tuple[int, int]]:
+    """(frames decoded, seconds from the first to the last frame's timestamp, (width, height))."""
+    capture = cv2.VideoCapture(str(path))
+    assert capture.isOpened(), path
+    count, first, last, size = 0, None, 0.0, (0, 0)
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        count += 1
+        last = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+        first = last if first is None else first
+        size = (image.shape[1], image.shape[0])
+    capture.release()
+    return count, last - (first or 0.0), size
+
+
+def record(tmp_path: Path, clip_format: ClipFormat | None = None, stop_at: float = 12.0,
+           live: bool = False) -> Recorder:
+    """An event from 4 s to 8 s, with 2 s of pre-roll and post-roll, and the frames from 0 to `stop_at` s."""
+    recorder = Recorder(tmp_path, pre_roll=2.0, post_roll=2.0, min_seconds=1.0, max_mb=100, fps=FPS, live=live,
+                        clip_format=clip_format)
+    name = ""
+    with frames(stop_at) as source:
+        while (frame := source.read()) is not None:
+            recorder.add_frame(frame.timestamp, frame.image)
+            if frame.index == 150:  # confirmed at 5 s: the event started at 4 s
+                name = recorder.start_clip("event-1", 4.0)
+            if frame.index == 270:  # ended at 8 s, noticed at 9 s
+                recorder.end_clip(name, 8.0)
+                recorder.save_snapshot("event-1", frame.image)
+    recorder.close()
+    return recorder
+
+
+def test_clip_covers_pre_roll_event_and_post_roll(tmp_path):
+    recorder = record(tmp_path)
+    assert recorder.format.browser_plays and recorder.format.suffix == ".mp4"
+    count, seconds, size = read_clip(tmp_path / "event-1.mp4")
+    assert count == 8 * 30 + 1  # 2.0 s .. 10.0 s at 30 fps, both ends included
+    assert seconds == pytest.approx(8.0, abs=0.05)
+    assert size == (320, 240)
+    snapshot = cv2.imread(str(tmp_path / "event-1.jpg"))
+    assert snapshot.shape == (240, 320, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["event-1.jpg", "event-1.mp4"]  # no partial files
+
+
+def test_closing_mid_clip_finishes_it_with_the_frames_so_far(tmp_path):
+    recorder = Recorder(tmp_path, pre_roll=1.0, post_roll=2.0, min_seconds=0.0, max_mb=100, fps=FPS, live=False)
+    with frames(3.0) as source:
+        while (frame := source.read()) is not None:
+            recorder.add_frame(frame.timestamp, frame.image)
+            if frame.index == 45:
+                recorder.start_clip("stopped", 1.5)
+    recorder.close()
+    count, seconds, _ = read_clip(tmp_path / "stopped.mp4")
+    assert count == 90 - 15  # from 0.5 s (1.5 - pre-roll) to the last frame, 2.97 s
+    assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
+
+
+def test_opencv_fallback_writes_a_clip_opencv_reads(tmp_path):
+    mp4v = ClipFormat("mp4v", ".mp4", lambda p, s, f: OpenCvClip(p, s, f, "mp4v"), False)
+    record(tmp_path, clip_format=mp4v)
+    count, _, size = read_clip(tmp_path / "event-1.mp4")
+    assert count == 241 and size == (320, 240)
+
+
+def test_choose_clip_format_prefers_h264(tmp_path):
+    pytest.importorskip("av")
+    assert choose_clip_format(tmp_path).name == "H.264 (PyAV libx264)"
+    assert list(tmp_path.iterdir()) == []  # no probe file left behind
+
+
+def test_odd_frame_sizes_are_cropped_to_even(tmp_path):
+    recorder = Recorder(tmp_path, pre_roll=0.0, post_roll=0.0, min_seconds=0.0, max_mb=100, fps=FPS, live=False)
+    with frames(1.0, 321, 241) as source:
+        recorder.start_clip("odd", 0.0)
+        while (frame := source.read()) is not None:
+            recorder.add_frame(frame.timestamp, frame.image)
+    recorder.close()
+    assert read_clip(tmp_path / "odd.mp4")[::2] == (30, (320, 240))
+
+
+def test_a_slow_disk_drops_a_cameras_frames_but_never_a_files(tmp_path):
+    class Slow:
+        def __init__(self, *args):
+            pass
+
+        def write(self, image, timestamp):
+            time.sleep(0.01)
+
+        def close(self):
+            pass
+
+    slow = ClipFormat("slow", ".mp4", Slow, False)
+    for live in (True, False):
+        recorder = Recorder(tmp_path, pre_roll=0.0, post_roll=0.0, min_seconds=0.0, max_mb=100, fps=FPS, live=live,
+                            clip_format=slow)
+        recorder.start_clip(f"live-{live}", 0.0)
+        start = time.perf_counter()
+        image = np.zeros((240, 320, 3), np.uint8)
+        for i in range(200):
+            recorder.add_frame(i / FPS, image)
+        handed_over = time.perf_counter() - start
+        recorder.close()
+        if live:
+            assert recorder.dropped > 0 and handed_over < 1.0  # never waited for the 10 ms writes
+        else:
+            assert recorder.dropped == 0
+
+
+def test_partial_files_of_a_killed_run_are_removed_at_start(tmp_path):
+    leftover = tmp_path / partial_name("old-event.mp4")
+    leftover.write_bytes(b"half a clip")
+    keep = tmp_path / "old-event.jpg"
+    keep.write_bytes(b"a finished snapshot")
+    Recorder(tmp_path, 1.0, 1.0, 1.0, 100).close()
+    assert not leftover.exists() and keep.exists()
+
+
+def test_budget_deletes_the_oldest_events_first_and_keeps_the_journal(tmp_path):
+    for i, name in enumerate(["a", "b", "c"]):
+        for suffix, size in ((".mp4", 4000), (".jpg", 1000)):
+            path = tmp_path / f"{name}{suffix}"
+            path.write_bytes(b"x" * size)
+            os.utime(path, (1000 + i, 1000 + i))
+    (tmp_path / "events.jsonl").write_bytes(b"y" * 50000)
+    assert sorted(enforce_budget(tmp_path, 11000)) == ["a.jpg", "a.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.jpg", "b.mp4", "c.jpg", "c.mp4", "events.jsonl"]
+    assert sorted(enforce_budget(tmp_path, 1)) == ["b.jpg", "b.mp4"]  # the newest event stays, whatever its size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jpg", "c.mp4", "events.jsonl"]
+
+
+def test_ring_keeps_only_its_seconds_and_restarts_when_the_clock_goes_back():
+    ring = FrameRing(seconds=1.0)
+    with frames(3.0, 640, 480) as source:
+        while (frame := source.read()) is not None:
+            ring.add(frame.timestamp, frame.image)
+    assert len(ring) in (30, 31) and ring.rate() == pytest.approx(30.0)
+    assert 0 < ring.nbytes < len(ring) * 640 * 480 * 3 / 10  # JPEG: a tenth of raw at most, on these frames
+    (when, image), = ring.since(2.95)
+    assert when == pytest.approx(89 / 30) and image.shape == (480, 640, 3)
+    ring.add(0.0, np.zeros((480, 640, 3), np.uint8))
+    assert len(ring) == 1
