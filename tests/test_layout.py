@@ -14,7 +14,7 @@ ALLOWED = {
     "model": {"model"},
     "sinks": {"sinks", "sources", "events"},  # a sink shows frames; the DRM preview needs the Pi camera source
     "events": {"events"},  # events, their outputs and the recorder: fed by utils/sinks/events.py
-    "pipeline": {"sources", "model", "sinks", "pipeline"},
+    "pipeline": {"sources", "model", "sinks", "events", "pipeline"},
 }
 SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
                   "native_stderr", "broker_url", "utils", "stop"}

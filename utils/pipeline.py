@@ -13,6 +13,7 @@ import numpy as np
 from utils import __version__
 from utils.config import Config
 from utils.errors import ClassifierError
+from utils.events.journal import writable_folder
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
@@ -148,6 +149,8 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
 
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
+    if config.events.enabled:
+        writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
     classifier, prediction_filter = load_classifier(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
