@@ -183,11 +183,17 @@ def build_parser() -> ArgumentParser:
 CLI_ONLY = ("verbose", "version", "config")  # flags that are not options of the run
 
 
+class Unset(list):
+    """Stands for an option the command line does not give: argparse keeps a namespace's values as defaults, and
+    a list lets its extend and append actions copy it."""
+
+
 def given_on_command_line(argv: list[str] | None) -> set[str]:
     """The options the command line sets itself (they win over the config file)."""
     parser = build_parser()
-    parser.set_defaults(**{name: argparse.SUPPRESS for name in vars(parser.parse_args([]))})
-    return set(vars(parser.parse_args(argv)))
+    unset = {name: Unset() for name in vars(parser.parse_args([]))}
+    parsed = vars(parser.parse_args(argv, argparse.Namespace(**unset)))
+    return {name for name, value in parsed.items() if value is not unset[name]}
 
 
 def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, object]:

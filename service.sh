@@ -52,7 +52,6 @@ service_unit() {
     cat <<UNIT
 [Unit]
 Description=Action classifier (classify.py): live action recognition and its events
-Documentation=file://${repo_dir//%/%%}/README.md
 Wants=network-online.target
 After=network-online.target
 # Gives up after 5 failed starts in 5 minutes (a bad config file); systemctl restart tries again.
@@ -135,8 +134,11 @@ main() {
         esac
     done
     case "$command" in
-        unit) service_unit "$(config_path "$config")" ;;
-        install) install_service "$(config_path "$config")" ;;
+        unit | install) config="$(config_path "$config")" ;; # a bad config file stops here
+    esac
+    case "$command" in
+        unit) service_unit "$config" ;;
+        install) install_service "$config" ;;
         remove) remove_service ;;
         -h | --help) usage ;;
         *) die "unknown command '${command}' (unit, install or remove; try ./service.sh --help)" ;;

@@ -1,0 +1,95 @@
+"""--config FILE: TOML values applied under the flags' names, flags winning, bad keys and values one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import CARVING_ICE, run_cli
+from test_cli import one_error_line
+
+from utils.config import Config
+from utils.config_file import read_config_file
+from utils.errors import ClassifierError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "classify.toml"
+    path.write_text(text)
+    return path
+
+
+def test_every_kind_of_value_is_read_as_the_flag_would_be(tmp_path):
+    path = write(tmp_path, '''
+max-results = 2
+score_threshold = 0.1          # underscores work too
+window = 3                     # the flag's name, not the field's (window_seconds)
+display = "none"
+json = true
+allow = "carving ice,chiseling stone"
+event = ["carving ice", "chiseling stone"]
+gpio = ["carving ice=17"]
+events-dir = "events-here"     # relative to the config file's folder
+model = "/abs/model.tflite"
+webhook = "http://127.0.0.1:9/hook"
+verbose = true
+''')
+    options = read_config_file(path, ["verbose"])
+    assert options == {
+        "max_results": 2, "score_threshold": 0.1, "window_seconds": 3, "display": "none", "json": True,
+        "allow": ("carving ice", "chiseling stone"), "event": ("carving ice", "chiseling stone"),
+        "gpio": (("carving ice", 17),), "events_dir": tmp_path / "events-here", "model": Path("/abs/model.tflite"),
+        "webhook": "http://127.0.0.1:9/hook", "verbose": True}
+    options.pop("verbose")
+    config = Config.from_options(**options)
+    assert config.events.gpio == (("carving ice", 17),) and config.classifier.window_seconds == 3
+
+
+@pytest.mark.parametrize("text, message", [
+    ("evnt = ['x']", "unknown key 'evnt', did you mean 'event'?"),
+    ("config = 'other.toml'", "unknown key 'config'"),
+    ("max-results = 0", "max-results must be a whole number from 1 to 600, got 0"),
+    ("max-results = 2.5", "max-results must be a whole number from 1 to 600, got 2.5"),
+    ("event-threshold = '0.5'", "event-threshold must be a number from 0 to 1, got '0.5'"),
+    ("json = 'yes'", "json must be true or false, got 'yes'"),
+    ("display = 'hologram'", "display must be one of auto, window, drm, web, none, got 'hologram'"),
+    ("gpio = ['waving hand']", "gpio 'waving hand' is not LABEL=PIN"),
+    ("event = [1, 2]", "event must be a string or a list of strings"),
+    ("model = 3", "model must be a string, got 3"),
+    ("[events]\nrecord = true", "unknown key 'events'"),
+    ("max-results = ", "is not valid TOML"),
+])
+def test_bad_keys_and_values_name_the_file_and_the_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ClassifierError, match="config file .*classify.toml") as error:
+        read_config_file(path)
+    assert message in str(error.value)
+
+
+def test_values_apply_and_command_line_flags_win(tmp_path):
+    path = write(tmp_path, 'video = "%s"\ndisplay = "none"\njson = true\nmax-results = 2\ndeny = ["carving ice"]\n'
+                 % CARVING_ICE)
+    from_file = run_cli("--config", str(path))
+    assert from_file.returncode == 0, from_file.stderr
+    assert all(len(r["results"]) == 2 for r in from_file.records)
+    assert all(r["label"] != "carving ice" for rec in from_file.records for r in rec["results"])
+    overridden = run_cli("--config", str(path), "--max-results", "1", "--deny", "chiseling stone")
+    assert overridden.returncode == 0, overridden.stderr
+    records = overridden.records
+    assert all(len(r["results"]) == 1 for r in records)
+    assert records[-1]["results"][0]["label"] == "carving ice"  # --deny replaced the file's list, not added to it
+
+
+@pytest.mark.parametrize("text, message", [
+    ("max-results = 0", "max-results must be a whole number from 1 to 600"),
+    ("no-such-option = 1", "unknown key 'no-such-option'"),
+    ("record = true", "--record needs --event"),
+])
+def test_a_bad_config_file_is_one_line_through_the_cli(tmp_path, text, message):
+    line = one_error_line(run_cli("--config", str(write(tmp_path, text)), "--video", str(CARVING_ICE)))
+    assert message in line
+
+
+def test_a_missing_config_file_is_one_line(tmp_path):
+    line = one_error_line(run_cli("--config", str(tmp_path / "nope.toml")))
+    assert "config file not found" in line

@@ -1,0 +1,92 @@
+"""./setup.sh --service: the systemd unit as service.sh writes it, checked by systemd-analyze verify, and its
+install and removal with a stand-in for systemctl (there is no running systemd here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, need_binary
+
+UNIT = "pi-action-classifier.service"
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A project folder (here with a space and a %) holding service.sh, with .venv/bin/python and utils/ as
+    links, so the unit's ExecStart exists for systemd-analyze and the config check runs."""
+    folder = tmp_path / "my project 100%"
+    (folder / ".venv" / "bin").mkdir(parents=True)
+    (folder / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    (folder / "utils").symlink_to(REPO / "utils")
+    for name in ("service.sh", "setup.sh", "classify.py"):
+        shutil.copy2(REPO / name, folder / name)
+    return folder
+
+
+def service(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(project / "service.sh"), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_the_unit_runs_the_app_as_the_user_restarts_it_and_passes_systemd_analyze(project, tmp_path):
+    config = tmp_path / "my config.toml"
+    config.write_text('event = ["waving hand"]\nrecord = true\ndisplay = "none"\n')
+    done = service(project, "unit", "--config", str(config), env={"SERVICE_USER": "root"})
+    assert done.returncode == 0, done.stderr
+    unit = done.stdout
+    lines = unit.splitlines()
+    assert "User=root" in lines and "Restart=on-failure" in lines
+    assert f'ExecStart="{project}/.venv/bin/python" "{project}/classify.py" --config "{config}"'.replace(
+        "%", "%%") in lines
+    assert f"WorkingDirectory={project}".replace("%", "%%") in lines
+    assert "WantedBy=multi-user.target" in lines
+    unit_file = tmp_path / UNIT
+    unit_file.write_text(unit)
+    verify = subprocess.run([need_binary("systemd-analyze", "systemd"), "verify", str(unit_file)],
+                            capture_output=True, text=True, timeout=60)
+    assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
+
+
+def test_a_bad_config_file_is_refused_before_anything_is_installed(project, tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("evnt = ['waving hand']\n")
+    done = service(project, "install", "--config", str(config), env={"SERVICE_DIR": str(tmp_path / "units")})
+    assert done.returncode == 1
+    assert "unknown key 'evnt', did you mean 'event'?" in done.stderr
+    assert not (tmp_path / "units").exists()
+    assert "config file not found" in service(project, "unit", "--config", str(tmp_path / "nope.toml")).stderr
+
+
+def test_install_and_remove(project, tmp_path):
+    calls = tmp_path / "systemctl.log"
+    stand_in = tmp_path / "systemctl"
+    stand_in.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\n')
+    stand_in.chmod(0o755)
+    units = tmp_path / "units"
+    env = {"SERVICE_DIR": str(units), "SYSTEMCTL": str(stand_in), "SERVICE_USER": "root"}
+    done = service(project, "install", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "journalctl -u pi-action-classifier -f" in done.stdout
+    assert (units / UNIT).read_text() == service(project, "unit", env=env).stdout
+    assert calls.read_text().splitlines() == ["daemon-reload", f"enable {UNIT}", f"restart {UNIT}"]
+    calls.unlink()
+    # ./setup.sh --remove-service goes straight to the removal, without setting anything up.
+    done = subprocess.run(["bash", str(project / "setup.sh"), "--remove-service"], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not (units / UNIT).exists()
+    assert calls.read_text().splitlines() == [f"disable --now {UNIT}", "daemon-reload"]
+    assert "nothing to remove" in service(project, "remove", env=env).stdout
+
+
+def test_setup_sh_checks_its_service_flags(project):
+    done = subprocess.run(["bash", str(project / "setup.sh"), "--config", "x.toml"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "--config goes with --service" in done.stderr
+    assert "--service" in subprocess.run(["bash", str(project / "setup.sh"), "--help"], capture_output=True,
+                                         text=True, timeout=60).stdout
