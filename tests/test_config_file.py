@@ -67,8 +67,8 @@ def test_bad_keys_and_values_name_the_file_and_the_key(tmp_path, text, message):
 
 
 def test_values_apply_and_command_line_flags_win(tmp_path):
-    path = write(tmp_path, 'video = "%s"\ndisplay = "none"\njson = true\nmax-results = 2\ndeny = ["carving ice"]\n'
-                 % CARVING_ICE)
+    path = write(tmp_path, f'video = "{CARVING_ICE}"\ndisplay = "none"\njson = true\nmax-results = 2\n'
+                           'deny = ["carving ice"]\n')
     from_file = run_cli("--config", str(path))
     assert from_file.returncode == 0, from_file.stderr
     assert all(len(r["results"]) == 2 for r in from_file.records)
