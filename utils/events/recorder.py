@@ -27,7 +27,7 @@ from utils.events.ring import FrameRing
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 30      # frames waiting for the thread (27 MB at 640x480): a camera's next ones are dropped
+MAX_PENDING = 15      # frames waiting for the thread (14 MB at 640x480, 0.5 s at 30 fps): then a camera drops
 RING_MARGIN_S = 0.5   # the ring holds this much more than pre-roll + min-seconds
 SNAPSHOT_QUALITY = 90
 CLOSE_TIMEOUT_S = 30.0
