@@ -277,3 +277,21 @@ def test_a_folder_that_turns_read_only_mid_event(small_disk):
     assert [line for line in err.splitlines() if "Read-only file system" in line] == [
         next(line for line in err.splitlines() if "events journal" in line)]
     assert [r["type"] for r in journal(folder)] == ["start"]  # the line written before stays whole
+
+
+def test_mqtt_publishes_the_journal_objects_and_switches_the_binary_sensor(mosquitto, tmp_path):
+    from test_mqtt import NAME, TOPICS, Subscriber
+
+    subscriber = Subscriber(mosquitto.port)
+    folder = tmp_path / "events"
+    try:
+        done = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--event", WATCHED, "--events-dir",
+                       str(folder), "--mqtt", mosquitto.url, "--name", NAME)
+        assert done.returncode == 0, done.stderr
+        subscriber.wait_for(lambda: len(subscriber.on(TOPICS.event)) == 2)
+        assert [json.loads(p) for p in subscriber.on(TOPICS.event)] == journal(folder)
+        assert subscriber.on(TOPICS.active(WATCHED)) == ["OFF", "ON", "OFF"]  # retained OFF, the event, its end
+        sensors = [m.topic for m in subscriber.messages if m.topic.startswith("homeassistant/binary_sensor/")]
+        assert sensors == ["homeassistant/binary_sensor/pi_action_kitchen/event_arm_wrestling/config"]
+    finally:
+        subscriber.close()

@@ -20,7 +20,7 @@ def test_the_events_benchmark_reports_ring_loop_and_process_costs():
     assert 0 < ring["jpeg"]["bytes"] < ring["raw"]["bytes"] / 5
     assert ring["jpeg"]["encode_ms"] > 0 and ring["jpeg"]["decode_ms"] > 0
     assert set(report["loop"]) == set(report["process"]) == {"off", "events", "record"}
-    for name, loop in report["loop"].items():
+    for loop in report["loop"].values():
         assert loop["frames"] == 90 and loop["classified"] == 15 and loop["e2e_ms"]["p50"] > 0
     assert report["loop"]["record"]["recorder_cpu_s"] > 0 and report["loop"]["record"]["ring_bytes"] > 0
     assert report["loop"]["events"]["e2e_vs_off"] > 0

@@ -22,6 +22,7 @@ from utils.results import Result
 from utils.sampler import FrameSampler
 from utils.sinks.base import Command, Sink, Status, Update
 from utils.sinks.display import choose_display
+from utils.sinks.events import EventSink
 from utils.sinks.factory import make_sinks
 from utils.sources import FrameSource, open_source
 from utils.sources.frame import Frame
@@ -163,9 +164,13 @@ def run(config: Config, stop: Stop | None = None) -> int:
         sinks = make_sinks(config.output, display, source, config.events)
         try:
             if config.mqtt.mqtt:
-                from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
+                from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
 
-                sinks.append(open_mqtt(config.mqtt, version=__version__, model=classifier.model_path.stem))
+                mqtt = open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
+                sinks.append(mqtt)  # after the EventSink: events are ended before the connection closes
+                for sink in sinks:
+                    if isinstance(sink, EventSink):
+                        sink.add_output(MqttEventOutput(mqtt))
             return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop).run()
         finally:
             for sink in sinks:

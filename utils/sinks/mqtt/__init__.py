@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from utils.broker_url import parse_broker_url
 from utils.config import MqttOptions
 from utils.sinks.mqtt.publisher import MqttPublisher
-from utils.sinks.mqtt.sink import MqttSink
+from utils.sinks.mqtt.sink import MqttEventOutput, MqttSink
 from utils.sinks.mqtt.topics import Topics
 
-__all__ = ["MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
+__all__ = ["MqttEventOutput", "MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
 
 
 def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "") -> MqttSink:

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 
+from utils.events.event import END, START, Event
 from utils.results import Result
 from utils.sinks.base import Command, Update
 from utils.sinks.mqtt.publisher import MqttPublisher
@@ -73,3 +74,20 @@ class MqttSink:
 
     def close(self) -> None:
         self.publisher.close()
+
+
+class MqttEventOutput:
+    """The events as an EventOutput: each start and end object on <prefix>/<name>/event, and the action's
+    binary sensor switched. The MQTT sink owns the connection and closes it after the events have ended."""
+
+    def __init__(self, sink: MqttSink) -> None:
+        self.sink = sink
+
+    def on_start(self, event: Event) -> None:
+        self.sink.publish_event(event.record(START))
+
+    def on_end(self, event: Event) -> None:
+        self.sink.publish_event(event.record(END))
+
+    def close(self) -> None:
+        pass
