@@ -66,6 +66,13 @@ def test_bad_keys_and_values_name_the_file_and_the_key(tmp_path, text, message):
     assert message in str(error.value)
 
 
+def test_the_mqtt_password_can_live_in_the_config_file_but_not_on_the_command_line(tmp_path):
+    """`ps` shows flags; a service's config file is where the password goes (or MQTT_PASSWORD)."""
+    options = read_config_file(write(tmp_path, 'mqtt = "mqtt://pi@broker"\nmqtt-password = "secret"\n'))
+    assert Config.from_options(**options).mqtt.mqtt_password == "secret"
+    assert "--mqtt-password" not in run_cli("--help", model=False).stdout
+
+
 def test_values_apply_and_command_line_flags_win(tmp_path):
     path = write(tmp_path, f'video = "{CARVING_ICE}"\ndisplay = "none"\njson = true\nmax-results = 2\n'
                            'deny = ["carving ice"]\n')

@@ -65,7 +65,8 @@ def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSour
             from utils.sinks.events import make_event_sink
 
             sinks.append(make_event_sink(events, source.description if source else "",
-                                         source.nominal_fps if source else 0.0, getattr(source, "live", True)))
+                                         source.nominal_fps if source else 0.0,
+                                         getattr(source, "live", True)))  # a file (live=False) may wait
         if options.json:
             sinks.append(JsonSink())
         shown = display.name
