@@ -225,3 +225,22 @@ def test_a_failing_output_does_not_stop_the_others(caplog):
         sink.write(update)
     sink.close()
     assert collect.seen == [START, END]
+
+
+def test_a_camera_outage_is_not_recorded():
+    from utils.sinks.base import Status
+    from utils.sources.health import SourceHealth
+
+    class Frames:
+        def __init__(self):
+            self.timestamps = []
+
+        def add_frame(self, timestamp, image):
+            self.timestamps.append(timestamp)
+
+    recorder = Frames()
+    sink = EventSink(EventTracker(["waving hand"]), recorder=recorder)  # type: ignore[arg-type]
+    live, dark = list(updates([("waving hand", 0.9)] * 2))
+    sink.write(live)
+    sink.write(Update(dark.frame, None, False, Status(source=SourceHealth(offline_since=time.time()))))
+    assert recorder.timestamps == [0.0]

@@ -52,6 +52,8 @@ class EventSink:
         self.outputs.append(output)
 
     def write(self, update: Update) -> Command | None:
+        if not update.status.source.online:
+            return None  # the dark stand-in frames of a camera outage are neither recorded nor results
         if self.recorder is not None:
             self.recorder.add_frame(update.frame.timestamp, update.frame.image)
         result = update.result
