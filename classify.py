@@ -152,21 +152,24 @@ def build_parser() -> ArgumentParser:
                        help="watch these actions (comma-separated exact names; repeatable; 'any' = whatever is "
                             "top-1): each start and end goes to events.jsonl in --events-dir")
     group.add_argument("--event-threshold", type=number("event_threshold"), default=events.event_threshold,
-                       help="the score a watched action needs as top-1")
+                       help=f"the score a watched action needs as top-1, {BOUNDS['event_threshold'].describe()}")
     group.add_argument("--event-min-seconds", type=number("event_min_seconds"), default=events.event_min_seconds,
-                       help="an event starts after the action has been top-1 at the threshold this long")
+                       help="an event starts after the action has been top-1 at the threshold this many seconds, "
+                            f"{BOUNDS['event_min_seconds'].describe()}")
     group.add_argument("--event-end-seconds", type=number("event_end_seconds"), default=events.event_end_seconds,
-                       help="an event ends after the action has been below the threshold (or not top-1) this long")
+                       help="an event ends after the action has been below the threshold (or not top-1) this many "
+                            f"seconds, {BOUNDS['event_end_seconds'].describe()}")
     group.add_argument("--events-dir", type=Path, default=events.events_dir,
                        help="folder of events.jsonl, clips and snapshots")
     group.add_argument("--record", action="store_true",
                        help="save an MP4 clip (pre-roll + event + post-roll) and a JPEG snapshot of each event")
     group.add_argument("--pre-roll", type=number("pre_roll"), default=events.pre_roll, metavar="SECONDS",
-                       help="seconds of video before the event start in each clip")
+                       help=f"seconds of video before the event start in each clip, {BOUNDS['pre_roll'].describe()}")
     group.add_argument("--post-roll", type=number("post_roll"), default=events.post_roll, metavar="SECONDS",
-                       help="seconds of video after the event end in each clip")
+                       help=f"seconds of video after the event end in each clip, {BOUNDS['post_roll'].describe()}")
     group.add_argument("--events-max-mb", type=number("events_max_mb"), default=events.events_max_mb,
-                       metavar="MB", help="the oldest clips and snapshots are deleted beyond this (the journal stays)")
+                       metavar="MB", help="the oldest clips and snapshots are deleted beyond this (the journal stays), "
+                                          f"{BOUNDS['events_max_mb'].describe()}")
     group.add_argument("--webhook", metavar="URL", default=None,
                        help="POST each event's start and end JSON to this http(s) URL")
     group.add_argument("--gpio", type=gpio_flag, action="append", default=[], metavar="LABEL=PIN",

@@ -63,6 +63,8 @@ Type=exec
 User=$service_user
 WorkingDirectory=${repo_dir//%/%%}
 Environment=PYTHONUNBUFFERED=1
+# Secrets stay out of the unit and of ps: WEB_PASSWORD=... and MQTT_PASSWORD=... lines, if the file exists.
+EnvironmentFile=-${repo_dir//%/%%}/service.env
 ExecStart=$exec_start
 Restart=on-failure
 RestartSec=10

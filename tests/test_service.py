@@ -45,6 +45,7 @@ def test_the_unit_runs_the_app_as_the_user_restarts_it_and_passes_systemd_analyz
         "%", "%%") in lines
     assert f"WorkingDirectory={project}".replace("%", "%%") in lines
     assert "WantedBy=multi-user.target" in lines
+    assert f"EnvironmentFile=-{project}/service.env".replace("%", "%%") in lines  # WEB_PASSWORD, MQTT_PASSWORD
     unit_file = tmp_path / UNIT
     unit_file.write_text(unit)
     verify = subprocess.run([need_binary("systemd-analyze", "systemd"), "verify", str(unit_file)],

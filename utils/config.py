@@ -78,7 +78,7 @@ BOUNDS: dict[str, Bound] = {
     "event_end_seconds": Bound(0, 3600),
     "pre_roll": Bound(0, 30),
     "post_roll": Bound(0, 60),
-    "events_max_mb": Bound(0.01, 1e7),
+    "events_max_mb": Bound(0.01, 100000),  # MB: up to 100 GB
 }
 GPIO_PIN = Bound(0, 27, integer=True)  # the Pi's BCM GPIO numbers on the 40-pin header
 ANY = "any"  # --event any: whatever is top-1
