@@ -94,6 +94,7 @@ class OverlaySink:
     """Draws the overlay as the window and web view do, and shows it nowhere."""
 
     needs_status = True
+    wants_every_frame = True
 
     def __init__(self) -> None:
         from utils.sinks.overlay import Annotator
@@ -116,6 +117,10 @@ class TimedSink:
         self.needs_status = sink.needs_status
         self.ms = 0.0
 
+    @property
+    def wants_every_frame(self) -> bool:
+        return self.sink.wants_every_frame
+
     def write(self, update):
         start = time.perf_counter()
         command = self.sink.write(update)
@@ -130,6 +135,7 @@ class TimingSink:
     """The last sink: per classified frame, its time since read() began and where that time went."""
 
     needs_status = False
+    wants_every_frame = False
 
     def __init__(self, source: TimedSource, sinks: dict[str, TimedSink]) -> None:
         self.source = source
@@ -210,11 +216,16 @@ def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
 def measure_in_process(config: Config, overlay: bool = True) -> dict:
     """Runs the app's Pipeline on config.video with timing sinks; bare invokes before and after."""
     from utils.pipeline import Pipeline, load_classifier, window_frames
+    from utils.sampler import FrameSampler
     from utils.sinks import JsonSink
     from utils.sources import open_source
+    from utils.sources.demand import Demand
 
     classifier, prediction_filter = load_classifier(config)
-    with closing(open_source(config.source, classifier.input_size)) as source, open(os.devnull, "w") as devnull:
+    # As the app does: frames are sampled where they are read, and only an overlay wants every frame.
+    demand = Demand(FrameSampler(config.source.fps), lambda: overlay)
+    with closing(open_source(config.source, classifier.input_size, demand)) as source, \
+            open(os.devnull, "w") as devnull:
         classifier.set_window(window_frames(config, source))
         timed = TimedSource(source)
         sinks = {"json": TimedSink(JsonSink(devnull))}
@@ -222,7 +233,8 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
             sinks["overlay"] = TimedSink(OverlaySink())
         timing = TimingSink(timed, sinks)
         start = time.perf_counter()
-        Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.source.fps).run()
+        Pipeline(classifier, prediction_filter, timed, [*sinks.values(), timing], config.source.fps,
+                 sampler=demand.sampler).run()
         loop_s = time.perf_counter() - start
     if len(timing.e2e_ms) < 2:
         raise ClassifierError(f"{config.source.video} gave {len(timing.e2e_ms)} classified frames; the benchmark needs "
@@ -277,6 +289,7 @@ def run_process(command: list[str]) -> dict:
         "last": json.loads(last) if last.strip() else None,
         "peak_rss_mb": usage.ru_maxrss / 1024.0,  # kilobytes on Linux
         "cpu_process": (usage.ru_utime + usage.ru_stime) / wall * 100.0,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
         "cpu_system": system_cpu,
     }
 
@@ -314,6 +327,9 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     stages = {k: statistics.median(s["stages_ms"][k] for s in singles) for k in first["stages_ms"]}
     wall = statistics.median(a["wall_s"] for a in apps)  # every run has one
     baseline_wall = statistics.median(b["wall_s"] for b in baselines)
+    # Pair by pair (each app run beside the baseline run right after it), so load from others hits both.
+    cpu_ratio = statistics.median(a["cpu_s"] / b["cpu_s"] for a, b in zip(apps, baselines))
+    realtime = run_process([*app, "--realtime"]) if settings.realtime_cpu else None
     return {
         "runtime": first["runtime"],
         "runtime_version": first["runtime_version"],
@@ -334,9 +350,13 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
         "peak_rss_mb": median(apps, "peak_rss_mb", 1),
         "cpu_percent": {"process": median(apps, "cpu_process", 1), "system": median(apps, "cpu_system", 1)},
         "wall_s": wall,
-        "baseline": {"wall_s": baseline_wall, "first_result_s": median(baselines, "first_result_s"),
+        "baseline": {"wall_s": baseline_wall, "cpu_s": median(baselines, "cpu_s"),
+                     "first_result_s": median(baselines, "first_result_s"),
                      "peak_rss_mb": median(baselines, "peak_rss_mb", 1), "top1": top1(baselines[-1]["last"])},
         "wall_ratio_vs_baseline": round(wall / baseline_wall, 3),
+        "cpu_s": median(apps, "cpu_s"),
+        "cpu_ratio_vs_baseline": round(cpu_ratio, 3),
+        "realtime_cpu_percent_of_one_core": round(realtime["cpu_process"], 1) if realtime else None,
         "top1": top1(apps[-1]["last"]),
         "soc_temp_c": cpu_temperature(),
         "throttled": pi_throttled(),
@@ -358,9 +378,13 @@ def video_info(path: Path) -> tuple[int, float, tuple[int, int]]:
     return frames, fps, size
 
 
-def looped_video(path: Path, repeat: int, folder: Path) -> Path:
-    """The clip `repeat` times over, as one mp4v file in `folder` (the clip itself when repeat is 1)."""
-    if repeat == 1:
+ENCODINGS = {"mp4v": ("mp4v", ".mp4"), "mjpg": ("MJPG", ".avi")}
+
+
+def looped_video(path: Path, repeat: int, folder: Path, encoding: str = "mp4v") -> Path:
+    """The clip `repeat` times over, as one file in `folder` (the clip itself when repeat is 1 and the
+    encoding is mp4v). MJPG is what most USB cameras send: every frame a JPEG, cheap to skip undecoded."""
+    if repeat == 1 and encoding == "mp4v":
         return path
     from utils.sources import sampled_frames
 
@@ -368,11 +392,12 @@ def looped_video(path: Path, repeat: int, folder: Path) -> Path:
     fps = video_info(path)[1]
     if not frames:
         raise ClassifierError(f"cannot read any frame from {path}")
-    out = folder / f"{path.stem}_x{repeat}.mp4"
+    fourcc, suffix = ENCODINGS[encoding]
+    out = folder / f"{path.stem}_x{repeat}{suffix}"
     height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"mp4v"), fps, (width, height))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*fourcc), fps, (width, height))
     if not writer.isOpened():
-        raise ClassifierError("OpenCV cannot write mp4v video here; use --repeat 1")
+        raise ClassifierError(f"OpenCV cannot write {encoding} video here; use --repeat 1")
     for _ in range(repeat):
         for image in frames:
             writer.write(image)
@@ -455,6 +480,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated thread counts, e.g. 1,2")
     threads.add_argument("--sweep-threads", action="store_true", help="every thread count from 1 to the cores")
     p.add_argument("--repeat", type=positive_int, default=10, help="loop the clip this many times")
+    p.add_argument("--encoding", choices=sorted(ENCODINGS), default="mp4v",
+                   help="how the looped clip is encoded (mjpg: as a USB camera sends it)")
+    p.add_argument("--realtime-cpu", action="store_true",
+                   help="also run the app at the video's own speed (--realtime) and report its CPU in %% of one "
+                        "core: what a camera at that frame rate costs")
     p.add_argument("--runs", type=positive_int, default=3, help="fresh processes per measurement (medians)")
     p.add_argument("--fps", type=BOUNDS["fps"].parse, default=defaults.source.fps,
                    help="frames classified per second, as the app's --fps")
@@ -502,13 +532,14 @@ def benchmark(args: argparse.Namespace, video: Path, thread_counts: list[int]) -
     runtimes = runtimes_to_measure(args.runtimes)
     clip_frames, clip_fps, size = video_info(video)
     with tempfile.TemporaryDirectory(prefix="benchmark-") as folder:
-        measured = looped_video(video, args.repeat, Path(folder))
+        measured = looped_video(video, args.repeat, Path(folder), args.encoding)
         log.info("measuring on %s (%d x %d frames)", video.name, args.repeat, clip_frames)
         runs = [measure(measured, args, runtime, threads) for runtime in runtimes for threads in thread_counts]
     return {
         "machine": machine(),
         "video": {"path": str(video), "size": list(size), "fps": round(clip_fps, 3), "clip_frames": clip_frames,
-                  "repeat": args.repeat, "encoding": "original" if args.repeat == 1 else "mp4v (looped)"},
+                  "repeat": args.repeat,
+                  "encoding": "original" if measured == video else f"{args.encoding} (looped)"},
         "settings": {"fps": args.fps, "window_seconds": args.window, "runs": args.runs, "overlay": not args.headless,
                      "app": "classify.py --display none --json"},
         "runs": runs,

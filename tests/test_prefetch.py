@@ -12,7 +12,10 @@ import pytest
 from conftest import CARVING_ICE
 
 from utils.errors import ClassifierError
-from utils.sources import Frame, OpenCVSource, SyntheticSource
+from utils.sampler import FrameSampler
+from utils.sources import Frame, OpenCVSource, SyntheticSource, sampled_frames
+from utils.sources.demand import Demand
+from utils.sources.health import SourceHealth
 from utils.sources.prefetch import FILE_NICENESS, PrefetchSource, queue_size
 
 
@@ -172,3 +175,75 @@ def test_a_file_decodes_on_one_nicer_thread_and_a_camera_does_not():
         assert thread_niceness(live._thread) == base
     finally:
         live.close()
+
+
+class CountingCapture:
+    """A real cv2.VideoCapture of the clip that counts what is decoded (retrieve) and only grabbed."""
+
+    def __init__(self, capture) -> None:
+        self.capture = capture
+        self.grabbed = self.retrieved = 0
+
+    def grab(self) -> bool:
+        self.grabbed += 1
+        return self.capture.grab()
+
+    def retrieve(self):
+        self.retrieved += 1
+        return self.capture.retrieve()
+
+    def __getattr__(self, name):
+        return getattr(self.capture, name)
+
+
+def counted_file(path) -> tuple[OpenCVSource, CountingCapture]:
+    source = OpenCVSource(str(path))
+    counting = CountingCapture(source._capture)
+    source._capture = counting
+    return source, counting
+
+
+def test_headless_file_decodes_only_the_classified_frames_and_gives_the_same_frames():
+    every = [frame for frame in sampled_frames(CARVING_ICE, 5.0)]  # all decoded, sampled afterwards
+    source, capture = counted_file(CARVING_ICE)
+    demand = Demand(FrameSampler(5.0), lambda: False)
+    with PrefetchSource(source, live=False, demand=demand) as prefetched:
+        frames = list(iter(prefetched.read, None))
+    assert capture.grabbed == 131 + 1 and capture.retrieved == len(frames) == len(every) == 22
+    assert [f.index for f in frames] == [f.index for f in every]
+    assert [f.timestamp for f in frames] == [f.timestamp for f in every]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, every))
+    assert all(frame.due for frame in frames)
+
+
+def test_full_rate_resumes_when_someone_watches():
+    source, capture = counted_file(CARVING_ICE)
+    watching = {"now": False}
+    demand = Demand(FrameSampler(5.0), lambda: watching["now"])
+    frames = []
+    with PrefetchSource(source, live=False, maxsize=2, demand=demand) as prefetched:
+        while (frame := prefetched.read()) is not None:
+            frames.append(frame)
+            if frame.index >= 60:
+                watching["now"] = True  # a browser opens the web view
+    indices = [f.index for f in frames]
+    assert indices[:5] == [0, 6, 12, 18, 24]  # skipping: one in six
+    assert indices[-20:] == list(range(111, 131))  # watched: every frame, the due ones marked
+    assert [f.index for f in frames if f.due] == [f.index for f in sampled_frames(CARVING_ICE, 5.0)]
+    assert capture.retrieved == len(frames) < 131
+
+
+def test_a_dropped_due_frame_hands_its_turn_to_the_newest():
+    """A live queue keeps the newest frame; if the one dropped was due, the newest is classified instead."""
+    class Waiting(SyntheticSource):  # a camera that has not sent its first frame yet
+        def read(self):
+            time.sleep(0.05)
+            return SourceHealth() if not self.closed else None
+
+    prefetched = PrefetchSource(Waiting(), live=True, maxsize=1)
+    image = np.zeros((4, 4, 3), np.uint8)
+    prefetched._put(Frame(image, 0.0, 0, due=True))
+    prefetched._put(Frame(image, 0.03, 1, due=False))
+    newest = prefetched.read()
+    prefetched.close()
+    assert newest.index == 1 and newest.due and prefetched.dropped == 1

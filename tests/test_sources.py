@@ -14,7 +14,9 @@ from conftest import ARM_WRESTLING, CARVING_ICE
 
 from utils.config import SourceOptions
 from utils.errors import ClassifierError
+from utils.sampler import FrameSampler
 from utils.sources import Frame, OpenCVSource, Picamera2Source, SyntheticSource, open_source, picamera2_available
+from utils.sources.demand import Demand
 from utils.sources.picamera import lores_size
 
 
@@ -173,6 +175,7 @@ class FakeRequest:
         self.camera = camera
 
     def make_array(self, stream: str) -> np.ndarray:
+        self.camera.copied.append(stream)
         config = self.camera.camera_configuration()
         width, height = config[stream]["size"]
         if stream == "main":  # picamera2 crops RGB888 rows itself
@@ -211,6 +214,7 @@ class FakePicamera2:
         self.config: dict | None = None
         self.started, self.closed, self.captured, self.released, self.cancelled = False, 0, 0, 0, 0
         self.late_signals: list = []
+        self.copied: list[str] = []  # the streams make_array() copied, in order
         FakePicamera2.instances.append(self)
 
     @classmethod
@@ -369,6 +373,12 @@ class FakeWebcam:
     def read(self):
         return True, np.zeros((480, 640, 3), np.uint8)
 
+    def grab(self) -> bool:
+        return True
+
+    def retrieve(self):
+        return self.read()
+
     def release(self) -> None:
         pass
 
@@ -425,3 +435,21 @@ def test_open_source_without_any_camera(fake_picamera2, monkeypatch):
     monkeypatch.setattr(cv2, "VideoCapture", NoCamera)
     with pytest.raises(ClassifierError, match="no camera found.*--video"):
         open_source(SourceOptions(), (172, 172))
+
+
+def test_headless_pi_camera_copies_only_the_frames_it_classifies(fake_picamera2):
+    """30 fps from the sensor, 5 classified a second, nothing shown: 1 request in 6 is copied."""
+    watching = False
+    demand = Demand(FrameSampler(5.0), lambda: watching)
+    with Picamera2Source(640, 480, (172, 172)) as source:
+        source.set_demand(demand)
+        frames = [source.read() for _ in range(10)]
+        camera = fake_picamera2.instances[0]
+        assert camera.captured == 55 and camera.released == 55  # every request goes back to the camera
+        assert camera.copied == ["main", "lores"] * 10  # only the 10 classified ones are copied
+        assert all(frame.due for frame in frames)
+        assert [frame.index for frame in frames] == list(range(0, 55, 6))
+        watching = True  # a web client or a window appears: every frame again
+        more = [source.read() for _ in range(6)]
+    assert [frame.index for frame in more] == list(range(55, 61))
+    assert [frame.due for frame in more] == [False] * 5 + [True]

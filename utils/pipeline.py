@@ -25,6 +25,7 @@ from utils.sinks.display import choose_display
 from utils.sinks.events import EventSink
 from utils.sinks.factory import make_sinks
 from utils.sources import FrameSource, open_source
+from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
 from utils.stop import Stop
@@ -45,16 +46,19 @@ class Pipeline:
     """
 
     def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter, source: FrameSource,
-                 sinks: Sequence[Sink], fps: float, stop: Stop | None = None) -> None:
+                 sinks: Sequence[Sink], fps: float, stop: Stop | None = None,
+                 sampler: FrameSampler | None = None) -> None:
+        """`sampler` is the one the source's demand uses, when it samples the frames where it reads them."""
         self.classifier = classifier
         self.prediction_filter = prediction_filter
         self.source = source
         self.sinks = list(sinks)
-        self.sampler = FrameSampler(fps)
+        self.sampler = sampler or FrameSampler(fps)
         self.stop = stop or Stop()
         self.result: Result | None = None
         self.classified = 0
         self._last_frame: Frame | None = None
+        self._last_index = -1
         self._outage_shown = False
         self._capture_rate = RateMeter()
         self._classify_rate = RateMeter()
@@ -72,8 +76,9 @@ class Pipeline:
 
     def step(self, frame: Frame) -> Update:
         """Classifies the frame if it is due and returns what the sinks get."""
-        self._capture_rate.tick()
-        is_new = self.sampler.should_classify(frame.timestamp)
+        self._capture_rate.tick(count=frame.index - self._last_index)  # frames a source skipped count too
+        self._last_index = frame.index
+        is_new = frame.due if frame.due is not None else self.sampler.should_classify(frame.timestamp)
         if is_new:
             probabilities, ms = self.classifier.timed_classify(frame.model_rgb(self.classifier.input_size))
             self.result = Result(frame.index, frame.timestamp, ms, self.prediction_filter(probabilities))
@@ -155,13 +160,16 @@ def run(config: Config, stop: Stop | None = None) -> int:
     classifier, prediction_filter = load_classifier(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
-    with closing(open_source(config.source, classifier.input_size)) as source:
+    sinks: list[Sink] = []
+    # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
+    demand = Demand(FrameSampler(config.source.fps), lambda: any(sink.wants_every_frame for sink in sinks))
+    with closing(open_source(config.source, classifier.input_size, demand)) as source:
         classifier.set_window(window_frames(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
-        sinks = make_sinks(config.output, display, source, config.events)
+        sinks += make_sinks(config.output, display, source, config.events)
         try:
             if config.mqtt.mqtt:
                 from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
@@ -171,7 +179,8 @@ def run(config: Config, stop: Stop | None = None) -> int:
                 for sink in sinks:
                     if isinstance(sink, EventSink):
                         sink.add_output(MqttEventOutput(mqtt))
-            return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop).run()
+            return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop,
+                            sampler=demand.sampler).run()
         finally:
             for sink in sinks:
                 sink.close()

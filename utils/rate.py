@@ -11,17 +11,20 @@ class RateMeter:
 
     def __init__(self, span: float = 2.0) -> None:
         self.span = span
-        self._times: deque[float] = deque()
+        self._ticks: deque[tuple[float, int]] = deque()  # (time, events so far)
+        self._total = 0
 
-    def tick(self, now: float | None = None) -> None:
+    def tick(self, now: float | None = None, count: int = 1) -> None:
+        """`count` events happened now (more than one when some were not looked at, e.g. skipped frames)."""
         now = time.monotonic() if now is None else now
-        self._times.append(now)
-        while now - self._times[0] > self.span:
-            self._times.popleft()
+        self._total += max(0, count)
+        self._ticks.append((now, self._total))
+        while now - self._ticks[0][0] > self.span:
+            self._ticks.popleft()
 
     @property
     def rate(self) -> float:
-        if len(self._times) < 2:
+        if len(self._ticks) < 2:
             return 0.0
-        elapsed = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / elapsed if elapsed > 0 else 0.0
+        (first, first_total), (last, last_total) = self._ticks[0], self._ticks[-1]
+        return (last_total - first_total) / (last - first) if last > first else 0.0

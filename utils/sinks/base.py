@@ -49,6 +49,11 @@ class Update:
 class Sink(Protocol):
     needs_status: bool  # shows the rates and the CPU: the pipeline measures them only then
 
+    @property
+    def wants_every_frame(self) -> bool:
+        """Shows every frame (a window, a watched web view, a recording's pre-roll); may change while running.
+        When no sink does, the frames that are not classified are not even decoded (utils/sources/demand.py)."""
+
     def write(self, update: Update) -> Command | None: ...
 
     def close(self) -> None: ...

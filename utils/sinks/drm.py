@@ -25,6 +25,7 @@ class DrmPreviewSink:
     """Swaps the camera's null preview for a full-screen DRM one and redraws the overlay as results come in."""
 
     needs_status = True
+    wants_every_frame = False  # the camera shows itself; only the overlay is ours
 
     def __init__(self, camera, max_rate: float = 5.0, refresh: float = 1.0, first_frame_timeout: float = 10.0) -> None:
         """`camera` is the running Picamera2 of the Pi camera source."""

@@ -26,6 +26,7 @@ class JsonSink:
     """Exactly one JSON object per classified frame on stdout, flushed so pipes see it at once."""
 
     needs_status = False
+    wants_every_frame = False
 
     def __init__(self, stream: TextIO | None = None) -> None:
         stream = stream or sys.stdout

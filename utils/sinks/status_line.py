@@ -13,6 +13,7 @@ class StatusLineSink:
     """A live one-line status in the terminal (stderr); a plain line every few seconds when not a tty."""
 
     needs_status = True
+    wants_every_frame = False
 
     def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
         self.stream = stream or sys.stderr

@@ -341,6 +341,11 @@ class WebSink:
             raise ClassifierError(f"cannot start the web view on {host}:{port}: {e.strerror or e}; "
                                   "check --web-host (an address of this machine, or 0.0.0.0 for all)") from e
 
+    @property
+    def wants_every_frame(self) -> bool:
+        """While a browser watches the video: it asks for frames at least every WANTED_SECONDS."""
+        return time.monotonic() < self._wanted_until
+
     # Called by the pipeline, on the main thread.
 
     def write(self, update: Update) -> Command | None:

@@ -12,6 +12,7 @@ class WindowSink:
     """An OpenCV window. Keys: q/ESC quit, r resets the stream, f toggles full screen."""
 
     needs_status = True
+    wants_every_frame = True
 
     def __init__(self, title: str = "Action classifier", fullscreen: bool = False,
                  annotator: Annotator | None = None) -> None:

@@ -9,6 +9,7 @@ import logging
 
 from utils.config import SourceOptions
 from utils.errors import ClassifierError
+from utils.sources.demand import Demand
 from utils.sources.frame import Frame, FrameSource
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import OpenCVSource, sampled_frames
@@ -22,20 +23,23 @@ __all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHea
            "open_source", "picamera2_available", "sampled_frames"]
 
 
-def open_source(options: SourceOptions, model_size: tuple[int, int]) -> FrameSource:
+def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None) -> FrameSource:
     """Picks the source from the flags: --video, --camera-id, else the Pi camera, else camera 0.
 
-    OpenCV sources are read on their own thread (picamera2 already captures on its own).
+    OpenCV sources are read on their own thread (picamera2 already captures on its own). With a `demand`,
+    frames are sampled where they are read, and those nobody needs are not decoded.
     """
     if options.video is not None:
-        return prefetched(OpenCVSource(options.video, realtime=options.realtime))
+        return prefetched(OpenCVSource(options.video, realtime=options.realtime), demand)
     if options.camera_id is not None:
-        return prefetched(OpenCVSource(options.camera_id, options.width, options.height))
+        return prefetched(OpenCVSource(options.camera_id, options.width, options.height), demand)
     if picamera2_available():
-        return Picamera2Source(options.width, options.height, model_size)
+        camera = Picamera2Source(options.width, options.height, model_size)
+        camera.set_demand(demand)
+        return camera
     log.debug("no Pi camera found through picamera2; trying USB camera 0")
     try:
-        return prefetched(OpenCVSource(0, options.width, options.height))
+        return prefetched(OpenCVSource(0, options.width, options.height), demand)
     except ClassifierError as e:
         raise ClassifierError(
             "no camera found: no Pi camera (picamera2) and no USB camera 0; connect one, "

@@ -22,6 +22,9 @@ class Frame:
     # stride may exceed `lores_width` (the Pi 5 pads YUV420 rows to 128 bytes).
     lores: np.ndarray | None = None
     lores_width: int | None = None  # None: the rows are unpadded
+    # Whether the sampler picked this frame, decided where it was read (see utils/sources/demand.py);
+    # None: the pipeline's sampler decides.
+    due: bool | None = None
 
     def model_rgb(self, size: tuple[int, int]) -> np.ndarray:
         """The frame as RGB for the model, shrunk before the colour conversion so little work is done."""

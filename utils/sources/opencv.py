@@ -14,6 +14,7 @@ import cv2
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
 from utils.sampler import FrameSampler
+from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,16 @@ class OpenCVSource(ClosingSource):
         self._start: float | None = None
         self._ended = False
         self._closed = False
+        self._demand: Demand | None = None
+
+    def set_demand(self, demand: Demand | None) -> None:
+        self._demand = demand
 
     def reopen(self) -> OpenCVSource:
-        """A fresh capture of the same camera or stream (after it failed)."""
-        return OpenCVSource(self.spec, self.width, self.height, self.realtime)
+        """A fresh capture of the same camera or stream (after it failed), with the same demand."""
+        source = OpenCVSource(self.spec, self.width, self.height, self.realtime)
+        source.set_demand(self._demand)
+        return source
 
     def _open(self) -> cv2.VideoCapture:
         if self.is_camera:
@@ -181,28 +188,40 @@ class OpenCVSource(ClosingSource):
         return f"cannot open stream {self.spec}: check the URL and that the server is reachable"
 
     def read(self) -> Frame | None:
-        if self._ended:
-            return None
-        ok, image = self._capture.read()
-        if not ok:
-            if self.is_file:
-                self._end_of_file()
-                return None
-            raise ClassifierError(f"{self.description} stopped delivering frames")
+        """The next frame the demand wants (every frame without one); frames nobody wants are grabbed,
+        which keeps their timestamps, but never decoded."""
+        while not self._ended:
+            if not self._capture.grab():
+                if self.is_file:
+                    self._end_of_file()
+                    return None
+                raise ClassifierError(f"{self.description} stopped delivering frames")
+            timestamp = self._timestamp()
+            due = self._demand.due(timestamp) if self._demand else None
+            index = self._index
+            self._index += 1
+            if self._demand and not self._demand.wanted(bool(due)):
+                continue
+            ok, image = self._capture.retrieve()
+            if not ok:  # a frame that grabs but will not decode: damaged data, as read() would fail here
+                self._index -= 1
+                if self.is_file:
+                    self._end_of_file()
+                    return None
+                raise ClassifierError(f"{self.description} stopped delivering frames")
+            if self.realtime:  # play at the file's own speed
+                delay = (self._start or 0.0) + timestamp - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            return Frame(image, timestamp, index, due=due)
+        return None
+
+    def _timestamp(self) -> float:
+        """Seconds of the frame just grabbed: the container's for a file, arrival time for a live source."""
         now = time.monotonic()
         if self._start is None:
             self._start = now
-        if self.is_file:
-            timestamp = self._file_timestamp()
-            if self.realtime:  # play at the file's own speed
-                delay = self._start + timestamp - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-        else:
-            timestamp = now - self._start
-        frame = Frame(image, timestamp, self._index)
-        self._index += 1
-        return frame
+        return self._file_timestamp() if self.is_file else now - self._start
 
     def _end_of_file(self) -> None:
         """The file is over: an empty one is an error; one that ends early says so (once)."""

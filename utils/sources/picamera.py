@@ -10,6 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from utils.errors import ClassifierError
+from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame, FrameSource
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class Picamera2Source(ClosingSource):
                             f"model stream {self._lores_width}x{lores_height} YUV420)")
         self._index = 0
         self._first_ns: int | None = None
+        self._demand: Demand | None = None
         self._closed = False
 
     @property
@@ -129,23 +131,32 @@ class Picamera2Source(ClosingSource):
         """The running Picamera2 (the DRM preview swaps its preview)."""
         return self._camera
 
+    def set_demand(self, demand: Demand | None) -> None:
+        self._demand = demand
+
     def read(self) -> Frame | None:
-        request = next_request(self._camera, self.frame_timeout)
-        if request is None:
-            raise ClassifierError(f"the Pi camera sent no frame for {self.frame_timeout:g} s: check its cable, "
-                                  "and that nothing else (a desktop on the monitor?) took the screen or the camera")
-        try:
-            image = request.make_array("main")
-            lores = request.make_array("lores")  # (height * 3/2, stride): the rows keep their padding
-            sensor_ns = request.get_metadata().get("SensorTimestamp", time.monotonic_ns())
-        finally:
-            request.release()
-        if self._first_ns is None:
-            self._first_ns = sensor_ns
-        frame = Frame(image, (sensor_ns - self._first_ns) / 1e9, self._index, lores=lores,
-                      lores_width=self._lores_width)
-        self._index += 1
-        return frame
+        """The next frame the demand wants: a frame nobody needs goes back to the camera uncopied."""
+        while True:
+            request = next_request(self._camera, self.frame_timeout)
+            if request is None:
+                raise ClassifierError(f"the Pi camera sent no frame for {self.frame_timeout:g} s: check its cable, "
+                                      "and that nothing else (a desktop on the monitor?) took the screen or the "
+                                      "camera")
+            try:
+                sensor_ns = request.get_metadata().get("SensorTimestamp", time.monotonic_ns())
+                if self._first_ns is None:
+                    self._first_ns = sensor_ns
+                timestamp = (sensor_ns - self._first_ns) / 1e9
+                due = self._demand.due(timestamp) if self._demand else None
+                index = self._index
+                self._index += 1
+                if self._demand and not self._demand.wanted(bool(due)):
+                    continue  # the finally below hands the buffers back
+                image = request.make_array("main")
+                lores = request.make_array("lores")  # (height * 3/2, stride): the rows keep their padding
+            finally:
+                request.release()
+            return Frame(image, timestamp, index, lores=lores, lores_width=self._lores_width, due=due)
 
     def close(self) -> None:
         if not self._closed:

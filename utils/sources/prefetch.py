@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
 import threading
 from typing import Union
 
+from utils.sources.demand import Demand, DemandAware
 from utils.sources.frame import Frame, FrameSource
 from utils.sources.health import ONLINE, ReportsHealth, SourceHealth
 from utils.sources.opencv import OpenCVSource
@@ -59,8 +61,13 @@ class PrefetchSource:
     """
 
     def __init__(self, source: FrameSource, live: bool, maxsize: int | None = None, frame_bytes: int = 0,
-                 name: str = "capture", niceness: int = 0, stop: threading.Event | None = None) -> None:
+                 name: str = "capture", niceness: int = 0, stop: threading.Event | None = None,
+                 demand: Demand | None = None) -> None:
+        """`demand` is handed to the wrapped source before the reader starts, so it applies from the first
+        frame; the frames are sampled on the reader thread then (Frame.due)."""
         self.source = source
+        if demand is not None and isinstance(source, DemandAware):
+            source.set_demand(demand)
         self.live = live
         self.description = source.description
         self.nominal_fps = source.nominal_fps
@@ -123,10 +130,12 @@ class PrefetchSource:
                 return
             except queue.Full:
                 try:
-                    self._queue.get_nowait()  # the consumer is behind: the newest frame wins
+                    dropped = self._queue.get_nowait()  # the consumer is behind: the newest frame wins
                     self.dropped += 1
                 except queue.Empty:
-                    pass
+                    continue
+                if isinstance(dropped, Frame) and dropped.due and isinstance(item, Frame) and not item.due:
+                    item = dataclasses.replace(item, due=True)  # ... and is classified in its place
 
     def read(self) -> Frame | SourceHealth | None:
         """The next frame; None once the source has ended (or is closed); the health when none came within WAIT_S."""
@@ -170,12 +179,13 @@ class PrefetchSource:
             pass
 
 
-def prefetched(source: OpenCVSource) -> PrefetchSource:
+def prefetched(source: OpenCVSource, demand: Demand | None = None) -> PrefetchSource:
     """Decodes on a capture thread: a file loses no frame; a camera or stream keeps its newest, and is
     reopened after an outage."""
     if source.is_file:
         # Only a file's decoder yields to the model: a camera's frames are stamped on arrival, and a
         # starved capture thread would stamp them late.
-        return PrefetchSource(source, live=False, frame_bytes=source.frame_bytes, niceness=FILE_NICENESS)
+        return PrefetchSource(source, live=False, frame_bytes=source.frame_bytes, niceness=FILE_NICENESS,
+                              demand=demand)
     stop = threading.Event()
-    return PrefetchSource(ReconnectingSource(source, stop), live=True, stop=stop)
+    return PrefetchSource(ReconnectingSource(source, stop), live=True, stop=stop, demand=demand)

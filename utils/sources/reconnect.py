@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import cv2
 
 from utils.errors import ClassifierError
+from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame
 from utils.sources.health import ONLINE, SourceHealth
 from utils.sources.opencv import OpenCVSource
@@ -41,6 +42,11 @@ class ReconnectingSource(ClosingSource):
         self._index = 0
         self._start: float | None = None
         self._last_frame_time = time.time()
+
+    def set_demand(self, demand: Demand | None) -> None:
+        """Also the demand of every reopened capture (reopen() carries it over)."""
+        if self._source is not None:
+            self._source.set_demand(demand)
 
     @property
     def source(self) -> OpenCVSource | None:

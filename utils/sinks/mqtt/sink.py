@@ -24,6 +24,7 @@ class MqttSink:
     """
 
     needs_status = False
+    wants_every_frame = False
 
     def __init__(self, publisher: MqttPublisher, watched: Sequence[str] = (), discovery: bool = True,
                  version: str = "", model: str = "") -> None:
