@@ -83,7 +83,8 @@ class TimedSource:
         self.started = time.perf_counter()
         frame = self.source.read()
         self.ms = (time.perf_counter() - self.started) * 1000.0
-        self.frames += isinstance(frame, Frame)  # not the end (None), nor a stalled source's health
+        if isinstance(frame, Frame):  # not the end (None), nor a stalled source's health
+            self.frames = frame.index + 1  # frames read, also those a headless source skipped undecoded
         return frame
 
     def close(self) -> None:

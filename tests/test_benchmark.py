@@ -20,7 +20,7 @@ RUN_FIELDS = {
     "window_frames": int, "frames": int, "classified": int, "invoke_ms": dict, "e2e_ms": dict,
     "e2e_vs_invoke": float, "stages_ms": dict, "feedback_ms": dict, "loop_ms_per_classified": float,
     "first_result_s": float, "peak_rss_mb": float, "cpu_percent": dict, "wall_s": float, "baseline": dict,
-    "wall_ratio_vs_baseline": float, "top1": str,
+    "wall_ratio_vs_baseline": float, "top1": str, "cpu_s": float, "cpu_ratio_vs_baseline": float,
 }
 
 
@@ -73,9 +73,24 @@ def test_one_run_per_installed_runtime_with_every_field(report):
         assert all(0 <= v <= 100 * report["machine"]["cores"] for v in r["cpu_percent"].values())
         assert positive(r["baseline"]["wall_s"]) and positive(r["baseline"]["peak_rss_mb"])
         assert r["wall_ratio_vs_baseline"] == pytest.approx(r["wall_s"] / r["baseline"]["wall_s"], rel=0.01)
+        assert positive(r["cpu_s"]) and positive(r["baseline"]["cpu_s"])
+        assert r["cpu_ratio_vs_baseline"] == pytest.approx(r["cpu_s"] / r["baseline"]["cpu_s"], rel=0.01)
+        assert r["realtime_cpu_percent_of_one_core"] is None  # only with --realtime-cpu
         assert r["top1"] == r["baseline"]["top1"] == "carving ice"
         assert r["soc_temp_c"] is None or -40 < r["soc_temp_c"] < 130
         assert r["throttled"] is None or isinstance(r["throttled"]["throttled"], bool)
+
+
+def test_mjpg_loop_and_realtime_cpu():
+    """The case of a USB camera: MJPG at the clip's rate, headless, and the CPU the app takes in real time."""
+    done = benchmark("--threads", "1", "--repeat", "2", "--runs", "1", "--encoding", "mjpg", "--headless",
+                     "--realtime-cpu")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["video"]["encoding"] == "mjpg (looped)" and report["video"]["repeat"] == 2
+    run = report["runs"][0]
+    assert run["frames"] == 262 and run["top1"] == run["baseline"]["top1"] == "carving ice"
+    assert 0 < run["realtime_cpu_percent_of_one_core"] <= 100 * report["machine"]["cores"]
 
 
 def test_single_measures_one_configuration_in_process():
