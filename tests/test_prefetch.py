@@ -247,3 +247,22 @@ def test_a_dropped_due_frame_hands_its_turn_to_the_newest():
     newest = prefetched.read()
     prefetched.close()
     assert newest.index == 1 and newest.due and prefetched.dropped == 1
+
+
+def test_headless_mjpeg_reads_packets_and_decodes_only_the_classified_frames(tmp_path):
+    """Motion-JPEG (USB cameras, many files and HTTP streams): FFmpeg would decode in grab(); read raw, only
+    the classified frames are decoded, each on its own."""
+    path = tmp_path / "carving_ice.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 29.97, (172, 172))
+    for frame in sampled_frames(CARVING_ICE, 0):
+        writer.write(frame.image)
+    writer.release()
+    decoded_by_ffmpeg = list(sampled_frames(path, 5.0))
+    source, capture = counted_file(path)
+    with PrefetchSource(source, live=False, demand=Demand(FrameSampler(5.0), lambda: False)) as prefetched:
+        frames = list(iter(prefetched.read, None))
+    assert source._jpeg_packets and capture.retrieved == len(frames) == len(decoded_by_ffmpeg) == 22
+    assert [f.timestamp for f in frames] == [f.timestamp for f in decoded_by_ffmpeg]
+    for ours, theirs in zip(frames, decoded_by_ffmpeg):  # two JPEG decoders: the same picture within rounding
+        assert ours.image.shape == theirs.image.shape
+        assert np.abs(ours.image.astype(int) - theirs.image).mean() < 2.0

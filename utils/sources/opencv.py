@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
@@ -26,6 +27,7 @@ READ_TIMEOUT_S = 5.0
 # A file that ends before this share of the frames its container announces was cut short or damaged.
 COMPLETE_SHARE = 0.9
 TEXT_CODECS = {"ansi"}  # FFmpeg's "tty" demuxer shows any text file as a video of rendered characters
+JPEG_CODECS = {"mjpg", "mjpeg"}  # every frame a JPEG: read undecoded, decoded only when wanted
 
 
 def capture_params(**values: int) -> list[int]:
@@ -139,9 +141,16 @@ class OpenCVSource(ClosingSource):
         self._ended = False
         self._closed = False
         self._demand: Demand | None = None
+        self._jpeg_packets = False
 
     def set_demand(self, demand: Demand | None) -> None:
+        """Before the first read. For Motion-JPEG through FFmpeg (most USB cameras' format, also in files
+        and HTTP streams) grab() would decode every frame; in FFmpeg's raw mode it only reads the packet,
+        and the frames that are wanted are decoded here, each a JPEG of its own."""
         self._demand = demand
+        self._jpeg_packets = (demand is not None and not self.is_camera and self.codec in JPEG_CODECS
+                              and self._capture.getBackendName() == "FFMPEG"
+                              and self._capture.set(cv2.CAP_PROP_FORMAT, -1))
 
     def reopen(self) -> OpenCVSource:
         """A fresh capture of the same camera or stream (after it failed), with the same demand."""
@@ -202,7 +211,7 @@ class OpenCVSource(ClosingSource):
             self._index += 1
             if self._demand and not self._demand.wanted(bool(due)):
                 continue
-            ok, image = self._capture.retrieve()
+            ok, image = self._retrieve()
             if not ok:  # a frame that grabs but will not decode: damaged data, as read() would fail here
                 self._index -= 1
                 if self.is_file:
@@ -215,6 +224,13 @@ class OpenCVSource(ClosingSource):
                     time.sleep(delay)
             return Frame(image, timestamp, index, due=due)
         return None
+
+    def _retrieve(self) -> tuple[bool, np.ndarray]:
+        ok, data = self._capture.retrieve()
+        if ok and self._jpeg_packets:
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            return image is not None, image
+        return ok, data
 
     def _timestamp(self) -> float:
         """Seconds of the frame just grabbed: the container's for a file, arrival time for a live source."""
