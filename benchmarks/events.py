@@ -187,6 +187,7 @@ def measure_loop(video: Path, setting: str, folder: Path) -> dict:
 
         class EveryFrame:
             needs_status = False
+            wants_every_frame = False
 
             def write(self, update):
                 if "events" in sinks:

@@ -42,6 +42,7 @@ class EventSink:
         self.outputs = list(outputs)
         self.recorder = recorder
         self.needs_status = recorder is not None  # the snapshot shows the status lines
+        self.wants_every_frame = recorder is not None  # the pre-roll and the clip hold every frame
         self.events: list[Event] = []  # every event that ended, for tests and the benchmark
         self._peaks: dict[str, Update] = {}  # EVENT/CANDIDATE -> the update with that run's peak score
         self._clip: str | None = None
