@@ -382,15 +382,16 @@ def video_info(path: Path) -> tuple[int, float, tuple[int, int]]:
 ENCODINGS = {"mp4v": ("mp4v", ".mp4"), "mjpg": ("MJPG", ".avi")}
 
 
-def looped_video(path: Path, repeat: int, folder: Path, encoding: str = "mp4v") -> Path:
+def looped_video(path: Path, repeat: int, folder: Path, encoding: str = "mp4v", fps: float = 0.0) -> Path:
     """The clip `repeat` times over, as one file in `folder` (the clip itself when repeat is 1 and the
-    encoding is mp4v). MJPG is what most USB cameras send: every frame a JPEG, cheap to skip undecoded."""
-    if repeat == 1 and encoding == "mp4v":
+    encoding is mp4v). MJPG is what most USB cameras send: every frame a JPEG, cheap to skip undecoded.
+    `fps` rewrites the frame rate (every frame kept): at 5, every frame of it is classified."""
+    if repeat == 1 and encoding == "mp4v" and not fps:
         return path
     from utils.sources import sampled_frames
 
     frames = [frame.image for frame in sampled_frames(path, 0)]  # fps 0: every frame
-    fps = video_info(path)[1]
+    fps = fps or video_info(path)[1]
     if not frames:
         raise ClassifierError(f"cannot read any frame from {path}")
     fourcc, suffix = ENCODINGS[encoding]
@@ -483,6 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=positive_int, default=10, help="loop the clip this many times")
     p.add_argument("--encoding", choices=sorted(ENCODINGS), default="mp4v",
                    help="how the looped clip is encoded (mjpg: as a USB camera sends it)")
+    p.add_argument("--video-fps", type=BOUNDS["fps"].parse, default=0.0,
+                   help="write the looped clip at this frame rate (0: the clip's); 5 = every frame classified")
     p.add_argument("--realtime-cpu", action="store_true",
                    help="also run the app at the video's own speed (--realtime) and report its CPU in %% of one "
                         "core: what a camera at that frame rate costs")
@@ -533,13 +536,13 @@ def benchmark(args: argparse.Namespace, video: Path, thread_counts: list[int]) -
     runtimes = runtimes_to_measure(args.runtimes)
     clip_frames, clip_fps, size = video_info(video)
     with tempfile.TemporaryDirectory(prefix="benchmark-") as folder:
-        measured = looped_video(video, args.repeat, Path(folder), args.encoding)
+        measured = looped_video(video, args.repeat, Path(folder), args.encoding, args.video_fps)
         log.info("measuring on %s (%d x %d frames)", video.name, args.repeat, clip_frames)
         runs = [measure(measured, args, runtime, threads) for runtime in runtimes for threads in thread_counts]
     return {
         "machine": machine(),
         "video": {"path": str(video), "size": list(size), "fps": round(clip_fps, 3), "clip_frames": clip_frames,
-                  "repeat": args.repeat,
+                  "repeat": args.repeat, "written_fps": args.video_fps or round(clip_fps, 3),
                   "encoding": "original" if measured == video else f"{args.encoding} (looped)"},
         "settings": {"fps": args.fps, "window_seconds": args.window, "runs": args.runs, "overlay": not args.headless,
                      "app": "classify.py --display none --json"},

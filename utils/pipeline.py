@@ -161,8 +161,13 @@ def run(config: Config, stop: Stop | None = None) -> int:
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
     sinks: list[Sink] = []
+    sinks_ready = False
+
+    def every_frame() -> bool:  # until the sinks exist, every frame: a recording's pre-roll starts at once
+        return not sinks_ready or any(sink.wants_every_frame for sink in sinks)
+
     # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
-    demand = Demand(FrameSampler(config.source.fps), lambda: any(sink.wants_every_frame for sink in sinks))
+    demand = Demand(FrameSampler(config.source.fps), every_frame)
     with closing(open_source(config.source, classifier.input_size, demand)) as source:
         classifier.set_window(window_frames(config, source))
         log.info("model: %s", classifier.description)
@@ -170,6 +175,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
         sinks += make_sinks(config.output, display, source, config.events)
+        sinks_ready = True
         try:
             if config.mqtt.mqtt:
                 from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
