@@ -73,10 +73,12 @@ apt_install() {
 
 # The first of the given apt package names that apt can install (names differ between
 # Debian releases: Trixie renamed libglib2.0-0 to libglib2.0-0t64).
+# No `grep -q` after a pipe here: with pipefail, grep quitting at the first match can kill the
+# writer with SIGPIPE (exit 141), and the test fails at random (2 runs in 8 under qemu).
 apt_pick() {
     local name
     for name in "$@"; do
-        if apt-cache policy "$name" 2>/dev/null | grep -q "Candidate: [^(]"; then
+        if apt-cache policy "$name" 2>/dev/null | grep "Candidate: [^(]" >/dev/null; then
             echo "$name"
             return
         fi
@@ -85,13 +87,13 @@ apt_pick() {
 }
 
 deb_installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep "install ok installed" >/dev/null
 }
 
 has_lib() {
     local ldconfig
     ldconfig="$(command -v ldconfig || echo /sbin/ldconfig)"
-    "$ldconfig" -p 2>/dev/null | grep -q "/$1\$"
+    "$ldconfig" -p 2>/dev/null | grep "/$1\$" >/dev/null
 }
 
 # Shared libraries that the opencv-python wheel needs from the system for cv2 and its
