@@ -297,3 +297,41 @@ def test_mqtt_publishes_the_journal_objects_and_switches_the_binary_sensor(mosqu
         assert "homeassistant/binary_sensor/pi_action_kitchen/event_arm_wrestling/config" in sensors
     finally:
         subscriber.close()
+
+
+def test_broker_restart_mid_run_loses_no_event_and_never_stalls_the_loop(mosquitto, tmp_path):
+    """The broker is away for 10 s while an event starts: after it is back, the subscriber (a persistent
+    session, as Home Assistant's) gets the event's start and end exactly once, and the frame lines on stdout
+    kept coming at the classification rate meanwhile."""
+    from test_mqtt import NAME, TOPICS, Subscriber
+
+    # Long enough for paho's back-off (1, 2, 4, 8 s) to find the broker again before the video ends.
+    video = make_video(tmp_path / "aba.mp4", [(CLEANING_POOL, 4), (ARM_WRESTLING, 8), (CLEANING_POOL, 12)])
+    listener = Subscriber(mosquitto.port, (TOPICS.event,), client_id="ha", persistent=True)
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS), "--video",
+         str(video), "--realtime", "--display", "none", "--json", "--event", WATCHED, "--events-dir",
+         str(tmp_path / "events"), "--mqtt", mosquitto.url, "--name", NAME],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    arrivals: list[float] = []
+    try:
+        assert process.stdout is not None
+        for _ in process.stdout:
+            arrivals.append(time.monotonic())
+            if len(arrivals) == 10:  # 2 s in: the broker goes away for 10 s, through the event's start
+                mosquitto.stop()
+                stopped = time.monotonic()
+            if len(arrivals) > 10 and mosquitto.process is None and time.monotonic() - stopped >= 10:
+                mosquitto.start()
+        assert process.wait(60) == 0, process.stderr.read() if process.stderr else ""
+        listener.wait_for(lambda: len(listener.on(TOPICS.event)) >= 2, timeout=60)
+        time.sleep(1.0)  # a duplicate would come right behind
+        received = [json.loads(p) for p in listener.on(TOPICS.event)]
+        assert [(e["type"], e["label"]) for e in received] == [("start", WATCHED), ("end", WATCHED)]
+        assert received == journal(tmp_path / "events")
+        gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+        # 5 lines a second; a publish that waited for the broker would hold the loop for seconds.
+        assert max(gaps) < 1.0, f"the loop stalled {max(gaps):.2f} s"
+    finally:
+        process.kill()
+        listener.close()
