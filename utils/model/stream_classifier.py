@@ -96,8 +96,14 @@ class StreamClassifier:
         tensor = self._interpreter.tensor
         self._image = tensor(image["index"])
         self._logits = tensor(outputs["logits"]["index"])
+        has_head = HEAD_BUFFER in inputs and HEAD_COUNT in inputs
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
-                      tensor(outputs[HEAD_BUFFER]["index"])) if HEAD_BUFFER in inputs and HEAD_COUNT in inputs else None
+                      tensor(outputs[HEAD_BUFFER]["index"])) if has_head else None
+        # The head's sum and count after an invoke: their ratio is the window's mean feature (embedding()).
+        self._head_out = (tensor(outputs[HEAD_BUFFER]["index"]), tensor(outputs[HEAD_COUNT]["index"])) \
+            if has_head else None
+        self.embedding_size = int(np.prod(inputs[HEAD_BUFFER]["shape"])) if has_head else 0
+        self._embedding = np.empty(self.embedding_size, np.float32)
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
                   for n in changing_states(inputs, outputs)}
@@ -213,6 +219,18 @@ class StreamClassifier:
             self.window.update()
         probabilities = softmax(self._logits()[0], out=self._probabilities)
         return self._smooth(probabilities)
+
+    def embedding(self) -> tuple[np.ndarray, int]:
+        """After classify(): the mean of the head's per-frame features over the window (what the head itself
+        classifies: a video embedding of `embedding_size` numbers that costs no extra invoke) and the number of
+        frames that window holds. The array is reused by the next call; copy it to keep it."""
+        if self._head_out is None:
+            raise ClassifierError(f"{self.model_path.name} has no {HEAD_BUFFER} state, so it cannot learn taught "
+                                  "actions; use a MoViNet stream model from ./download_models.sh")
+        total, count = self._head_out
+        frames = int(count().reshape(-1)[0])
+        np.divide(total().reshape(-1), max(frames, 1), out=self._embedding)
+        return self._embedding, frames
 
     def timed_classify(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """classify() plus its wall time in milliseconds."""
