@@ -34,7 +34,12 @@ def check_names(names: Sequence[str], labels: Sequence[str], what: str = "") -> 
 
 
 class PredictionFilter:
-    """Picks at most max_results labels by score, honouring allow/deny lists and a score threshold."""
+    """Picks at most max_results labels by score, honouring allow/deny lists and a score threshold.
+
+    A score of 0 is never reported: it says nothing (a taught action below its threshold, see model/taught).
+    """
+
+    nothing = ""  # what the screen says when no label is reported ("": the screen's own words)
 
     def __init__(self, labels: Sequence[str], max_results: int = 3, score_threshold: float = 0.0,
                  allow: Sequence[str] = (), deny: Sequence[str] = ()) -> None:
@@ -62,4 +67,4 @@ class PredictionFilter:
         top = top[np.lexsort((top, -scores[top]))]  # by score, ties in label order
         return tuple(
             Prediction(self.labels[self._candidates[i]], float(scores[i]))
-            for i in top if scores[i] >= self.score_threshold)
+            for i in top if scores[i] >= self.score_threshold and scores[i] > 0)

@@ -1,0 +1,63 @@
+"""Taught actions reported as labels like any other: one score vector, one PredictionFilter.
+
+The filter's labels are the model's followed by the taught names, so --score-threshold, --allow/--deny, top-k
+and everything downstream (JSON, events, MQTT) treat a taught action as one more label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from utils.model.predictions import PredictionFilter
+from utils.model.taught.head import TaughtHead
+from utils.model.taught.store import TaughtAction
+from utils.results import Prediction
+
+Embedding = Callable[[], tuple[np.ndarray, int]]  # StreamClassifier.embedding: (window mean, frames in window)
+NONE_OF_THEM = "none of the taught actions"
+
+
+class TaughtPredictions:
+    """The model's probabilities and the taught actions' scores, picked by one PredictionFilter.
+
+    `prediction_filter` must know the model's labels followed by `names`. A name with no action yet (the one
+    --teach is about to teach) scores 0 until learn() gives it one. With `only`, the model's labels keep
+    score 0, and scores of 0 are never reported.
+    """
+
+    def __init__(self, prediction_filter: PredictionFilter, names: Sequence[str], actions: Sequence[TaughtAction],
+                 embedding: Embedding, min_frames: int, only: bool = False) -> None:
+        self.prediction_filter = prediction_filter
+        self.names = list(names)
+        self.model_labels = len(prediction_filter.labels) - len(self.names)
+        assert prediction_filter.labels[self.model_labels:] == self.names, "the filter must end with the names"
+        self.embedding = embedding
+        self.min_frames = min_frames
+        self.only = only
+        self.nothing = NONE_OF_THEM if only else ""  # what the screen says when no label is reported
+        self._scores = np.zeros(len(prediction_filter.labels), np.float32)
+        self._actions = {action.name: action for action in actions}
+        self._fit()
+
+    def _fit(self) -> None:
+        taught = [name for name in self.names if name in self._actions]
+        self.head = TaughtHead([self._actions[name] for name in taught])
+        self._positions = self.model_labels + np.array([self.names.index(n) for n in taught], np.intp)
+
+    def learn(self, action: TaughtAction) -> None:
+        """Takes a newly taught (or re-taught) action into account from the next frame on."""
+        self._actions[action.name] = action
+        self._fit()
+
+    def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
+        if not self.only:
+            self._scores[:self.model_labels] = probabilities
+        self._scores[self.model_labels:] = 0.0
+        if len(self.head):
+            embedding, frames = self.embedding()
+            if frames >= self.min_frames:  # scored on windows like those it was taught from
+                self._scores[self._positions] = self.head.scores(embedding)
+        return self.prediction_filter(self._scores)
+

@@ -1,0 +1,248 @@
+"""Taught actions on disk: one small .npz of plain arrays per action, with JSON metadata, written atomically.
+
+The file `<folder>/<name, percent-encoded>.npz` holds three arrays and is read with allow_pickle=False:
+
+    examples  float32 [n, dim]  one window mean per example, raw (so the normalisation can change later)
+    sessions  int32   [n]       which teaching session each example came from (0, 1, ...)
+    meta      uint8   [bytes]   UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the default),
+                                sessions [{seconds, examples, window_frames, fps, source, taught}]
+
+The model's sha256 is kept because the examples are that model's features: another model's are meaningless.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import tempfile
+import urllib.parse
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from utils.errors import ClassifierError
+from utils.model.files import file_sha256
+from utils.paths import shown
+
+log = logging.getLogger(__name__)
+
+FORMAT = "pi-action-classifier/taught-action/1"
+SUFFIX = ".npz"
+ARRAYS = {"examples", "sessions", "meta"}
+SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
+MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
+
+
+def check_name(name: str) -> str:
+    """The action's name as it is kept (surrounding blanks dropped); any text without '/'."""
+    stripped = name.strip()
+    if not stripped:
+        raise ClassifierError("an action name cannot be empty; give one with --teach NAME")
+    if "/" in stripped:
+        raise ClassifierError(f"an action name cannot contain '/': {stripped!r}")
+    if len(file_name(stripped).encode()) > MAX_FILE_NAME_BYTES:
+        raise ClassifierError(f"the action name {stripped[:40]!r}... is too long for a file name; use a shorter one")
+    return stripped
+
+
+def file_name(name: str) -> str:
+    """"my dog/cat" cannot happen (see check_name); "café" -> "caf%C3%A9.npz": one portable file per name."""
+    return urllib.parse.quote(name, safe=SAFE_CHARACTERS) + SUFFIX
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class ModelIdentity:
+    """Which model a taught action belongs to: its file's sha256, and its file name for people."""
+
+    sha256: str
+    file: str
+
+    @classmethod
+    def of(cls, path: Path) -> ModelIdentity:
+        return cls(file_sha256(Path(path)), Path(path).name)
+
+    def describe(self) -> str:
+        return f"{self.file} (sha256 {self.sha256[:12]}...)"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One teaching: how much video, in which setting, from where."""
+
+    seconds: float
+    examples: int
+    window_frames: int
+    fps: float
+    source: str
+    taught: str = dataclasses.field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class TaughtAction:
+    """An action taught by the user: its examples (window means of the model's head features) and their story."""
+
+    name: str
+    model: ModelIdentity
+    examples: np.ndarray  # float32 [n, dim]
+    session_of_example: np.ndarray  # int32 [n]
+    sessions: tuple[Session, ...]
+    tau: float | None = None  # its cosine threshold for "none of these"; None: the head's default
+
+    @property
+    def seconds(self) -> float:
+        return sum(session.seconds for session in self.sessions)
+
+    @property
+    def summary(self) -> str:
+        sessions = len(self.sessions)
+        return f"{len(self.examples)} examples, {sessions} session{'s' * (sessions > 1)}, {self.seconds:.1f} s in all"
+
+    def taught_again(self, examples: np.ndarray, session: Session) -> TaughtAction:
+        """This action with one more session's examples (teaching the same name again adds to it)."""
+        index = np.full(len(examples), len(self.sessions), np.int32)
+        return dataclasses.replace(self, examples=np.vstack([self.examples, examples]).astype(np.float32),
+                                   session_of_example=np.concatenate([self.session_of_example, index]),
+                                   sessions=(*self.sessions, session))
+
+    @classmethod
+    def first(cls, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
+        return cls(name, model, np.asarray(examples, np.float32), np.zeros(len(examples), np.int32), (session,))
+
+    def metadata(self) -> dict:
+        return {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
+                "dim": int(self.examples.shape[1]), "tau": self.tau,
+                "sessions": [dataclasses.asdict(session) for session in self.sessions]}
+
+
+class ActionStore:
+    """The taught-actions folder: one file per action, read strictly, replaced atomically."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+
+    def path(self, name: str) -> Path:
+        return self.folder / file_name(name)
+
+    def files(self) -> list[Path]:
+        """The action files, in name order; hidden files (unfinished writes) are not actions."""
+        if not self.folder.is_dir():
+            return []
+        return sorted(p for p in self.folder.glob("*" + SUFFIX) if not p.name.startswith("."))
+
+    def read(self, name: str) -> TaughtAction | None:
+        """The action called `name`, or None when it was never taught."""
+        path = self.path(name)
+        return read_action(path) if path.exists() else None
+
+    def read_all(self) -> list[TaughtAction]:
+        """Every action in the folder; a file that is not one stops with one line that names it."""
+        return [read_action(path) for path in self.files()]
+
+    def write(self, action: TaughtAction) -> Path:
+        """Replaces the action's file in one step: a crash or a full disk leaves the old file whole."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.path(action.name)
+        meta = json.dumps(action.metadata(), ensure_ascii=False, sort_keys=True).encode()
+        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                np.savez(out, examples=action.examples.astype(np.float32),
+                         sessions=action.session_of_example.astype(np.int32), meta=np.frombuffer(meta, np.uint8))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except OSError as e:
+            Path(temporary).unlink(missing_ok=True)
+            raise ClassifierError(f"cannot save the taught action in {shown(path)}: {e.strerror or e}; "
+                                  "check --actions-dir (a folder you can write)") from e
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return path
+
+    def add(self, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
+        """Teaches `name` one more session (the first one creates it) and saves it."""
+        existing = self.read(name)
+        if existing is None:
+            action = TaughtAction.first(name, model, examples, session)
+        else:
+            check_model(existing, model, self.path(name))
+            action = existing.taught_again(examples, session)
+        self.write(action)
+        return action
+
+    def remove(self, name: str) -> Path:
+        path = self.path(name)
+        if not path.exists():
+            taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
+            raise ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught})")
+        path.unlink()
+        return path
+
+
+def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
+    """Refuses to add to an action that another model taught: its examples are that model's features."""
+    if action.model.sha256 != model.sha256:
+        raise ClassifierError(f"{shown(path)} was taught with another model, {action.model.describe()}, not "
+                              f"{model.describe()}: teach it with that model, --forget {action.name!r} first, or "
+                              "use another --actions-dir")
+
+
+def read_action(path: Path) -> TaughtAction:
+    """One action file, checked from its arrays to its metadata; anything else is one ClassifierError line."""
+    where = shown(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array renamed
+            raise ClassifierError(f"{where} is not a taught action (a single array); move it out of the actions "
+                                  "folder")
+        with loaded as arrays:
+            if set(arrays.files) != ARRAYS:
+                raise ClassifierError(f"{where} is not a taught action (it holds other arrays); move it out of "
+                                      "the actions folder")
+            examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
+        meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
+    except ClassifierError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        # ValueError covers pickled (object) arrays and bad JSON alike.
+        raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}); remove it, or "
+                              "teach that action again") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ClassifierError(f"{where} is not a taught action of this app (format "
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r}); move it out of the "
+                              "actions folder")
+    try:
+        action = _action_from(meta, examples, sessions)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ClassifierError(f"{where} is a damaged taught action ({type(e).__name__}: {e}); remove it, or "
+                              "teach that action again") from e
+    if file_name(action.name) != path.name:
+        raise ClassifierError(f"{where} holds the action {action.name!r}, which belongs in {file_name(action.name)}; "
+                              "rename the file back or remove it")
+    return action
+
+
+def _action_from(meta: dict, examples: np.ndarray, sessions: np.ndarray) -> TaughtAction:
+    sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
+                                  str(s["source"]), str(s["taught"])) for s in meta["sessions"])
+    dim = int(meta["dim"])
+    if examples.dtype != np.float32 or examples.ndim != 2 or examples.shape[1] != dim or not len(examples):
+        raise ValueError(f"examples {examples.dtype} {list(examples.shape)} do not match dim {dim}")
+    if sessions.shape != (len(examples),) or not np.all((sessions >= 0) & (sessions < len(sessions_meta))):
+        raise ValueError("the examples' sessions do not match the metadata")
+    if not np.all(np.isfinite(examples)):
+        raise ValueError("examples that are not finite numbers")
+    tau = meta.get("tau")
+    model = ModelIdentity(str(meta["model"]["sha256"]), str(meta["model"]["file"]))
+    return TaughtAction(str(meta["name"]), model, examples,
+                        sessions.astype(np.int32), sessions_meta, None if tau is None else float(tau))
