@@ -17,10 +17,12 @@ from urllib.parse import urlsplit
 
 from utils.broker_url import parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
-from utils.paths import DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
+from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
 
 DISPLAYS = ("auto", "window", "drm", "web", "none")
 RUNTIMES = ("auto", "ai-edge-litert", "tflite-runtime", "tensorflow")
+TAUGHT_MODES = ("also", "only", "off")  # taught actions reported beside the model's labels, alone, or not at all
+DEFAULT_TEACH_SECONDS = 5.0  # --teach from a camera records this long unless --teach-seconds says otherwise
 MAX_THREADS = 64  # TFLite's thread pool is sized by this; 100000 threads end in a segfault
 
 
@@ -79,10 +81,14 @@ BOUNDS: dict[str, Bound] = {
     "pre_roll": Bound(0, 30),
     "post_roll": Bound(0, 60),
     "events_max_mb": Bound(0.01, 100000),  # MB: up to 100 GB
+    "teach_from": Bound(0, 86400),
+    "teach_to": Bound(0, 86400),
+    "teach_seconds": Bound(1, 600),  # under a second there is no window to learn from
+    "teach_countdown": Bound(0, 60),
 }
 GPIO_PIN = Bound(0, 27, integer=True)  # the Pi's BCM GPIO numbers on the 40-pin header
 ANY = "any"  # --event any: whatever is top-1
-CHOICES: dict[str, tuple[str, ...]] = {"display": DISPLAYS, "runtime": RUNTIMES}
+CHOICES: dict[str, tuple[str, ...]] = {"display": DISPLAYS, "runtime": RUNTIMES, "taught": TAUGHT_MODES}
 FLAG_NAMES = {"window_seconds": "window"}
 
 
@@ -300,6 +306,30 @@ class EventOptions(_Checked):
 
 
 @dataclass(frozen=True)
+class TaughtOptions(_Checked):
+    """Actions the user taught: where they are kept, whether they are reported, and teaching one."""
+
+    actions_dir: Path = DEFAULT_ACTIONS_DIR
+    taught: str = "also"
+    teach: str | None = None  # the action --video's part, the camera's next seconds, the t key and button teach
+    teach_from: float | None = None  # seconds into --video; None: its start
+    teach_to: float | None = None  # None: its end (or teach_from + teach_seconds)
+    teach_seconds: float | None = None  # how long a camera records (None: DEFAULT_TEACH_SECONDS); in a file: to - from
+    teach_countdown: float = 3.0  # from a camera: time to get into the picture
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given = [flag(name) for name in ("teach_from", "teach_to", "teach_seconds") if getattr(self, name) is not None]
+        if given and self.teach is None:
+            raise ClassifierError(f"{given[0]} needs --teach NAME (the action to teach)")
+        if self.teach_to is not None and self.teach_seconds is not None:
+            raise ClassifierError("give either --teach-to or --teach-seconds, not both")
+        if self.teach_to is not None and self.teach_to <= (self.teach_from or 0.0):
+            raise ClassifierError(f"--teach-to ({self.teach_to:g} s) must come after --teach-from "
+                                  f"({self.teach_from or 0:g} s)")
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a run needs; built once by classify.py and passed down."""
 
@@ -309,6 +339,7 @@ class Config:
     output: OutputOptions = field(default_factory=OutputOptions)
     mqtt: MqttOptions = field(default_factory=MqttOptions)
     events: EventOptions = field(default_factory=EventOptions)
+    taught: TaughtOptions = field(default_factory=TaughtOptions)
 
     @classmethod
     def from_options(cls, **options: object) -> Config:
@@ -323,4 +354,5 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
-                             "output": OutputOptions, "mqtt": MqttOptions, "events": EventOptions}
+                             "output": OutputOptions, "mqtt": MqttOptions, "events": EventOptions,
+                             "taught": TaughtOptions}

@@ -12,6 +12,7 @@ MODELS_DIR = PROJECT_DIR / "models"
 DEFAULT_MODEL = MODELS_DIR / "movinet_a0_stream_int8.tflite"
 DEFAULT_LABELS = MODELS_DIR / "kinetics600_labels.txt"
 DEFAULT_EVENTS_DIR = PROJECT_DIR / "events"  # events.jsonl, clips and snapshots
+DEFAULT_ACTIONS_DIR = PROJECT_DIR / "actions"  # the actions the user taught (--teach)
 
 
 def shown(path: Path) -> str:
