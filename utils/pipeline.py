@@ -7,16 +7,18 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import closing
+from pathlib import Path
 
 import numpy as np
 
 from utils import __version__
-from utils.config import Config
+from utils.config import DEFAULT_TEACH_SECONDS, Config
 from utils.errors import ClassifierError
 from utils.events.journal import writable_folder
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
+from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, min_window_frames
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.sampler import FrameSampler
@@ -45,9 +47,9 @@ class Pipeline:
     frame's size with the outage in its status; the first frame after it starts the stream afresh.
     """
 
-    def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter, source: FrameSource,
-                 sinks: Sequence[Sink], fps: float, stop: Stop | None = None,
-                 sampler: FrameSampler | None = None) -> None:
+    def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter | TaughtPredictions,
+                 source: FrameSource, sinks: Sequence[Sink], fps: float, stop: Stop | None = None,
+                 sampler: FrameSampler | None = None, teaching: LiveTeaching | None = None) -> None:
         """`sampler` is the one the source's demand uses, when it samples the frames where it reads them."""
         self.classifier = classifier
         self.prediction_filter = prediction_filter
@@ -55,6 +57,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self.sampler = sampler or FrameSampler(fps)
         self.stop = stop or Stop()
+        self.teaching = teaching
         self.result: Result | None = None
         self.classified = 0
         self._last_frame: Frame | None = None
@@ -78,10 +81,14 @@ class Pipeline:
         """Classifies the frame if it is due and returns what the sinks get."""
         self._capture_rate.tick(count=frame.index - self._last_index)  # frames a source skipped count too
         self._last_index = frame.index
+        if self.teaching and self.teaching.starts_recording(frame.timestamp):
+            self.reset()  # the examples come from a fresh stream, as when teaching from a file
         is_new = frame.due if frame.due is not None else self.sampler.should_classify(frame.timestamp)
         if is_new:
             probabilities, ms = self.classifier.timed_classify(frame.model_rgb(self.classifier.input_size))
             self.result = Result(frame.index, frame.timestamp, ms, self.prediction_filter(probabilities))
+            if self.teaching:
+                self.teaching.classified()
             self._classify_rate.tick()
             self.classified += 1
         return Update(frame, self.result, is_new, self._status() if self._needs_status else Status())
@@ -95,11 +102,26 @@ class Pipeline:
         status = self._status() if self._needs_status else Status()
         return Update(frame, None, False, dataclasses.replace(status, source=health))
 
+    def teach(self) -> None:
+        """The t key and the web view's button: a teaching session for the --teach action."""
+        if self.teaching is None:
+            log.warning("nothing to teach: start classify.py with --teach NAME to teach NAME with the t key or "
+                        "the web view's button")
+        else:
+            self.teaching.start()
+
     def _status(self) -> Status:
         temperature, cpu = self._cpu.read()
         return Status(self._capture_rate.rate, self._classify_rate.rate,
                       self.result.inference_ms if self.result else 0.0, self._model_name,
-                      self.classifier.num_threads, temperature, cpu)
+                      self.classifier.num_threads, temperature, cpu, notice=self._notice(),
+                      teach=self.teaching.name if self.teaching else "")
+
+    def _notice(self) -> str:
+        """The teaching countdown, else what the screen says when no label is reported."""
+        if self.teaching and (teaching := self.teaching.notice):
+            return teaching
+        return self.prediction_filter.nothing if self.result and not self.result.predictions else ""
 
     def run(self) -> int:
         """Runs until the source ends or a sink or signal asks to stop; returns the frames classified."""
@@ -129,35 +151,93 @@ class Pipeline:
                 self.stop.set()
             elif command is Command.RESET:
                 self.reset()
+            elif command is Command.TEACH:
+                self.teach()
+
+
+def classified_rate(config: Config, source: FrameSource) -> float:
+    """Frames classified per second of video: --fps, or the source's own rate with --fps 0."""
+    return config.source.fps or source.nominal_fps or DEFAULT_SOURCE_FPS
 
 
 def window_frames(config: Config, source: FrameSource) -> int:
     """--window in classified frames: seconds times the rate at which frames are classified."""
     seconds = config.classifier.window_seconds
-    rate = config.source.fps or source.nominal_fps or DEFAULT_SOURCE_FPS
-    return min(MAX_WINDOW_FRAMES, max(1, round(seconds * rate))) if seconds else 0
+    return min(MAX_WINDOW_FRAMES, max(1, round(seconds * classified_rate(config, source)))) if seconds else 0
 
 
-def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]:
-    """The model and the label filter, checked against each other."""
-    options, results = config.classifier, config.results
+def load_model(config: Config) -> tuple[StreamClassifier, list[str]]:
+    """The model and its labels, checked against each other."""
+    options = config.classifier
     labels = load_labels(options.labels)
     classifier = StreamClassifier(options.model, options.num_threads, options.runtime, smoothing=options.smoothing)
     if len(labels) != classifier.num_classes:
         raise ClassifierError(
             f"label file {options.labels} has {len(labels)} labels but model {options.model} has "
             f"{classifier.num_classes} classes; use the Kinetics-600 label file from ./download_models.sh")
-    prediction_filter = PredictionFilter(labels, results.max_results, results.score_threshold, results.allow,
-                                         results.deny)
+    return classifier, labels
+
+
+def prediction_filter_for(config: Config, labels: Sequence[str]) -> PredictionFilter:
+    """The filter for the labels a run reports; the events' actions must be among them too."""
     check_names(config.events.labels(), labels, "--event/--gpio")
-    return classifier, prediction_filter
+    results = config.results
+    return PredictionFilter(labels, results.max_results, results.score_threshold, results.allow, results.deny)
+
+
+def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]:
+    """The model and the label filter, checked against each other."""
+    classifier, labels = load_model(config)
+    return classifier, prediction_filter_for(config, labels)
+
+
+def taught_predictions(taught: RunActions | None, prediction_filter: PredictionFilter, classifier: StreamClassifier,
+                       config: Config, source: FrameSource) -> PredictionFilter | TaughtPredictions:
+    """The filter with the taught actions' scores beside the model's, when the run reports any."""
+    if taught is None or not taught.names:
+        return prediction_filter
+    min_frames = min_window_frames(classified_rate(config, source), window_frames(config, source))
+    return TaughtPredictions(prediction_filter, taught.names, taught.actions, classifier.embedding, min_frames,
+                             only=config.taught.taught == "only")
+
+
+def live_teaching(taught: RunActions | None, predictions: PredictionFilter | TaughtPredictions,
+                  classifier: StreamClassifier, config: Config, source: FrameSource) -> LiveTeaching | None:
+    """Teaching --teach NAME from the camera or stream: started at once, again with the t key or button."""
+    if taught is None or taught.teach is None:
+        return None
+    options = config.taught
+    teaching = LiveTeaching(taught.teach, options.teach_seconds or DEFAULT_TEACH_SECONDS, options.teach_countdown,
+                            taught.store, taught.model, classifier.embedding, classified_rate(config, source),
+                            window_frames(config, source), source.description,
+                            predictions.learn if isinstance(predictions, TaughtPredictions) else lambda action: None)
+    teaching.start()
+    return teaching
+
+
+def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunActions | None]:
+    """The model, the label filter and the taught actions, all checked before the camera opens."""
+    classifier, labels = load_model(config)
+    taught = load_run_actions(config.taught, Path(config.classifier.model), labels)
+    if taught is not None:
+        classifier.embedding()  # a model that cannot learn says so now
+    return classifier, prediction_filter_for(config, [*labels, *(taught.names if taught else ())]), taught
+
+
+def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filter: PredictionFilter,
+                   taught: RunActions | None, source: FrameSource, sinks: Sequence[Sink],
+                   stop: Stop | None = None, sampler: FrameSampler | None = None) -> Pipeline:
+    """The loop over an open source, with the taught actions' scores and live teaching when the run has them."""
+    predictions = taught_predictions(taught, prediction_filter, classifier, config, source)
+    teaching = live_teaching(taught, predictions, classifier, config, source)
+    return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
 
 
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     if config.events.enabled:
         writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
-    classifier, prediction_filter = load_classifier(config)
+    classifier, prediction_filter, taught = load_run(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
     sinks: list[Sink] = []
@@ -185,8 +265,8 @@ def run(config: Config, stop: Stop | None = None) -> int:
                 for sink in sinks:
                     if isinstance(sink, EventSink):
                         sink.add_output(MqttEventOutput(mqtt))
-            return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop,
-                            sampler=demand.sampler).run()
+            return build_pipeline(config, classifier, prediction_filter, taught, source, sinks, stop,
+                                  demand.sampler).run()
         finally:
             for sink in sinks:
                 sink.close()

@@ -16,6 +16,7 @@ class Command(enum.Enum):
 
     QUIT = "quit"
     RESET = "reset"
+    TEACH = "teach"  # teach the action named by --teach (the t key, the web view's button)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class Status:
     cpu_temp_c: float | None = None
     cpu_percent: float | None = None
     source: SourceHealth = ONLINE  # always filled in: an outage is news for every output
+    notice: str = ""  # for the person at the screen: the teaching countdown, "none of the taught actions"
+    teach: str = ""  # the action the t key and the web view's button teach ("": none, no --teach)
 
 
 @dataclass(frozen=True)

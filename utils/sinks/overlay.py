@@ -205,10 +205,12 @@ def _shown(predictions: Sequence[Prediction]) -> tuple[tuple[str, int], ...]:
 
 
 def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]], lines: Sequence[str],
-                 idle: str = WAITING) -> _Scene:
+                 idle: str = WAITING, notice: str = "") -> _Scene:
     """Lays out the (label, percent) rows and the status lines on a frame of this (height, width); `idle` is
-    shown in place of the rows while there are none."""
-    layout = _Layout(shape[1], shape[0], max(1, len(predictions)), len(lines))
+    shown in place of the rows while there are none; a notice (the teaching countdown) takes the first row,
+    above the predictions."""
+    first = 1 if notice else 0  # the row of the first prediction
+    layout = _Layout(shape[1], shape[0], max(1, first + len(predictions)), len(lines))
     margin, px = layout.margin, layout.px
     track = layout.width - 2 * margin  # the bars and the text share this width
     right = margin + track             # the bars' last column
@@ -221,13 +223,14 @@ def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]],
         sprites.append((sprite, x + sprite.left, y + sprite.top))
 
     for i, (label, percent) in enumerate(predictions):
-        bottom = layout.row_top(i + 1)
+        row = first + i
+        bottom = layout.row_top(row + 1)
         bar_top, bar_bottom = bottom - px(9), bottom - px(3)
         bars.append(((margin, bar_top), (right, bar_bottom), TRACK))
         filled = round(track * percent / 100)
         if filled:
             bars.append(((margin, bar_top), (margin + filled, bar_bottom), BAR if i == 0 else BAR_OTHER))
-        thickness, row_scale = px(2), (TOP_SCALE if i == 0 else LABEL_SCALE) * layout.unit
+        thickness, row_scale = px(2), (TOP_SCALE if row == 0 else LABEL_SCALE) * layout.unit
         baseline = bar_top - px(6)
         # The score ends where the bar's track ends, so the scores line up. The label gets the room "100%"
         # leaves, the same for every score: its sprite is reused and it never runs into the score.
@@ -236,7 +239,10 @@ def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]],
         room = track - cv2.getTextSize("100%", FONT, row_scale, thickness)[0][0] - px(12)
         text, scale = _fit(label, row_scale, thickness, room)
         text_at(text, scale, thickness, TEXT, margin, baseline)
-    if not predictions:
+    if notice:
+        text, scale = _fit(notice, TOP_SCALE * layout.unit, px(2), track)
+        text_at(text, scale, px(2), BAR, margin, layout.row_top(1) - px(12))
+    elif not predictions:
         text, scale = _fit(idle, LABEL_SCALE * layout.unit, px(1), track)
         text_at(text, scale, px(1), MUTED, margin, layout.row_top(1) - px(12))
 
@@ -269,7 +275,7 @@ class OverlayRenderer:
             self._shown_status, self._status_time = status, now
         height, width = image.shape[:2]
         key = ((height, width), _shown(predictions), tuple(status_lines(self._shown_status or status)),
-               idle_text(status))
+               idle_text(status), status.notice)
         if self._scene is None or key != self._key:
             self._scene, self._key = _build_scene(*key), key
         self._scene.paint(image)
@@ -309,5 +315,6 @@ def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], statu
     if height < MIN_HEIGHT:
         width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
     canvas = np.zeros((height, width, 4), np.uint8)
-    _build_scene((height, width), _shown(predictions), status_lines(status), idle_text(status)).paint(canvas)
+    _build_scene((height, width), _shown(predictions), status_lines(status), idle_text(status),
+                 status.notice).paint(canvas)
     return canvas

@@ -31,7 +31,10 @@ class StatusLineSink:
             self._text = s.source.describe()
         elif update.result:
             top = update.result.predictions[0] if update.result.predictions else None
-            self._text = (f"{top.label} {top.score:.2f}" if top else "(below threshold)") + (
+            shown = [s.notice] if s.notice else []  # the teaching countdown, "none of the taught actions"
+            if top or not s.notice:
+                shown.append(f"{top.label} {top.score:.2f}" if top else "(below threshold)")
+            self._text = " | ".join(shown) + (
                 f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
         else:
             return None

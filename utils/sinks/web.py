@@ -38,6 +38,7 @@ WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams r
 # once (each holds a thread): idle connections cannot pile up until the Pi runs out of memory.
 CONNECTION_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
+BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH}  # the page's buttons: what each asks of the pipeline
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
     "Content-Security-Policy": "frame-ancestors 'none'",
@@ -62,25 +63,31 @@ main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; }
 .row:first-child .bar div { background: #ffbe00; }
 .row:first-child .label { font-size: 26px; font-weight: bold; }
 #status { color: #aaa; font-size: 15px; line-height: 1.5; }
+#notice { color: #ffbe00; font-size: 24px; font-weight: bold; min-height: 1em; margin: 0 0 8px; }
 button { font-size: 16px; padding: 6px 14px; }
 #events a { color: #eee; display: flex; gap: 10px; align-items: center; margin: 8px 0; text-decoration: none; }
 #events img { width: 120px; border-radius: 4px; }
 </style></head>
 <body><main>
 <img id="video" alt="live video">
-<div id="panel"><div id="results"><div class="row">waiting for the first result...</div></div>
+<div id="panel"><p id="notice"></p><div id="results"><div class="row">waiting for the first result...</div></div>
 <p id="status"></p><button id="reset" title="forget the video so far (key r)">reset stream</button>
+<button id="teach" hidden title="a countdown, then the next seconds of video teach this action (key t)"></button>
 <div id="events"></div></div>
 </main>
 <script>
 const results = document.getElementById("results"), status = document.getElementById("status");
+const notice = document.getElementById("notice"), teach = document.getElementById("teach");
 function message(text) {
   const row = document.createElement("div"); row.className = "row"; row.textContent = text; return row;
 }
 function show(data) {
   const s = data.status;
+  notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
+  teach.hidden = !s.teach;
+  teach.textContent = `teach '${s.teach}'`;
   if (!s.source.online) results.replaceChildren(message(s.source.message));  // the camera is away
-  else if ("frame" in data) results.replaceChildren(...(data.results.length ? data.results : [{label:
+  else if ("frame" in data) results.replaceChildren(...(data.results.length ? data.results : s.notice ? [] : [{label:
       "(no label above the threshold)", score: 0}]).map(p => {
     const row = document.createElement("div"), label = document.createElement("div");
     const bar = document.createElement("div"), fill = document.createElement("div");
@@ -121,7 +128,9 @@ async function pollEvents() {
 }
 // Buttons send the page's token: another site's page can post to /reset but cannot read the token.
 const token = document.querySelector('meta[name="classify-token"]').content;
-document.getElementById("reset").onclick = () => fetch("reset", {method: "POST", headers: {"%TOKEN_HEADER%": token}});
+const press = path => fetch(path, {method: "POST", headers: {"%TOKEN_HEADER%": token}});
+document.getElementById("reset").onclick = () => press("reset");
+teach.onclick = () => press("teach");
 // The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
 window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); pollEvents(); });
 </script></body></html>
@@ -253,7 +262,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _post(self) -> None:
         """Every button: same origin and the run's token, besides the Host check and the password."""
-        if self.path != "/reset":
+        button = BUTTONS.get(self.path)
+        if button is None:
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
             return
         headers = self.headers
@@ -261,11 +271,11 @@ class _Handler(BaseHTTPRequestHandler):
                                                    headers.get(TOKEN_HEADER)):
             self.server.refusals += 1
             log.log(logging.WARNING if self.server.refusals == 1 else logging.DEBUG,
-                    "web: refused a reset from %s: not sent by this web view's own page (another site?)",
-                    self.address_string())
+                    "web: refused a %s from %s: not sent by this web view's own page (another site?)",
+                    button.value, self.address_string())
             self._send(b"refused: only this web view's own page may do that\n", "text/plain", HTTPStatus.FORBIDDEN)
             return
-        self.server.sink.request_reset()
+        self.server.sink.press(button)
         self._send(b"", "text/plain", HTTPStatus.NO_CONTENT)
 
     def _stream(self, sink: WebSink) -> None:
@@ -282,7 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class WebSink:
     """Serves the page, /stream.mjpg, /frame.jpg, /results.json and /events.json (with the events' files under
-    /events/); the page's button resets the stream."""
+    /events/); the page's buttons reset the stream and teach the action named by --teach."""
 
     needs_status = True
 
@@ -301,7 +311,7 @@ class WebSink:
         self._wanted_until = 0.0
         self._last_encode = -float("inf")
         self._latest: tuple[Result | None, Status] = (None, Status())
-        self._reset = threading.Event()
+        self._pressed = {command: threading.Event() for command in BUTTONS.values()}
         self._server = self._bind(host, port, max_connections)  # first: a wrong address is the first thing to say
         if problem := web_exposure_problem(host, password, insecure):
             self._server.server_close()
@@ -358,9 +368,10 @@ class WebSink:
                 with self._new_frame:
                     self._jpeg, self._jpeg_id = jpeg.tobytes(), self._jpeg_id + 1
                     self._new_frame.notify_all()
-        if self._reset.is_set():
-            self._reset.clear()
-            return Command.RESET
+        for command, pressed in self._pressed.items():
+            if pressed.is_set():
+                pressed.clear()
+                return command
         return None
 
     def close(self) -> None:
@@ -395,5 +406,6 @@ class WebSink:
         shown = {**dataclasses.asdict(status), "source": status.source.as_dict()}
         return json.dumps({**data, "status": shown}).encode()
 
-    def request_reset(self) -> None:
-        self._reset.set()
+    def press(self, button: Command) -> None:
+        """A button of the page was pressed: the pipeline hears of it at the next frame."""
+        self._pressed[button].set()

@@ -9,7 +9,7 @@ from utils.sinks.overlay import Annotator
 
 
 class WindowSink:
-    """An OpenCV window. Keys: q/ESC quit, r resets the stream, f toggles full screen."""
+    """An OpenCV window. Keys: q/ESC quit, r resets the stream, t teaches (--teach), f toggles full screen."""
 
     needs_status = True
     wants_every_frame = True
@@ -45,6 +45,8 @@ class WindowSink:
             return Command.QUIT
         if key == ord("r"):
             return Command.RESET
+        if key == ord("t"):
+            return Command.TEACH
         if key == ord("f"):
             self.fullscreen = not self.fullscreen
             self._apply_fullscreen()

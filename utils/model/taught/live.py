@@ -1,0 +1,100 @@
+"""Teaching from a live source: a countdown to get into the picture, a few seconds recorded, the action saved.
+
+Driven by the pipeline, frame by frame, on the frames' own clock (a camera's seconds), so a person alone at
+the Pi can press `t` (or the web view's button), step in front of the camera and watch the countdown.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+from collections.abc import Callable
+
+from utils.model.taught.examples import ExampleRecorder
+from utils.model.taught.predictions import Embedding
+from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction
+
+log = logging.getLogger(__name__)
+
+OUTCOME_SECONDS = 4.0  # how long "taught ..." stays on the screen
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    COUNTDOWN = "countdown"
+    RECORDING = "recording"
+
+
+class LiveTeaching:
+    """One action taught again and again from a live source; each start() is one session of `seconds`."""
+
+    def __init__(self, name: str, seconds: float, countdown: float, store: ActionStore, model: ModelIdentity,
+                 embedding: Embedding, rate: float, window_frames: int, source: str,
+                 learned: Callable[[TaughtAction], None]) -> None:
+        self.name, self.seconds, self.countdown = name, seconds, countdown
+        self.store, self.model, self.embedding = store, model, embedding
+        self.rate, self.window_frames, self.source = rate, window_frames, source
+        self.learned = learned
+        self.phase = Phase.IDLE
+        self._requested = False
+        self._now = 0.0
+        self._until = 0.0  # when the countdown or the recording ends
+        self._outcome = ""
+        self._outcome_until = -math.inf
+        self._recorder = ExampleRecorder(rate, window_frames)
+
+    def start(self) -> None:
+        """Begins a session at the next frame (the t key, the web view's button, or a --teach run's start)."""
+        if self.phase is not Phase.IDLE or self._requested:
+            log.info("already teaching %r", self.name)
+            return
+        self._requested = True
+
+    def starts_recording(self, timestamp: float) -> bool:
+        """Called before each frame is sampled. True when the recording begins at this frame: the stream must be
+        reset then, so the examples come from a fresh stream as when teaching from a file."""
+        self._now = timestamp
+        if self._requested:
+            self._requested = False
+            self.phase, self._until = Phase.COUNTDOWN, timestamp + self.countdown
+            log.info("teaching %r: recording %g s of video starts in %g s", self.name, self.seconds, self.countdown)
+        if self.phase is Phase.COUNTDOWN and timestamp >= self._until:
+            self.phase, self._until = Phase.RECORDING, timestamp + self.seconds
+            self._recorder = ExampleRecorder(self.rate, self.window_frames)
+            log.info("teaching %r: recording", self.name)
+            return True
+        if self.phase is Phase.RECORDING and timestamp >= self._until:
+            self._finish()
+        return False
+
+    def classified(self) -> None:
+        """Called after each classified frame."""
+        if self.phase is Phase.RECORDING:
+            self._recorder.add(*self.embedding())
+
+    def _finish(self) -> None:
+        self.phase = Phase.IDLE
+        recorder = self._recorder
+        if not len(recorder):
+            self._show(f"not taught: {recorder.seconds:.1f} s of video came, at least 1 s is needed")
+            log.warning("teaching %r: %s", self.name, self._outcome)
+            return
+        session = Session(round(recorder.seconds, 3), len(recorder), self.window_frames, self.rate, self.source)
+        action = self.store.add(self.name, self.model, recorder.examples, session)
+        self.learned(action)
+        self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})")
+        log.info("%s, saved in %s", self._outcome, self.store.path(self.name))
+
+    def _show(self, outcome: str) -> None:
+        self._outcome, self._outcome_until = outcome, self._now + OUTCOME_SECONDS
+
+    @property
+    def notice(self) -> str:
+        """What the screen says about the teaching now ("" when there is nothing to say)."""
+        left = max(1, math.ceil(self._until - self._now - 1e-6))
+        if self.phase is Phase.COUNTDOWN:
+            return f"teaching '{self.name}': get ready, recording in {left}"
+        if self.phase is Phase.RECORDING:
+            return f"teaching '{self.name}': recording, {left} s left"
+        return self._outcome if self._now < self._outcome_until else ""
