@@ -3,6 +3,7 @@
 
     python classify.py                                   # Pi camera, shown on the monitor
     python classify.py --video clip.mp4 --display none --json
+    python classify.py --teach "my dog on the sofa"          # teach an action from the next 5 s of the camera
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 
 from utils import __version__
-from utils.config import BOUNDS, DISPLAYS, RUNTIMES, Config, gpio_pin, label_list
+from utils.config import BOUNDS, DEFAULT_TEACH_SECONDS, DISPLAYS, RUNTIMES, TAUGHT_MODES, Config, gpio_pin, label_list
 from utils.errors import ClassifierError
 from utils.native_stderr import separate_native_stderr
 from utils.stop import Stop
@@ -175,6 +176,28 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--gpio", type=gpio_flag, action="append", default=[], metavar="LABEL=PIN",
                        help="on a Pi, drive GPIO pin PIN (BCM number) high while LABEL's event lasts; 'any=PIN' "
                             "for every event; repeatable")
+    taught = defaults.taught
+    group = p.add_argument_group("taught actions: teach it your own")
+    commands = group.add_mutually_exclusive_group()
+    commands.add_argument("--teach", metavar="NAME", default=None,
+                          help="learn NAME (any text without '/') from --video's part, or from the camera: a "
+                               "countdown, then --teach-seconds of video; the t key and the web view's button "
+                               "teach it again; teaching a name again adds to it")
+    commands.add_argument("--actions", action="store_true", help="list the taught actions, then exit")
+    commands.add_argument("--forget", metavar="NAME", default=None, help="remove the taught action NAME, then exit")
+    group.add_argument("--teach-from", type=number("teach_from"), default=None, metavar="SECONDS",
+                       help="with --video: where the part to learn from starts (default: the start)")
+    group.add_argument("--teach-to", type=number("teach_to"), default=None, metavar="SECONDS",
+                       help="with --video: where it ends (default: the end)")
+    group.add_argument("--teach-seconds", type=number("teach_seconds"), default=None, metavar="SECONDS",
+                       help=f"how long the camera records (default {DEFAULT_TEACH_SECONDS:g}); with --video, the "
+                            "part's length")
+    group.add_argument("--teach-countdown", type=number("teach_countdown"), default=taught.teach_countdown,
+                       metavar="SECONDS", help="from the camera: time to get into the picture before recording")
+    group.add_argument("--taught", choices=TAUGHT_MODES, default=taught.taught,
+                       help="report the taught actions beside the model's labels, alone, or not at all")
+    group.add_argument("--actions-dir", type=Path, default=taught.actions_dir, metavar="DIR",
+                       help="the folder of the taught actions")
     p.add_argument("--config", type=Path, default=None, metavar="FILE",
                    help="read options from a TOML file (keys: the flags' names, e.g. event-threshold = 0.7); "
                         "flags on the command line win")
@@ -183,7 +206,7 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-CLI_ONLY = ("verbose", "version", "config")  # flags that are not options of the run
+CLI_ONLY = ("verbose", "version", "config", "actions", "forget")  # flags that are not options of the run
 
 
 class Unset(list):
@@ -196,7 +219,7 @@ def given_on_command_line(argv: list[str] | None) -> set[str]:
     parser = build_parser()
     unset = {name: Unset() for name in vars(parser.parse_args([]))}
     parsed = vars(parser.parse_args(argv, argparse.Namespace(**unset)))
-    return {name for name, value in parsed.items() if value is not unset[name]}
+    return {name for name, value in parsed.items() if value is not unset.get(name)}  # .get: SUPPRESS defaults
 
 
 def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -> dict[str, object]:
@@ -252,8 +275,17 @@ def main(argv: list[str] | None = None) -> int:
     install_signal_handlers(stop)
     try:
         from utils.pipeline import run  # after parsing, so --help and flag errors are instant
+        from utils.teach import taught_command
 
-        run(config_from_options(options), stop)
+        config = config_from_options(options)
+        output = taught_command(config, args.actions, args.forget)
+        if output is None:
+            run(config, stop)
+        else:
+            if output.text:
+                print(output.text)
+            if output.problem:
+                raise ClassifierError(output.problem)
     except ClassifierError as e:
         report(str(e))
         return 2

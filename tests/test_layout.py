@@ -15,6 +15,7 @@ ALLOWED = {
     "sinks": {"sinks", "sources", "events"},  # a sink shows frames; the DRM preview needs the Pi camera source
     "events": {"events"},  # events, their outputs and the recorder: fed by utils/sinks/events.py
     "pipeline": {"sources", "model", "sinks", "events", "pipeline"},
+    "teach": {"sources", "model", "pipeline"},  # the taught-actions commands run beside the pipeline, not in it
 }
 SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
                   "native_stderr", "broker_url", "utils", "stop"}

@@ -171,7 +171,7 @@ def an_update(width=640, height=480) -> Update:
 
 
 @pytest.mark.parametrize(("key", "command"), [("q", Command.QUIT), (chr(27), Command.QUIT), ("r", Command.RESET),
-                                              ("x", None)])
+                                              ("t", Command.TEACH), ("x", None)])
 def test_keys(monkeypatch, key, command):
     FakeHighGui([ord(key)]).install(monkeypatch)
     assert WindowSink().write(an_update()) is command

@@ -1,0 +1,206 @@
+"""Teaching your own actions through classify.py, with the real model and clips: teach, list, re-teach, forget,
+find a taught action, refuse another model's files and every bad input with one line and nothing lost."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ARM_WRESTLING, CARVING_ICE, MEDIA, MODEL, run_cli
+
+from utils.model.taught import ActionStore, ModelIdentity, TaughtAction, read_action
+from utils.sources import sampled_frames
+
+CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
+WALKING_THE_DOG = MEDIA / "walking_the_dog_videofeatures.mp4"
+
+
+def teach(folder: Path, name: str, clip: Path, *part: str):
+    return run_cli("--teach", name, "--video", str(clip), *part, "--actions-dir", str(folder))
+
+
+def listed(folder: Path) -> list[dict]:
+    done = run_cli("--actions", "--json", "--actions-dir", str(folder))
+    assert done.returncode == 0, done.stderr
+    return done.records
+
+
+def classified(folder: Path, clip: Path, *flags: str) -> list[dict]:
+    done = run_cli("--video", str(clip), "--display", "none", "--json", "--actions-dir", str(folder), *flags)
+    assert done.returncode == 0, done.stderr
+    return done.records
+
+
+def one_error_line(done, *words: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("classify.py: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in errors[0], errors[0]
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory) -> Path:
+    """'arm wrestling, mine' from the first half of arm_wrestling.mp4 (10 s), and 'carving, mine' from carving_ice's
+    first 2.2 s (the one-shot case)."""
+    folder = tmp_path_factory.mktemp("actions")
+    for name, clip, end in (("arm wrestling, mine", ARM_WRESTLING, "5"), ("carving, mine", CARVING_ICE, "2.2")):
+        done = teach(folder, name, clip, "--teach-to", end)
+        assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture
+def folder(taught, tmp_path) -> Path:
+    """A copy of the taught folder that a test may spoil."""
+    return Path(shutil.copytree(taught, tmp_path / "actions"))
+
+
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_teach_list_teach_again_and_forget(tmp_path):
+    folder = tmp_path / "actions"
+    done = teach(folder, "ice", CARVING_ICE, "--teach-to", "2.2")
+    assert done.returncode == 0, done.stderr
+    # 11 frames at 5 fps from 0 to 2.0 s; the windows of the first four hold under a second.
+    assert "taught 'ice': 7 examples from 0.0-2.2 s" in done.stdout
+    assert [(r["name"], r["examples"], r["seconds"], r["sessions"], r["this_model"]) for r in listed(folder)] == [
+        ("ice", 7, 2.2, 1, True)]
+    again = teach(folder, "ice", CARVING_ICE, "--teach-from", "2", "--teach-seconds", "2")
+    assert again.returncode == 0, again.stderr
+    assert "6 examples from 2.0-4.0 s" in again.stdout and "13 examples, 2 sessions, 4.2 s in all" in again.stdout
+    table = run_cli("--actions", "--actions-dir", str(folder)).stdout.splitlines()
+    assert table[0].split() == ["name", "examples", "seconds", "sessions", "model"]
+    assert table[1].split() == ["ice", "13", "4.2", "2", MODEL.name]
+    gone = run_cli("--forget", "ice", "--actions-dir", str(folder))
+    assert gone.returncode == 0 and "forgot 'ice'" in gone.stdout and not list(folder.iterdir())
+    assert "no taught actions" in run_cli("--actions", "--actions-dir", str(folder)).stdout
+    one_error_line(run_cli("--forget", "ice", "--actions-dir", str(folder)), "no taught action 'ice'")
+
+
+def test_the_saved_file_holds_the_model_and_plain_arrays(taught):
+    path = taught / "carving, mine.npz"
+    with np.load(path, allow_pickle=False) as arrays:
+        assert arrays["examples"].shape == (7, 480) and arrays["examples"].dtype == np.float32
+    action = read_action(path)
+    assert action.model == ModelIdentity.of(MODEL)
+    assert action.sessions[0].window_frames == 20 and action.sessions[0].fps == 5.0
+    assert action.sessions[0].source == "carving_ice.mp4 0.0-2.2 s"
+
+
+def test_a_taught_action_is_found_on_the_second_half_of_its_clip(taught):
+    records = classified(taught, ARM_WRESTLING, "--taught", "only")
+    second_half = [r for r in records if r["timestamp"] >= 5.0 + 2.0]  # 2 s into the half it was not taught from
+    assert len(second_half) >= 14
+    assert all(r["results"][0]["label"] == "arm wrestling, mine" for r in second_half), second_half
+    # Beside the model's labels (the default), as one more result.
+    last = classified(taught, ARM_WRESTLING)[-1]["results"]
+    assert {"arm wrestling", "arm wrestling, mine"} <= {r["label"] for r in last}
+    assert all(0.0 < r["score"] <= 1.0 for r in last)
+
+
+def test_taught_only_reports_nothing_on_untaught_actions(taught):
+    for clip in (CLEANING_POOL, WALKING_THE_DOG):
+        records = classified(taught, clip, "--taught", "only")
+        assert records and all(r["results"] == [] for r in records), [r for r in records if r["results"]]
+
+
+def test_taught_off_ignores_them(taught):
+    assert "carving, mine" not in json.dumps(classified(taught, CARVING_ICE, "--taught", "off"))
+
+
+def test_another_models_action_is_refused(folder):
+    a2 = ModelIdentity("b" * 64, "movinet_a2_stream_int8.tflite")
+    sessions = read_action(folder / "carving, mine.npz").sessions
+    ActionStore(folder).write(TaughtAction("wave", a2, np.ones((3, 480), np.float32), np.zeros(3, np.int32), sessions))
+    before = fingerprint(folder)
+    one_error_line(teach(folder, "wave", CARVING_ICE), "taught with another model, movinet_a2_stream_int8.tflite")
+    assert fingerprint(folder) == before
+    # Classifying leaves it out with a warning; the actions of this model still count.
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--actions-dir", str(folder))
+    assert done.returncode == 0 and "taught actions of another model are left out: 'wave'" in done.stderr
+    assert any(r["label"] == "carving, mine" for r in done.records[-1]["results"])
+    only_other = folder.parent / "only_other"
+    only_other.mkdir()
+    shutil.copy(folder / "wave.npz", only_other)
+    one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "only", "--actions-dir",
+                           str(only_other)), "no taught actions for movinet_a0_stream_int8.tflite")
+
+
+def short_clip(path: Path) -> Path:
+    """0.6 s of carving ice: less than the second a taught window needs."""
+    frames = [frame.image for frame in sampled_frames(CARVING_ICE, 0)][:18]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30, frames[0].shape[1::-1])
+    for image in frames:
+        writer.write(image)
+    writer.release()
+    return path
+
+
+def spoil_with_junk(folder: Path) -> None:
+    (folder / "junk.npz").write_bytes(b"not a zip file")
+
+
+def spoil_with_foreign_arrays(folder: Path) -> None:
+    np.savez(folder / "weights.npz", w=np.zeros(3))
+
+
+def spoil_with_pickle(folder: Path) -> None:
+    np.savez(folder / "evil.npz", examples=np.array([{"x": 1}], dtype=object), sessions=np.zeros(1), meta=np.zeros(1))
+
+
+def spoil_by_truncating(folder: Path) -> None:
+    path = folder / "carving, mine.npz"
+    path.write_bytes(path.read_bytes()[:300])
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (("--teach", "x", "--video", "missing.mp4"), ("video file not found: missing.mp4",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "30"), ("--teach-from 30 s is beyond the end",)),
+    (("--teach", "x", "--video", "SHORT"), ("only 0.6 s of video", "at least 1 s")),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "4"), ("only 0.4 s of video",)),
+    (("--teach", "", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
+    (("--teach", "  ", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
+    (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
+    (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
+    (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
+    (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
+    (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
+    (("--teach", "x", "--taught", "sometimes"), ("--taught",)),
+])
+def test_bad_input_is_one_line_and_loses_nothing(folder, tmp_path, args, words):
+    before = fingerprint(folder)
+    args = tuple(str(short_clip(tmp_path / "short.avi")) if a == "SHORT" else a for a in args)
+    done = run_cli(*args, "--actions-dir", str(folder))
+    if "--taught" in args or "--teach-seconds" in args:  # refused by the flag parser: its own one line
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and all(w in done.stderr for w in words)
+    else:
+        one_error_line(done, *words)
+    assert fingerprint(folder) == before
+
+
+@pytest.mark.parametrize(("spoil", "words"), [
+    (spoil_with_junk, ("junk.npz is not a readable taught action",)),
+    (spoil_with_foreign_arrays, ("weights.npz is not a taught action",)),
+    (spoil_with_pickle, ("evil.npz is not a readable taught action",)),
+    (spoil_by_truncating, ("carving, mine.npz is not a readable taught action",)),
+])
+def test_a_corrupt_or_foreign_file_in_the_folder_is_one_line(folder, spoil, words):
+    spoil(folder)
+    before = fingerprint(folder)
+    one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--actions-dir", str(folder)), *words)
+    listing = run_cli("--actions", "--actions-dir", str(folder))
+    one_error_line(listing, *words)
+    assert "arm wrestling, mine" in listing.stdout  # the good ones are still listed
+    assert fingerprint(folder) == before
+    # Teaching another action is not held up by it, and --taught off ignores the folder.
+    assert teach(folder, "pool", CLEANING_POOL, "--teach-to", "2").returncode == 0
+    assert run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "off", "--actions-dir",
+                   str(folder)).returncode == 0

@@ -1,0 +1,159 @@
+"""Teaching from a live source in the real loop (run()'s own wiring, the real model, a clip for the camera): the
+countdown, the recording from a fresh stream, the action reported from then on; the t key, the web view's
+button, and what the screen says."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, free_port
+
+from utils.config import Config
+from utils.model.taught import NONE_OF_THEM, ActionStore, read_action
+from utils.pipeline import build_pipeline, load_run, window_frames
+from utils.results import Prediction, Result
+from utils.sinks import Command, Status, Update
+from utils.sinks.overlay import BAR, draw_overlay
+from utils.sinks.web import WebSink
+from utils.sources import Frame, OpenCVSource
+from utils.teach import teach_from_file
+
+
+class ListSink:
+    """Collects every update, and can press a key (send a command) at a given frame."""
+
+    needs_status = True
+
+    def __init__(self, commands: dict[int, Command] | None = None) -> None:
+        self.updates: list[Update] = []
+        self.commands = commands or {}
+
+    def write(self, update: Update) -> Command | None:
+        self.updates.append(update)
+        return self.commands.get(update.frame.index)
+
+    def close(self) -> None:
+        pass
+
+
+def live_run(folder: Path, clip: Path, sink: ListSink, source_class: type[OpenCVSource] = OpenCVSource,
+             **options) -> None:
+    """What run() does, with the clip standing in for the camera (its own timestamps: the same every time)."""
+    config = Config.from_options(model=MODEL, labels=LABELS, num_threads=2, actions_dir=folder, **options)
+    classifier, prediction_filter, taught = load_run(config)
+    with source_class(str(clip)) as source:
+        classifier.set_window(window_frames(config, source))
+        build_pipeline(config, classifier, prediction_filter, taught, source, [sink]).run()
+
+
+def notices(sink: ListSink) -> list[tuple[float, str]]:
+    """Each new notice with the time it appeared."""
+    shown: list[tuple[float, str]] = []
+    for update in sink.updates:
+        if not shown or update.status.notice != shown[-1][1]:
+            shown.append((round(update.frame.timestamp, 2), update.status.notice))
+    return shown
+
+
+def test_a_countdown_then_seconds_of_video_teach_the_action(tmp_path):
+    sink = ListSink()
+    live_run(tmp_path, CARVING_ICE, sink, teach="ice", teach_seconds=2, teach_countdown=1, taught="only")
+    said = notices(sink)
+    assert said[0] == (0.0, "teaching 'ice': get ready, recording in 1")
+    assert said[1] == (1.0, "teaching 'ice': recording, 2 s left")
+    assert said[2] == (2.0, "teaching 'ice': recording, 1 s left")
+    assert said[3] == (3.0, "taught 'ice': 6 new examples (6 examples, 1 session, 2.0 s in all)")
+    assert {u.status.teach for u in sink.updates} == {"ice"}
+    # The recording started a fresh stream: the frame at 1.0 s was classified at once.
+    start = next(u for u in sink.updates if u.frame.timestamp >= 1.0)
+    assert start.is_new and start.result.frame == start.frame.index
+    # Reported from the next classified frame on; before, --taught only had nothing to say.
+    results = [(u.frame.timestamp, u.result.predictions) for u in sink.updates if u.is_new]
+    assert all(p == () for t, p in results if t < 3.0)
+    assert all(p and p[0].label == "ice" for t, p in results if t >= 3.0)
+    action = read_action(tmp_path / "ice.npz")
+    assert len(action.examples) == 6 and action.sessions[0].source.startswith("video ")
+    # The same part of the clip taught from the file gives the same examples.
+    from_file = tmp_path / "from_file"
+    teach_from_file(Config.from_options(model=MODEL, labels=LABELS, num_threads=2, video=str(CARVING_ICE),
+                                        actions_dir=from_file, teach="ice", teach_from=1, teach_to=3))
+    assert np.allclose(read_action(from_file / "ice.npz").examples, action.examples, atol=1e-6)
+
+
+def test_the_t_key_teaches_the_same_action_again(tmp_path):
+    sink = ListSink({112: Command.TEACH})  # frame 112 is at 4.0 s, after the first session
+    live_run(tmp_path, ARM_WRESTLING, sink, teach="arms", teach_seconds=2, teach_countdown=1)
+    said = [text for _, text in notices(sink)]
+    assert said.count("teaching 'arms': get ready, recording in 1") == 2
+    action = ActionStore(tmp_path).read("arms")
+    assert action is not None and len(action.sessions) == 2
+    assert any(p.label == "arms" for p in sink.updates[-1].result.predictions)
+
+
+def test_the_t_key_without_teach_says_how(tmp_path, caplog):
+    sink = ListSink({30: Command.TEACH})
+    with caplog.at_level(logging.WARNING):
+        live_run(tmp_path, CARVING_ICE, sink)
+    assert "start classify.py with --teach NAME" in caplog.text and not list(tmp_path.iterdir())
+    assert {u.status.teach for u in sink.updates} == {""}
+
+
+def test_taught_only_says_none_of_them(tmp_path):
+    teach_from_file(Config.from_options(model=MODEL, labels=LABELS, video=str(CARVING_ICE), actions_dir=tmp_path,
+                                        teach="ice", teach_to=2.2))
+    sink = ListSink()
+    live_run(tmp_path, ARM_WRESTLING, sink, taught="only")
+    last = sink.updates[-1]
+    assert last.result.predictions == () and last.status.notice == NONE_OF_THEM
+
+
+def amber_pixels(image: np.ndarray) -> int:
+    return int(np.all(np.abs(image.astype(int) - BAR) < 40, axis=2).sum())
+
+
+def test_the_overlay_shows_the_notice_above_the_results():
+    black = np.zeros((480, 640, 3), np.uint8)
+    assert amber_pixels(draw_overlay(black.copy(), (), Status())) == 0
+    assert amber_pixels(draw_overlay(black.copy(), (), Status(notice="teaching 'ice': recording, 2 s left"))) > 200
+    both = draw_overlay(black.copy(), (Prediction("ice", 0.9),), Status(notice="taught 'ice'"))
+    assert amber_pixels(both[:40]) > 50 and amber_pixels(both[40:100]) > 50  # the notice, then the top-1's bar
+
+
+def test_the_web_views_button_teaches_and_the_page_shows_the_notice():
+    web = WebSink("127.0.0.1", free_port())
+    try:
+        update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
+                        Status(notice="teaching 'ice': get ready, recording in 3", teach="ice"))
+        assert web.write(update) is None
+        status = json.loads(urllib.request.urlopen(web.url + "results.json", timeout=5).read())["status"]
+        assert status["notice"] == "teaching 'ice': get ready, recording in 3" and status["teach"] == "ice"
+        page = urllib.request.urlopen(web.url, timeout=5).read().decode()
+        assert 'id="teach"' in page and 'fetch("teach", {method: "POST"' in page
+        with urllib.request.urlopen(urllib.request.Request(web.url + "teach", method="POST"), timeout=5) as answer:
+            assert answer.status == 204
+        assert web.write(update) is Command.TEACH
+        assert web.write(update) is None
+    finally:
+        web.close()
+
+
+class StallingCamera(OpenCVSource):
+    """The clip, with no frame from 1.2 s to 3 s: a camera that stalls while it records."""
+
+    def read(self) -> Frame | None:
+        while (frame := super().read()) is not None and 1.2 <= frame.timestamp < 3.0:
+            pass
+        return frame
+
+
+def test_too_little_video_is_not_taught(tmp_path):
+    sink = ListSink()
+    live_run(tmp_path, CARVING_ICE, sink, source_class=StallingCamera, teach="ice", teach_seconds=2,
+             teach_countdown=1)
+    said = [text for _, text in notices(sink)]
+    assert "not taught: 0.2 s of video came, at least 1 s is needed" in said, said
+    assert not (tmp_path / "ice.npz").exists()

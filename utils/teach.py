@@ -1,0 +1,139 @@
+"""classify.py's taught-actions commands: --teach NAME --video FILE, --actions, --forget NAME.
+
+Teaching from a camera or a stream is part of a normal run (utils/pipeline.py, with a countdown).
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from utils.config import Config
+from utils.errors import ClassifierError
+from utils.model.taught.examples import ExampleRecorder
+from utils.model.taught.loader import check_new_name
+from utils.model.taught.store import (
+    ActionStore,
+    ModelIdentity,
+    Session,
+    check_model,
+    check_name,
+    read_action,
+)
+from utils.paths import shown
+from utils.pipeline import classified_rate, load_model, window_frames
+from utils.sampler import FrameSampler
+from utils.sources import open_source
+from utils.sources.opencv import is_url
+
+TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
+
+
+@dataclass(frozen=True)
+class CommandOutput:
+    text: str  # for stdout
+    problem: str | None = None  # one line for stderr, and exit code 2
+
+
+def teaches_from_file(config: Config) -> bool:
+    video = config.source.video
+    return config.taught.teach is not None and video is not None and not is_url(video)
+
+
+def taught_command(config: Config, list_actions: bool = False, forget: str | None = None) -> CommandOutput | None:
+    """Runs the command the flags ask for; None when they ask for a normal run (which may teach from a camera)."""
+    if list_actions:
+        return actions_listing(config)
+    if forget is not None:
+        return CommandOutput(forget_action(config, forget))
+    if teaches_from_file(config):
+        return CommandOutput(teach_from_file(config))
+    return None
+
+
+def teach_from_file(config: Config) -> str:
+    """Teaches --teach NAME from --video's part [--teach-from, --teach-to) and saves it; returns what was done.
+
+    The stream starts fresh where the part starts, and every classified frame whose window holds a second of
+    video gives one example, so a part must hold at least one second.
+    """
+    options, video = config.taught, str(config.source.video)
+    classifier, labels = load_model(config)
+    name = check_new_name(str(options.teach), labels)
+    store = ActionStore(options.actions_dir)
+    model = ModelIdentity.of(classifier.model_path)
+    existing = store.read(name)
+    if existing is not None:  # before the video is read: refused at once
+        check_model(existing, model, store.path(name))
+    start = options.teach_from or 0.0
+    end = options.teach_to if options.teach_to is not None else (
+        start + options.teach_seconds if options.teach_seconds is not None else None)
+    with closing(open_source(config.source, classifier.input_size)) as source:
+        frames, rate = window_frames(config, source), classified_rate(config, source)
+        classifier.set_window(frames)  # also a fresh stream: nothing before `start` is classified
+        recorder = ExampleRecorder(rate, frames)
+        sampler = FrameSampler(config.source.fps)
+        last, first_taught = 0.0, None
+        while (frame := source.read()) is not None:
+            last = frame.timestamp
+            if frame.timestamp < start - TIME_TOLERANCE_S:
+                continue
+            if end is not None and frame.timestamp >= end - TIME_TOLERANCE_S:
+                break
+            if sampler.should_classify(frame.timestamp):
+                first_taught = frame.timestamp if first_taught is None else first_taught
+                classifier.classify(frame.model_rgb(classifier.input_size))
+                recorder.add(*classifier.embedding())
+    if first_taught is None:
+        raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
+                              f"{last:.1f} s)")
+    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
+    if not len(recorder):
+        raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
+                              "teaching needs at least 1 s: give a longer part or a longer clip")
+    session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
+    action = store.add(name, model, recorder.examples, session)
+    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
+            f"saved in {shown(store.path(name))}")
+
+
+def forget_action(config: Config, name: str) -> str:
+    store = ActionStore(config.taught.actions_dir)
+    path = store.remove(check_name(name))
+    return f"forgot {name.strip()!r} ({shown(path)} removed)"
+
+
+def actions_listing(config: Config) -> CommandOutput:
+    """The taught actions: name, examples, seconds, sessions, the model they belong to (a table, or JSON lines
+    with --json). A file that is not a taught action is a problem (exit 2) after the list."""
+    store = ActionStore(config.taught.actions_dir)
+    model_path = Path(config.classifier.model)
+    model = ModelIdentity.of(model_path) if model_path.is_file() else None
+    actions, problems = [], []
+    for path in store.files():
+        try:
+            actions.append(read_action(path))
+        except ClassifierError as e:
+            problems.append(str(e))
+    rows = [{"name": a.name, "examples": len(a.examples), "seconds": round(a.seconds, 3),
+             "sessions": len(a.sessions), "model": a.model.file, "model_sha256": a.model.sha256,
+             "this_model": model is not None and a.model.sha256 == model.sha256} for a in actions]
+    if config.output.json:
+        text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
+    elif not rows:
+        text = f"no taught actions in {shown(store.folder)}; teach one with --teach NAME"
+    else:
+        text = table(rows, store)
+    return CommandOutput(text, problems[0] if problems else None)
+
+
+def table(rows: list[dict], store: ActionStore) -> str:
+    header = ("name", "examples", "seconds", "sessions", "model")
+    cells = [(r["name"], str(r["examples"]), f"{r['seconds']:.1f}", str(r["sessions"]),
+              r["model"] + ("" if r["this_model"] else " (not the model in use)")) for r in rows]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *cells)]
+    lines = ["  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+             for line in (header, *cells)]
+    return "\n".join([*(line.rstrip() for line in lines), f"({len(rows)} in {shown(store.folder)})"])
