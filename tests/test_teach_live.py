@@ -1,24 +1,21 @@
 """Teaching from a live source in the real loop (run()'s own wiring, the real model, a clip for the camera): the
 countdown, the recording from a fresh stream, the action reported from then on; the t key, the web view's
-button, and what the screen says."""
+button (tests/test_web.py), and what the screen says."""
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from pathlib import Path
 
 import numpy as np
-from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, free_port
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL
 
 from utils.config import Config
 from utils.model.taught import NONE_OF_THEM, ActionStore, read_action
 from utils.pipeline import build_pipeline, load_run, window_frames
-from utils.results import Prediction, Result
+from utils.results import Prediction
 from utils.sinks import Command, Status, Update
 from utils.sinks.overlay import BAR, draw_overlay
-from utils.sinks.web import WebSink
 from utils.sources import Frame, OpenCVSource
 from utils.teach import teach_from_file
 
@@ -121,24 +118,6 @@ def test_the_overlay_shows_the_notice_above_the_results():
     assert amber_pixels(draw_overlay(black.copy(), (), Status(notice="teaching 'ice': recording, 2 s left"))) > 200
     both = draw_overlay(black.copy(), (Prediction("ice", 0.9),), Status(notice="taught 'ice'"))
     assert amber_pixels(both[:40]) > 50 and amber_pixels(both[40:100]) > 50  # the notice, then the top-1's bar
-
-
-def test_the_web_views_button_teaches_and_the_page_shows_the_notice():
-    web = WebSink("127.0.0.1", free_port())
-    try:
-        update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
-                        Status(notice="teaching 'ice': get ready, recording in 3", teach="ice"))
-        assert web.write(update) is None
-        status = json.loads(urllib.request.urlopen(web.url + "results.json", timeout=5).read())["status"]
-        assert status["notice"] == "teaching 'ice': get ready, recording in 3" and status["teach"] == "ice"
-        page = urllib.request.urlopen(web.url, timeout=5).read().decode()
-        assert 'id="teach"' in page and 'fetch("teach", {method: "POST"' in page
-        with urllib.request.urlopen(urllib.request.Request(web.url + "teach", method="POST"), timeout=5) as answer:
-            assert answer.status == 204
-        assert web.write(update) is Command.TEACH
-        assert web.write(update) is None
-    finally:
-        web.close()
 
 
 class StallingCamera(OpenCVSource):

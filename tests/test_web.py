@@ -267,6 +267,26 @@ def test_the_reset_button_resets_the_stream(sink):
     assert f'headers: {{"{TOKEN_HEADER}": token}}' in get(sink.url).decode(), "the page's button sends the token"
 
 
+def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
+    update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
+                    Status(notice="teaching 'ice': get ready, recording in 3", teach="ice"))
+    assert sink.write(update) is None
+    status = json.loads(get(sink.url + "results.json"))["status"]
+    assert status["notice"] == "teaching 'ice': get ready, recording in 3" and status["teach"] == "ice"
+    assert 'id="teach"' in get(sink.url).decode() and 'teach.onclick = () => press("teach")' in get(sink.url).decode()
+    token, origin = page_token(sink.url), sink.url.rstrip("/")
+    teach = urllib.request.Request(sink.url + "teach", method="POST", headers={"Origin": "http://evil.example",
+                                                                                TOKEN_HEADER: token})
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(teach, timeout=5)  # the same protection as the reset button
+    assert sink.write(update) is None
+    teach = urllib.request.Request(sink.url + "teach", method="POST", headers={"Origin": origin, TOKEN_HEADER: token})
+    with urllib.request.urlopen(teach, timeout=5) as answer:
+        assert answer.status == 204
+    assert sink.write(update) is Command.TEACH
+    assert sink.write(update) is None
+
+
 def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
     token, origin = page_token(sink.url), sink.url.rstrip("/")
     for headers in ({},                                                     # curl, a script
