@@ -32,7 +32,8 @@ class TaughtPredictions:
         self.prediction_filter = prediction_filter
         self.names = list(names)
         self.model_labels = len(prediction_filter.labels) - len(self.names)
-        assert prediction_filter.labels[self.model_labels:] == self.names, "the filter must end with the names"
+        if prediction_filter.labels[self.model_labels:] != self.names:
+            raise ValueError("the prediction filter's labels must end with the taught names")
         self.embedding = embedding
         self.min_frames = min_frames
         self.only = only

@@ -200,32 +200,33 @@ def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
 def read_action(path: Path) -> TaughtAction:
     """One action file, checked from its arrays to its metadata; anything else is one ClassifierError line."""
     where = shown(path)
+    forget = f"remove it (classify.py --forget {urllib.parse.unquote(path.stem)!r})"
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array renamed
-            raise ClassifierError(f"{where} is not a taught action (a single array); move it out of the actions "
-                                  "folder")
+            raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the actions "
+                                  f"folder, or {forget}")
         with loaded as arrays:
             if set(arrays.files) != ARRAYS:
-                raise ClassifierError(f"{where} is not a taught action (it holds other arrays); move it out of "
-                                      "the actions folder")
+                raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of "
+                                      f"the actions folder, or {forget}")
             examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         # ValueError covers pickled (object) arrays and bad JSON alike.
-        raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}); remove it, or "
-                              "teach that action again") from e
+        raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}: damaged or not one): "
+                              f"{forget} and teach that action again") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ClassifierError(f"{where} is not a taught action of this app (format "
-                              f"{meta.get('format') if isinstance(meta, dict) else None!r}); move it out of the "
-                              "actions folder")
+                              f"{meta.get('format') if isinstance(meta, dict) else None!r}): move it out of the "
+                              f"actions folder, or {forget}")
     try:
         action = _action_from(meta, examples, sessions)
     except (KeyError, TypeError, ValueError) as e:
-        raise ClassifierError(f"{where} is a damaged taught action ({type(e).__name__}: {e}); remove it, or "
-                              "teach that action again") from e
+        raise ClassifierError(f"{where} is a damaged taught action ({type(e).__name__}: {e}): {forget} and teach "
+                              "that action again") from e
     if file_name(action.name) != path.name:
         raise ClassifierError(f"{where} holds the action {action.name!r}, which belongs in {file_name(action.name)}; "
                               "rename the file back or remove it")
