@@ -26,6 +26,7 @@ from utils.paths import shown
 from utils.pipeline import classified_rate, load_model, window_frames
 from utils.sampler import FrameSampler
 from utils.sources import open_source
+from utils.sources.health import SourceHealth
 from utils.sources.opencv import is_url
 
 TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
@@ -77,6 +78,8 @@ def teach_from_file(config: Config) -> str:
         sampler = FrameSampler(config.source.fps)
         last, first_taught = 0.0, None
         while (frame := source.read()) is not None:
+            if isinstance(frame, SourceHealth):  # a stream's stall: no frame this time
+                continue
             last = frame.timestamp
             if frame.timestamp < start - TIME_TOLERANCE_S:
                 continue

@@ -14,6 +14,7 @@ taught actions' scores sum to at most 1 and read like the model's own probabilit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -53,21 +54,24 @@ class TaughtHead:
             else np.zeros((0, 0), np.float32)
         self._tau = np.array([default_tau if a.tau is None else a.tau for a in actions], np.float32)
         self._inverse_t = np.float32(1.0 / TEMPERATURE)
+        self._none = np.zeros(len(self.names), np.float32)
+        self._none.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.names)
 
     def cosines(self, embedding: np.ndarray) -> np.ndarray:
         """The cosine between the embedding and each action's mean."""
-        norm = float(np.sqrt(embedding @ embedding))
-        return (self._means @ embedding) * np.float32(1.0 / max(norm, 1e-12))
+        cosines = self._means @ embedding
+        cosines *= 1.0 / max(math.sqrt(float(embedding @ embedding)), 1e-12)  # Python floats: fewer numpy calls
+        return cosines
 
     def scores(self, embedding: np.ndarray) -> np.ndarray:
-        """Each action's calibrated score in [0, 1]; 0 for those below their threshold."""
+        """Each action's calibrated score in [0, 1]; 0 for those below their threshold. Do not write to it."""
         s = self.cosines(embedding)
         accepted = s >= self._tau
         if not accepted.any():  # the usual case away from the taught actions: no exponentials
-            return np.zeros_like(s)
+            return self._none
         share = np.exp((s - s.max()) * self._inverse_t)
         scores = share / (share.sum() * (1.0 + np.exp((self._tau - s) * self._inverse_t)))
         scores[~accepted] = 0.0
