@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from utils.errors import ClassifierError
+from utils.model.files import usual_file_mode
 from utils.model.predictions import PredictionFilter
 from utils.model.taught.head import DEFAULT_TAU, TaughtHead, min_window_frames
 from utils.model.taught.predictions import NONE_OF_THEM, TaughtPredictions
@@ -51,6 +52,7 @@ def test_the_file_is_plain_arrays_with_json_metadata(tmp_path):
     assert meta["model"] == {"sha256": "a" * 64, "file": "movinet_a0_stream_int8.tflite"}
     assert meta["tau"] is None and meta["sessions"][0]["window_frames"] == 20
     assert path.name == "caf%C3%A9 bar.npz" == file_name("café bar")
+    assert path.stat().st_mode & 0o777 == usual_file_mode()  # like any new file (a service may read it), not 0600
 
 
 def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from utils.model.catalogue import KAGGLE_URL, KNOWN_SHA256, LABELS_FILE, LABELS_URL, MODELS, TFHUB_URL
-from utils.model.files import file_sha256, labels_problem, tflite_problem
+from utils.model.files import file_sha256, labels_problem, tflite_problem, usual_file_mode
 from utils.paths import MODELS_DIR
 
 PROG = "download_models.sh"
@@ -232,7 +232,7 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
             raise DownloadError(f"{source} gave a file that is {problem}")
         with payload.open("rb+") as synced:
             os.fsync(synced.fileno())
-        os.chmod(payload, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(payload, usual_file_mode())
         os.replace(payload, target)
         size = _size_text(target.stat().st_size)
         if sha256:
@@ -241,12 +241,6 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _size_text(size: int) -> str:

@@ -54,6 +54,13 @@ def looks_like_html(head: bytes) -> bool:
     )
 
 
+def usual_file_mode() -> int:
+    """The mode open() would give a new file (0o666 less the umask); mkstemp's files are 0600."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:

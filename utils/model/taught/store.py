@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import ClassifierError
-from utils.model.files import file_sha256
+from utils.model.files import file_sha256, usual_file_mode
 from utils.paths import shown
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ class ActionStore:
                          sessions=action.session_of_example.astype(np.int32), meta=np.frombuffer(meta, np.uint8))
                 out.flush()
                 os.fsync(out.fileno())
+            os.chmod(temporary, usual_file_mode())
             os.replace(temporary, path)
         except OSError as e:
             Path(temporary).unlink(missing_ok=True)
