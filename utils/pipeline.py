@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from utils import __version__
-from utils.config import DEFAULT_TEACH_SECONDS, Config
+from utils.config import Config
 from utils.errors import ClassifierError
 from utils.events.journal import writable_folder
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
-from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, min_window_frames
+from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.sampler import FrameSampler
@@ -191,30 +191,6 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
     return classifier, prediction_filter_for(config, labels)
 
 
-def taught_predictions(taught: RunActions | None, prediction_filter: PredictionFilter, classifier: StreamClassifier,
-                       config: Config, source: FrameSource) -> PredictionFilter | TaughtPredictions:
-    """The filter with the taught actions' scores beside the model's, when the run reports any."""
-    if taught is None or not taught.names:
-        return prediction_filter
-    min_frames = min_window_frames(classified_rate(config, source), window_frames(config, source))
-    return TaughtPredictions(prediction_filter, taught.names, taught.actions, classifier.embedding, min_frames,
-                             only=config.taught.taught == "only")
-
-
-def live_teaching(taught: RunActions | None, predictions: PredictionFilter | TaughtPredictions,
-                  classifier: StreamClassifier, config: Config, source: FrameSource) -> LiveTeaching | None:
-    """Teaching --teach NAME from the camera or stream: started at once, again with the t key or button."""
-    if taught is None or taught.teach is None:
-        return None
-    options = config.taught
-    teaching = LiveTeaching(taught.teach, options.teach_seconds or DEFAULT_TEACH_SECONDS, options.teach_countdown,
-                            taught.store, taught.model, classifier.embedding, classified_rate(config, source),
-                            window_frames(config, source), source.description,
-                            predictions.learn if isinstance(predictions, TaughtPredictions) else lambda action: None)
-    teaching.start()
-    return teaching
-
-
 def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunActions | None]:
     """The model, the label filter and the taught actions, all checked before the camera opens."""
     classifier, labels = load_model(config)
@@ -228,8 +204,11 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
                    taught: RunActions | None, source: FrameSource, sinks: Sequence[Sink],
                    stop: Stop | None = None, sampler: FrameSampler | None = None) -> Pipeline:
     """The loop over an open source, with the taught actions' scores and live teaching when the run has them."""
-    predictions = taught_predictions(taught, prediction_filter, classifier, config, source)
-    teaching = live_teaching(taught, predictions, classifier, config, source)
+    if taught is None:
+        return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
+    rate, frames = classified_rate(config, source), window_frames(config, source)
+    predictions = taught.predictions(prediction_filter, classifier.embedding, rate, frames)
+    teaching = taught.live_teaching(predictions, classifier.embedding, rate, frames, source.description)
     return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
 
 

@@ -1,4 +1,5 @@
-"""The taught actions a run uses: those of the model in use, read once, before the camera opens."""
+"""The taught actions a run uses (those of the model in use, read once, before the camera opens), and what it
+makes of them: their scores beside the model's, and teaching from a camera."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import TaughtOptions
+from utils.config import DEFAULT_TEACH_SECONDS, TaughtOptions
 from utils.errors import ClassifierError
+from utils.model.predictions import PredictionFilter
+from utils.model.taught.head import min_window_frames
+from utils.model.taught.live import LiveTeaching
+from utils.model.taught.predictions import Embedding, TaughtPredictions
 from utils.model.taught.store import ActionStore, ModelIdentity, TaughtAction, check_model, check_name
 from utils.paths import shown
 
@@ -17,11 +22,33 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunActions:
+    options: TaughtOptions
     store: ActionStore
     model: ModelIdentity
     actions: tuple[TaughtAction, ...]  # taught with this model, reported unless --taught off
     names: tuple[str, ...]  # the labels they add: those actions, then the one --teach teaches when it is new
     teach: str | None  # the checked --teach name
+
+    def predictions(self, prediction_filter: PredictionFilter, embedding: Embedding, rate: float,
+                    window_frames: int) -> PredictionFilter | TaughtPredictions:
+        """The filter with the taught actions' scores beside the model's, when the run reports any.
+        `prediction_filter` knows the model's labels followed by `names`."""
+        if not self.names:
+            return prediction_filter
+        return TaughtPredictions(prediction_filter, self.names, self.actions, embedding,
+                                 min_window_frames(rate, window_frames), only=self.options.taught == "only")
+
+    def live_teaching(self, predictions: PredictionFilter | TaughtPredictions, embedding: Embedding, rate: float,
+                      window_frames: int, source: str) -> LiveTeaching | None:
+        """Teaching --teach NAME from a camera or stream: started at once, again with the t key or button."""
+        if self.teach is None:
+            return None
+        learned = predictions.learn if isinstance(predictions, TaughtPredictions) else lambda action: None
+        teaching = LiveTeaching(self.teach, self.options.teach_seconds or DEFAULT_TEACH_SECONDS,
+                                self.options.teach_countdown, self.store, self.model, embedding, rate, window_frames,
+                                source, learned)
+        teaching.start()
+        return teaching
 
 
 def check_new_name(name: str, labels: Sequence[str]) -> str:
@@ -63,4 +90,4 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
     if options.taught == "only" and not names:
         raise ClassifierError(f"--taught only, but {shown(store.folder)} holds no taught actions for "
                               f"{model.file}; teach one with --teach NAME")
-    return RunActions(store, model, mine, names, teach)
+    return RunActions(options, store, model, mine, names, teach)
