@@ -171,6 +171,7 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
+    (("--teach", "x", "--camera-id", "0", "--teach-from", "2"), ("choose a part of a --video file",)),
     (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
     (("--teach", "x", "--taught", "sometimes"), ("--taught",)),

@@ -51,6 +51,9 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
         return CommandOutput(forget_action(config, forget))
     if teaches_from_file(config):
         return CommandOutput(teach_from_file(config))
+    if config.taught.teach_from is not None or config.taught.teach_to is not None:
+        raise ClassifierError("--teach-from and --teach-to choose a part of a --video file; from a camera or a "
+                              "stream, --teach-seconds says how long to record")
     return None
 
 

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunActions:
+    """What the folder and the flags give a run: its actions, and the one it teaches."""
+
     options: TaughtOptions
     store: ActionStore
     model: ModelIdentity
