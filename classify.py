@@ -185,15 +185,18 @@ def build_parser() -> ArgumentParser:
                                "teach it again; teaching a name again adds to it")
     commands.add_argument("--actions", action="store_true", help="list the taught actions, then exit")
     commands.add_argument("--forget", metavar="NAME", default=None, help="remove the taught action NAME, then exit")
-    group.add_argument("--teach-from", type=number("teach_from"), default=None, metavar="SECONDS",
-                       help="with --video: where the part to learn from starts (default: the start)")
-    group.add_argument("--teach-to", type=number("teach_to"), default=None, metavar="SECONDS",
-                       help="with --video: where it ends (default: the end)")
-    group.add_argument("--teach-seconds", type=number("teach_seconds"), default=None, metavar="SECONDS",
-                       help=f"how long the camera records (default {DEFAULT_TEACH_SECONDS:g}); with --video, the "
-                            "part's length")
+    # No default shown for the part: argparse would say "None" where the text says what it means.
+    group.add_argument("--teach-from", type=number("teach_from"), default=argparse.SUPPRESS, metavar="SECONDS",
+                       help=f"with --video: where the part to learn from starts (default: its start), "
+                            f"{allowed('teach_from')}")
+    group.add_argument("--teach-to", type=number("teach_to"), default=argparse.SUPPRESS, metavar="SECONDS",
+                       help=f"with --video: where it ends (default: its end), {allowed('teach_to')}")
+    group.add_argument("--teach-seconds", type=number("teach_seconds"), default=argparse.SUPPRESS, metavar="SECONDS",
+                       help=f"how long the camera records (default: {DEFAULT_TEACH_SECONDS:g}); with --video, the "
+                            f"part's length; {allowed('teach_seconds')}")
     group.add_argument("--teach-countdown", type=number("teach_countdown"), default=taught.teach_countdown,
-                       metavar="SECONDS", help="from the camera: time to get into the picture before recording")
+                       metavar="SECONDS", help="from the camera: time to get into the picture before recording, "
+                                               f"{allowed('teach_countdown')}")
     group.add_argument("--taught", choices=TAUGHT_MODES, default=taught.taught,
                        help="report the taught actions beside the model's labels, alone, or not at all")
     group.add_argument("--actions-dir", type=Path, default=taught.actions_dir, metavar="DIR",
