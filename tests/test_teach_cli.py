@@ -52,6 +52,7 @@ def taught(tmp_path_factory) -> Path:
     for name, clip, end in (("arm wrestling, mine", ARM_WRESTLING, "5"), ("carving, mine", CARVING_ICE, "2.2")):
         done = teach(folder, name, clip, "--teach-to", end)
         assert done.returncode == 0, done.stderr
+        assert "some flags cannot name it: --allow, --deny and --event split their lists at" in done.stderr
     return folder
 
 
@@ -110,6 +111,22 @@ def test_taught_only_reports_nothing_on_untaught_actions(taught):
     for clip in (CLEANING_POOL, WALKING_THE_DOG):
         records = classified(taught, clip, "--taught", "only")
         assert records and all(r["results"] == [] for r in records), [r for r in records if r["results"]]
+
+
+def test_a_taught_action_can_be_an_event(tmp_path):
+    folder = tmp_path / "actions"
+    taught = teach(folder, "my carving", CARVING_ICE, "--teach-to", "2.2")
+    assert taught.returncode == 0 and "Warning" not in taught.stderr, taught.stderr
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "only", "--actions-dir", str(folder),
+                   "--event", "my carving", "--events-dir", str(tmp_path / "events"))
+    assert done.returncode == 0, done.stderr
+    journal = [json.loads(line) for line in (tmp_path / "events" / "events.jsonl").read_text().splitlines()]
+    assert [(e["type"], e["label"]) for e in journal] == [("start", "my carving"), ("end", "my carving")]
+
+
+def test_a_name_with_a_comma_is_taught_with_a_warning(taught):
+    # The fixture's names have commas: fine as names, but --allow, --deny and --event split their lists there.
+    assert {r["name"] for r in listed(taught)} == {"arm wrestling, mine", "carving, mine"}
 
 
 def test_taught_off_ignores_them(taught):

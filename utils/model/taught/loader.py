@@ -58,6 +58,9 @@ def check_new_name(name: str, labels: Sequence[str]) -> str:
     name = check_name(name)
     if name in labels:
         raise ClassifierError(f"{name!r} is already one of the model's labels; give your action another name")
+    if "," in name:
+        log.warning("%r has a comma, so some flags cannot name it: --allow, --deny and --event split their lists at "
+                    "commas", name)
     return name
 
 
