@@ -196,7 +196,7 @@ def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunAct
     classifier, labels = load_model(config)
     taught = load_run_actions(config.taught, Path(config.classifier.model), labels)
     if taught is not None:
-        classifier.embedding()  # a model that cannot learn says so now
+        classifier.require_embedding()
     return classifier, prediction_filter_for(config, [*labels, *(taught.names if taught else ())]), taught
 
 

@@ -220,13 +220,21 @@ class StreamClassifier:
         probabilities = softmax(self._logits()[0], out=self._probabilities)
         return self._smooth(probabilities)
 
+    def require_embedding(self) -> None:
+        """Refuses a model whose head keeps no pool state: it has no embedding to teach actions with."""
+        if self._head_out is None:
+            raise self._no_embedding()
+
+    def _no_embedding(self) -> ClassifierError:
+        return ClassifierError(f"{self.model_path.name} has no {HEAD_BUFFER} state, so it cannot learn taught "
+                               "actions; use a MoViNet stream model from ./download_models.sh")
+
     def embedding(self) -> tuple[np.ndarray, int]:
         """After classify(): the mean of the head's per-frame features over the window (what the head itself
         classifies: a video embedding of `embedding_size` numbers that costs no extra invoke) and the number of
         frames that window holds. The array is reused by the next call; copy it to keep it."""
         if self._head_out is None:
-            raise ClassifierError(f"{self.model_path.name} has no {HEAD_BUFFER} state, so it cannot learn taught "
-                                  "actions; use a MoViNet stream model from ./download_models.sh")
+            raise self._no_embedding()
         total, count = self._head_out
         frames = int(count().reshape(-1)[0])
         np.divide(total().reshape(-1), max(frames, 1), out=self._embedding)
