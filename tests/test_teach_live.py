@@ -5,46 +5,59 @@ button (tests/test_web.py), and what the screen says."""
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL
 
-from utils.config import Config
+from utils.config import Config, SourceOptions
 from utils.model.taught import NONE_OF_THEM, ActionStore, read_action
 from utils.pipeline import build_pipeline, load_run, window_frames
 from utils.results import Prediction
+from utils.sampler import FrameSampler
 from utils.sinks import Command, Status, Update
 from utils.sinks.overlay import BAR, draw_overlay
-from utils.sources import Frame, OpenCVSource
+from utils.sources import Frame, OpenCVSource, open_source
+from utils.sources.demand import Demand
 from utils.teach import teach_from_file
 
 
 class ListSink:
-    """Collects every update, and can press a key (send a command) at a given frame."""
+    """Collects every update, and can press a key (send a command) once, at the first frame from `at` seconds on."""
 
     needs_status = True
 
-    def __init__(self, commands: dict[int, Command] | None = None) -> None:
+    def __init__(self, command: Command | None = None, at: float = 0.0) -> None:
         self.updates: list[Update] = []
-        self.commands = commands or {}
+        self.command, self.at = command, at
 
     def write(self, update: Update) -> Command | None:
         self.updates.append(update)
-        return self.commands.get(update.frame.index)
+        if self.command is not None and update.frame.timestamp >= self.at:
+            command, self.command = self.command, None
+            return command
+        return None
 
     def close(self) -> None:
         pass
 
 
-def live_run(folder: Path, clip: Path, sink: ListSink, source_class: type[OpenCVSource] = OpenCVSource,
+def live_run(folder: Path, clip: Path, sink: ListSink, source_class: type[OpenCVSource] | None = None,
              **options) -> None:
-    """What run() does, with the clip standing in for the camera (its own timestamps: the same every time)."""
+    """What run() does, with the clip standing in for the camera (its own timestamps: the same every time): the
+    source samples the frames where it reads them and, headless, delivers only those (or `source_class`'s frames,
+    sampled by the pipeline)."""
     config = Config.from_options(model=MODEL, labels=LABELS, num_threads=2, actions_dir=folder, **options)
     classifier, prediction_filter, taught = load_run(config)
-    with source_class(str(clip)) as source:
+    demand = Demand(FrameSampler(config.source.fps), lambda: False)
+    source = open_source(SourceOptions(video=str(clip)), classifier.input_size, demand) \
+        if source_class is None else source_class(str(clip))
+    with closing(source):
         classifier.set_window(window_frames(config, source))
-        build_pipeline(config, classifier, prediction_filter, taught, source, [sink]).run()
+        sampler = demand.sampler if source_class is None else None
+        build_pipeline(config, classifier, prediction_filter, taught, source, [sink], sampler=sampler).run()
 
 
 def notices(sink: ListSink) -> list[tuple[float, str]]:
@@ -58,7 +71,8 @@ def notices(sink: ListSink) -> list[tuple[float, str]]:
 
 def test_a_countdown_then_seconds_of_video_teach_the_action(tmp_path):
     sink = ListSink()
-    live_run(tmp_path, CARVING_ICE, sink, teach="ice", teach_seconds=2, teach_countdown=1, taught="only")
+    live_run(tmp_path, CARVING_ICE, sink, OpenCVSource, teach="ice", teach_seconds=2, teach_countdown=1,
+             taught="only")
     said = notices(sink)
     assert said[0] == (0.0, "teaching 'ice': get ready, recording in 1")
     assert said[1] == (1.0, "teaching 'ice': recording, 2 s left")
@@ -81,8 +95,22 @@ def test_a_countdown_then_seconds_of_video_teach_the_action(tmp_path):
     assert np.allclose(read_action(from_file / "ice.npz").examples, action.examples, atol=1e-6)
 
 
+def test_headless_the_source_samples_and_teaching_still_starts_a_fresh_stream(tmp_path):
+    """As run() reads a camera with no window: frames are sampled where they are read, the rest never decoded."""
+    sink = ListSink()
+    live_run(tmp_path, CARVING_ICE, sink, teach="ice", teach_seconds=2, teach_countdown=1, taught="only")
+    assert all(u.is_new for u in sink.updates)  # only the sampled frames come
+    said = [text for _, text in notices(sink)]
+    assert said[:3] == ["teaching 'ice': get ready, recording in 1", "teaching 'ice': recording, 2 s left",
+                        "teaching 'ice': recording, 1 s left"] and said[3].startswith("taught 'ice': ")
+    action = read_action(tmp_path / "ice.npz")
+    assert 5 <= len(action.examples) <= 7 and action.sessions[0].seconds == pytest.approx(2.0, abs=0.25)
+    after = [u.result.predictions for u in sink.updates if u.frame.timestamp >= 3.2]
+    assert after and all(p and p[0].label == "ice" for p in after)
+
+
 def test_the_t_key_teaches_the_same_action_again(tmp_path):
-    sink = ListSink({112: Command.TEACH})  # frame 112 is at 4.0 s, after the first session
+    sink = ListSink(Command.TEACH, at=4.0)  # after the first session
     live_run(tmp_path, ARM_WRESTLING, sink, teach="arms", teach_seconds=2, teach_countdown=1)
     said = [text for _, text in notices(sink)]
     assert said.count("teaching 'arms': get ready, recording in 1") == 2
@@ -92,7 +120,7 @@ def test_the_t_key_teaches_the_same_action_again(tmp_path):
 
 
 def test_the_t_key_without_teach_says_how(tmp_path, caplog):
-    sink = ListSink({30: Command.TEACH})
+    sink = ListSink(Command.TEACH, at=1.0)
     with caplog.at_level(logging.WARNING):
         live_run(tmp_path, CARVING_ICE, sink)
     assert "start classify.py with --teach NAME" in caplog.text and not list(tmp_path.iterdir())
