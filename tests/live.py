@@ -19,19 +19,13 @@ from pathlib import Path
 import cv2
 from conftest import LABELS, MODEL, REPO
 
+from utils.sources import sampled_frames
+
 UP, STALL, DOWN = "up", "stall", "down"
 
 
 def clip_jpegs(clip: Path) -> list[bytes]:
-    capture = cv2.VideoCapture(str(clip))
-    jpegs = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        jpegs.append(cv2.imencode(".jpg", image)[1].tobytes())
-    capture.release()
-    return jpegs
+    return [cv2.imencode(".jpg", frame.image)[1].tobytes() for frame in sampled_frames(clip, 0)]  # every frame
 
 
 class StreamServer:

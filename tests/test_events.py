@@ -21,6 +21,7 @@ from test_recorder import read_clip
 from test_web import chromium, get
 
 from utils.sinks.web import WebSink
+from utils.sources import sampled_frames
 
 CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
 WATCHED = "arm wrestling"
@@ -29,15 +30,8 @@ FPS = 30
 
 
 def clip_frames(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            break
-        frames.append(image if image.shape[1::-1] == SIZE else cv2.resize(image, SIZE))
-    capture.release()
-    return frames
+    resized = (frame.image for frame in sampled_frames(path, 0))  # every frame
+    return [image if image.shape[1::-1] == SIZE else cv2.resize(image, SIZE) for image in resized]
 
 
 def make_video(path: Path, segments: list[tuple[Path, float]]) -> Path:
