@@ -36,7 +36,7 @@ class MqttSink:
         self._top: str | None = None
         self._last = -float("inf")
         self._active = {label: OFF for label in self.watched}
-        self._camera = json.dumps(ONLINE.as_dict())
+        self._camera = ONLINE
 
     def retained(self) -> list[tuple[str, str]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""
@@ -44,14 +44,13 @@ class MqttSink:
         if self._state is not None:
             messages.append((self.topics.state, self._state))
         messages += [(self.topics.active(label), state) for label, state in self._active.items()]
-        messages.append((self.topics.camera, self._camera))
+        messages.append((self.topics.camera, json.dumps(self._camera.as_dict())))
         return messages
 
     def write(self, update: Update) -> Command | None:
-        camera = json.dumps(update.status.source.as_dict())
-        if camera != self._camera:  # the camera or stream went offline, or came back
-            self._camera = camera
-            self.publisher.publish(self.topics.camera, camera, qos=1, retain=True)
+        if update.status.source != self._camera:  # the camera or stream went offline, or came back
+            self._camera = update.status.source
+            self.publisher.publish(self.topics.camera, json.dumps(self._camera.as_dict()), qos=1, retain=True)
         if update.is_new and update.result:
             self.publish_state(update.result)
         return None
