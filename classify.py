@@ -92,8 +92,11 @@ def build_parser() -> ArgumentParser:
                             "(default: all cores, here %(default)s)")
     model.add_argument("--window", type=number("window_seconds"), default=classifier.window_seconds,
                        metavar="SECONDS", dest="window_seconds",
-                       help="remember only the last SECONDS of video, so a new action shows quickly even after "
-                            f"hours; 0 = the model's unbounded memory; {allowed('window_seconds')}")
+                       help="average the last SECONDS of the current action; a change of action restarts the "
+                            "window, so a new action shows within about 2 s even after hours; 0 = the model's "
+                            f"unbounded memory; {allowed('window_seconds')}")
+    model.add_argument("--fixed-window", action="store_true",
+                       help="a plain sliding window of --window SECONDS, never restarted (slower to switch)")
     model.add_argument("--smoothing", type=number("smoothing"), default=classifier.smoothing,
                        help=f"smooth the scores over time (0 = off, 0.7 = calm); {allowed('smoothing')}")
     group = p.add_argument_group("results")

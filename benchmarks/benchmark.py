@@ -218,7 +218,7 @@ def bare_invoke_ms(runtime, model: Path, threads: int, images: list[np.ndarray],
 
 def measure_in_process(config: Config, overlay: bool = True) -> dict:
     """Runs the app's Pipeline on config.video with timing sinks; bare invokes before and after."""
-    from utils.pipeline import Pipeline, load_classifier, window_frames
+    from utils.pipeline import Pipeline, change_test, load_classifier, window_frames
     from utils.sampler import FrameSampler
     from utils.sinks import JsonSink
     from utils.sources import open_source
@@ -229,7 +229,7 @@ def measure_in_process(config: Config, overlay: bool = True) -> dict:
     demand = Demand(FrameSampler(config.source.fps), lambda: overlay)
     with closing(open_source(config.source, classifier.input_size, demand)) as source, \
             open(os.devnull, "w") as devnull:
-        classifier.set_window(window_frames(config, source))
+        classifier.set_window(window_frames(config, source), change_test(config, source))
         timed = TimedSource(source)
         sinks = {"json": TimedSink(JsonSink(devnull))}
         if overlay:
@@ -307,6 +307,16 @@ def median(runs: list[dict], key: str, digits: int = 3) -> float | None:
     return round(statistics.median(values), digits) if values else None
 
 
+def compared(others: list[dict], baselines: list[dict], folder: Path) -> dict:
+    """The other checkout's app: its wall and CPU, and their ratios to the baseline's runs beside them."""
+    wall, baseline_wall = (statistics.median(r["wall_s"] for r in runs) for runs in (others, baselines))
+    return {"app": str(folder / "classify.py"), "wall_s": median(others, "wall_s"), "cpu_s": median(others, "cpu_s"),
+            "wall_ratio_vs_baseline": round(wall / baseline_wall, 3),
+            "cpu_ratio_vs_baseline": round(statistics.median(o["cpu_s"] / b["cpu_s"]
+                                                             for o, b in zip(others, baselines)), 3),
+            "peak_rss_mb": median(others, "peak_rss_mb", 1), "top1": top1(others[-1]["last"])}
+
+
 def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: int) -> dict:
     """One configuration: --runs fresh processes each of the in-process worker, the app and the baseline."""
     model, labels = str(settings.model.resolve()), str(settings.labels.resolve())
@@ -317,13 +327,17 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     app = [sys.executable, str(PROJECT_DIR / "classify.py"), *common, "--window", f"{settings.window:g}",
            "--display", "none", "--json"]
     baseline = [sys.executable, "-m", "benchmarks.baseline", *common]
-    singles, apps, baselines = [], [], []
+    # Another checkout's app (an older commit), run the same way: a before/after on one machine at one time.
+    other = [sys.executable, str(settings.compare_app / "classify.py"), *app[2:]] if settings.compare_app else None
+    singles, apps, baselines, others = [], [], [], []
     for i in range(settings.runs):
         log.info("%s, %d threads: run %d of %d", runtime, threads, i + 1, settings.runs)
         singles.append(json.loads(subprocess.run(worker, cwd=PROJECT_DIR, check=True, capture_output=True,
                                                  text=True).stdout))
         apps.append(run_process(app))  # app and baseline alternate, so load from others hits both alike
         baselines.append(run_process(baseline))
+        if other:
+            others.append(run_process(other))
     first = singles[0]
     invoke = {k: statistics.median(s["invoke_ms"][k] for s in singles) for k in ("p50", "p95")}
     e2e = {k: statistics.median(s["e2e_ms"][k] for s in singles) for k in ("p50", "p95")}
@@ -360,6 +374,7 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
         "cpu_s": median(apps, "cpu_s"),
         "cpu_ratio_vs_baseline": round(cpu_ratio, 3),
         "realtime_cpu_percent_of_one_core": round(realtime["cpu_process"], 1) if realtime else None,
+        "compare_app": compared(others, baselines, settings.compare_app) if others else None,
         "top1": top1(apps[-1]["last"]),
         "soc_temp_c": cpu_temperature(),
         "throttled": pi_throttled(),
@@ -501,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "frame, as the window and web view do)")
     p.add_argument("--single", action="store_true",
                    help="measure one runtime and thread count in this process (no app, no baseline) and print it")
+    p.add_argument("--compare-app", type=Path, metavar="CHECKOUT",
+                   help="also run CHECKOUT/classify.py (e.g. a git worktree of an older commit) beside the app and "
+                        "the baseline, in the same alternation: before/after on one machine at one time")
     return p
 
 

@@ -19,3 +19,15 @@ def model_file(default: Path) -> Path:
 
 MODEL = model_file(DEFAULT_MODEL)
 LABELS = model_file(DEFAULT_LABELS)
+
+# The Kinetics-600 action each of the eight shared clips shows (../shared/media/README.md).
+CLIPS = {
+    "carving ice": MEDIA / "carving_ice.mp4",
+    "arm wrestling": MEDIA / "arm_wrestling.mp4",
+    "cleaning pool": MEDIA / "cleaning_pool_mmaction2.mp4",
+    "flipping pancake": MEDIA / "flipping_pancake_decord.mp4",
+    "playing bass guitar": MEDIA / "playing_bass_guitar_askanything.mp4",
+    "juggling soccer ball": MEDIA / "juggling_soccer_ball_sam2.mp4",
+    "walking the dog": MEDIA / "walking_the_dog_videofeatures.mp4",
+    "putting on lipstick": MEDIA / "putting_on_lipstick_jfzhang95.mp4",
+}

@@ -3,7 +3,7 @@
     python -m benchmarks.teach [--clips DIR] [--model PATH] [--tau 0.48]
 
 Every clip stands for one "new" action, taught under its file name (the head never sees a Kinetics label). At
-the app's defaults (5 fps, a 4 s window), N classified frames per clip, m = N // 2:
+the app's defaults (5 fps, a 12 s window restarted on a change of action), N classified frames per clip, m = N // 2:
 
 - half: taught from frames [0, m), the stream reset at 0, as `--teach NAME --video CLIP --teach-to ...` does;
   tested on the second half run as its own stream (reset at m). Scored: every classified frame at least 2 s
@@ -41,6 +41,8 @@ import numpy as np
 
 from benchmarks.benchmark import bare_invoke_ms, machine
 from benchmarks.paths import LABELS, MEDIA, MODEL
+from utils.config import ClassifierOptions
+from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter
 from utils.model.runtime import load_runtime
@@ -57,7 +59,7 @@ from utils.model.taught import (
 from utils.sources import sampled_frames
 
 FPS = 5.0
-WINDOW_FRAMES = 20  # --window 4 at 5 fps, the app's default
+WINDOW_FRAMES = round(ClassifierOptions().window_seconds * FPS)  # the app's default --window at 5 fps
 SCORED_FROM = 10  # test frames count from 2 s after their stream's reset
 ONE_SHOT = 10  # 2 s of frames
 TAUGHT_FOR_COST = 20
@@ -230,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     runtime = load_runtime(args.runtime)
-    classifier = StreamClassifier(args.model, 1, runtime, window_frames=WINDOW_FRAMES)
+    classifier = StreamClassifier(args.model, 1, runtime)
+    classifier.set_window(WINDOW_FRAMES, ChangeTest.at_rate(FPS))  # as a run sets it (a reset stream per clip)
     labels = load_labels(args.labels)
     model = ModelIdentity.of(args.model)
     paths = sorted(args.clips.glob("*.mp4"))

@@ -47,7 +47,7 @@ def report() -> dict:
 def test_report_describes_the_machine_video_and_settings(report):
     assert report["machine"]["cores"] >= 1 and report["machine"]["arch"]
     assert report["video"]["clip_frames"] == 131 and report["video"]["repeat"] == 1
-    assert report["settings"] == {"fps": 5.0, "window_seconds": 4.0, "runs": 1, "overlay": True,
+    assert report["settings"] == {"fps": 5.0, "window_seconds": 12.0, "runs": 1, "overlay": True,
                                   "app": "classify.py --display none --json"}
 
 
@@ -59,7 +59,7 @@ def test_one_run_per_installed_runtime_with_every_field(report):
             assert isinstance(r[field], kind) or (kind is float and isinstance(r[field], int)), (field, r[field])
         assert r["threads"] == 1 and r["model"] == MODEL.name
         assert r["frames"] == 131 and r["classified"] == 22  # 4.4 s at 5 fps
-        assert r["window_frames"] == 20  # the app's default --window 4 s at 5 fps
+        assert r["window_frames"] == 60  # the app's default --window 12 s at 5 fps
         for timing in (r["invoke_ms"], r["e2e_ms"]):
             assert set(timing) == {"p50", "p95"} and positive(timing["p50"]) and timing["p95"] >= timing["p50"]
         assert set(r["stages_ms"]) == {"read", "step", "json", "overlay"}
@@ -103,6 +103,23 @@ def test_single_measures_one_configuration_in_process():
     assert single["window_frames"] == 0 and single["classified"] == 22
     assert set(single["stages_ms"]) == {"read", "step", "json"}  # no overlay drawn
     assert single["top1"] == "carving ice"
+
+
+def test_compare_app_runs_another_checkout_beside_the_app(tmp_path):
+    """--compare-app CHECKOUT: another checkout's classify.py in the same alternation (here a copy that says so)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "classify.py").write_text(
+        "import runpy, sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "open(sys.argv[0] + '.ran', 'a').write('x')\n"
+        f"runpy.run_path({str(REPO / 'classify.py')!r}, run_name='__main__')\n")
+    done = benchmark("--threads", "1", "--repeat", "1", "--runs", "2", "--runtimes", "auto", "--compare-app", str(other))
+    assert done.returncode == 0, done.stderr
+    compared = json.loads(done.stdout)["runs"][0]["compare_app"]
+    assert (other / "classify.py.ran").read_text() == "xx"  # once per run
+    assert compared["top1"] == "carving ice" and positive(compared["wall_s"]) and positive(compared["cpu_s"])
+    assert positive(compared["wall_ratio_vs_baseline"]) and positive(compared["cpu_ratio_vs_baseline"])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -10,9 +10,10 @@ import pytest
 from conftest import CARVING_ICE, LABELS, MODEL
 
 from utils.config import Config
+from utils.model.head_window import ChangeTest
 from utils.model.predictions import PredictionFilter
 from utils.model.stream_classifier import StreamClassifier
-from utils.pipeline import MAX_WINDOW_FRAMES, Pipeline, load_classifier, window_frames
+from utils.pipeline import MAX_WINDOW_FRAMES, Pipeline, change_test, load_classifier, window_frames
 from utils.sinks import Command, JsonSink, Status, StatusLineSink, Update, WindowSink, make_sinks
 from utils.sinks.display import DisplayChoice
 from utils.sinks.overlay import Annotator, OverlayRenderer
@@ -168,6 +169,16 @@ def test_the_window_memory_is_bounded_whatever_the_flags_and_the_source_say():
     assert window_frames(Config.from_options(window_seconds=600, fps=120), SyntheticSource(fps=25)) == MAX_WINDOW_FRAMES
     every_frame = Config.from_options(window_seconds=600, fps=0)
     assert window_frames(every_frame, SyntheticSource(fps=1e6)) == MAX_WINDOW_FRAMES
+
+
+def test_the_window_restarts_on_a_change_unless_fixed_or_unbounded():
+    source = SyntheticSource(fps=25)
+    assert change_test(Config.from_options(), source) == ChangeTest()  # 5 fps: the lengths as measured
+    assert change_test(Config.from_options(fps=10), source).recent == 20  # the same 2 s at 10 fps
+    assert change_test(Config.from_options(fixed_window=True), source) is None
+    assert change_test(Config.from_options(window_seconds=0), source) is None
+    # A file claiming 1e6 fps with --fps 0: the change test's memory is bounded as the window's is.
+    assert change_test(Config.from_options(fps=0), SyntheticSource(fps=1e6)) == ChangeTest.at_rate(120)
 
 
 class OutageSource(SyntheticSource):

@@ -10,7 +10,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, NON_STREAM_MODEL
 
 from utils.errors import ClassifierError
 from utils.model.labels import load_labels
-from utils.model.stream_classifier import HeadWindow, StreamClassifier
+from utils.model.stream_classifier import StreamClassifier
 from utils.sources import sampled_frames
 
 CARVING_ICE_INDEX = load_labels(LABELS).index("carving ice")
@@ -114,20 +114,6 @@ def test_window_forgets_what_left_it(frames):
     assert windowed.argmax() == CARVING_ICE_INDEX
     # The unbounded stream still averages the 50 frames of arm wrestling in.
     assert run_all(StreamClassifier(MODEL, 2), history).argmax() != CARVING_ICE_INDEX
-
-
-def test_head_window_keeps_the_mean_of_the_last_frames():
-    in_sum, count, out_sum = np.zeros(4, np.float32), np.zeros(1, np.int32), np.zeros(4, np.float32)
-    window = HeadWindow(3, lambda: in_sum, lambda: count, lambda: out_sum)
-    for value in (1.0, 2.0, 4.0, 8.0):
-        window.feed()
-        out_sum[:] = in_sum + value  # what the model's head does: add this frame's feature
-        window.update()
-    window.feed()
-    assert count[0] == 2 and in_sum.tolist() == [12.0] * 4  # the last two features: 4 + 8
-    window.reset()
-    window.feed()
-    assert count[0] == 0 and not in_sum.any()
 
 
 def test_smoothing_calms_the_scores(frames):

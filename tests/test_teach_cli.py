@@ -92,7 +92,7 @@ def test_the_saved_file_holds_the_model_and_plain_arrays(taught):
         assert arrays["examples"].shape == (7, 480) and arrays["examples"].dtype == np.float32
     action = read_action(path)
     assert action.model == ModelIdentity.of(MODEL)
-    assert action.sessions[0].window_frames == 20 and action.sessions[0].fps == 5.0
+    assert action.sessions[0].window_frames == 60 and action.sessions[0].fps == 5.0
     assert action.sessions[0].source == "carving_ice.mp4 0.0-2.2 s"
 
 

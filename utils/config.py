@@ -174,7 +174,8 @@ class ClassifierOptions(_Checked):
     labels: Path = DEFAULT_LABELS
     runtime: str = "auto"
     num_threads: int = field(default_factory=default_threads)
-    window_seconds: float = 4.0
+    window_seconds: float = 12.0
+    fixed_window: bool = False  # True: a plain sliding window, not restarted at a change of action
     smoothing: float = 0.0
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from utils import __version__
-from utils.config import Config
+from utils.config import BOUNDS, Config
 from utils.errors import ClassifierError
 from utils.events.journal import writable_folder
+from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 DEFAULT_SOURCE_FPS = 30.0  # for --window with --fps 0 when a source does not say its rate
 # The window's memory is bounded whatever the flags say: 3000 frames are 10 minutes at 5 fps (5.8 MB for A0).
 MAX_WINDOW_FRAMES = 3000
+# The change test's 10 s of features likewise (a file may claim any rate with --fps 0): at most --fps's own limit.
+MAX_CHANGE_TEST_RATE = BOUNDS["fps"].high
 
 
 class Pipeline:
@@ -166,6 +169,13 @@ def window_frames(config: Config, source: FrameSource) -> int:
     return min(MAX_WINDOW_FRAMES, max(1, round(seconds * classified_rate(config, source)))) if seconds else 0
 
 
+def change_test(config: Config, source: FrameSource) -> ChangeTest | None:
+    """How a change of action restarts the window at this run's classified rate (None: --fixed-window, or none)."""
+    if config.classifier.fixed_window or not config.classifier.window_seconds:
+        return None
+    return ChangeTest.at_rate(min(classified_rate(config, source), MAX_CHANGE_TEST_RATE))
+
+
 def load_model(config: Config) -> tuple[StreamClassifier, list[str]]:
     """The model and its labels, checked against each other."""
     options = config.classifier
@@ -228,7 +238,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
     # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
     demand = Demand(FrameSampler(config.source.fps), every_frame)
     with closing(open_source(config.source, classifier.input_size, demand)) as source:
-        classifier.set_window(window_frames(config, source))
+        classifier.set_window(window_frames(config, source), change_test(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")

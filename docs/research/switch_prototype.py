@@ -1,4 +1,4 @@
-# Research prototype for issue 18 (not used by the app): see docs/research/issue18_switch.md.
+# Research prototype for issue 18, kept for the record: the app runs it as utils/model/head_window.py (ChangeTest).
 """SwitchClassifier: a MoViNet stream classifier that holds a long, stable window but restarts it on a change.
 
 How it works

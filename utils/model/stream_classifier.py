@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import ModelFileError, check_tflite_file
+from utils.model.head_window import ChangeTest, HeadWindow
 from utils.model.predictions import softmax
 from utils.model.runtime import Runtime, load_runtime
 from utils.native_stderr import explain_a_crash, native_stderr_to_log
+from utils.resize import shrink
 
 log = logging.getLogger(__name__)
-
-TensorAccessor = Callable[[], np.ndarray]  # what Interpreter.tensor() returns: call it for a view
 
 SIGNATURE = "serving_default"
 HEAD_BUFFER = "state_head_pool_buffer"
@@ -32,41 +30,6 @@ def changing_states(inputs: dict, outputs: dict) -> list[str]:
     tensor, so it already holds the next call's value and copying it would be wasted time.
     """
     return sorted(n for n in inputs if n.startswith("state_") and inputs[n]["index"] != outputs[n]["index"])
-
-
-class HeadWindow:
-    """Keeps the head's average pool over the last `frames` frames instead of every frame since reset.
-
-    The head state is a running sum of per-frame features plus a frame count, so each call's
-    feature is `out_sum - in_sum`. Keeping the last frames-1 features and feeding back their sum
-    and count makes the logits the mean over the last `frames` frames, at no extra invoke.
-    The three arguments return the head's tensors (the interpreter's `tensor()` accessors).
-    """
-
-    def __init__(self, frames: int, in_sum: TensorAccessor, in_count: TensorAccessor,
-                 out_sum: TensorAccessor) -> None:
-        self.frames = frames
-        self._in_sum, self._in_count, self._out_sum = in_sum, in_count, out_sum
-        self._features = np.zeros((max(0, frames - 1), *in_sum().shape), np.float32)
-        self._next = 0
-        self._filled = 0
-
-    def reset(self) -> None:
-        self._features[:] = 0
-        self._next = self._filled = 0
-
-    def feed(self) -> None:
-        """Before invoke: the sum and count of the kept features become the head's input state."""
-        np.sum(self._features, axis=0, out=self._in_sum())
-        self._in_count()[...] = self._filled
-
-    def update(self) -> None:
-        """After invoke: remembers this call's feature, dropping the oldest one when the window is full."""
-        if self.frames < 2:
-            return
-        np.subtract(self._out_sum(), self._in_sum(), out=self._features[self._next])
-        self._next = (self._next + 1) % (self.frames - 1)
-        self._filled = min(self._filled + 1, self.frames - 1)
 
 
 class StreamClassifier:
@@ -116,11 +79,12 @@ class StreamClassifier:
         self._smoothed: np.ndarray | None = None
         self.set_window(window_frames)
 
-    def set_window(self, frames: int) -> None:
-        """Bounds the head's memory to the last `frames` classified frames (0: the model's unbounded sum)."""
+    def set_window(self, frames: int, change: ChangeTest | None = None) -> None:
+        """Bounds the head's memory to the last `frames` classified frames (0: the model's unbounded sum), of
+        the current action when a ChangeTest restarts the window at a change of action."""
         if frames and not self._head:
             log.warning("this model has no %s state; --window is ignored", HEAD_BUFFER)
-        self.window = HeadWindow(frames, *self._head) if frames and self._head else None
+        self.window = HeadWindow(frames, *self._head, change=change) if frames and self._head else None
         # With a window, the head pool is fed from the window instead of from its own output.
         self._states = self._changing_but_head if self.window else self._changing
         self.reset()
@@ -132,7 +96,8 @@ class StreamClassifier:
 
     @property
     def description(self) -> str:
-        window = f", window {self.window.frames} frames" if self.window else ", unbounded stream"
+        window = ", unbounded stream" if not self.window else f", window {self.window.frames} frames" + (
+            ", restarted on a change of action" if self.window.change else "")
         return (f"{self.model_path.name} ({self.input_width}x{self.input_height}, "
                 f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads{window}")
 
@@ -207,7 +172,7 @@ class StreamClassifier:
         The returned array is reused by the next call; copy it to keep it.
         """
         if rgb.shape[:2] != (self.input_height, self.input_width):
-            rgb = cv2.resize(rgb, self.input_size, dst=self._resized, interpolation=cv2.INTER_AREA)
+            rgb = shrink(rgb, self.input_size, dst=self._resized)
         self._set_image(rgb)
         if self.window:
             self.window.feed()
@@ -215,8 +180,8 @@ class StreamClassifier:
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
             np.copyto(state_in(), state_out())
-        if self.window:
-            self.window.update()
+        if self.window and self.window.update():
+            log.debug("a change of action after frame %d: the window restarts", self.window.frame - 1)
         probabilities = softmax(self._logits()[0], out=self._probabilities)
         return self._smooth(probabilities)
 

@@ -8,6 +8,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from utils.resize import shrink
 from utils.sources.health import SourceHealth
 
 
@@ -32,8 +33,7 @@ class Frame:
             # Padded I420 is I420 of the stride's width: the U and V rows are half a stride long, as
             # OpenCV expects. So convert it whole and crop the padding off (what picamera2 advises).
             return cv2.cvtColor(self.lores, cv2.COLOR_YUV2RGB_I420)[:, : self.lores_width]
-        small = cv2.resize(self.image, size, interpolation=cv2.INTER_AREA)
-        return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(shrink(self.image, size), cv2.COLOR_BGR2RGB)
 
 
 class FrameSource(Protocol):

@@ -1,0 +1,113 @@
+"""The head's window on stand-in tensors: a sliding mean, and a restart when the features change.
+
+The real model's switch between actions is measured on the shared clips in tests/test_long_stream.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from utils.model.head_window import ChangeTest, HeadWindow
+
+SIZE = 16
+
+
+class Head:
+    """Stand-in for the model's head pool: adds this frame's feature to the sum it is fed."""
+
+    def __init__(self) -> None:
+        self.in_sum, self.out_sum = np.zeros(SIZE, np.float32), np.zeros(SIZE, np.float32)
+        self.count = np.zeros(1, np.int32)
+
+    def window(self, frames: int, change: ChangeTest | None = None) -> HeadWindow:
+        return HeadWindow(frames, lambda: self.in_sum, lambda: self.count, lambda: self.out_sum, change)
+
+    def step(self, window: HeadWindow, feature: np.ndarray) -> bool:
+        window.feed()
+        self.out_sum[:] = self.in_sum + feature
+        return window.update()
+
+    def mean(self) -> np.ndarray:
+        """What the head would classify: the fed sum plus this frame's feature, over the count plus one."""
+        return self.out_sum / (self.count[0] + 1)
+
+
+def action(seed: int, frames: int, noise: float = 0.15) -> list[np.ndarray]:
+    """An action's features: a direction of its own plus per-frame noise (features are non-negative, as after
+    the model's ReLU), so its own frames drift a little and another action's frames a lot."""
+    rng = np.random.default_rng(seed)
+    base = rng.random(SIZE).astype(np.float32) ** 4
+    return [np.abs(base + noise * rng.standard_normal(SIZE)).astype(np.float32) for _ in range(frames)]
+
+
+def test_sliding_window_keeps_the_mean_of_the_last_frames():
+    head = Head()
+    window = head.window(3)
+    for value in (1.0, 2.0, 4.0, 8.0):
+        head.step(window, np.full(SIZE, value, np.float32))
+    window.feed()
+    assert head.count[0] == 2 and head.in_sum.tolist() == [12.0] * SIZE  # the last two features: 4 + 8
+    window.reset()
+    window.feed()
+    assert head.count[0] == 0 and not head.in_sum.any()
+
+
+def test_a_one_frame_window_feeds_nothing_back():
+    head = Head()
+    window = head.window(1, ChangeTest())
+    for feature in action(1, 30):
+        head.step(window, feature)
+        assert head.count[0] == 0 and not head.in_sum.any()
+
+
+def test_a_change_of_action_restarts_the_window_within_the_recent_frames():
+    head, test = Head(), ChangeTest()
+    window = head.window(60, test)
+    fed, changes = [], []
+    for t, feature in enumerate(action(1, 300) + action(2, 120)):
+        if head.step(window, feature):
+            changes.append(t)
+        fed.append(int(head.count[0]))  # how many earlier frames frame t was classified with
+
+    assert len(changes) == 1 and 300 <= changes[0] < 300 + test.recent, changes
+    change, start = changes[0], window.segment_start
+    assert start == change - test.recent + 1 >= 300 - test.recent
+    assert fed[change] == 59  # the change takes effect from the next frame
+    # Then the last `settle` frames, for 2 x settle frames; then the segment without its first `settle` frames,
+    # growing back to the full window.
+    assert fed[change + 1:start + 2 * test.settle] == [test.settle - 1] * (start + 2 * test.settle - change - 1)
+    assert fed[start + 2 * test.settle] == test.settle
+    assert fed[-1] == 59
+
+
+def test_a_clips_own_drift_raises_the_bar():
+    """An action that wanders (two looks alternating every 60 frames) is one segment: its own largest drift is the
+    bar, so the wandering never restarts the window. A fixed bar at min_threshold would restart it every time."""
+    look_a = action(3, 60, noise=0.05)
+    look_b = [0.3 * f + 0.7 * g for f, g in zip(action(3, 60, noise=0.05), action(4, 60, noise=0.05))]
+    wandering = [f for _ in range(10) for f in look_a + look_b]
+
+    def changes(test: ChangeTest) -> list[int]:
+        head = Head()
+        window = head.window(60, test)
+        return [t for t, feature in enumerate(wandering) if head.step(window, feature)]
+
+    assert changes(ChangeTest()) == []
+    fixed_bar = changes(ChangeTest(margin=0.0))  # threshold: min_threshold once the segment is 30 s old
+    assert len(fixed_bar) >= 5 and all(t >= ChangeTest().young for t in fixed_bar), fixed_bar
+
+
+def test_without_a_change_test_the_window_only_slides():
+    head = Head()
+    window = head.window(60)
+    assert not any(head.step(window, f) for f in action(1, 200) + action(2, 100))
+    window.feed()
+    assert head.count[0] == 59 and window.changes == 0
+
+
+@pytest.mark.parametrize("rate, recent, young", [(5.0, 10, 150), (10.0, 20, 300), (1.0, 2, 30), (0.2, 1, 6)])
+def test_the_lengths_are_seconds_at_the_classified_rate(rate, recent, young):
+    test = ChangeTest.at_rate(rate)
+    assert (test.recent, test.young) == (recent, young)
+    assert test.young_threshold == ChangeTest().young_threshold
