@@ -114,7 +114,8 @@ def test_compare_app_runs_another_checkout_beside_the_app(tmp_path):
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "open(sys.argv[0] + '.ran', 'a').write('x')\n"
         f"runpy.run_path({str(REPO / 'classify.py')!r}, run_name='__main__')\n")
-    done = benchmark("--threads", "1", "--repeat", "1", "--runs", "2", "--runtimes", "auto", "--compare-app", str(other))
+    done = benchmark("--threads", "1", "--repeat", "1", "--runs", "2", "--runtimes", "auto",
+                     "--compare-app", str(other))
     assert done.returncode == 0, done.stderr
     compared = json.loads(done.stdout)["runs"][0]["compare_app"]
     assert (other / "classify.py.ran").read_text() == "xx"  # once per run
