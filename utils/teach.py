@@ -76,7 +76,7 @@ def teach_from_file(config: Config) -> str:
         start + options.teach_seconds if options.teach_seconds is not None else None)
     with closing(open_source(config.source, classifier.input_size)) as source:
         frames, rate = window_frames(config, source), classified_rate(config, source)
-        classifier.set_window(frames)  # also a fresh stream: nothing before `start` is classified
+        classifier.set_window(frames)  # fresh, and never restarted: the part shows one action
         recorder = ExampleRecorder(rate, frames)
         sampler = FrameSampler(config.source.fps)
         last, first_taught = 0.0, None
