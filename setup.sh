@@ -358,6 +358,12 @@ if [[ $picamera -eq 1 ]]; then
         warn "picamera2 does not import in .venv; the Pi camera will not work (webcams and files will)"
 fi
 
+# Compiled once here, so no start pays for it: about 60 modules, which a Pi compiles for a good part of a second,
+# and a service user that cannot write to this folder would compile them on every start.
+step="compiling the app"
+"$venv_python" -m compileall -q "$repo_dir/classify.py" "$repo_dir/utils" "$repo_dir/benchmarks" ||
+    die "could not compile the app's Python files (see above)"
+
 # --- model -------------------------------------------------------------------------
 
 step="downloading the model"
