@@ -21,22 +21,9 @@ service_dir="${SERVICE_DIR:-/etc/systemd/system}"
 systemctl_cmd="${SYSTEMCTL:-systemctl}"
 service_user="${SERVICE_USER:-${SUDO_USER:-$(id -un)}}"
 
-say() { echo "==> $*"; }
-die() {
-    echo "service.sh: error: $*" >&2
-    exit 1
-}
+# shellcheck source=scripts/common.sh
+source scripts/common.sh  # say, die, as_root
 usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "root rights are needed for: $*"
-    fi
-}
 
 # A value for a unit file: "%" is systemd's specifier sign, and quotes keep spaces in one argument.
 unit_quote() {

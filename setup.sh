@@ -27,12 +27,9 @@ repo_dir="$PWD"
 root="${SETUP_ROOT:-}"
 
 step="setup"
-say() { echo "==> $*"; }
-warn() { echo "setup.sh: warning: $*" >&2; }
-die() {
-    echo "setup.sh: error: $*" >&2
-    exit 1
-}
+# shellcheck source=scripts/common.sh
+source scripts/common.sh  # say, warn, die, as_root
+root_hint="; run that as root, then re-run ./setup.sh"
 trap 'echo "setup.sh: error: ${step} failed (see the messages above)" >&2' ERR
 
 usage() { sed -n '2,21s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
@@ -74,17 +71,6 @@ fi
 
 on_pi_hardware() {
     grep -qa "Raspberry Pi" "$root/proc/device-tree/model" 2>/dev/null
-}
-
-# Runs a command as root: directly when root, else with sudo.
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1; then
-        sudo "$@"
-    else
-        die "root rights are needed for: $*; run that as root, then re-run ./setup.sh"
-    fi
 }
 
 apt_updated=0

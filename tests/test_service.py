@@ -23,6 +23,7 @@ def project(tmp_path) -> Path:
     (folder / ".venv" / "bin").mkdir(parents=True)
     (folder / ".venv" / "bin" / "python").symlink_to(sys.executable)
     (folder / "utils").symlink_to(REPO / "utils")
+    (folder / "scripts").symlink_to(REPO / "scripts")
     for name in ("service.sh", "setup.sh", "classify.py"):
         shutil.copy2(REPO / name, folder / name)
     return folder

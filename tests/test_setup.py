@@ -79,6 +79,7 @@ def fake_machine(tmp_path: Path, *, model: str | None = PI5_MODEL, rpi_issue: bo
     repo.mkdir(parents=True)
     for path in [REPO / "setup.sh", *REPO.glob("requirements*.txt")]:
         shutil.copy(path, repo)
+    shutil.copytree(REPO / "scripts", repo / "scripts")
     (repo / "download_models.sh").write_text("#!/usr/bin/env bash\necho models: \"$@\"\n")
     root = tmp_path / "root"
     if model:
