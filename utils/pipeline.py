@@ -14,7 +14,6 @@ import numpy as np
 from utils import __version__
 from utils.config import BOUNDS, Config
 from utils.errors import ClassifierError
-from utils.events.journal import writable_folder
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
@@ -25,14 +24,12 @@ from utils.results import Result
 from utils.sampler import FrameSampler
 from utils.sinks.base import Command, Sink, Status, Update
 from utils.sinks.display import choose_display
-from utils.sinks.events import EventSink
 from utils.sinks.factory import make_sinks
 from utils.sources import FrameSource, open_source
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
 from utils.stop import Stop
-from utils.system_info import CpuMonitor
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +65,13 @@ class Pipeline:
         self._outage_shown = False
         self._capture_rate = RateMeter()
         self._classify_rate = RateMeter()
-        self._cpu = CpuMonitor()
         self._model_name = classifier.model_path.stem
-        # The rates and the CPU are measured only when a sink shows them.
+        # The rates and the CPU are measured only when a sink shows them (psutil is imported only then, too).
         self._needs_status = any(sink.needs_status for sink in self.sinks)
+        if self._needs_status:
+            from utils.system_info import CpuMonitor
+
+            self._cpu = CpuMonitor()
 
     def reset(self) -> None:
         """Starts the stream afresh (the `r` key): states, sampler and the shown result."""
@@ -225,6 +225,8 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     if config.events.enabled:
+        from utils.events.journal import writable_folder  # (the events' modules only where events are used)
+
         writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
     classifier, prediction_filter, taught = load_run(config)
     display = choose_display(config)
@@ -247,6 +249,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
         sinks_ready = True
         try:
             if config.mqtt.mqtt:
+                from utils.sinks.events import EventSink
                 from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
 
                 mqtt = open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)

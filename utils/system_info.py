@@ -7,8 +7,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
-
 _TEMPERATURE_SENSORS = ("cpu_thermal", "coretemp", "k10temp", "soc_thermal")
 
 # Bits of the Pi firmware's get_throttled word: the low ones are "now", the high ones "since boot".
@@ -23,6 +21,8 @@ FIRMWARE_DRIVER = "sys/bus/platform/drivers/raspberrypi-firmware"
 
 def cpu_temperature() -> float | None:
     """SoC/CPU temperature in °C, or None where the machine does not expose one."""
+    import psutil  # imported where used: a headless run never reads the CPU
+
     read = getattr(psutil, "sensors_temperatures", None)
     try:
         sensors = read() if read else {}
@@ -41,13 +41,16 @@ class CpuMonitor:
         self.interval = interval
         self._last = -float("inf")
         self._reading: tuple[float | None, float | None] = (None, None)
+        import psutil
+
+        self._psutil = psutil
         psutil.cpu_percent(None)  # primes the counter: the first call always returns 0
 
     def read(self) -> tuple[float | None, float | None]:
         now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
-            self._reading = (cpu_temperature(), psutil.cpu_percent(None))
+            self._reading = (cpu_temperature(), self._psutil.cpu_percent(None))
         return self._reading
 
 
