@@ -96,7 +96,7 @@ def build_parser() -> ArgumentParser:
                             "window, so a new action shows within about 2 s even after hours; 0 = the model's "
                             f"unbounded memory; {allowed('window_seconds')}")
     model.add_argument("--fixed-window", action="store_true",
-                       help="a plain sliding window of --window SECONDS, never restarted (slower to switch)")
+                       help="never restart the window at a change of action: a plain sliding window, slower to switch")
     model.add_argument("--smoothing", type=number("smoothing"), default=classifier.smoothing,
                        help=f"smooth the scores over time (0 = off, 0.7 = calm); {allowed('smoothing')}")
     group = p.add_argument_group("results")

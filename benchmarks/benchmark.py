@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import contextlib
 import itertools
 import json
 import logging
@@ -557,9 +558,13 @@ def precompile(*checkouts: Path) -> None:
     """Byte-compiles the code the measured processes run, as setup.sh does: otherwise, where Python may not write
     __pycache__ (PYTHONDONTWRITEBYTECODE, a read-only folder), every start compiles the app's 60-odd modules
     (53 ms here), a cost the baseline's two modules do not share and a set-up Pi does not pay."""
-    for checkout in checkouts:
-        for path in (checkout / "classify.py", checkout / "utils", checkout / "benchmarks"):
-            compileall.compile_file(path, quiet=1) if path.is_file() else compileall.compile_dir(path, quiet=1)
+    with contextlib.redirect_stdout(sys.stderr):  # stdout holds the one JSON object; compileall's errors go aside
+        for checkout in checkouts:
+            for path in (checkout / "classify.py", checkout / "utils", checkout / "benchmarks"):
+                if path.is_file():
+                    compileall.compile_file(path, quiet=1)
+                elif path.is_dir():
+                    compileall.compile_dir(path, quiet=1)
 
 
 def benchmark(args: argparse.Namespace, video: Path, thread_counts: list[int]) -> dict:
