@@ -24,6 +24,7 @@ def test_every_kind_of_value_is_read_as_the_flag_would_be(tmp_path):
 max-results = 2
 score_threshold = 0.1          # underscores work too
 window = 3                     # the flag's name, not the field's (window_seconds)
+fixed-window = true
 display = "none"
 json = true
 allow = "carving ice,chiseling stone"
@@ -36,13 +37,15 @@ verbose = true
 ''')
     options = read_config_file(path, ["verbose"])
     assert options == {
-        "max_results": 2, "score_threshold": 0.1, "window_seconds": 3, "display": "none", "json": True,
+        "max_results": 2, "score_threshold": 0.1, "window_seconds": 3, "fixed_window": True, "display": "none",
+        "json": True,
         "allow": ("carving ice", "chiseling stone"), "event": ("carving ice", "chiseling stone"),
         "gpio": (("carving ice", 17),), "events_dir": tmp_path / "events-here", "model": Path("/abs/model.tflite"),
         "webhook": "http://127.0.0.1:9/hook", "verbose": True}
     options.pop("verbose")
     config = Config.from_options(**options)
     assert config.events.gpio == (("carving ice", 17),) and config.classifier.window_seconds == 3
+    assert config.classifier.fixed_window
 
 
 @pytest.mark.parametrize("text, message", [

@@ -80,3 +80,16 @@ def test_whole_clips_are_as_accurate_as_with_the_unbounded_stream(label):
     unbounded_hits, unbounded_score = correct("--window", "0")
     assert default_hits >= unbounded_hits
     assert default_score >= min(0.9, unbounded_score - 0.02)
+
+
+@pytest.mark.parametrize("flags, window", [
+    ((), "window 60 frames, restarted on a change of action"),  # the default, 12 s at 5 fps
+    (("--fixed-window",), "window 60 frames\n"),
+    (("--window", "4", "--fixed-window"), "window 20 frames\n"),
+    (("--window", "0"), "unbounded stream"),
+    (("--fps", "10"), "window 120 frames, restarted on a change of action"),
+])
+def test_the_window_flags_reach_the_model(flags, window):
+    run = run_cli("--video", str(CLIPS["carving ice"]), "--display", "none", "--json", *flags)
+    assert run.returncode == 0, run.stderr
+    assert window in run.stderr
