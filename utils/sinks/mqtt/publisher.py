@@ -130,13 +130,15 @@ class MqttPublisher:
                           "(check the user name in --mqtt and MQTT_PASSWORD)")
             client.disconnect()
             return
-        self._connected = True
         log.info("MQTT: %s %s as %s", "connected again to" if self._outage_logged else "connected to",
                  self.address, self.topics.base)
         self._outage_logged = False
         client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
         for topic, payload in self._retained():
             client.publish(topic, payload, qos=1, retain=True)
+        # Only now: the main thread publishes results while connected, and none may reach the broker before
+        # "online" (a subscriber, or Home Assistant, would see a state of a device still marked offline).
+        self._connected = True
         self._first_answer.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:

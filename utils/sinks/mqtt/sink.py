@@ -62,7 +62,8 @@ class MqttSink:
             return
         self._top, self._last = top, now
         self._state = json.dumps(result.as_dict())
-        self.publisher.publish(self.topics.state, self._state, qos=0, retain=True)
+        if self.publisher.connected:  # else the connection publishes it (retained()), after "online"
+            self.publisher.publish(self.topics.state, self._state, qos=0, retain=True)
 
     def publish_event(self, event: dict) -> None:
         """An event's start or end object (as in events.jsonl); switches its action's binary sensor."""
