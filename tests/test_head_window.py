@@ -93,7 +93,10 @@ def test_a_clips_own_drift_raises_the_bar():
         window = head.window(60, test)
         return [t for t, feature in enumerate(wandering) if head.step(window, feature)]
 
-    assert changes(ChangeTest()) == []
+    # This stand-in repeats exactly, so each cycle's largest drift equals the last one up to float rounding, which
+    # differs between machines (x86 and arm64 sum float32 in other orders): a margin of 1.2 keeps clear of it.
+    # The default margin, 1.0, was chosen on the real clips, whose drift is never an exact repeat.
+    assert changes(ChangeTest(margin=1.2)) == []
     fixed_bar = changes(ChangeTest(margin=0.0))  # threshold: min_threshold once the segment is 30 s old
     assert len(fixed_bar) >= 5 and all(t >= ChangeTest().young for t in fixed_bar), fixed_bar
 
