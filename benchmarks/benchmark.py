@@ -309,13 +309,18 @@ def median(runs: list[dict], key: str, digits: int = 3) -> float | None:
     return round(statistics.median(values), digits) if values else None
 
 
+def ratios_to_baseline(runs: list[dict], baselines: list[dict]) -> tuple[float, float]:
+    """Wall (medians) and CPU of an app's runs over the baseline's. CPU pair by pair: each app run beside the
+    baseline run right after it, so load from others hits both."""
+    wall, baseline_wall = (statistics.median(r["wall_s"] for r in rs) for rs in (runs, baselines))  # every run has one
+    return wall / baseline_wall, statistics.median(r["cpu_s"] / b["cpu_s"] for r, b in zip(runs, baselines))
+
+
 def compared(others: list[dict], baselines: list[dict], folder: Path) -> dict:
     """The other checkout's app: its wall and CPU, and their ratios to the baseline's runs beside them."""
-    wall, baseline_wall = (statistics.median(r["wall_s"] for r in runs) for runs in (others, baselines))
+    wall_ratio, cpu_ratio = ratios_to_baseline(others, baselines)
     return {"app": str(folder / "classify.py"), "wall_s": median(others, "wall_s"), "cpu_s": median(others, "cpu_s"),
-            "wall_ratio_vs_baseline": round(wall / baseline_wall, 3),
-            "cpu_ratio_vs_baseline": round(statistics.median(o["cpu_s"] / b["cpu_s"]
-                                                             for o, b in zip(others, baselines)), 3),
+            "wall_ratio_vs_baseline": round(wall_ratio, 3), "cpu_ratio_vs_baseline": round(cpu_ratio, 3),
             "peak_rss_mb": median(others, "peak_rss_mb", 1), "top1": top1(others[-1]["last"])}
 
 
@@ -344,10 +349,9 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
     invoke = {k: statistics.median(s["invoke_ms"][k] for s in singles) for k in ("p50", "p95")}
     e2e = {k: statistics.median(s["e2e_ms"][k] for s in singles) for k in ("p50", "p95")}
     stages = {k: statistics.median(s["stages_ms"][k] for s in singles) for k in first["stages_ms"]}
-    wall = statistics.median(a["wall_s"] for a in apps)  # every run has one
+    wall = statistics.median(a["wall_s"] for a in apps)
     baseline_wall = statistics.median(b["wall_s"] for b in baselines)
-    # Pair by pair (each app run beside the baseline run right after it), so load from others hits both.
-    cpu_ratio = statistics.median(a["cpu_s"] / b["cpu_s"] for a, b in zip(apps, baselines))
+    wall_ratio, cpu_ratio = ratios_to_baseline(apps, baselines)
     realtime = run_process([*app, "--realtime"]) if settings.realtime_cpu else None
     return {
         "runtime": first["runtime"],
@@ -372,7 +376,7 @@ def measure(video: Path, settings: argparse.Namespace, runtime: str, threads: in
         "baseline": {"wall_s": baseline_wall, "cpu_s": median(baselines, "cpu_s"),
                      "first_result_s": median(baselines, "first_result_s"),
                      "peak_rss_mb": median(baselines, "peak_rss_mb", 1), "top1": top1(baselines[-1]["last"])},
-        "wall_ratio_vs_baseline": round(wall / baseline_wall, 3),
+        "wall_ratio_vs_baseline": round(wall_ratio, 3),
         "cpu_s": median(apps, "cpu_s"),
         "cpu_ratio_vs_baseline": round(cpu_ratio, 3),
         "realtime_cpu_percent_of_one_core": round(realtime["cpu_process"], 1) if realtime else None,

@@ -82,6 +82,18 @@ def top1_labels(video: Path, flags: Sequence[str], model: Path = MODEL, labels: 
     return [json.loads(line)["results"][0]["label"] for line in done.stdout.splitlines()]
 
 
+def fresh_start_delay(frames: list, label: str, folder: Path, threads: int | None = None) -> int | None:
+    """Classified frames until the clip is first top-1 from a fresh stream, played as a pair's second part plays
+    it: the floor for a switch into it."""
+    video = folder / f"{label}.avi"
+    write_video(video, [(frames, SECOND_SECONDS)])
+    try:
+        tops = top1_labels(video, [], threads=threads)
+    finally:
+        video.unlink()
+    return next((i for i, top in enumerate(tops) if top == label), None)
+
+
 def share(tops: Sequence[str], label: str) -> float:
     return sum(top == label for top in tops) / len(tops) if tops else 0.0
 
@@ -154,12 +166,7 @@ def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jo
         def run_clip(label: str) -> dict:
             runs: dict = {m: whole_clip(top1_labels(CLIPS[label], METHODS[m], threads=threads), label)
                           for m in sorted({*methods, "unbounded"})}
-            # The floor for a switch into this clip: its own start, from a fresh stream, as the second part plays it.
-            video = Path(folder) / f"{label}.avi"
-            write_video(video, [(frames[label], SECOND_SECONDS)])
-            tops = top1_labels(video, [], threads=threads)
-            video.unlink()
-            runs["fresh_start_delay"] = next((i for i, top in enumerate(tops) if top == label), None)
+            runs["fresh_start_delay"] = fresh_start_delay(frames[label], label, Path(folder), threads)
             return runs
 
         labels = sorted(frames)
@@ -168,20 +175,25 @@ def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jo
     right_alone = {label for label, runs in report["whole_clips"].items() if runs["unbounded"]["final_right"]}
     counted = [p for p in report["pairs"] if p["first"] in right_alone and p["second"] in right_alone]
     report["counted_pairs"] = len(counted)
-    report["summary"] = {m: summary([p[m] for p in counted]) for m in methods} if counted else {}
-    fresh = {label: runs["fresh_start_delay"] for label, runs in report["whole_clips"].items()}
-    for m in methods:  # the misses that a fresh stream on the second clip would not have missed
-        report["summary"].setdefault(m, {})["over_max_delay_where_a_fresh_start_is_not"] = sum(
-            (p[m]["delay"] is None or p[m]["delay"] > MAX_DELAY) and (fresh[p["second"]] or 0) <= MAX_DELAY
-            for p in counted)
-    for m in methods:
-        clips = report["whole_clips"].values()
-        report["summary"].setdefault(m, {})["whole_clip_share_mean"] = round(
-            statistics.mean(c[m]["share"] for c in clips), 4)
-        report["summary"][m]["whole_clips_worse_than_unbounded"] = [
-            label for label, c in report["whole_clips"].items() if c[m]["share"] < c["unbounded"]["share"]]
-        report["summary"][m]["whole_clips_final_right"] = sum(c[m]["final_right"] for c in clips)
+    report["summary"] = {m: method_summary(m, counted, report["whole_clips"]) for m in methods}
     return report
+
+
+def method_summary(method: str, counted: list[dict], whole_clips: dict) -> dict:
+    """One method's figures: over the counted pairs (as in the issue's targets) and over the whole clips."""
+    fresh = {label: runs["fresh_start_delay"] for label, runs in whole_clips.items()}
+    clips = whole_clips.values()
+    return {
+        **(summary([p[method] for p in counted]) if counted else {}),
+        # The misses that a fresh stream on the second clip would not have missed.
+        "over_max_delay_where_a_fresh_start_is_not": sum(
+            (p[method]["delay"] is None or p[method]["delay"] > MAX_DELAY) and (fresh[p["second"]] or 0) <= MAX_DELAY
+            for p in counted),
+        "whole_clip_share_mean": round(statistics.mean(c[method]["share"] for c in clips), 4),
+        "whole_clips_worse_than_unbounded": [
+            label for label, c in whole_clips.items() if c[method]["share"] < c["unbounded"]["share"]],
+        "whole_clips_final_right": sum(c[method]["final_right"] for c in clips),
+    }
 
 
 def markdown(report: dict) -> str:

@@ -63,8 +63,7 @@ class StreamClassifier:
         self._head = (tensor(inputs[HEAD_BUFFER]["index"]), tensor(inputs[HEAD_COUNT]["index"]),
                       tensor(outputs[HEAD_BUFFER]["index"])) if has_head else None
         # The head's sum and count after an invoke: their ratio is the window's mean feature (embedding()).
-        self._head_out = (tensor(outputs[HEAD_BUFFER]["index"]), tensor(outputs[HEAD_COUNT]["index"])) \
-            if has_head else None
+        self._head_out = (self._head[2], tensor(outputs[HEAD_COUNT]["index"])) if self._head else None
         self.embedding_size = int(np.prod(inputs[HEAD_BUFFER]["shape"])) if has_head else 0
         self._embedding = np.empty(self.embedding_size, np.float32)
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
