@@ -139,7 +139,7 @@ def test_the_web_view_lists_the_events_and_serves_only_their_files(aba_run):
                     "events/%2e%2e/x.jpg", "events/.x.partial.mp4", "events//etc/passwd", "events/nope.mp4"):
             with pytest.raises(urllib.error.HTTPError, match="404"):
                 get(web.url + bad)
-        assert b"events.json" in get(web.url)
+        assert b"events.json" in get(web.url + "static/live.js")
     finally:
         web.close()
     web = WebSink("127.0.0.1", free_port())  # events off: the list says so

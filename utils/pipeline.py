@@ -245,7 +245,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
-        sinks += make_sinks(config.output, display, source, config.events)
+        sinks += make_sinks(config.output, display, source, config.events, config.mqtt.name)
         sinks_ready = True
         try:
             if config.mqtt.mqtt:

@@ -13,6 +13,7 @@ from utils.events.worker import BackgroundWorker
 
 JOURNAL_NAME = "events.jsonl"
 TAIL_BYTES = 256 * 1024  # the recent events are read from the end of the journal only
+DELETED = "deleted"  # the type of the line that says an event was deleted (from the web view)
 
 
 def writable_folder(folder: Path) -> Path:
@@ -44,10 +45,7 @@ class Journal:
 
     def _append(self, record: dict) -> None:
         try:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-                f.flush()
-                os.fsync(f.fileno())  # an event line survives a power cut right after it
+            append_record(self.path, record)
         except OSError as e:
             self._outage.failed(e.strerror or e)
         else:
@@ -55,6 +53,15 @@ class Journal:
 
     def close(self) -> None:
         self._worker.close()
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Appends one JSON line and syncs it: the line survives a power cut right after it. One write() in append
+    mode, so the app's journal thread and the web view's deletions never interleave within a line."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def recent_events(folder: Path, limit: int = 20) -> list[dict]:
@@ -69,6 +76,12 @@ def recent_events(folder: Path, limit: int = 20) -> list[dict]:
             lines = f.read().splitlines()
     except OSError:
         return []
+    return merge_records(lines)[:limit]
+
+
+def merge_records(lines: list[bytes]) -> list[dict]:
+    """Journal lines -> events, newest first, each the start object updated by its later objects; lines that
+    are not JSON objects with an id (a line cut by a power loss) are skipped."""
     events: dict[str, dict] = {}
     for line in lines:
         try:
@@ -77,4 +90,4 @@ def recent_events(folder: Path, limit: int = 20) -> list[dict]:
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             events.setdefault(record["id"], {}).update(record)
-    return list(reversed(list(events.values())))[:limit]
+    return list(reversed(list(events.values())))
