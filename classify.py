@@ -145,7 +145,8 @@ def build_parser() -> ArgumentParser:
                             "TLS; the password comes from MQTT_PASSWORD (never a flag: `ps` shows flags)")
     group.add_argument("--mqtt-ca", metavar="FILE", type=Path, default=None,
                        help="CA certificate of an mqtts:// broker (default: the system's CA store)")
-    group.add_argument("--name", default=mqtt.name, help="this camera's name in the topics and in Home Assistant")
+    group.add_argument("--name", default=mqtt.name,
+                       help="this camera's name in the topics, in Home Assistant and in the web view's titles")
     group.add_argument("--mqtt-prefix", default=mqtt.mqtt_prefix, help="first level of the topics")
     group.add_argument("--ha-discovery", action=argparse.BooleanOptionalAction, default=mqtt.ha_discovery,
                        help="announce the camera to Home Assistant (retained configs under homeassistant/)")

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -29,12 +30,15 @@ from live import StreamServer
 from test_cli import one_error_line
 
 from utils.errors import ClassifierError
+from utils.events.event import Event
+from utils.events.files import ENDED, GOING_ON, UNFINISHED, EventFolder
+from utils.events.journal import Journal
 from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
 from utils.sinks.overlay import Annotator
-from utils.sinks.web import WebSink
-from utils.sinks.web_access import TOKEN_HEADER
+from utils.sinks.web import WebSink, login_next
+from utils.sinks.web_access import TOKEN_HEADER, WebAccess
 from utils.sources import Frame
 from utils.sources.health import SourceHealth
 
@@ -273,9 +277,9 @@ def page_token(url: str, headers: dict[str, str] | None = None) -> str:
     return re.search(r'<meta name="classify-token" content="([^"]+)">', page).group(1)
 
 
-def post(url: str, headers: dict[str, str], method: str = "POST") -> tuple[int, str]:
+def post(url: str, headers: dict[str, str], method: str = "POST", body: bytes | None = None) -> tuple[int, str]:
     """A request with these headers; returns the HTTP status and the message of the JSON answer."""
-    request = urllib.request.Request(url, method=method, headers=headers)
+    request = urllib.request.Request(url, body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, json.loads(response.read())["message"]
@@ -523,3 +527,82 @@ def test_a_very_wide_and_low_video_reaches_the_browser():
         thread.join()
         web.close()
     assert received[0].shape == (8, 16384, 3)
+
+
+def cookie_of(set_cookie: str) -> str:
+    """The Cookie header a browser sends back for a Set-Cookie value."""
+    return set_cookie.split(";", 1)[0]
+
+
+def test_a_session_cookie_is_signed_expires_and_belongs_to_one_port_and_password():
+    access = WebAccess.for_host("127.0.0.1", "s3cret", 8080)
+    set_cookie = access.new_session()
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and f"Max-Age={30 * 86400}" in set_cookie
+    assert "s3cret" not in set_cookie
+    cookie = cookie_of(set_cookie)
+    assert access.authorized(None, cookie) and access.authorized(None, f"other=1; {cookie}")
+    name, _, value = cookie.partition("=")
+    token, expires, signature = value.split(".")
+    for forged in (f"{name}={token}.{int(expires) + 86400}.{signature}",  # a longer life
+                   f"{name}=x{token[1:]}.{expires}.{signature}",           # another token
+                   f"{name}={token}.{expires}.{'0' * len(signature)}",     # a guessed signature
+                   f"{name}={token}.{expires}", f"{name}=", "", "garbage; ;=",
+                   cookie.replace(name, "classify_session_9000")):         # another port's web view
+        assert not access.authorized(None, forged), forged
+    assert not access.authorized(None, cookie_of(access.new_session(now=time.time() - 31 * 86400))), "expired"
+    assert not WebAccess.for_host("127.0.0.1", "new password", 8080).authorized(None, cookie), "password changed"
+    assert cookie_of(access.end_session()) == f"{name}="
+
+
+def test_the_login_form_leads_only_to_this_web_view():
+    for given, expected in (("/events?label=x", "/events?label=x"), ("//evil.example/", "/"),
+                            ("http://evil.example/", "/"), ("/\\evil.example", "/"), ("", "/")):
+        assert login_next({"next": [given]}) == expected, given
+
+
+def test_a_login_from_another_site_is_refused():
+    web = WebSink("127.0.0.1", free_port(), password="pw")
+    try:
+        status, _ = post(web.url + "login", {"Origin": "http://evil.example",
+                                             "Content-Type": "application/x-www-form-urlencoded"}, body=b"password=pw")
+        assert status == 403
+    finally:
+        web.close()
+
+
+def test_the_events_folder_pages_filters_and_deletes(tmp_path):
+    """The journal as the events pages read it: states, pages, filters, and a deletion that keeps the lines."""
+    since = datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)  # when this run's web view started
+    journal = Journal(tmp_path)
+    made = {}
+    for name, label, minutes, ends in (("old", "clapping", -90, True), ("lost", "clapping", -60, False),
+                                       ("done", "juggling", 5, True), ("live", "juggling", 10, False)):
+        start = since + timedelta(minutes=minutes)
+        event = Event(f"{name}-{label}", label, "test", 0.0, 0, start, 0.9, 3, files=(f"{name}-{label}.jpg",))
+        (tmp_path / f"{name}-{label}.jpg").write_bytes(b"jpeg")
+        journal.on_start(event)
+        if ends:
+            journal.on_end(event.ended(2.0, start + timedelta(seconds=2), "ended"))
+        made[name] = event.id
+    journal.close()
+    folder = EventFolder(tmp_path, since=since)
+
+    assert [(e["id"], e["state"]) for e in folder.events()] == [
+        (made["live"], GOING_ON), (made["done"], ENDED), (made["lost"], UNFINISHED), (made["old"], ENDED)]
+    first, second = folder.page(per_page=3), folder.page(page=2, per_page=3)
+    assert (first["total"], first["pages"], len(first["events"]), len(second["events"])) == (4, 2, 3, 1)
+    assert folder.page(page=99, per_page=3)["page"] == 2, "past the end: the last page"
+    assert [e["id"] for e in folder.page(label="clapping")["events"]] == [made["lost"], made["old"]]
+    assert first["labels"] == ["clapping", "juggling"]
+    day = (since + timedelta(minutes=5)).astimezone().date().isoformat()
+    assert all(e["day"] == day for e in folder.page(day=day)["events"]) and folder.page(day=day)["total"] >= 2
+    assert folder.events()[1]["snapshot"] == f"events/{made['done']}.jpg"
+
+    assert folder.delete(made["live"]) == "the event is still going on; delete it once it has ended"
+    assert folder.delete("../events") == folder.delete("nope") == "no such event"
+    lines_before = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert folder.delete(made["done"]) is None
+    assert not (tmp_path / f"{made['done']}.jpg").exists() and (tmp_path / f"{made['old']}.jpg").exists()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert lines[:-1] == lines_before and json.loads(lines[-1])["type"] == "deleted"
+    assert made["done"] not in [e["id"] for e in folder.events()] and folder.page()["total"] == 3

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import cv2
 
@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
         mode = self.headers.get("Sec-Fetch-Mode")
         if self.command == "GET" and (mode == "navigate" or (mode is None and "text/html" in self.headers.get(
                 "Accept", ""))):
-            self._redirect("/login?" + quote(f"next={self.path}", safe="=/"))  # a browser: the login form
+            self._redirect("/login?" + urlencode({"next": self.path}))  # a browser: the login form
         elif mode is not None:  # the page's own requests: no challenge, so no browser pops up its password box
             self._send(b"log in first\n", "text/plain", HTTPStatus.UNAUTHORIZED)
         else:  # a script: HTTP Basic
@@ -255,9 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _login(self) -> None:
         """The login form: the password gives a session cookie. Wrong passwords are answered one a second."""
         access = self.server.access
-        length = int(self.headers.get("Content-Length") or 0)
+        length = number(self.headers.get("Content-Length", ""), -1)
         if not 0 <= length <= MAX_LOGIN_BODY:
-            self._send(b"too long\n", "text/plain", HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            self._send(b"send the login form: at most 4 KB, with its Content-Length\n", "text/plain",
+                       HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
         form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
         target = login_next(form)
@@ -269,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.sink.login_lock:  # guessing costs a second a try, however many connections
                 time.sleep(1.0)
             log.warning("web: a wrong password from %s", self.address_string())
-            self._redirect("/login?" + quote(f"failed=1&next={target}", safe="=/&"))
+            self._redirect("/login?" + urlencode({"failed": 1, "next": target}))
 
     def _delete(self, path: str, query: dict[str, list[str]]) -> None:
         """DELETE /events/<id>: the event's clip and snapshot, from the events page only."""
