@@ -343,6 +343,30 @@ def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
     assert commands == [Command.RESET]
 
 
+@contextmanager
+def another_site(page: bytes) -> Iterator[str]:
+    """A web server on another port (another origin) that serves `page`, as an attacker's site; yields its URL."""
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{evil.server_address[1]}/"
+    finally:
+        evil.shutdown()
+        evil.server_close()
+
+
 def test_a_page_on_another_site_cannot_reset_the_stream_in_a_real_browser(sink, tmp_path, caplog):
     """Headless Chromium opens an attacker's page (another origin: another port) that posts to /reset by fetch
     and by a form, as any web page the user happens to open could."""
@@ -358,31 +382,13 @@ def test_a_page_on_another_site_cannot_reset_the_stream_in_a_real_browser(sink, 
 }})();
 </script></body></html>""".encode()
 
-    class Attacker(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(attack)))
-            self.end_headers()
-            self.wfile.write(attack)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-    threading.Thread(target=evil.serve_forever, daemon=True).start()
-    try:
-        with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"):
-            dom = chromium("--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{evil.server_address[1]}/",
-                           tmp_path=tmp_path)
-            assert "started fetch form" in dom.stdout, dom.stdout + dom.stderr[-2000:]
-            deadline = time.monotonic() + 30
-            while caplog.text.count('"POST /reset ') < 2:  # both requests reached the web view...
-                assert time.monotonic() < deadline, caplog.text
-                time.sleep(0.05)
-    finally:
-        evil.shutdown()
-        evil.server_close()
+    with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"), another_site(attack) as evil_url:
+        dom = chromium("--virtual-time-budget=5000", "--dump-dom", evil_url, tmp_path=tmp_path)
+        assert "started fetch form" in dom.stdout, dom.stdout + dom.stderr[-2000:]
+        deadline = time.monotonic() + 30
+        while caplog.text.count('"POST /reset ') < 2:  # both requests reached the web view...
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
     assert sink.write(an_update(0)) is None, "...and one of them reset the stream"
     assert caplog.text.count('"POST /reset HTTP/1.1" 403') == 2
 

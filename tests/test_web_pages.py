@@ -19,7 +19,7 @@ import cv2
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, REPO, free_port, need_binary, skip_or_fail
 from live import DOWN, UP, LiveApp, StreamServer
-from test_web import CHROMIUM_FLAGS, page_token, post, results
+from test_web import CHROMIUM_FLAGS, another_site, page_token, post, results
 
 from utils.events.clip import choose_clip_format
 from utils.events.event import Event
@@ -207,7 +207,29 @@ def test_the_events_pages_browse_filter_play_and_delete(app, events_dir, page):
     for headers in ({}, {"Origin": "http://evil.example", TOKEN_HEADER: token},
                     {"Origin": app.base.rstrip("/"), TOKEN_HEADER: "guessed"}):
         assert post(target, headers, "DELETE")[0] == 403, headers
+    attack = f"""<!doctype html><html><body><iframe name="hidden" id="hidden"></iframe>
+<form id="form" method="POST" action="{target}" target="hidden"></form><p id="out">started</p><script>
+(async () => {{
+  const out = document.getElementById("out");
+  for (const [method, mode] of [["DELETE", "cors"], ["DELETE", "no-cors"], ["POST", "no-cors"]]) {{
+    try {{ await fetch("{target}", {{method, mode}}); out.textContent += ` ${{method}}-${{mode}}:sent`; }}
+    catch (e) {{ out.textContent += ` ${{method}}-${{mode}}:refused`; }}
+  }}
+  document.getElementById("hidden").onload = () => out.textContent += " form:answered";
+  document.getElementById("form").submit();
+}})();
+</script></body></html>""".encode()
+    with another_site(attack) as evil_url:  # a page the user happens to open, in the same browser
+        evil = page.context.new_page()
+        evil.goto(evil_url)
+        evil.wait_for_function("() => document.getElementById('out').textContent.includes('form:answered')")
+        tried = evil.text_content("#out")
+        evil.close()
+    # The browser itself stops a DELETE from another site (no CORS allows it); the POSTs reach the view, which
+    # deletes nothing for them.
+    assert "DELETE-cors:refused DELETE-no-cors:refused POST-no-cors:sent" in tried, tried
     assert clip.is_file() and snapshot.is_file()
+    assert with_clip["id"] in [e["id"] for e in events_json(app.base, "?per_page=100")["events"]]
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete")

@@ -45,6 +45,7 @@ WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams r
 CONNECTION_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH}  # the page's buttons: what each asks of the pipeline
+BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh"}  # what the page shows when done
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
 PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",
@@ -61,6 +62,7 @@ SECURITY_HEADERS = {
 }
 BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
         b"Retry-After: 5\r\nConnection: close\r\n\r\ntoo many connections\n")
+
 
 class _Server(ThreadingHTTPServer):
     """Serves each connection on its own daemon thread, at most `max_connections` at once."""
@@ -473,7 +475,7 @@ class WebSink:
             return f"asked to {button.value}, but classify.py has not taken it up yet (busy, or the video is over)"
         if button is Command.TEACH:
             return f"teaching '{self._latest[1].teach}': watch the countdown"
-        return "the stream was reset: the results start afresh"
+        return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
     def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
         """A page of web_static/ with the run's token, the camera's name and the login form's fields filled in."""
