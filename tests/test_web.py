@@ -612,3 +612,29 @@ def test_the_events_folder_pages_filters_and_deletes(tmp_path):
     lines = (tmp_path / "events.jsonl").read_text().splitlines()
     assert lines[:-1] == lines_before and json.loads(lines[-1])["type"] == "deleted"
     assert made["done"] not in [e["id"] for e in folder.events()] and folder.page()["total"] == 3
+
+
+def test_the_events_folder_reads_only_whole_new_lines(tmp_path):
+    folder = EventFolder(tmp_path)
+    assert folder.events() == []  # no journal yet
+    start = datetime.now(timezone.utc) + timedelta(seconds=1)  # after the view started
+    line = json.dumps(Event("a-1", "clapping", "test", 0.0, 0, start, 0.8, 1).record("start")) + "\n"
+    with (tmp_path / "events.jsonl").open("w") as f:
+        f.write(line[:20])  # the app is still writing the line
+        f.flush()
+        assert folder.events() == []
+        f.write(line[20:])
+        f.flush()
+        assert [(e["id"], e["state"]) for e in folder.events()] == [("a-1", GOING_ON)]
+    (tmp_path / "events.jsonl").write_text("")  # a new journal
+    assert folder.events() == []
+
+
+def test_the_events_pages_benchmark_prints_its_figures():
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "web_events.py"), "--events", "50",
+                          "--repeats", "1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["events"] == 50 and report["journal_bytes"] > 50 * 400
+    assert all(report[key] > 0 for key in ("first_page_ms", "page_again_ms", "page_after_one_more_event_ms",
+                                           "login_key_ms"))

@@ -4,13 +4,14 @@ the folder's own files served."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 from utils.events.event import utc_text
-from utils.events.journal import DELETED, JOURNAL_NAME, append_record, merge_records
+from utils.events.journal import DELETED, JOURNAL_NAME, append_record, merge_lines
 
 # Names the recorder writes (an event id and a suffix): no slashes, no "..", no hidden files.
 EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -20,6 +21,7 @@ URL_PREFIX = "events/"
 PER_PAGE = 10
 MAX_PER_PAGE = 100
 GOING_ON, ENDED, UNFINISHED = "going on", "ended", "unfinished"  # an event's state, as the pages show it
+SHOWN = ("id", "label", "start_utc", "end_utc", "duration", "peak_score", "reason", "source")  # of each record
 
 
 def event_file(folder: Path | None, name: str) -> tuple[Path, str] | None:
@@ -37,14 +39,17 @@ def event_file(folder: Path | None, name: str) -> tuple[Path, str] | None:
 
 
 class EventFolder:
-    """The events of one folder's journal, read whole and kept until the journal changes (a Pi lists a
-    10,000-event journal once, not at every page)."""
+    """The events of one folder's journal, kept between requests. The journal is only ever appended to, so a
+    change reads only the lines added since (the first page of a 10,000-event journal is read whole once)."""
 
     def __init__(self, folder: Path, since: datetime | None = None) -> None:
         self.folder = folder
         self.since = since or datetime.now(timezone.utc)  # events started before it belong to an earlier run
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
+        self._read = 0  # bytes of the journal merged so far: up to the end of its last complete line
+        self._records: dict[str, dict] = {}
+        self._shown: dict[str, tuple[int, dict]] = {}  # id -> (its record's key count, what the pages show)
         self._events: list[dict] = []
 
     def events(self) -> list[dict]:
@@ -55,31 +60,46 @@ class EventFolder:
                 stat = path.stat()
                 key = (stat.st_size, stat.st_mtime_ns)
                 if key != self._key:
-                    self._events = self._items(merge_records(path.read_bytes().splitlines()))
+                    self._merge_new_lines(path, stat.st_size)
+                    present = {entry.name for entry in os.scandir(self.folder) if entry.is_file()}
+                    self._events = self._items(list(reversed(self._records.values())), present)
                     self._key = key
             except OSError:
-                self._events, self._key = [], None
+                self._events, self._key, self._read, self._records, self._shown = [], None, 0, {}, {}
             return self._events
 
-    def _items(self, records: list[dict]) -> list[dict]:
+    def _merge_new_lines(self, path: Path, size: int) -> None:
+        if size < self._read:  # a new journal (the old one was removed): read it from its start
+            self._read, self._records, self._shown = 0, {}, {}
+        with path.open("rb") as f:
+            f.seek(self._read)
+            added = f.read(size - self._read)
+        complete = added.rfind(b"\n") + 1  # a line still being written is read once it is whole
+        merge_lines(added[:complete].splitlines(), self._records)
+        self._read += complete
+
+    def _items(self, records: list[dict], present: set[str]) -> list[dict]:
+        """The pages' view of the journal's events; `present` are the folder's file names (one listing, not a
+        look-up per file: a journal of 10,000 events names 20,000 files)."""
         items = []
         live_seen = False
         for record in records:
             if record.get("type") == DELETED:
                 continue
-            item = {key: record.get(key) for key in ("id", "label", "start_utc", "end_utc", "duration",
-                                                     "peak_score", "reason", "source")}
-            start = parse_utc(record.get("start_utc"))
-            item["day"] = start.astimezone().date().isoformat() if start else None  # this computer's local day
+            known = self._shown.get(record["id"])
+            if known is None or known[0] != len(record):  # new, or a later line (end, deletion) added keys
+                known = len(record), {**{key: record.get(key) for key in SHOWN}, "day": local_day(record)}
+                self._shown[record["id"]] = known
+            item = dict(known[1])
             if record.get("end_utc") is not None:
                 item["state"] = ENDED
-            elif not live_seen and start is not None and start >= self.since:
+            elif not live_seen and (start := parse_utc(record.get("start_utc"))) and start >= self.since:
                 item["state"] = GOING_ON  # the newest open event of this run; older open ones lost their end
                 live_seen = True
             else:
                 item["state"] = UNFINISHED
             for name in record.get("files") or []:
-                if isinstance(name, str) and event_file(self.folder, name):
+                if isinstance(name, str) and name in present and FILE_NAME.fullmatch(name):
                     item["clip" if name.endswith(".mp4") else "snapshot"] = URL_PREFIX + name
             items.append(item)
         return items
@@ -115,6 +135,12 @@ class EventFolder:
         append_record(self.folder / JOURNAL_NAME, {"type": DELETED, "id": event_id,
                                                    "deleted_utc": utc_text(datetime.now(timezone.utc))})
         return None
+
+
+def local_day(record: dict) -> str | None:
+    """The local day (on this computer) of an event's start, e.g. "2025-02-01" for 2025-01-31T23:30Z in Berlin."""
+    start = parse_utc(record.get("start_utc"))
+    return start.astimezone().date().isoformat() if start else None
 
 
 def parse_utc(text: object) -> datetime | None:

@@ -76,13 +76,14 @@ def recent_events(folder: Path, limit: int = 20) -> list[dict]:
             lines = f.read().splitlines()
     except OSError:
         return []
-    return merge_records(lines)[:limit]
+    return list(reversed(merge_lines(lines).values()))[:limit]
 
 
-def merge_records(lines: list[bytes]) -> list[dict]:
-    """Journal lines -> events, newest first, each the start object updated by its later objects; lines that
-    are not JSON objects with an id (a line cut by a power loss) are skipped."""
-    events: dict[str, dict] = {}
+def merge_lines(lines: list[bytes], events: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Journal lines merged into `events` (id -> the start object updated by its later objects, oldest first;
+    a new dict when None), which is returned. Lines that are not JSON objects with an id (a line cut by a power
+    loss) are skipped."""
+    events = {} if events is None else events
     for line in lines:
         try:
             record = json.loads(line)
@@ -90,4 +91,4 @@ def merge_records(lines: list[bytes]) -> list[dict]:
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             events.setdefault(record["id"], {}).update(record)
-    return list(reversed(list(events.values())))
+    return events
