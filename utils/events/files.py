@@ -44,7 +44,9 @@ class EventFolder:
 
     def __init__(self, folder: Path, since: datetime | None = None) -> None:
         self.folder = folder
-        self.since = since or datetime.now(timezone.utc)  # events started before it belong to an earlier run
+        now = datetime.now(timezone.utc)
+        # Events started before it belong to an earlier run; milliseconds, as the journal writes times.
+        self.since = since or now.replace(microsecond=now.microsecond // 1000 * 1000)
         self._lock = threading.Lock()
         self._key: tuple[int, int] | None = None
         self._read = 0  # bytes of the journal merged so far: up to the end of its last complete line
