@@ -1,4 +1,4 @@
-"""The web view for real: the app on a clip, read with urllib and looked at in headless Chromium."""
+"""The web view for real: the app on an endless camera, read with urllib and looked at in headless Chromium."""
 
 from __future__ import annotations
 
