@@ -2,7 +2,7 @@
 
 The test videos are built from the shared clips at 5 fps (so every frame is classified): one clip looped for 5
 minutes, then the other for 30 s. `python -m benchmarks.long_stream` measures all 56 pairs; these are three that
-are hard for different reasons (measured, docs/research/issue18_switch.md): walking the dog is the slowest second
+are hard for different reasons (measured, docs/research/switch.md): walking the dog is the slowest second
 action (its first frames look like "using segway", even to a fresh stream), arm wrestling's own loop cut drifts
 nearly as far as a change of action, and walking the dog to lipstick is ambiguous on both sides.
 """
