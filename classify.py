@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from utils import __version__
+from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
 from utils.config import BOUNDS, DEFAULT_TEACH_SECONDS, DISPLAYS, RUNTIMES, TAUGHT_MODES, Config, gpio_pin, label_list
 from utils.errors import ClassifierError
 from utils.native_stderr import separate_native_stderr
@@ -25,10 +26,11 @@ PROG = "classify.py"
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """Bad flags end in one line on stderr (not the whole usage) and exit 2."""
+    """Bad flags end in one line on stderr (not the whole usage), naming the closest flag to a misspelt one, and
+    exit 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {with_suggestions(self, message)} (see --help)\n")
 
 
 class VersionAction(argparse.Action):
@@ -79,7 +81,7 @@ def build_parser() -> ArgumentParser:
     events = defaults.events
     p = ArgumentParser(
         prog=PROG, description="Recognise actions live from a camera or a video with a MoViNet stream model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter, epilog=EXAMPLES)
     model = p.add_argument_group("model")
     model.add_argument("--model", type=Path, default=classifier.model,
                        help="MoViNet stream .tflite model (relative paths: from the current folder)")

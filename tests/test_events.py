@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, LABELS, MEDIA, MODEL, REPO, free_port, run_cli, skip_or_fail
+from conftest import ARM_WRESTLING, CLEANING_POOL, LABELS, MODEL, REPO, free_port, run_cli, skip_or_fail
 from test_cli import assert_json_contract, one_error_line
 from test_event_outputs import Receiver
 from test_recorder import read_clip
@@ -23,7 +23,6 @@ from test_web import chromium, get
 from utils.sinks.web import WebSink
 from utils.sources import sampled_frames
 
-CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
 WATCHED = "arm wrestling"
 SIZE = (340, 256)  # both clips' size
 FPS = 30

@@ -10,7 +10,7 @@ nearly as far as a change of action, and walking the dog to lipstick is ambiguou
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import media, run_cli
 
 from benchmarks.long_stream import (
     FIRST_SHARE,
@@ -27,6 +27,13 @@ from benchmarks.long_stream import (
 from benchmarks.paths import CLIPS
 
 FIRST_SECONDS = 300
+
+
+@pytest.fixture(autouse=True)
+def clip_set():
+    """These runs use the benchmarks' eight clips, which a clone of the repository does not have."""
+    media()
+
 SWITCH = FIRST_SECONDS * FPS  # index of the first frame of the second action
 
 
