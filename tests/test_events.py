@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -221,6 +222,18 @@ def test_gpio_off_a_pi_is_one_error_line(tmp_path):
     *info, line = run.stderr.strip().splitlines()  # after the model and source lines, as for a busy port
     assert line.startswith("classify.py: error: --gpio: cannot use GPIO pin 17"), run.stderr
     assert [i for i in info if i.startswith(("model:", "source:", "display:"))] == info
+    assert not (tmp_path / "events").exists(), "a start that fails must create nothing"
+
+
+def test_a_start_that_fails_later_creates_no_events_folder(tmp_path):
+    """The web view's port is taken: the run stops, and the events folder it would have used is not made."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = run_cli("--video", str(ARM_WRESTLING), "--display", "web", "--web-port", str(taken.getsockname()[1]),
+                      "--event", WATCHED, "--record", "--events-dir", str(tmp_path / "new" / "events"))
+    assert run.returncode == 2 and "already in use" in run.stderr.strip().splitlines()[-1], run.stderr
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.fixture
