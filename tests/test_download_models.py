@@ -174,8 +174,18 @@ def leftovers(folder: Path) -> list[str]:
 # --- end to end: download_models.sh ---------------------------------------------------
 
 
-def test_mirror_folder_relative_to_cwd(tmp_path: Path) -> None:
-    mirror = os.path.relpath(MODELS_DIR, tmp_path)
+@pytest.fixture
+def mirror_folder(tmp_path: Path, model_bytes: bytes, labels_bytes: bytes) -> Path:
+    """A mirror folder with A0 and the labels only (models/ may hold more, after ./setup.sh a1)."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    (folder / MODEL).write_bytes(model_bytes)
+    (folder / LABELS).write_bytes(labels_bytes)
+    return folder
+
+
+def test_mirror_folder_relative_to_cwd(tmp_path: Path, mirror_folder: Path) -> None:
+    mirror = os.path.relpath(mirror_folder, tmp_path)
     assert not Path(mirror).is_absolute()
     result = run_script("--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": mirror})
     assert result.returncode == 0, result.stderr
@@ -186,8 +196,8 @@ def test_mirror_folder_relative_to_cwd(tmp_path: Path) -> None:
     assert leftovers(dest) == []
 
 
-def test_mirror_folder_without_variant_names_missing_file(tmp_path: Path) -> None:
-    result = run_script("a1", "--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": str(MODELS_DIR)})
+def test_mirror_folder_without_variant_names_missing_file(tmp_path: Path, mirror_folder: Path) -> None:
+    result = run_script("a1", "--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": str(mirror_folder)})
     assert_clean_failure(result, "movinet_a1_stream_int8.tflite", "MODELS_MIRROR")
     assert not (tmp_path / "out" / "movinet_a1_stream_int8.tflite").exists()
     assert sha256(tmp_path / "out" / LABELS) == LABELS_SHA256  # the rest still arrives
