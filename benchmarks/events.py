@@ -8,7 +8,7 @@ Prints one JSON object (logs go to stderr):
 - "ring": the pre-roll buffer of --pre-roll seconds of 640x480 frames at 30 fps, in each form it could take:
   "raw" (BGR copies: bytes, ms to copy a frame), "jpeg" (the recorder's form: bytes, encode and decode ms a
   frame) and "h264" (an encoder's own circular buffer, PyAV libx264 ultrafast: bytes, encode ms a frame).
-  Frames are the shared arm_wrestling clip scaled to 640x480, so JPEG sizes are those of real video.
+  Frames are the arm_wrestling test clip scaled to 640x480, so JPEG sizes are those of real video.
 - "loop": the app's Pipeline in this process on an A-B-A video (cleaning pool, arm wrestling, cleaning pool;
   640x480, 30 fps, handed over at 30 frames a second as a camera delivers them), with the overlay drawn on every
   frame, for "off" (no events), "events" (--event "arm wrestling": tracker, journal) and "record" (also
