@@ -83,16 +83,13 @@ class MqttPublisher:
 
     # Publishing: called on the main thread; paho writes on its own thread.
 
-    def publish(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> int | None:
-        """Queues a message for paho's thread; returns its id when it is QoS 1 and waits for the broker's ack."""
+    def publish(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> None:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             log.warning("MQTT: %d messages already wait for the broker; dropped one for %s", MAX_QUEUED, topic)
         elif qos and info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
             with self._lock:
                 self._pending.add(info.mid)
-            return info.mid
-        return None
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
@@ -172,14 +169,15 @@ class MqttPublisher:
         while self.pending and self._failure is None and time.monotonic() < deadline:
             time.sleep(0.02)
         self._stop.set()
-        offline = None
+        with self._lock:
+            waiting = set(self._pending)  # the run's own messages, not the "offline" below
         if self._connected:
-            offline = self.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
+            self.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
             deadline = time.monotonic() + self._close_wait
             while self.pending and self._connected and time.monotonic() < deadline:
                 time.sleep(0.02)
         with self._lock:
-            undelivered = len(self._pending - {offline})
+            undelivered = len(self._pending & waiting)
         self._client.disconnect()
         self._client.loop_stop()
         if self._connector.is_alive():
