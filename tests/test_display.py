@@ -401,3 +401,29 @@ def test_auto_falls_back_to_headless_when_drm_fails(fake_picamera2, caplog):
     assert "display: none (cannot show the camera" in caplog.text
     with pytest.raises(ClassifierError):
         make_sinks(Config.from_options(display="drm").output, DisplayChoice("drm", "--display drm"), source)
+
+
+def test_a_preview_that_dies_mid_run_leaves_the_camera_running_headless(monkeypatch, caplog):
+    """DrmPreview draws on picamera2's event-loop thread: when a draw raises (a compositor took the screen), the
+    thread ends and no request completes again. The source notices, says so once, and reads on without it."""
+    import fake_picamera2 as fake
+
+    from utils.sinks.drm import DrmPreviewSink
+    from utils.sources import Picamera2Source
+
+    fake.reset()
+    for name, module in fake.modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    with Picamera2Source(640, 480, (172, 172), frame_timeout=600) as source:
+        sink = DrmPreviewSink(source.camera)
+        camera = fake.FakePicamera2.instances[0]
+        assert camera._preview.kind == "DRM"
+        first = source.read()
+        camera._preview.fail(PermissionError(13, "Permission denied"))  # drmModeAtomicCommit, as the draw raises it
+        assert not camera._preview.thread.is_alive()
+        second = source.read()  # without the check, this would wait the whole frame_timeout and stop the run
+        assert second.index == first.index + 1
+        assert camera._preview.kind == "NULL" and camera._preview.thread.is_alive()
+        assert caplog.text.count("preview on the monitor stopped ([Errno 13] Permission denied): going on without") == 1
+        sink.write(update(3))  # the overlay goes to the null preview: nothing to see, nothing fails
+        sink.close()
