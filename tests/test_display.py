@@ -427,3 +427,42 @@ def test_a_preview_that_dies_mid_run_leaves_the_camera_running_headless(monkeypa
         assert caplog.text.count("preview on the monitor stopped ([Errno 13] Permission denied): going on without") == 1
         sink.write(update(3))  # the overlay goes to the null preview: nothing to see, nothing fails
         sink.close()
+
+
+def desktop_image(root: Path, boots_to_desktop: bool = True) -> Path:
+    """Raspberry Pi OS with a desktop: lightdm enabled as the display manager, graphical.target the default."""
+    systemd = root / "etc/systemd/system"
+    systemd.mkdir(parents=True, exist_ok=True)
+    (systemd / "display-manager.service").symlink_to("/lib/systemd/system/lightdm.service")
+    (systemd / "default.target").symlink_to(
+        "/lib/systemd/system/" + ("graphical.target" if boots_to_desktop else "multi-user.target"))
+    return root
+
+
+def test_at_boot_a_desktop_image_waits_for_its_desktop_instead_of_taking_the_screen(tmp_path):
+    """The service can start before labwc/Xwayland: DRM would then fight the compositor for the screen."""
+    root = desktop_image(machine(tmp_path, x=()))
+    looks = []
+
+    def desktop_starts(seconds):  # Xwayland's socket appears at the third look
+        looks.append(seconds)
+        if len(looks) == 3:
+            (root / "tmp/.X11-unix").mkdir(parents=True)
+            (root / "tmp/.X11-unix/X0").touch()
+
+    choice = choose_display(Config.from_options(), {}, root, FakeProbe(), lambda: True, desktop_wait=10,
+                            sleep=desktop_starts)
+    assert choice.name == "window" and choice.environ["DISPLAY"] == ":0" and len(looks) == 3
+
+
+def test_at_boot_a_desktop_that_never_comes_means_no_drm(tmp_path):
+    root = desktop_image(machine(tmp_path, x=()))
+    looks = []
+    choice = choose_display(Config.from_options(), {}, root, FakeProbe(), lambda: True, desktop_wait=10,
+                            sleep=looks.append)
+    assert choice.name == "none" and len(looks) == 5
+    assert choice.reason.startswith("the desktop did not start within 10 s") and "--web" in choice.reason
+    console = desktop_image(machine(tmp_path / "console", x=()), boots_to_desktop=False)  # boots to the console
+    choice = choose_display(Config.from_options(), {}, console, FakeProbe(), lambda: True, sleep=looks.append)
+    assert choice.name == "drm"
+    assert len(looks) == 5

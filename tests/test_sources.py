@@ -18,7 +18,7 @@ from utils.sampler import FrameSampler
 from utils.sources import Frame, OpenCVSource, Picamera2Source, SyntheticSource, open_source, picamera2_available
 from utils.sources.camera_list import list_cameras
 from utils.sources.demand import Demand
-from utils.sources.picamera import lores_size
+from utils.sources.picamera import lores_size, pi_camera_fps
 from utils.sources.v4l2 import camera_holders
 from utils.sources.v4l2 import video_nodes as v4l2_video_nodes
 
@@ -409,3 +409,15 @@ def test_headless_pi_camera_copies_only_the_frames_it_classifies(fake_picamera2)
         more = [source.read() for _ in range(6)]
     assert [frame.index for frame in more] == list(range(55, 61))
     assert [frame.due for frame in more] == [False] * 5 + [True]
+
+
+@pytest.mark.parametrize("classify_fps, shown, camera_fps", [
+    (5, False, 10), (2, False, 10), (8, False, 16), (20, False, 30), (0, False, 30), (5, True, 30)])
+def test_headless_the_camera_runs_only_as_fast_as_the_sampler_needs(fake_picamera2, classify_fps, shown, camera_fps):
+    """picamera2's video configuration runs at 30 fps; headless at --fps 5, 10 are enough to sample from."""
+    fps = pi_camera_fps(classify_fps, shown)
+    assert fps == camera_fps
+    with Picamera2Source(640, 480, (172, 172), camera_fps=fps) as source:
+        duration = round(1e6 / camera_fps)
+        assert fake_picamera2.instances[-1].config["controls"]["FrameDurationLimits"] == (duration, duration)
+        assert source.nominal_fps == pytest.approx(camera_fps, rel=1e-4)

@@ -24,11 +24,13 @@ __all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHea
            "open_source", "picamera2_available", "sampled_frames"]
 
 
-def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None) -> FrameSource:
+def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None,
+                camera_fps: float | None = None) -> FrameSource:
     """Picks the source from the flags: --video, --camera-id, --pi-camera, else the Pi camera, else camera 0.
 
     OpenCV sources are read on their own thread (picamera2 already captures on its own). With a `demand`,
-    frames are sampled where they are read, and those nobody needs are not decoded.
+    frames are sampled where they are read, and those nobody needs are not decoded. `camera_fps` is the
+    Pi camera's frame rate (None: 30).
     """
     if options.video is not None:
         return prefetched(OpenCVSource(options.video, realtime=options.realtime), demand)
@@ -38,7 +40,7 @@ def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Dem
     if problem is None or options.pi_camera is not None:
         if problem is not None:
             raise ClassifierError(f"--pi-camera {options.pi_camera}: {problem}")
-        camera = Picamera2Source(options.width, options.height, model_size, options.pi_camera)
+        camera = Picamera2Source(options.width, options.height, model_size, options.pi_camera, camera_fps=camera_fps)
         camera.set_demand(demand)
         return camera
     log.debug("no Pi camera through picamera2 (%s); trying USB camera 0", problem)

@@ -16,6 +16,7 @@ from utils.errors import ClassifierError
 from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame, FrameSource
 from utils.sources.v4l2 import camera_holders
+from utils.system_info import missing_groups
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ def restore_null_preview(camera: Any) -> None:
 
 FULL_VIEW_MIN_FPS = 30.0  # the sensor mode must still give the display this rate
 CAMERA_FPS = 30.0         # what the camera runs at (the sampler picks the frames the model gets)
+HEADLESS_MIN_FPS = 10.0   # headless, the camera still runs this fast: exposure stays short, timestamps fine
 BIG_FRAME = 1920 * 1080   # from here on, 4 buffers instead of 6: each costs CMA memory
 
 
@@ -166,9 +168,18 @@ def full_view_mode(modes: list[dict[str, Any]], main: tuple[int, int],
     return min(candidates, key=cost)
 
 
-def frame_duration(mode: dict[str, Any] | None) -> int:
-    """Microseconds a frame: CAMERA_FPS, or the mode's own top rate when it is slower."""
-    fps = min(CAMERA_FPS, mode["fps"]) if mode and mode.get("fps") else CAMERA_FPS
+def pi_camera_fps(classify_fps: float, shown: bool) -> float:
+    """The Pi camera's frame rate: CAMERA_FPS when its frames are shown or recorded (or all classified, --fps 0);
+    else twice the classifying rate, at least HEADLESS_MIN_FPS: the sampler picks frames by timestamp."""
+    if shown or not classify_fps:
+        return CAMERA_FPS
+    return min(CAMERA_FPS, max(HEADLESS_MIN_FPS, 2 * classify_fps))
+
+
+def frame_duration(mode: dict[str, Any] | None, fps: float = CAMERA_FPS) -> int:
+    """Microseconds a frame at `fps`, or at the mode's own top rate when it is slower."""
+    if mode and mode.get("fps"):
+        fps = min(fps, mode["fps"])
     return round(1e6 / fps)
 
 
@@ -212,13 +223,18 @@ class Picamera2Source(ClosingSource):
 
     def __init__(self, width: int, height: int, model_size: tuple[int, int], pi_camera: int | None = None,
                  frame_timeout: float = FRAME_TIMEOUT, holders: Callable[[], list[tuple[int, str]]] = camera_holders,
-                 ) -> None:
-        """`pi_camera` counts the cameras on the camera connectors only (0 or 1 on a Pi 5); None: the first."""
+                 camera_fps: float | None = None) -> None:
+        """`pi_camera` counts the cameras on the camera connectors only (0 or 1 on a Pi 5); None: the first.
+        `camera_fps`: the frame rate to run at (None: CAMERA_FPS)."""
         # imported here so utils works where picamera2 is absent; python3-libcamera comes with it
         from libcamera import ColorSpace
         from picamera2 import Picamera2
 
         self.frame_timeout = frame_timeout
+        if missing := missing_groups():
+            log.warning("this user is not in the %s group%s, which the camera and the screen need: sudo usermod "
+                        "-aG %s $USER (for the service: its User=), then log in again", " and ".join(missing),
+                        "s" if len(missing) > 1 else "", ",".join(missing))
         info = Picamera2.global_camera_info()
         index = pick_pi_camera(info, pi_camera)
         model = info[index].get("Model", "camera")
@@ -229,7 +245,7 @@ class Picamera2Source(ClosingSource):
             raise ClassifierError(camera_failure(e, name, holders())) from e
         try:
             mode = full_view_mode(self._camera.sensor_modes, (width, height))
-            duration = frame_duration(mode)
+            duration = frame_duration(mode, camera_fps or CAMERA_FPS)
             config = self._camera.create_video_configuration(
                 main={"size": (width, height), "format": "RGB888"},
                 lores={"size": lores_size((width, height), model_size), "format": "YUV420"},
