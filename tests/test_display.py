@@ -466,3 +466,42 @@ def test_at_boot_a_desktop_that_never_comes_means_no_drm(tmp_path):
     choice = choose_display(Config.from_options(), {}, console, FakeProbe(), lambda: True, sleep=looks.append)
     assert choice.name == "drm"
     assert len(looks) == 5
+
+
+class FakeHighGui:
+    """cv2's window calls (Qt scales each imshow to the window on the calling thread); records the images shown."""
+
+    def __init__(self, monkeypatch) -> None:
+        import cv2
+
+        self.shown = []
+        for name in ("namedWindow", "resizeWindow", "setWindowProperty", "destroyWindow"):
+            monkeypatch.setattr(cv2, name, lambda *args: None)
+        monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: 1.0)
+        monkeypatch.setattr(cv2, "imshow", lambda title, image: self.shown.append(image))
+        monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+
+
+@pytest.mark.parametrize("fullscreen", [True, False])
+def test_a_full_screen_window_is_refreshed_at_most_15_times_a_second(monkeypatch, fullscreen):
+    """Two seconds of a 30 fps camera with a new result every 6th frame: full screen, a frame is shown when a
+    new result comes or 1/15 s after the last one shown; a window that is not full screen shows them all."""
+    highgui = FakeHighGui(monkeypatch)
+    now = [0.0]
+    sink = WindowSink(fullscreen=fullscreen, clock=lambda: now[0])
+    shown = []
+    for index in range(60):
+        now[0] = index / 30
+        before = sink.shown
+        assert sink.write(update(index, new=index % 6 == 0)) is None
+        if sink.shown > before:
+            shown.append(index)
+    assert len(highgui.shown) == len(shown)
+    if not fullscreen:
+        assert shown == list(range(60))
+        return
+    assert set(range(0, 60, 6)) <= set(shown), "a new result is always shown at once"
+    gaps = [b - a for a, b in zip(shown, shown[1:])]
+    assert all(gap <= 3 for gap in gaps), "never more than 1/15 s (2 frames, 3 with rounding) without a frame"
+    assert all(gap >= 2 for a, gap in zip(shown, gaps) if (a + gap) % 6), "frames between results: 15 a second"
+    assert 30 <= len(shown) <= 40
