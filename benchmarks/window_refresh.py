@@ -68,7 +68,9 @@ def run(updates: list[Update], max_rate: float) -> dict:
     sink = WindowSink(fullscreen=True, fullscreen_max_rate=max_rate, clock=lambda: now[0])
     sink.write(updates[0])  # opens the window
     time.sleep(1.0)         # lets the window manager-less server map it full screen
-    ms, shown_ms, skipped_ms = [], [], []
+    ms: list[float] = []
+    shown_ms: list[float] = []
+    skipped_ms: list[float] = []
     for update in updates[1:]:
         now[0] = update.frame.timestamp
         before = sink.shown
