@@ -261,7 +261,10 @@ class Picamera2Source(ClosingSource):
             self._camera.configure(config)
             self._camera.start()
         except Exception as e:
-            self._camera.close()
+            try:
+                self._camera.close()  # lets the camera go for the next try
+            except Exception as close_error:
+                log.debug("closing the camera after it failed to start: %s", close_error)
             raise ClassifierError(camera_failure(e, name, holders())) from e
         # What libcamera configured, not what was asked: it may change the size, and the Pi 5 pads rows.
         configured = self._camera.camera_configuration()
