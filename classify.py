@@ -58,6 +58,19 @@ class VersionAction(argparse.Action):
         parser.exit(0)
 
 
+class ListCamerasAction(argparse.Action):
+    """--list-cameras: what --pi-camera and --camera-id can open, then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="list the Pi and USB cameras, then exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from utils.sources.camera_list import list_cameras
+
+        print(list_cameras(), flush=True)
+        parser.exit(0)
+
+
 def gpio_flag(text: str) -> tuple[str, int]:
     try:
         return gpio_pin(text)
@@ -114,6 +127,10 @@ def build_parser() -> ArgumentParser:
     group = p.add_argument_group("source (default: the Pi camera, else USB camera 0)")
     group.add_argument("--camera-id", "--cameraId", type=number("camera_id"), default=None,
                        help=f"USB/V4L2 camera number (/dev/videoN) read through OpenCV, {allowed('camera_id')}")
+    group.add_argument("--pi-camera", type=number("pi_camera"), default=None, metavar="N",
+                       help="which Pi camera (a Pi 5 has two connectors), counted as --list-cameras shows them, "
+                            f"{allowed('pi_camera')}")
+    group.add_argument("--list-cameras", action=ListCamerasAction)
     group.add_argument("--video", default=None,
                        help="video file or URL instead of a camera; a live RTSP/HTTP stream is reopened after an "
                             "outage, a URL of a file (.mp4 over HTTP, file://) is read like a file")
@@ -214,7 +231,8 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-CLI_ONLY = ("verbose", "version", "config", "actions", "forget")  # flags that are not options of the run
+# flags that are not options of the run
+CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "list_cameras")
 
 
 class Unset(list):

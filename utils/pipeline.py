@@ -30,7 +30,9 @@ from utils.sources import FrameSource, open_source
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
+from utils.sources.picamera import pi_camera_fps
 from utils.stop import Stop
+from utils.system_info import ThrottleWatch
 
 if TYPE_CHECKING:
     from utils.sinks.mqtt import MqttSink
@@ -252,7 +254,10 @@ def run(config: Config, stop: Stop | None = None) -> int:
 
     # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
     demand = Demand(FrameSampler(config.source.fps), every_frame)
-    with closing(open_source(config.source, classifier.input_size, demand)) as source:
+    # Headless and not recording, the Pi camera need not send 30 frames a second through Python.
+    shown = display.name != "none" or config.output.web or config.events.record
+    camera_fps = pi_camera_fps(config.source.fps, shown)
+    with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
         classifier.set_window(window_frames(config, source), change_test(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,
