@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -16,6 +17,25 @@ TAIL_BYTES = 256 * 1024  # the recent events are read from the end of the journa
 DELETED = "deleted"  # the type of the line that says an event was deleted (from the web view)
 
 
+def _cannot_write(folder: Path, why: object) -> ClassifierError:
+    return ClassifierError(f"cannot write to --events-dir {folder}: {why}; choose a folder this user can write to")
+
+
+def check_writable_folder(folder: Path) -> None:
+    """ClassifierError unless the events folder is writable or can be made there, found without creating
+    anything: the run checks it before it starts, and a start that fails later leaves no folder behind."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = errno.ENOTDIR
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
+    if problem is not None:
+        raise _cannot_write(folder, os.strerror(problem))
+
+
 def writable_folder(folder: Path) -> Path:
     """Makes the events folder and checks that files can be written in it; ClassifierError if not."""
     try:
@@ -24,8 +44,7 @@ def writable_folder(folder: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ClassifierError(f"cannot write to --events-dir {folder}: {e.strerror or e}; choose a folder this "
-                              "user can write to") from e
+        raise _cannot_write(folder, e.strerror or e) from e
     return folder
 
 

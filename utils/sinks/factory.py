@@ -62,12 +62,6 @@ def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSour
     annotator = Annotator()  # shared, so the overlay is drawn once a frame however many sinks show it
     events_dir = events.events_dir if events is not None and events.enabled else None
     try:
-        if events is not None and events.enabled:
-            from utils.sinks.events import make_event_sink
-
-            sinks.append(make_event_sink(events, source.description if source else "",
-                                         source.nominal_fps if source else 0.0,
-                                         getattr(source, "live", True)))  # a file (live=False) may wait
         if options.json:
             sinks.append(JsonSink())
         shown = display.name
@@ -83,6 +77,12 @@ def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSour
             sinks.append(_web(options, display, source, annotator, events_dir, name))
         if shown != "window" and not options.json:
             sinks.append(StatusLineSink())
+        if events is not None and events.enabled:  # made last (it makes the events folder), but run first
+            from utils.sinks.events import make_event_sink
+
+            sinks.insert(0, make_event_sink(events, source.description if source else "",
+                                            source.nominal_fps if source else 0.0,
+                                            getattr(source, "live", True)))  # a file (live=False) may wait
     except BaseException:
         for sink in sinks:
             sink.close()
