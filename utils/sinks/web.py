@@ -38,7 +38,8 @@ WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams r
 # once (each holds a thread): idle connections cannot pile up until the Pi runs out of memory.
 CONNECTION_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
-BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH}  # the page's buttons: what each asks of the pipeline
+# The page's buttons: what each asks of the pipeline.
+BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
     "Content-Security-Policy": "frame-ancestors 'none'",
@@ -73,6 +74,7 @@ button { font-size: 16px; padding: 6px 14px; }
 <div id="panel"><p id="notice"></p><div id="results"><div class="row">waiting for the first result...</div></div>
 <p id="status"></p><button id="reset" title="forget the video so far (key r)">reset stream</button>
 <button id="teach" hidden title="a countdown, then the next seconds of video teach this action (key t)"></button>
+<button id="undo" hidden title="forget the last teaching session of this action">undo last teaching</button>
 <div id="events"></div></div>
 </main>
 <script>
@@ -84,7 +86,7 @@ function message(text) {
 function show(data) {
   const s = data.status;
   notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
-  teach.hidden = !s.teach;
+  teach.hidden = document.getElementById("undo").hidden = !s.teach;
   teach.textContent = `teach '${s.teach}'`;
   if (!s.source.online) results.replaceChildren(message(s.source.message));  // the camera is away
   else if ("frame" in data) results.replaceChildren(...(data.results.length ? data.results : s.notice ? [] : [{label:
@@ -131,6 +133,7 @@ const token = document.querySelector('meta[name="classify-token"]').content;
 const press = path => fetch(path, {method: "POST", headers: {"%TOKEN_HEADER%": token}});
 document.getElementById("reset").onclick = () => press("reset");
 teach.onclick = () => press("teach");
+document.getElementById("undo").onclick = () => press("teach/undo");
 // The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
 window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); pollEvents(); });
 </script></body></html>
