@@ -143,7 +143,7 @@ def actions_listing(config: Config) -> CommandOutput:
     rows = [{"name": a.name, "examples": len(a.examples), "seconds": round(a.seconds, 3),
              "sessions": len(a.sessions), "model": a.model.file, "model_sha256": a.model.sha256,
              "this_model": model is not None and a.model.sha256 == model.sha256, "last_taught": a.last_taught,
-             "taught": [{"when": s.taught, "source": s.source, "seconds": s.seconds} for s in a.sessions]}
+             "history": [{"when": s.taught, "source": s.source, "seconds": s.seconds} for s in a.sessions]}
             for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)

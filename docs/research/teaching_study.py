@@ -119,10 +119,13 @@ def pick(f: dict, idx) -> dict:
     return {k: v[idx] for k, v in f.items()}
 
 
+MIN_FRAMES = [5]  # the windows taught and scored: at least 1 s (a list: the study can change it)
+
+
 def taught_part(f: dict, a: int = 0, b: int | None = None) -> dict:
-    """The examples teaching keeps from frames [a, b): windows of at least 1 s."""
+    """The examples teaching keeps from frames [a, b): windows of at least MIN_FRAMES."""
     idx = np.arange(len(f["n"]))[a:b]
-    return pick(f, idx[f["n"][idx] >= 5])
+    return pick(f, idx[f["n"][idx] >= MIN_FRAMES[0]])
 
 
 def fit(e: dict) -> dict:
@@ -147,7 +150,7 @@ class Head:
             t = {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
                  "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
             s = sum(w * t[k] for k, w in self.weights.items()) / sum(self.weights.values())
-            ok = (f["m"] >= self.rho * m["m"]) & (f["n"] >= 5)
+            ok = (f["m"] >= self.rho * m["m"]) & (f["n"] >= MIN_FRAMES[0])
             for term, floor in self.gates.items():
                 ok &= t[term] >= (floor if floor > 0 else -floor * m["cs_self"])  # negative: x the own median
             out[:, j] = np.where(ok, s, -9.0)
@@ -270,12 +273,36 @@ def leave_one_clip_out(study: Study, gates: list[float]) -> dict:
     return {"floor_chosen": chosen, "half_right": half, "frozen_none": frozen}
 
 
+def not_kinetics(study: Study) -> dict:
+    """`other:` segments of changes/ taught from their first half (a fresh stream from the segment's start): found
+    on the segment's second half of the whole video's run, and none on every other segment."""
+    head = {"bc": 1, "cs": 1, "cd": 1, ">cs": 0.45}
+    out = {}
+    for clip in ("walk_sip_sit_charades_univtg", "long_jump_broadcast_bmt"):
+        rows = [r for r in study.segments if r[0] == clip + ".mp4"]
+        t = study.data[("changes", clip)]["t"]
+        full = study.terms("changes", clip, "full", 10)
+        for i, row in enumerate(rows):
+            if not row[3].startswith("other") or float(row[2]) - float(row[1]) < 4.0:
+                continue
+            part = study.terms("changes", clip, f"seg{i}", 10)
+            tops = Head({"A": fit(taught_part(part, 0, len(part["n"]) // 2))}, head, 0.5, 0.5).top(full)
+            middle = (float(row[1]) + float(row[2])) / 2
+            own = tops[(t >= middle) & (t < float(row[2]) - 1e-3)]
+            rest = tops[(t < float(row[1]) - 1e-3) | (t >= float(row[2]) - 1e-3)]
+            out[f"{clip}: {row[3]}"] = {"second_half_found": round(float(np.mean(own == "A")), 3),
+                                        "frames": len(own), "elsewhere_none": round(float(np.mean(rest == "none")), 3)}
+    return out
+
+
 if __name__ == "__main__":
     import json
     if sys.argv[1] == "extract":
         extract(Path(sys.argv[2]))
     elif sys.argv[1] == "loco":  # loco CACHE
         print(json.dumps(leave_one_clip_out(Study(Path(sys.argv[2])), [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6])))
+    elif sys.argv[1] == "other":  # other CACHE: actions that are not Kinetics classes
+        print(json.dumps(not_kinetics(Study(Path(sys.argv[2]))), indent=1))
     elif sys.argv[1] == "compare":  # compare CACHE '[[weights, tau, rho, k], ...]'
         study = Study(Path(sys.argv[2]))
         for weights, tau, rho, k in json.loads(sys.argv[3]):

@@ -67,8 +67,9 @@ class StreamClassifier:
         self._head_out = (self._head[2], tensor(outputs[HEAD_COUNT]["index"])) if self._head else None
         self.embedding_size = int(np.prod(inputs[HEAD_BUFFER]["shape"])) if has_head else 0
         self._embedding = np.empty(self.embedding_size, np.float32)
-        # The last RECENT_FEATURES per-frame features (out_sum - in_sum of the head), a ring by frame number.
-        self._recent = np.zeros((RECENT_FEATURES, self.embedding_size), np.float32)
+        # The last RECENT_FEATURES per-frame features (out_sum - in_sum of the head), a ring by frame number kept
+        # twice over, so that the last k are always one slice (no copy on every frame).
+        self._recent = np.zeros((2 * RECENT_FEATURES, self.embedding_size), np.float32)
         self._classified = 0
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
@@ -182,8 +183,9 @@ class StreamClassifier:
             self.window.feed()
         self._interpreter.invoke()
         if self._head:
-            np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1),
-                        out=self._recent[self._classified % RECENT_FEATURES])
+            row = self._classified % RECENT_FEATURES
+            np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1), out=self._recent[row])
+            self._recent[row + RECENT_FEATURES] = self._recent[row]
         self._classified += 1
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
@@ -220,10 +222,10 @@ class StreamClassifier:
 
     def recent_features(self, k: int) -> np.ndarray:
         """After classify(): the head's features of the last k frames since the reset (fewer when fewer were
-        classified), oldest first: [k, embedding_size], a new array."""
+        classified), oldest first: [k, embedding_size], a view that the next classify() may change."""
         k = min(k, self._classified, RECENT_FEATURES)
-        rows = np.arange(self._classified - k, self._classified) % RECENT_FEATURES
-        return self._recent[rows]
+        end = (self._classified - 1) % RECENT_FEATURES + RECENT_FEATURES + 1  # one past the newest, second copy
+        return self._recent[end - k:end]
 
     def timed_classify(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """classify() plus its wall time in milliseconds."""

@@ -94,7 +94,7 @@ function show(data) {
     const row = document.createElement("div"), label = document.createElement("div");
     const bar = document.createElement("div"), fill = document.createElement("div");
     row.className = "row"; label.className = "label"; bar.className = "bar";
-    label.textContent = `${p.label}  ${Math.round(p.score * 100)}%`;
+    label.textContent = `${p.label}${p.taught ? " (taught)" : ""}  ${Math.round(p.score * 100)}%`;
     fill.style.width = `${Math.max(0, Math.min(1, p.score)) * 100}%`;
     bar.append(fill); row.append(label, bar); return row;
   }));

@@ -111,7 +111,8 @@ class TaughtHead:
         if not self.names:
             return self._none
         s, recent_norm, change_norm = self.similarities(observation)
-        if float(s.max()) < self._lowest_tau:  # the usual case away from the taught actions: nothing more to do
+        best = s.max()
+        if best < self._lowest_tau:  # the usual case away from the taught actions: nothing more to do
             return self._none
         k = len(observation.recent)
         motion = (change_norm / max(k - 1, 1)) / (recent_norm / k)  # the mean change / the mean's length
@@ -119,7 +120,7 @@ class TaughtHead:
             motion >= self._motion_floor)
         if not accepted.any():
             return self._none
-        share = np.exp((s - s.max()) * self._inverse_t)
+        share = np.exp((s - best) * self._inverse_t)
         scores = share / (share.sum() * (1.0 + np.exp((self._tau - s) * self._inverse_t)))
         scores[~accepted] = 0.0
         return scores
