@@ -196,3 +196,24 @@ def test_taught_labels_are_marked_and_the_status_line_does_not_hide_them():
     line = StatusLineSink(stream, interval=0)
     line.write(Update(Frame(np.zeros((8, 8, 3), np.uint8), 0.6, 3), result, True, Status()))
     assert "carving ice 0.70 | ice, mine (taught) 0.55 |" in stream.getvalue()
+
+
+def test_ctrl_c_while_teaching_from_a_file_says_nothing_was_saved(tmp_path, monkeypatch, caplog):
+    """classify.py's signal handler raises KeyboardInterrupt outside the frame loop; here the source does, after
+    a few frames, as Ctrl-C would in the middle of the part."""
+    import utils.teach
+
+    class Interrupted(OpenCVSource):
+        def read(self) -> Frame | None:
+            frame = super().read()
+            if frame is not None and frame.timestamp >= 1.5:
+                raise KeyboardInterrupt
+            return frame
+
+    monkeypatch.setattr(utils.teach, "open_source", lambda options, size: Interrupted(str(options.video)))
+    config = Config.from_options(model=MODEL, labels=LABELS, video=str(CARVING_ICE), actions_dir=tmp_path,
+                                 teach="ice")
+    with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+        teach_from_file(config)
+    assert [r.getMessage() for r in caplog.records] == ["teaching 'ice' was cut short: nothing saved"]
+    assert not list(tmp_path.iterdir())

@@ -6,6 +6,7 @@ Teaching from a camera or a stream is part of a normal run (utils/pipeline.py, w
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from utils.sampler import FrameSampler
 from utils.sources import open_source
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import is_url
+
+log = logging.getLogger(__name__)
 
 TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
 
@@ -78,6 +81,29 @@ def teach_from_file(config: Config) -> str:
     start = options.teach_from or 0.0
     end = options.teach_to if options.teach_to is not None else (
         start + options.teach_seconds if options.teach_seconds is not None else None)
+    try:
+        recorder, first_taught, last, frames, rate = record_part(config, classifier, start, end)
+    except KeyboardInterrupt:  # Ctrl-C (classify.py's handler raises it outside the frame loop)
+        log.warning("teaching %r was cut short: nothing saved", name)
+        raise
+    if first_taught is None:
+        raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
+                              f"{last:.1f} s)")
+    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
+    if not len(recorder):
+        raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
+                              "teaching needs at least 1 s: give a longer part or a longer clip")
+    session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
+    action = store.add(name, model, recorder.examples, session)
+    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
+            f"saved in {shown(store.path(name))}" + (
+                "\nteach it again from another clip or moment for an action that holds beyond this one"
+                if len(action.sessions) == 1 else ""))
+
+
+def record_part(config: Config, classifier, start: float, end: float | None):
+    """The examples of --video's part [start, end), from a fresh stream: (recorder, the first frame's time or
+    None when the part is beyond the end, the last frame's time, the window in frames, the classified rate)."""
     with closing(open_source(config.source, classifier.input_size)) as source:
         frames, rate = window_frames(config, source), classified_rate(config, source)
         classifier.set_window(frames)  # fresh, and never restarted: the part shows one action
@@ -97,19 +123,7 @@ def teach_from_file(config: Config) -> str:
                 first_taught = frame.timestamp if first_taught is None else first_taught
                 classifier.classify(frame.model_rgb(classifier.input_size))
                 recorder.add(observe())
-    if first_taught is None:
-        raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
-                              f"{last:.1f} s)")
-    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
-    if not len(recorder):
-        raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
-                              "teaching needs at least 1 s: give a longer part or a longer clip")
-    session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
-    action = store.add(name, model, recorder.examples, session)
-    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
-            f"saved in {shown(store.path(name))}" + (
-                "\nteach it again from another clip or moment for an action that holds beyond this one"
-                if len(action.sessions) == 1 else ""))
+    return recorder, first_taught, last, frames, rate
 
 
 def forget_action(config: Config, name: str) -> str:
