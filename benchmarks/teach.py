@@ -110,8 +110,8 @@ def taught(name: str, run: Sequence[Observation], stop: int | None, model: Model
 class Replay:
     """Stands in for the classifier's observer, replaying a recorded frame."""
 
-    def __init__(self) -> None:
-        self.observation: Observation | None = None
+    def __init__(self, first: Observation) -> None:
+        self.observation = first
 
     def __call__(self) -> Observation:
         return self.observation
@@ -119,8 +119,10 @@ class Replay:
 
 def reported(actions: Sequence[TaughtAction], run: Sequence[Observation], labels: list[str]) -> list[str]:
     """The top result `--taught only` gives at each frame of the run (NONE when it gives none)."""
+    if not run:
+        return []
     names = [a.name for a in actions]
-    replay = Replay()
+    replay = Replay(run[0])
     predictions = TaughtPredictions(PredictionFilter([*labels, *names]), names, actions, replay,
                                     min_window_frames(FPS, WINDOW_FRAMES), only=True)
     silent = np.zeros(len(labels), np.float32)  # --taught only never looks at the model's own scores
@@ -196,7 +198,7 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
     out["frozen"] = {"none": none, "frames": frames, "none_rate": rate(none, frames),
                      "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in frozen.items()}}
 
-    cases = {}
+    cases: dict[str, dict] = {}
     for action, video in media.same_video.items():
         for i, part in enumerate(video["parts"]):
             tops = reported([taught(action, part, stop(len(part)), model)], video["full"], labels)
@@ -213,7 +215,7 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
         run = media.teach[clip]
         return taught(name, run, stop(len(run)), model)
 
-    cases = {}
+    cases = {}  # of another clip: the same shape
     for action, clips in ANOTHER_CLIP.items():
         for source, target in (clips, clips[::-1]):
             among = [*everything, teach_clip("squats_farzadmalik", "squats"), teach_clip(source, action),
@@ -226,8 +228,8 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
 
     among = [*everything, *(teach_clip(c[0], a) for a, c in ANOTHER_CLIP.items())]
     untaught = {**media.val, "squats_farzadmalik": media.teach["squats_farzadmalik"]}
-    tops = {clip: reported(among, run[SCORED_FROM:], labels) for clip, run in untaught.items()}
-    none, frames = sum(t.count(NONE) for t in tops.values()), sum(map(len, tops.values()))
+    by_clip = {clip: reported(among, run[SCORED_FROM:], labels) for clip, run in untaught.items()}
+    none, frames = sum(t.count(NONE) for t in by_clip.values()), sum(len(t) for t in by_clip.values())
     split_none = split_frames = 0
     worst = 1.0
     for chosen in itertools.combinations(names, len(names) // 2):
@@ -238,7 +240,7 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
                 n, f = n + t.count(NONE), f + len(t)
         split_none, split_frames, worst = split_none + n, split_frames + f, min(worst, n / f)
     out["untaught"] = {"none_rate": rate(none, frames), "frames": frames,
-                       "per_clip_none_rate": {c: rate(t.count(NONE), len(t)) for c, t in tops.items()},
+                       "per_clip_none_rate": {c: rate(t.count(NONE), len(t)) for c, t in by_clip.items()},
                        "shared_splits": {"splits": 70 if len(names) == 8 else None,
                                          "none_rate": rate(split_none, split_frames),
                                          "worst_split_none_rate": round(worst, 4)}}

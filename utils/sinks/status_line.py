@@ -41,7 +41,7 @@ class StatusLineSink:
                 shown.append(described(top) if top else "(below threshold)")
             # A taught action reported below the top one is shown too: it is what the user is watching for.
             taught = next((p for p in update.result.predictions[1:] if p.taught), None)
-            if taught and not top.taught:
+            if taught and top and not top.taught:
                 shown.append(described(taught))
             self._text = " | ".join(shown) + (
                 f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
