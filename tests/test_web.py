@@ -287,6 +287,24 @@ def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
     assert sink.write(update) is None
 
 
+def test_the_undo_button_asks_to_forget_the_last_session(sink):
+    update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
+                    Status(teach="ice"))
+    assert 'id="undo"' in get(sink.url).decode() and 'press("teach/undo")' in get(sink.url).decode()
+    token, origin = page_token(sink.url), sink.url.rstrip("/")
+    undo = urllib.request.Request(sink.url + "teach/undo", method="POST",
+                                  headers={"Origin": "http://evil.example", TOKEN_HEADER: token})
+    with pytest.raises(urllib.error.HTTPError, match="403"):
+        urllib.request.urlopen(undo, timeout=5)  # the same protection as the other buttons
+    assert sink.write(update) is None
+    undo = urllib.request.Request(sink.url + "teach/undo", method="POST",
+                                  headers={"Origin": origin, TOKEN_HEADER: token})
+    with urllib.request.urlopen(undo, timeout=5) as answer:
+        assert answer.status == 204
+    assert sink.write(update) is Command.UNDO_TEACH
+    assert sink.write(update) is None
+
+
 def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
     token, origin = page_token(sink.url), sink.url.rstrip("/")
     for headers in ({},                                                     # curl, a script
