@@ -208,6 +208,8 @@ def build_parser() -> ArgumentParser:
                                "teach it again; teaching a name again adds to it")
     commands.add_argument("--actions", action="store_true", help="list the taught actions, then exit")
     commands.add_argument("--forget", metavar="NAME", default=None, help="remove the taught action NAME, then exit")
+    group.add_argument("--last", action="store_true",
+                       help="with --forget NAME: undo only its last teaching session (its only one: the action)")
     # No default shown for the part: argparse would say "None" where the text says what it means.
     group.add_argument("--teach-from", type=number("teach_from"), default=argparse.SUPPRESS, metavar="SECONDS",
                        help=f"with --video: where the part to learn from starts (default: its start), "
@@ -233,7 +235,7 @@ def build_parser() -> ArgumentParser:
 
 
 # flags that are not options of the run
-CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "list_cameras")
+CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "last", "list_cameras")
 
 
 class Unset(list):
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         from utils.teach import taught_command
 
         config = config_from_options(options)
-        output = taught_command(config, args.actions, args.forget)
+        output = taught_command(config, args.actions, args.forget, args.last)
         if output is None:
             run(config, stop)
         else:

@@ -19,7 +19,7 @@ from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
-from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions
+from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, observer
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.sampler import FrameSampler
@@ -119,6 +119,13 @@ class Pipeline:
         else:
             self.teaching.start()
 
+    def undo_teaching(self) -> None:
+        """The web view's undo button: the --teach action's last session is forgotten."""
+        if self.teaching is None:
+            log.warning("nothing to undo: start classify.py with --teach NAME to undo NAME's last session")
+        else:
+            self.teaching.undo()
+
     def _status(self) -> Status:
         temperature, cpu = self._cpu.read()
         return Status(self._capture_rate.rate, self._classify_rate.rate,
@@ -151,6 +158,8 @@ class Pipeline:
                 self._send(self.step(item))
         finally:
             self.stop.in_loop = False
+            if self.teaching:
+                self.teaching.end()
         return self.classified
 
     def _send(self, update: Update) -> None:
@@ -162,6 +171,8 @@ class Pipeline:
                 self.reset()
             elif command is Command.TEACH:
                 self.teach()
+            elif command is Command.UNDO_TEACH:
+                self.undo_teaching()
 
 
 def classified_rate(config: Config, source: FrameSource) -> float:
@@ -223,8 +234,9 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
     if taught is None:
         return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
     rate, frames = classified_rate(config, source), window_frames(config, source)
-    predictions = taught.predictions(prediction_filter, classifier.embedding, rate, frames)
-    teaching = taught.live_teaching(predictions, classifier.embedding, rate, frames, source.description)
+    observe = observer(classifier, rate)
+    predictions = taught.predictions(prediction_filter, observe, rate, frames)
+    teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
     return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
 
 

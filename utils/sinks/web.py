@@ -44,8 +44,10 @@ WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams r
 # once (each holds a thread): idle connections cannot pile up until the Pi runs out of memory.
 CONNECTION_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
-BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH}  # the page's buttons: what each asks of the pipeline
-BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh"}  # what the page shows when done
+# The page's buttons: what each asks of the pipeline, and what the page shows when it is done.
+BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
+BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh",
+                  Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}  # what the page shows when done
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
 PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",

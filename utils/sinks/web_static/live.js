@@ -4,7 +4,7 @@ import {clock, eventRow, getJSON, refreshLive, say, send, url, wireLogout} from 
 
 const $ = id => document.getElementById(id);
 const video = $("video"), view = $("view"), overlay = $("offline"), results = $("results"), status = $("status");
-const notice = $("notice"), teach = $("teach"), reply = $("reply");
+const notice = $("notice"), teach = $("teach"), undo = $("undo"), reply = $("reply");
 let run = null, lastAnswer = null, offline = false;
 
 function message(text) {
@@ -19,7 +19,7 @@ function bars(predictions) {
     const row = document.createElement("div"), label = document.createElement("div");
     const bar = document.createElement("div"), fill = document.createElement("div");
     row.className = "row"; label.className = "label"; bar.className = "bar";
-    label.textContent = `${p.label}  ${Math.round(p.score * 100)}%`;
+    label.textContent = `${p.label}${p.taught ? " (taught)" : ""}  ${Math.round(p.score * 100)}%`;
     fill.style.width = `${Math.max(0, Math.min(1, p.score)) * 100}%`;
     bar.append(fill); row.append(label, bar);
     return row;
@@ -49,7 +49,7 @@ function show(data) {
   }
   showOnline();
   notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
-  teach.hidden = !s.teach;
+  teach.hidden = undo.hidden = !s.teach;
   teach.textContent = `teach '${s.teach}'`;
   if (!("frame" in data)) return;  // no result yet: keep "waiting..."
   const shown = data.results.length ? data.results : s.notice ? [] : [{label: "(no label above the threshold)",
