@@ -34,9 +34,14 @@ class ChangeTest:
     `reference` features of the segment before them (at least `min_reference`) is the drift. A change is a drift
     above `margin` times the largest this segment has shown more than `guard` frames ago (so a change ramping up
     cannot raise its own bar), and at least `min_threshold`; while the segment is younger than `young` frames,
-    when that maximum is not known yet, a drift above `young_threshold`. After a change the window is the last
+    when that maximum is still being learnt, at least `young_threshold`. After a change the window is the last
     `settle` frames for 2 x `settle` frames, then the segment without its first `settle` frames (they straddle
     the change and blend both actions through the stream buffers).
+
+    A change must change the action: `confirm` frames after it, if the top-1 is the one from before the change,
+    it was the action's own variation (a camera move, a repeat that starts over) and is undone: the segment goes
+    on as before, its bar raised to the drift that fired. With `reset_stream`, the model's stream buffers restart
+    at a change too, so the new action is seen as from a fresh start.
     """
 
     recent: int = 10
@@ -48,6 +53,8 @@ class ChangeTest:
     margin: float = 1.0
     guard: int = 20
     settle: int = 10
+    confirm: int = 0
+    reset_stream: bool = False
 
     @classmethod
     def at_rate(cls, rate: float) -> ChangeTest:
@@ -59,7 +66,20 @@ class ChangeTest:
 
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
-                   guard=frames(default.guard), settle=frames(default.settle))
+                   guard=frames(default.guard), settle=frames(default.settle),
+                   confirm=frames(default.confirm) if default.confirm else 0)
+
+
+@dataclass
+class _Pending:
+    """A change of action waiting for its confirmation, and what undoing it restores."""
+
+    confirm_at: int
+    top1: int
+    segment_start: int
+    drifts: deque[float]
+    largest_drift: float
+    drift: float
 
 
 class HeadWindow:
@@ -87,8 +107,11 @@ class HeadWindow:
         self.frame = 0           # the number of the next frame
         self.segment_start = 0   # the first frame of the current segment
         self.changes = 0         # changes of action detected since the last reset
+        self.undone = 0          # of which undone: the action stayed the same
         self._drifts: deque[float] = deque()
         self._largest_drift = 0.0  # of this segment, older than `guard` frames
+        self._top1 = -1          # the top-1 class of the last frame
+        self._pending: _Pending | None = None  # the last change, until it is confirmed
 
     def feed(self) -> None:
         """Before invoke: the sum and count of the kept features become the head's input state."""
@@ -97,12 +120,25 @@ class HeadWindow:
         self._in_sum()[...] = self._kept.reshape(self._in_sum().shape)
         self._in_count()[...] = self.frame - first
 
-    def update(self) -> bool:
-        """After invoke: remembers this frame's feature; True when it completed a change of action."""
+    def update(self, top1: int = -1) -> bool:
+        """After invoke: remembers this frame's feature and its top-1 class; True when it completed a change of
+        action."""
         t = self.frame
         np.subtract(self._out_sum().reshape(-1), self._kept, out=self._features[t % self._history])
         self.frame = t + 1
+        if self._pending is not None and t >= self._pending.confirm_at:
+            pending, self._pending = self._pending, None
+            if top1 == pending.top1 >= 0:
+                self._undo(pending)
+                return False
+        self._top1 = top1
         return self.change is not None and self._test_for_change(t, self.change)
+
+    def _undo(self, pending: _Pending) -> None:
+        """The change left the action as it was: the segment goes on, and the drift that fired becomes its bar."""
+        self.segment_start, self._drifts = pending.segment_start, pending.drifts
+        self._largest_drift = max(pending.largest_drift, pending.drift, *pending.drifts)
+        self.undone += 1
 
     def _first(self, t: int) -> int:
         """The first frame of the window that frame t is classified with."""
@@ -135,12 +171,15 @@ class HeadWindow:
         norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
         drift = 1.0 - float(recent @ before) / norms if norms else 0.0
         young = t - self.segment_start < test.young
-        threshold = test.young_threshold if young else max(test.min_threshold, test.margin * self._largest_drift)
+        threshold = max(test.young_threshold if young else test.min_threshold, test.margin * self._largest_drift)
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
             self._largest_drift = max(self._largest_drift, self._drifts.popleft())
         if drift <= threshold:
             return False
+        if test.confirm:
+            self._pending = _Pending(t + test.confirm, self._top1, self.segment_start, deque(self._drifts),
+                                     self._largest_drift, drift)
         # The new segment starts with the recent frames that moved away; the window changes from the next frame.
         self.segment_start = t - test.recent + 1
         self.changes += 1
