@@ -141,3 +141,29 @@ def test_a_change_that_changes_the_top1_stays():
                if head.step(window, feature, top1)]
     assert len(changes) == 1 and window.undone == 0 and window.segment_start == changes[0] - test.recent + 1
 
+
+
+def test_with_reset_stream_a_change_restarts_the_stream_buffers_but_not_the_window():
+    """On the real model: the frame that completes a change leaves every stream buffer at zero (the next frame is
+    seen as a clip's first), while the head's window keeps the new segment's frames."""
+    from conftest import ARM_WRESTLING, CARVING_ICE, MODEL
+
+    from utils.model.stream_classifier import StreamClassifier
+    from utils.sources import sampled_frames
+
+    def frames(path, count):
+        clip = [frame.model_rgb((172, 172)) for frame in sampled_frames(path, 5.0)]
+        return [clip[i % len(clip)] for i in range(count)]
+
+    classifier = StreamClassifier(MODEL, num_threads=1)
+    classifier.set_window(60, ChangeTest(reset_stream=True))
+    buffers = [state_in for state_in, _ in classifier._changing_but_head]
+    for frame in frames(CARVING_ICE, 200) + frames(ARM_WRESTLING, 60):
+        classifier.classify(frame)
+        if classifier.window.changes:
+            break
+    assert classifier.window.changes == 1, "carving ice to arm wrestling was not seen as a change"
+    assert not any(buffer().any() for buffer in buffers)
+    classifier.classify(frames(ARM_WRESTLING, 1)[0])
+    assert any(buffer().any() for buffer in buffers)  # filled again from the next frame
+    assert classifier.window.frame - classifier.window.segment_start > 1
