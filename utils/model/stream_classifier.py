@@ -157,12 +157,6 @@ class StreamClassifier:
             if out is None or list(out["shape"]) != list(state["shape"]) or out["dtype"] != state["dtype"]:
                 raise ClassifierError(f"{where}: state {name} has no matching output to feed back")
 
-    def _reset_stream_buffers(self) -> None:
-        """The causal convolutions' memory back to zero, the head's window kept: the next frames are seen as the
-        start of a new clip, which is how the model was trained to name an action quickly."""
-        for state_in, _ in self._changing_but_head:
-            state_in()[...] = 0
-
     def reset(self) -> None:
         """Restarts the stream: every state back to zero, as at load time."""
         for state_in in self._state_inputs:
@@ -188,8 +182,6 @@ class StreamClassifier:
         logits = self._logits()[0]
         if self.window and self.window.update(int(np.argmax(logits))):
             log.debug("a change of action after frame %d: the window restarts", self.window.frame - 1)
-            if self.window.change and self.window.change.reset_stream:
-                self._reset_stream_buffers()
         probabilities = softmax(logits, out=self._probabilities)
         return self._smooth(probabilities)
 
