@@ -36,14 +36,15 @@ class ChangeTest:
     `reference` features of the segment before them (at least `min_reference`) is the drift. A change is a drift
     above `margin` times the largest this segment has shown more than `guard` frames ago (so a change ramping up
     cannot raise its own bar), and at least `min_threshold`. While the segment is younger than `young` frames that
-    maximum is still being learnt, so the bar is at least `young_floor`, and `young_threshold` until the segment
-    has shown `guard` frames of drift (a 20 s action never gets older than `young`, so its bar must be learnt). After a change the window is the last
-    `settle` frames for `settle_for` frames, then the segment without its first `settle` frames (they straddle
-    the change and blend both actions through the stream buffers).
+    maximum is still being learnt: the bar is at least `young_threshold` until the segment has shown `guard`
+    frames of drift, then at least `young_floor` (a 20 s action never gets older than `young`, so its bar must be
+    learnt). After a change the window is the last `settle` frames for `settle_for` frames, then the segment
+    without its first `settle` frames (they straddle the change and blend both actions through the stream
+    buffers).
 
     A change must change the action: if on most of the `confirm` frames after it the top-1 is still the one from
-    before the change, it was the action's own variation (a camera move, a repeat that starts over) and is undone: the segment goes
-    on as before, its bar raised to the drift that fired.
+    before the change, it was the action's own variation (a camera move, a repeat that starts over) and is
+    undone: the segment goes on as before, its bar raised to the drift that fired.
     """
 
     recent: int = 10
