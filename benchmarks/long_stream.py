@@ -321,8 +321,35 @@ def measure_changes(methods: list[str], threads: int | None) -> dict:
     return report
 
 
+def triples_markdown(report: dict) -> str:
+    """A short-triple report's summary per method, as a Markdown table."""
+    lines = ["| method | triples | into B: median / p90 / max | back to A: median / p90 / max | within 15 | "
+             "within floor + 10 | events right |", "|---|---|---|---|---|---|---|"]
+    for method, s in report["summary"].items():
+        into, back = (" / ".join(str(part[k]) for k in ("median", "p90", "max")) for part in (s["into"], s["back"]))
+        lines.append(f"| {method} | {s['triples']} | {into} | {back} | {s['within_15']:.1%} | "
+                     f"{s['within_floor_plus_10']:.1%} | {s['events_ok']}/{s['triples']} |")
+    return "\n".join(lines)
+
+
+def changes_markdown(report: dict) -> str:
+    """A --changes report: when each segment is first top-1, and the events, per method."""
+    lines = ["| video | method | segments: first top-1 (s) | events (s) |", "|---|---|---|---|"]
+    for name, runs in report["videos"].items():
+        for method, run in runs.items():
+            segments = "; ".join(f"{seg['label']} {seg['start']:g}–{seg['end']:g}: {seg['first_top1']}"
+                                 for seg in run["segments"])
+            events = "; ".join(f"{label} {start:.1f}–{end:.1f}" for label, start, end in run["events"]) or "none"
+            lines.append(f"| {name} | {method} | {segments} | {events} |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     """The summary per method and each method's delay matrix, as Markdown tables."""
+    if "triples" in report:
+        return triples_markdown(report)
+    if "videos" in report:
+        return changes_markdown(report)
     lines = ["| method | pairs | delay max / median | pairs over 15 | 1st top-1: min / mean | 1st right on the "
              "frame before | 2nd top-1 after the delay: min / mean | whole clips: mean top-1 share, worse than "
              "unbounded | meet all targets | misses a fresh start would not have |",
