@@ -79,6 +79,7 @@ class _Pending:
     """A change of action waiting for its confirmation, and what undoing it restores."""
 
     confirm_at: int
+    frames: int  # how many frames confirm or undo it
     top1: int
     segment_start: int
     drifts: deque[float]
@@ -138,7 +139,7 @@ class HeadWindow:
             pending.same += top1 == pending.top1 >= 0
             if t >= pending.confirm_at:
                 self._pending = None
-                if 2 * pending.same > self.change.confirm:  # named as before on most frames since the change
+                if 2 * pending.same > pending.frames:  # named as before on most frames since the change
                     self._undo(pending)
                     return False
         self._top1 = top1
@@ -191,8 +192,8 @@ class HeadWindow:
         if drift <= threshold:
             return False
         if test.confirm:
-            self._pending = _Pending(t + test.confirm, self._top1, self.segment_start, deque(self._drifts),
-                                     self._largest_drift, drift, self._tested)
+            self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
+                                     deque(self._drifts), self._largest_drift, drift, self._tested)
         # The new segment starts with the recent frames that moved away; the window changes from the next frame.
         self.segment_start = t - test.recent + 1
         self.changes += 1
