@@ -3,6 +3,8 @@
     python -m benchmarks.long_stream                        # all 56 pairs, the app's defaults and --window 4 fixed
     python -m benchmarks.long_stream --pairs "carving ice:walking the dog" --methods default,unbounded
     python -m benchmarks.long_stream > pairs.json && python -m benchmarks.long_stream --markdown pairs.json
+    python -m benchmarks.long_stream --clips val --triples  # 20 s of A, 20 s of B, 20 s of A, with --event B
+    python -m benchmarks.long_stream --changes              # the real changes of action in media/changes/
 
 For each pair it writes a video at 5 fps (the first clip looped for --minutes, then the second for 30 s, MJPG as a
 USB camera sends it) and runs `classify.py --video … --display none --json` on it with each method's flags. Per pair:
@@ -11,11 +13,18 @@ minutes and on the frame before the switch, and the second's share from the dela
 whole, once, from a fresh start: a pair counts towards the targets when both its clips are right on their own
 with the model's unbounded memory (`--window 0`). Prints one JSON object; --markdown turns a saved one into the
 README's tables.
+
+--triples plays each ordered pair as short actions (A, B and A again, 20 s each) and reports the frames until B is
+top-1 after its start and until A is top-1 again after B (each beside the fresh-start floor of that clip), and the
+events of `--event B` on the same run. --clips val judges on the validation clips that the model classifies right
+on their own (media/val/SOURCES.tsv). --changes reports, for each Kinetics segment of the videos in media/changes/,
+when its action is first top-1, and the events of `--event` with those actions.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import statistics
 import subprocess
@@ -31,12 +40,16 @@ import cv2
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.paths import CLIPS, LABELS, MODEL  # noqa: E402
+from benchmarks.paths import CLIPS, LABELS, MEDIA, MODEL  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
 
 FPS = 5
 SIZE = (172, 172)
 SECOND_SECONDS = 30
+SHORT_SECONDS = 20  # each part of a short triple
+# An --event of a short action: its start this soon after the action is first top-1, its end this soon after the
+# action's last top-1 frame (stream seconds).
+EVENT_START_WITHIN, EVENT_END_WITHIN = 2.0, 4.0
 # The issue 18 targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
 MAX_DELAY, FIRST_SHARE, SECOND_SHARE = 15, 0.95, 0.90
 METHODS = {
@@ -45,6 +58,16 @@ METHODS = {
     "fixed-12s": ["--fixed-window"],                   # the default's length, never restarted
     "unbounded": ["--window", "0"],                    # the model's own memory, as the TF Lite example
 }
+
+
+def val_clips() -> dict[str, Path]:
+    """The validation clips that the app classifies right on their own (media/val/SOURCES.tsv): judge on these."""
+    with open(MEDIA / "val" / "SOURCES.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return {row["label"]: MEDIA / "val" / row["file"] for row in rows if row["app_top1_last"] == row["label"]}
+
+
+CLIP_SETS = {"shared": lambda: dict(CLIPS), "val": val_clips}
 
 
 def clip_frames(path: Path) -> list:
@@ -72,14 +95,27 @@ def write_switch_video(path: Path, first: list, second: list, first_seconds: flo
 def top1_labels(video: Path, flags: Sequence[str], model: Path = MODEL, labels: Path = LABELS,
                 threads: int | None = None) -> list[str]:
     """The top-1 label of every classified frame of `classify.py --json` with these flags."""
+    return top1_and_events(video, flags, (), model, labels, threads)[0]
+
+
+def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
+                    labels: Path = LABELS, threads: int | None = None) -> tuple[list[str], list[dict]]:
+    """The top-1 labels of `classify.py --json` with these flags, and the ended events of `--event` on `watched`
+    (events.jsonl's "end" records: label, start and end in stream seconds)."""
     extra = ["--num-threads", str(threads)] if threads else []
-    done = subprocess.run(
-        [sys.executable, str(REPO / "classify.py"), "--video", str(video), "--display", "none", "--json",
-         "--model", str(model), "--labels", str(labels), *extra, *flags],
-        capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"classify.py {' '.join(flags)} on {video.name} failed: {done.stderr.strip()}")
-    return [json.loads(line)["results"][0]["label"] for line in done.stdout.splitlines()]
+    with tempfile.TemporaryDirectory() as events_dir:
+        if watched:
+            extra += ["--event", ",".join(watched), "--events-dir", events_dir]
+        done = subprocess.run(
+            [sys.executable, str(REPO / "classify.py"), "--video", str(video), "--display", "none", "--json",
+             "--model", str(model), "--labels", str(labels), *extra, *flags],
+            capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"classify.py {' '.join(flags)} on {video.name} failed: {done.stderr.strip()}")
+        journal = Path(events_dir) / "events.jsonl"
+        records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.is_file() else []
+    tops = [json.loads(line)["results"][0]["label"] for line in done.stdout.splitlines()]
+    return tops, [r for r in records if r["type"] == "end"]
 
 
 def fresh_start_delay(frames: list, label: str, folder: Path, threads: int | None = None) -> int | None:
@@ -131,21 +167,24 @@ def summary(pairs: list[dict]) -> dict:
 
 
 def whole_clip(tops: Sequence[str], label: str) -> dict:
-    return {"share": round(share(tops, label), 4), "final_right": bool(tops) and tops[-1] == label}
+    # After 2 s as well: the first frames of any stream are a guess, whatever the window.
+    return {"share": round(share(tops, label), 4), "share_after_2s": round(share(tops[2 * FPS:], label), 4),
+            "final_right": bool(tops) and tops[-1] == label}
 
 
-def parse_pairs(text: str) -> list[tuple[str, str]]:
+def parse_pairs(text: str, clips: dict[str, Path] = CLIPS) -> list[tuple[str, str]]:
     if text == "all":
-        return list(permutations(CLIPS, 2))
+        return list(permutations(clips, 2))
     pairs = [tuple(part.strip() for part in item.split(":")) for item in text.split(",")]
     for pair in pairs:
-        if len(pair) != 2 or not all(label in CLIPS for label in pair) or pair[0] == pair[1]:
-            raise SystemExit(f"--pairs: {':'.join(pair)!r} is not 'first:second' of two of: {', '.join(CLIPS)}")
+        if len(pair) != 2 or not all(label in clips for label in pair) or pair[0] == pair[1]:
+            raise SystemExit(f"--pairs: {':'.join(pair)!r} is not 'first:second' of two of: {', '.join(clips)}")
     return pairs  # type: ignore[return-value]
 
 
-def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jobs: int, threads: int | None) -> dict:
-    frames = {label: clip_frames(path) for label, path in CLIPS.items() if any(label in p for p in pairs)}
+def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jobs: int, threads: int | None,
+            clips: dict[str, Path] = CLIPS) -> dict:
+    frames = {label: clip_frames(path) for label, path in clips.items() if any(label in p for p in pairs)}
     switch_at = round(minutes * 60 * FPS)
     report: dict = {"fps": FPS, "first_action_seconds": minutes * 60, "second_action_seconds": SECOND_SECONDS,
                     "methods": {m: METHODS[m] for m in methods}, "whole_clips": {}, "pairs": []}
@@ -164,7 +203,7 @@ def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jo
             return {"first": first, "second": second, **runs}
 
         def run_clip(label: str) -> dict:
-            runs: dict = {m: whole_clip(top1_labels(CLIPS[label], METHODS[m], threads=threads), label)
+            runs: dict = {m: whole_clip(top1_labels(clips[label], METHODS[m], threads=threads), label)
                           for m in sorted({*methods, "unbounded"})}
             runs["fresh_start_delay"] = fresh_start_delay(frames[label], label, Path(folder), threads)
             return runs
@@ -190,14 +229,127 @@ def method_summary(method: str, counted: list[dict], whole_clips: dict) -> dict:
             (p[method]["delay"] is None or p[method]["delay"] > MAX_DELAY) and (fresh[p["second"]] or 0) <= MAX_DELAY
             for p in counted),
         "whole_clip_share_mean": round(statistics.mean(c[method]["share"] for c in clips), 4),
+        "whole_clip_share_after_2s_mean": round(statistics.mean(c[method]["share_after_2s"] for c in clips), 4),
         "whole_clips_worse_than_unbounded": [
             label for label, c in whole_clips.items() if c[method]["share"] < c["unbounded"]["share"]],
         "whole_clips_final_right": sum(c[method]["final_right"] for c in clips),
     }
 
 
+def first_top1(tops: Sequence[str], label: str, start: int) -> int | None:
+    """Frames from index `start` until `label` is top-1 (0: at once); None if never."""
+    return next((i - start for i in range(start, len(tops)) if tops[i] == label), None)
+
+
+def triple_metrics(tops: Sequence[str], events: Sequence[dict], first: str, second: str, part: int) -> dict:
+    """One short triple's run (`part` frames each of first, second, first): the delays into the second action and
+    back to the first, and whether `--event second` gave one event that starts and ends in time."""
+    into, back = first_top1(tops, second, part), first_top1(tops, first, 2 * part)
+    hits = [i for i in range(part, 2 * part) if tops[i] == second]
+    ours = [e for e in events if e["label"] == second]
+    event_ok = (len(ours) == 1 and bool(hits)
+                and 0 <= ours[0]["start"] - hits[0] / FPS <= EVENT_START_WITHIN
+                and 0 <= ours[0]["end"] - (2 * part - 1) / FPS <= EVENT_END_WITHIN)
+    return {"into": into, "back": back, "events": [[e["start"], e["end"]] for e in ours], "event_ok": event_ok}
+
+
+def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
+    """A method's short-triple figures: the delays into B and back to A, and how many are within the targets."""
+    def stats(delays: list[int | None]) -> dict:
+        known = sorted(d for d in delays if d is not None)
+        return {"median": statistics.median(known) if known else None,
+                "p90": known[min(len(known) - 1, round(0.9 * (len(known) - 1)))] if known else None,
+                "max": known[-1] if len(known) == len(delays) and known else None,
+                "never": len(delays) - len(known)}
+    runs = [(t[method], t["first"], t["second"]) for t in triples]
+    delays = [(r["into"], fresh[b]) for r, a, b in runs] + [(r["back"], fresh[a]) for r, a, b in runs]
+    return {"triples": len(runs), "into": stats([r["into"] for r, _, _ in runs]),
+            "back": stats([r["back"] for r, _, _ in runs]),
+            "within_15": round(sum(d is not None and d <= MAX_DELAY for d, _ in delays) / len(delays), 4),
+            "within_floor_plus_10": round(sum(d is not None and f is not None and d <= f + 10
+                                              for d, f in delays) / len(delays), 4),
+            "events_ok": sum(r["event_ok"] for r, _, _ in runs)}
+
+
+def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None) -> dict:
+    """Every ordered pair of `clips` as A, B, A of SHORT_SECONDS each, with --event B."""
+    frames = {label: clip_frames(path) for label, path in clips.items()}
+    part = SHORT_SECONDS * FPS
+    report: dict = {"fps": FPS, "part_seconds": SHORT_SECONDS, "methods": {m: METHODS[m] for m in methods}}
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
+        def run_triple(pair: tuple[str, str]) -> dict:
+            first, second = pair
+            video = Path(folder) / f"{first}-{second}-{first}.avi"
+            write_video(video, [(frames[first], SHORT_SECONDS), (frames[second], SHORT_SECONDS),
+                                (frames[first], SHORT_SECONDS)])
+            try:
+                runs = {m: triple_metrics(*top1_and_events(video, METHODS[m], [second], threads=threads),
+                                          first, second, part) for m in methods}
+            finally:
+                video.unlink()
+            print(f"{first} -> {second} -> {first}: " + ", ".join(
+                f"{m} {r['into']}/{r['back']}" for m, r in runs.items()), file=sys.stderr)
+            return {"first": first, "second": second, **runs}
+
+        labels = sorted(frames)
+        fresh = dict(zip(labels, pool.map(
+            lambda label: fresh_start_delay(frames[label], label, Path(folder), threads), labels)))
+        report["fresh_start_delay"] = fresh
+        report["triples"] = list(pool.map(run_triple, permutations(labels, 2)))
+    report["summary"] = {m: triple_summary(report["triples"], m, fresh) for m in methods}
+    return report
+
+
+def measure_changes(methods: list[str], threads: int | None) -> dict:
+    """media/changes/: when each Kinetics segment's action is first top-1, and the events --event gives."""
+    with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
+        rows = [row for row in csv.DictReader(f, delimiter="\t") if not row["kinetics600_label"].startswith("other")]
+    report: dict = {"methods": {m: METHODS[m] for m in methods}, "videos": {}}
+    for name in sorted({row["file"] for row in rows}):
+        segments = [row for row in rows if row["file"] == name]
+        actions = sorted({row["kinetics600_label"] for row in segments})
+        runs = {}
+        for m in methods:
+            tops, events = top1_and_events(MEDIA / "changes" / name, METHODS[m], actions, threads=threads)
+            runs[m] = {"segments": [
+                {"label": row["kinetics600_label"], "start": float(row["start_s"]), "end": float(row["end_s"]),
+                 "first_top1": next((round(i / FPS, 2) for i, top in enumerate(tops) if top == row["kinetics600_label"]
+                                     and float(row["start_s"]) <= i / FPS < float(row["end_s"])), None)}
+                for row in segments],
+                "events": [[e["label"], e["start"], e["end"]] for e in events]}
+        report["videos"][name] = runs
+    return report
+
+
+def triples_markdown(report: dict) -> str:
+    """A short-triple report's summary per method, as a Markdown table."""
+    lines = ["| method | triples | into B: median / p90 / max | back to A: median / p90 / max | within 15 | "
+             "within floor + 10 | events right |", "|---|---|---|---|---|---|---|"]
+    for method, s in report["summary"].items():
+        into, back = (" / ".join(str(part[k]) for k in ("median", "p90", "max")) for part in (s["into"], s["back"]))
+        lines.append(f"| {method} | {s['triples']} | {into} | {back} | {s['within_15']:.1%} | "
+                     f"{s['within_floor_plus_10']:.1%} | {s['events_ok']}/{s['triples']} |")
+    return "\n".join(lines)
+
+
+def changes_markdown(report: dict) -> str:
+    """A --changes report: when each segment is first top-1, and the events, per method."""
+    lines = ["| video | method | segments: first top-1 (s) | events (s) |", "|---|---|---|---|"]
+    for name, runs in report["videos"].items():
+        for method, run in runs.items():
+            segments = "; ".join(f"{seg['label']} {seg['start']:g}–{seg['end']:g}: {seg['first_top1']}"
+                                 for seg in run["segments"])
+            events = "; ".join(f"{label} {start:.1f}–{end:.1f}" for label, start, end in run["events"]) or "none"
+            lines.append(f"| {name} | {method} | {segments} | {events} |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict) -> str:
     """The summary per method and each method's delay matrix, as Markdown tables."""
+    if "triples" in report:
+        return triples_markdown(report)
+    if "videos" in report:
+        return changes_markdown(report)
     lines = ["| method | pairs | delay max / median | pairs over 15 | 1st top-1: min / mean | 1st right on the "
              "frame before | 2nd top-1 after the delay: min / mean | whole clips: mean top-1 share, worse than "
              "unbounded | meet all targets | misses a fresh start would not have |",
@@ -240,6 +392,11 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="how long the first action runs")
     parser.add_argument("--jobs", type=int, default=1, help="runs at the same time")
     parser.add_argument("--threads", type=int, default=None, help="--num-threads of each run (default: the app's)")
+    parser.add_argument("--clips", choices=sorted(CLIP_SETS), default="shared",
+                        help="the shared clips (to tune on) or the validation clips right on their own (to judge on)")
+    parser.add_argument("--triples", action="store_true",
+                        help=f"short actions: A, B and A again, {SHORT_SECONDS} s each, with --event B")
+    parser.add_argument("--changes", action="store_true", help="the videos of media/changes/ (SEGMENTS.tsv)")
     parser.add_argument("--markdown", type=Path, metavar="REPORT",
                         help="measure nothing: print a saved JSON report as Markdown tables")
     args = parser.parse_args()
@@ -249,7 +406,13 @@ def main() -> None:
     methods = args.methods.split(",")
     if unknown := [m for m in methods if m not in METHODS]:
         parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
-    report = measure(parse_pairs(args.pairs), methods, args.minutes, max(1, args.jobs), args.threads)
+    if args.changes:
+        report = measure_changes(methods, args.threads)
+    elif args.triples:
+        report = measure_triples(CLIP_SETS[args.clips](), methods, max(1, args.jobs), args.threads)
+    else:
+        report = measure(parse_pairs(args.pairs, CLIP_SETS[args.clips]()), methods, args.minutes, max(1, args.jobs),
+                         args.threads, CLIP_SETS[args.clips]())
     print(json.dumps(report, indent=1))
 
 

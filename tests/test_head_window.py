@@ -23,10 +23,10 @@ class Head:
     def window(self, frames: int, change: ChangeTest | None = None) -> HeadWindow:
         return HeadWindow(frames, lambda: self.in_sum, lambda: self.count, lambda: self.out_sum, change)
 
-    def step(self, window: HeadWindow, feature: np.ndarray) -> bool:
+    def step(self, window: HeadWindow, feature: np.ndarray, top1: int = -1) -> bool:
         window.feed()
         self.out_sum[:] = self.in_sum + feature
-        return window.update()
+        return window.update(top1)
 
     def mean(self) -> np.ndarray:
         """What the head would classify: the fed sum plus this frame's feature, over the count plus one."""
@@ -74,10 +74,10 @@ def test_a_change_of_action_restarts_the_window_within_the_recent_frames():
     change, start = changes[0], window.segment_start
     assert start == change - test.recent + 1 >= 300 - test.recent
     assert fed[change] == 59  # the change takes effect from the next frame
-    # Then the last `settle` frames, for 2 x settle frames; then the segment without its first `settle` frames,
+    # Then the last `settle` frames, for `settle_for` frames; then the segment without its first `settle` frames,
     # growing back to the full window.
-    assert fed[change + 1:start + 2 * test.settle] == [test.settle - 1] * (start + 2 * test.settle - change - 1)
-    assert fed[start + 2 * test.settle] == test.settle
+    assert fed[change + 1:start + test.settle_for] == [test.settle - 1] * (start + test.settle_for - change - 1)
+    assert fed[start + test.settle_for] == test.settle_for - test.settle
     assert fed[-1] == 59
 
 
@@ -114,3 +114,31 @@ def test_the_lengths_are_seconds_at_the_classified_rate(rate, recent, young):
     test = ChangeTest.at_rate(rate)
     assert (test.recent, test.young) == (recent, young)
     assert test.young_threshold == ChangeTest().young_threshold
+
+
+def test_a_change_that_leaves_the_top1_as_it_was_is_undone():
+    """A jump in the features (a camera move, a repeat that starts over) under which the model still names the same
+    action is not a change of action: `confirm` frames later the segment goes on as before, and the jump that fired
+    is its bar from then on, so the same jump does not restart the window again."""
+    test = ChangeTest(confirm=20)
+    look_a, look_b = action(1, 150), action(2, 30)
+    jumpy = look_a + look_b + look_a[:90] + look_b + look_a[:90]
+    head = Head()
+    window = head.window(60, test)
+    changes = [t for t, feature in enumerate(jumpy) if head.step(window, feature, top1=7)]
+    assert len(changes) == 1 and 150 <= changes[0] < 150 + test.recent, changes
+    assert window.undone == 1 and window.segment_start == 0
+    window.feed()
+    assert head.count[0] == 59  # the full window again
+
+
+def test_a_change_that_changes_the_top1_stays():
+    test = ChangeTest(confirm=20)
+    head = Head()
+    window = head.window(60, test)
+    tops = [3] * 315 + [9] * 105  # the model names the new action once the window has restarted
+    changes = [t for t, (feature, top1) in enumerate(zip(action(1, 300) + action(2, 120), tops))
+               if head.step(window, feature, top1)]
+    assert len(changes) == 1 and window.undone == 0 and window.segment_start == changes[0] - test.recent + 1
+
+

@@ -18,11 +18,15 @@ from benchmarks.long_stream import (
     MAX_DELAY,
     SECOND_SECONDS,
     SECOND_SHARE,
+    SHORT_SECONDS,
     clip_frames,
     fresh_start_delay,
     switch_metrics,
+    top1_and_events,
     top1_labels,
+    triple_metrics,
     write_switch_video,
+    write_video,
 )
 from benchmarks.paths import CLIPS
 
@@ -63,6 +67,22 @@ def test_new_action_takes_over_within_3_s_after_5_minutes(tmp_path, first, secon
     allowed = max(MAX_DELAY, fresh)
     assert run["delay"] is not None and run["delay"] <= allowed, f"took {run['delay']} frames, allowed {allowed}"
     assert run["second_share"] >= SECOND_SHARE, f"second action top-1 on only {run['second_share']:.0%}"
+
+
+@pytest.mark.slow
+def test_a_20_s_action_between_two_others_is_found_and_makes_one_event(tmp_path):
+    """Flipping pancake, juggling soccer ball, flipping pancake, 20 s each: the juggling starts while the first
+    segment is still young (under 30 s), where a fixed bar of 0.7 never fired (18 frames, the plain 12 s
+    window's pace; docs/research/short-actions.md). Both switches within 3 s, and one --event for the juggling."""
+    first, second = "flipping pancake", "juggling soccer ball"
+    video = tmp_path / "triple.avi"
+    a, b = clip_frames(CLIPS[first]), clip_frames(CLIPS[second])
+    write_video(video, [(a, SHORT_SECONDS), (b, SHORT_SECONDS), (a, SHORT_SECONDS)])
+    tops, events = top1_and_events(video, [], [second])
+    run = triple_metrics(tops, events, first, second, SHORT_SECONDS * FPS)
+    assert run["into"] is not None and run["into"] <= MAX_DELAY, run
+    assert run["back"] is not None and run["back"] <= MAX_DELAY, run
+    assert run["event_ok"], run
 
 
 @pytest.mark.slow

@@ -11,6 +11,8 @@ clip but takes up to 11 s to switch. So the window is long, and a drift test on 
 and starts a new segment. Tests on the short window's *classes* false-alarm on a clip's own ambiguous stretches;
 the drift of the recent features, judged against the largest drift this segment has shown by itself, does not.
 The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower.
+Actions of 20 s never leave the young stage, so its bar is learnt from the segment's own drift, and a change
+that leaves the model naming the same action is undone (docs/research/short-actions.md).
 """
 
 from __future__ import annotations
@@ -33,10 +35,16 @@ class ChangeTest:
     Every frame, the cosine distance between the mean of the last `recent` features and the mean of up to
     `reference` features of the segment before them (at least `min_reference`) is the drift. A change is a drift
     above `margin` times the largest this segment has shown more than `guard` frames ago (so a change ramping up
-    cannot raise its own bar), and at least `min_threshold`; while the segment is younger than `young` frames,
-    when that maximum is not known yet, a drift above `young_threshold`. After a change the window is the last
-    `settle` frames for 2 x `settle` frames, then the segment without its first `settle` frames (they straddle
-    the change and blend both actions through the stream buffers).
+    cannot raise its own bar), and at least `min_threshold`. While the segment is younger than `young` frames that
+    maximum is still being learnt: the bar is at least `young_threshold` until the segment has shown `guard`
+    frames of drift, then at least `young_floor` (a 20 s action never gets older than `young`, so its bar must be
+    learnt). After a change the window is the last `settle` frames for `settle_for` frames, then the segment
+    without its first `settle` frames (they straddle the change and blend both actions through the stream
+    buffers).
+
+    A change must change the action: if on most of the `confirm` frames after it the top-1 is still the one from
+    before the change, it was the action's own variation (a camera move, a repeat that starts over) and is
+    undone: the segment goes on as before, its bar raised to the drift that fired.
     """
 
     recent: int = 10
@@ -44,10 +52,13 @@ class ChangeTest:
     min_reference: int = 20
     young: int = 150
     young_threshold: float = 0.7
+    young_floor: float = 0.6
     min_threshold: float = 0.3
     margin: float = 1.0
     guard: int = 20
-    settle: int = 10
+    settle: int = 5
+    settle_for: int = 20
+    confirm: int = 20
 
     @classmethod
     def at_rate(cls, rate: float) -> ChangeTest:
@@ -59,7 +70,23 @@ class ChangeTest:
 
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
-                   guard=frames(default.guard), settle=frames(default.settle))
+                   guard=frames(default.guard), settle=frames(default.settle), settle_for=frames(default.settle_for),
+                   confirm=frames(default.confirm))
+
+
+@dataclass
+class _Pending:
+    """A change of action waiting for its confirmation, and what undoing it restores."""
+
+    confirm_at: int
+    frames: int  # how many frames confirm or undo it
+    top1: int
+    segment_start: int
+    drifts: deque[float]
+    largest_drift: float
+    drift: float
+    tested: int
+    same: int = 0  # frames since the change whose top-1 is still `top1`
 
 
 class HeadWindow:
@@ -87,8 +114,12 @@ class HeadWindow:
         self.frame = 0           # the number of the next frame
         self.segment_start = 0   # the first frame of the current segment
         self.changes = 0         # changes of action detected since the last reset
+        self.undone = 0          # of which undone: the action stayed the same
         self._drifts: deque[float] = deque()
         self._largest_drift = 0.0  # of this segment, older than `guard` frames
+        self._tested = 0         # frames of this segment whose drift was measured
+        self._top1 = -1          # the top-1 class of the last frame
+        self._pending: _Pending | None = None  # the last change, until it is confirmed
 
     def feed(self) -> None:
         """Before invoke: the sum and count of the kept features become the head's input state."""
@@ -97,19 +128,35 @@ class HeadWindow:
         self._in_sum()[...] = self._kept.reshape(self._in_sum().shape)
         self._in_count()[...] = self.frame - first
 
-    def update(self) -> bool:
-        """After invoke: remembers this frame's feature; True when it completed a change of action."""
+    def update(self, top1: int = -1) -> bool:
+        """After invoke: remembers this frame's feature and its top-1 class; True when it completed a change of
+        action."""
         t = self.frame
         np.subtract(self._out_sum().reshape(-1), self._kept, out=self._features[t % self._history])
         self.frame = t + 1
+        if self._pending is not None:
+            pending = self._pending
+            pending.same += top1 == pending.top1 >= 0
+            if t >= pending.confirm_at:
+                self._pending = None
+                if 2 * pending.same > pending.frames:  # named as before on most frames since the change
+                    self._undo(pending)
+                    return False
+        self._top1 = top1
         return self.change is not None and self._test_for_change(t, self.change)
+
+    def _undo(self, pending: _Pending) -> None:
+        """The change left the action as it was: the segment goes on, and the drift that fired becomes its bar."""
+        self.segment_start, self._drifts, self._tested = pending.segment_start, pending.drifts, pending.tested
+        self._largest_drift = max(pending.largest_drift, pending.drift, *pending.drifts)
+        self.undone += 1
 
     def _first(self, t: int) -> int:
         """The first frame of the window that frame t is classified with."""
         if self.change is None or self.changes == 0:
             return max(0, t - self.frames + 1)
         settle = min(self.change.settle, self.frames)
-        if t - self.segment_start < 2 * settle:
+        if t - self.segment_start < max(settle, self.change.settle_for):
             return max(self.segment_start, t - settle + 1)
         return max(self.segment_start + settle, t - self.frames + 1)
 
@@ -135,15 +182,22 @@ class HeadWindow:
         norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
         drift = 1.0 - float(recent @ before) / norms if norms else 0.0
         young = t - self.segment_start < test.young
-        threshold = test.young_threshold if young else max(test.min_threshold, test.margin * self._largest_drift)
+        floor = test.min_threshold if not young else \
+            test.young_floor if self._tested >= test.guard else test.young_threshold
+        threshold = max(floor, test.margin * self._largest_drift)
+        self._tested += 1
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
             self._largest_drift = max(self._largest_drift, self._drifts.popleft())
         if drift <= threshold:
             return False
+        if test.confirm:
+            self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
+                                     deque(self._drifts), self._largest_drift, drift, self._tested)
         # The new segment starts with the recent frames that moved away; the window changes from the next frame.
         self.segment_start = t - test.recent + 1
         self.changes += 1
         self._drifts.clear()
         self._largest_drift = 0.0
+        self._tested = 0
         return True

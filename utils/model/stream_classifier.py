@@ -190,9 +190,10 @@ class StreamClassifier:
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
             np.copyto(state_in(), state_out())
-        if self.window and self.window.update():
+        logits = self._logits()[0]
+        if self.window and self.window.update(int(np.argmax(logits))):
             log.debug("a change of action after frame %d: the window restarts", self.window.frame - 1)
-        probabilities = softmax(self._logits()[0], out=self._probabilities)
+        probabilities = softmax(logits, out=self._probabilities)
         return self._smooth(probabilities)
 
     def require_embedding(self) -> None:
