@@ -38,6 +38,9 @@ def check_labels_file(path: str | os.PathLike[str]) -> None:
 
 def _check(path: Path, kind: str, problem_of: Callable[[Path, str | None], str | None]) -> None:
     if not path.is_file():
+        if path.exists():  # stat only: a FIFO is never opened
+            what = "a folder" if path.is_dir() else "a pipe or a device"
+            raise ModelFileError(f"{kind} {path} is {what}, not a file; give the file itself")
         raise ModelFileError(f"{kind} not found: {path}; run {fix_command(path.name, force=False)}")
     try:
         problem = problem_of(path, KNOWN_SHA256.get(path.name))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
+from utils.regular_file import NotAFileError, open_regular
 from utils.sampler import FrameSampler
 from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame
@@ -45,21 +45,17 @@ def is_url(spec: str) -> bool:
 
 
 def video_path_problem(path: Path) -> str | None:
-    """What stops `path` from being read as a video file, or None. Never opens a FIFO (that would block)."""
+    """What stops `path` from being read as a video file, or None. Never blocks on a FIFO."""
     try:
-        mode = path.stat().st_mode
+        with open_regular(path):
+            pass
     except FileNotFoundError:
         return f"video file not found: {path}"
-    except OSError as e:
-        return f"cannot read video {path}: {e.strerror or e}"
-    if stat.S_ISDIR(mode):
+    except IsADirectoryError:
         return f"video {path} is a folder; give a video file inside it"
-    if not stat.S_ISREG(mode):
-        return (f"video {path} is a pipe or a device, not a file; save the video to a file first "
+    except NotAFileError as e:
+        return (f"video {path} {e.strerror}; save the video to a file first "
                 "(or give a camera with --camera-id, a stream with its URL)")
-    try:
-        with path.open("rb"):
-            pass
     except OSError as e:
         return f"cannot read video {path}: {e.strerror or e}"
     return None

@@ -16,18 +16,21 @@ import dataclasses
 import datetime
 import json
 import logging
+import math
 import os
 import tempfile
 import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import file_sha256, usual_file_mode
 from utils.paths import shown
+from utils.regular_file import NotAFileError, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,12 @@ SUFFIX = ".npz"
 ARRAYS = {"examples", "sessions", "meta"}
 SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
 MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
+# The arrays of one action, uncompressed: 64 MB is 35,000 examples of A0's 480 features, about two hours of
+# teaching at 5 frames a second. A compressed archive can claim gigabytes (zeros compress 1000:1), so the
+# sizes in its headers are checked before anything is loaded.
+MAX_ACTION_BYTES = 64 << 20
+NPY_MAGIC = b"\x93NUMPY"
+DTYPES = {"examples": np.dtype(np.float32), "sessions": np.dtype(np.int32), "meta": np.dtype(np.uint8)}
 
 
 def check_name(name: str) -> str:
@@ -203,18 +212,22 @@ def read_action(path: Path) -> TaughtAction:
     where = shown(path)
     forget = f"remove it (classify.py --forget {urllib.parse.unquote(path.stem)!r})"
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array renamed
-            raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the actions "
-                                  f"folder, or {forget}")
-        with loaded as arrays:
-            if set(arrays.files) != ARRAYS:
-                raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of "
-                                      f"the actions folder, or {forget}")
-            examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
+        with open_regular(path) as f:
+            if not zipfile.is_zipfile(f):
+                f.seek(0)
+                if f.read(len(NPY_MAGIC)) == NPY_MAGIC:  # a lone .npy array renamed
+                    raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the "
+                                          f"actions folder, or {forget}")
+                raise zipfile.BadZipFile("not a zip archive")
+            check_archive(f, where, forget)
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as arrays:
+                examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
+    except (IsADirectoryError, NotAFileError) as e:
+        raise ClassifierError(f"{where} {e.strerror}: move it out of the actions folder") from e
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         # ValueError covers pickled (object) arrays and bad JSON alike.
         raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}: damaged or not one): "
@@ -234,6 +247,34 @@ def read_action(path: Path) -> TaughtAction:
     return action
 
 
+def check_archive(f: BinaryIO, where: str, forget: str) -> None:
+    """Refuses an archive whose arrays are not the three of an action, or bigger than one can be, from its zip
+    and .npy headers alone (nothing is decompressed beyond them)."""
+    with zipfile.ZipFile(f) as archive:
+        infos = archive.infolist()
+        members = {info.filename.removesuffix(".npy"): info for info in infos}
+        if len(infos) != len(ARRAYS) or set(members) != ARRAYS:
+            raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of the "
+                                  f"actions folder, or {forget}")
+        total = sum(info.file_size for info in infos)
+        if total > MAX_ACTION_BYTES:
+            raise ClassifierError(f"{where} holds {total >> 20} MB of arrays, more than a taught action can "
+                                  f"({MAX_ACTION_BYTES >> 20} MB): {forget}")
+        for name, info in members.items():
+            with archive.open(info) as member:
+                shape, dtype = _array_header(member)
+            if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
+                raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
+
+
+def _array_header(member: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy file announces."""
+    version = np.lib.format.read_magic(member)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(member)
+    return shape, dtype
+
+
 def _action_from(meta: dict, examples: np.ndarray, sessions: np.ndarray) -> TaughtAction:
     sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
                                   str(s["source"]), str(s["taught"])) for s in meta["sessions"])
@@ -245,6 +286,12 @@ def _action_from(meta: dict, examples: np.ndarray, sessions: np.ndarray) -> Taug
     if not np.all(np.isfinite(examples)):
         raise ValueError("examples that are not finite numbers")
     tau = meta.get("tau")
+    numbers = [tau] if tau is not None else []
+    numbers += [number for session in sessions_meta for number in (session.seconds, session.fps)]
+    if not all(math.isfinite(float(number)) for number in numbers):  # JSON's NaN and Infinity parse too
+        raise ValueError("numbers that are not finite (NaN or infinite)")
+    if tau is not None and not -1.0 <= float(tau) <= 1.0:
+        raise ValueError(f"tau {tau} is not a cosine (from -1 to 1)")
     model = ModelIdentity(str(meta["model"]["sha256"]), str(meta["model"]["file"]))
     return TaughtAction(str(meta["name"]), model, examples,
                         sessions.astype(np.int32), sessions_meta, None if tau is None else float(tau))

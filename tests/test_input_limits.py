@@ -1,0 +1,130 @@
+"""Input that is too big, never ends, blocks or lies, through the CLI: one line on stderr, exit 2, nothing read
+beyond a bound and nothing already saved lost."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import CARVING_ICE, run_cli
+from test_cli import one_error_line
+from test_teach_cli import fingerprint, teach
+
+from utils.model.taught import ActionStore, read_action
+from utils.model.taught.store import MAX_ACTION_BYTES
+
+
+def error_line(run) -> str:
+    """Exit 2 and one line on stderr, no traceback; stdout may hold what was good (--actions lists the rest)."""
+    assert run.returncode == 2, (run.returncode, run.stderr)
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("classify.py: error: "), lines
+    return lines[0]
+
+
+# --- the config file ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "/dev/urandom", "folder"])
+def test_a_config_file_that_is_not_a_file_is_refused_without_reading_it(tmp_path, kind):
+    config = {"fifo": tmp_path / "options.toml", "folder": tmp_path}.get(kind, Path(kind))
+    if kind == "fifo":
+        os.mkfifo(config)
+    line = one_error_line(run_cli("--config", str(config), model=False, timeout=60))
+    what = "a folder" if kind == "folder" else "a pipe or a device, not a file"
+    assert line == f"classify.py: error: config file {config} is {what}; give a TOML file"
+
+
+def test_a_config_file_larger_than_a_megabyte_is_refused(tmp_path):
+    config = tmp_path / "options.toml"
+    config.write_text("# a comment\n" * 100_000)  # 1.2 MB of valid TOML
+    line = one_error_line(run_cli("--config", str(config), model=False))
+    assert line == f"classify.py: error: config file {config} is larger than 1024 kB, too large for a config file"
+
+
+# --- the taught actions' folder -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_action(tmp_path_factory) -> Path:
+    """A folder with 'carving, mine', taught from carving_ice's first 2.2 s."""
+    folder = tmp_path_factory.mktemp("actions")
+    done = teach(folder, "carving, mine", CARVING_ICE, "--teach-to", "2.2")
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+@pytest.fixture
+def folder(one_action, tmp_path) -> Path:
+    return Path(shutil.copytree(one_action, tmp_path / "actions"))
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.save(out, array)
+    return out.getvalue()
+
+
+def write_bomb(path: Path, megabytes: int) -> None:
+    """An action file whose examples inflate to `megabytes` of zeros from a few hundred kB, written in
+    chunks so the test itself never holds them."""
+    rows = megabytes * (1 << 20) // (480 * 4)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("examples.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (rows, 480)})
+            for _ in range(megabytes):
+                member.write(bytes(1 << 20))
+        archive.writestr("sessions.npy", npy_bytes(np.zeros(1, np.int32)))
+        archive.writestr("meta.npy", npy_bytes(np.frombuffer(b"{}", np.uint8)))
+
+
+def test_a_compressed_bomb_in_the_actions_folder_is_refused_from_its_headers(folder):
+    megabytes = (MAX_ACTION_BYTES >> 20) + 16
+    write_bomb(folder / "bomb.npz", megabytes)
+    assert (folder / "bomb.npz").stat().st_size < 1 << 20
+    before = fingerprint(folder)
+    expected = (f"bomb.npz holds {megabytes} MB of arrays, more than a taught action can "
+                f"({MAX_ACTION_BYTES >> 20} MB)")
+    for args in (["--actions"], ["--video", str(CARVING_ICE), "--display", "none"]):
+        line = error_line(run_cli(*args, "--actions-dir", str(folder)))
+        assert expected in line, line
+    assert fingerprint(folder) == before
+
+
+def test_an_array_header_that_claims_more_than_the_archive_holds_is_refused(folder):
+    with zipfile.ZipFile(folder / "liar.npz", "w") as archive:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (10**9, 480)})
+        archive.writestr("examples.npy", header.getvalue())
+        archive.writestr("sessions.npy", npy_bytes(np.zeros(1, np.int32)))
+        archive.writestr("meta.npy", npy_bytes(np.frombuffer(b"{}", np.uint8)))
+    line = error_line(run_cli("--actions", "--actions-dir", str(folder)))
+    assert "liar.npz is not a readable taught action (ValueError" in line
+
+
+@pytest.mark.parametrize("tau", [float("nan"), float("inf"), 7.0])
+def test_a_taught_action_whose_threshold_is_not_a_cosine_is_refused(folder, tau):
+    """NaN compares false with every score: such an action would silently never be reported."""
+    path = folder / "carving, mine.npz"
+    ActionStore(folder).write(dataclasses.replace(read_action(path), tau=tau))
+    for args in (["--actions"], ["--video", str(CARVING_ICE), "--display", "none"]):
+        line = error_line(run_cli(*args, "--actions-dir", str(folder)))
+        assert "carving, mine.npz is a damaged taught action (ValueError" in line
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_fifo_or_a_folder_named_like_an_action_is_refused_at_once(folder, kind):
+    path = folder / "other.npz"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    what = "a pipe or a device, not a file" if kind == "fifo" else "a folder"
+    for args in (["--actions"], ["--video", str(CARVING_ICE), "--display", "none"]):
+        line = error_line(run_cli(*args, "--actions-dir", str(folder), timeout=120))
+        assert line.endswith(f"other.npz is {what}: move it out of the actions folder"), line
