@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import CARVING_ICE, run_cli
+from test_bad_input import last_error_line
 from test_cli import one_error_line
 from test_teach_cli import fingerprint, teach
 
@@ -53,9 +54,9 @@ def test_a_config_file_larger_than_a_megabyte_is_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def one_action(tmp_path_factory) -> Path:
-    """A folder with 'carving, mine', taught from carving_ice's first 2.2 s."""
+    """A folder with 'carving mine', taught from carving_ice's first 2.2 s."""
     folder = tmp_path_factory.mktemp("actions")
-    done = teach(folder, "carving, mine", CARVING_ICE, "--teach-to", "2.2")
+    done = teach(folder, "carving mine", CARVING_ICE, "--teach-to", "2.2")
     assert done.returncode == 0, done.stderr
     return folder
 
@@ -113,11 +114,11 @@ def test_an_array_header_that_claims_more_than_the_archive_holds_is_refused(fold
 @pytest.mark.parametrize("tau", [float("nan"), float("inf"), 7.0])
 def test_a_taught_action_whose_threshold_is_not_a_cosine_is_refused(folder, tau):
     """NaN compares false with every score: such an action would silently never be reported."""
-    path = folder / "carving, mine.npz"
+    path = folder / "carving mine.npz"
     ActionStore(folder).write(dataclasses.replace(read_action(path), tau=tau))
     for args in (["--actions"], ["--video", str(CARVING_ICE), "--display", "none"]):
         line = error_line(run_cli(*args, "--actions-dir", str(folder)))
-        assert "carving, mine.npz is a damaged taught action (ValueError" in line
+        assert "carving mine.npz is a damaged taught action (ValueError" in line
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder"])
@@ -128,3 +129,68 @@ def test_a_fifo_or_a_folder_named_like_an_action_is_refused_at_once(folder, kind
     for args in (["--actions"], ["--video", str(CARVING_ICE), "--display", "none"]):
         line = error_line(run_cli(*args, "--actions-dir", str(folder), timeout=120))
         assert line.endswith(f"other.npz is {what}: move it out of the actions folder"), line
+
+
+def test_a_taught_action_of_another_feature_size_is_refused_at_run_and_at_teach_time(folder):
+    """Same model sha256, fewer features: a damaged or hand-made file, which no cosine can compare."""
+    path = folder / "carving mine.npz"
+    action = read_action(path)
+    ActionStore(folder).write(dataclasses.replace(action, examples=action.examples[:, :100].copy()))
+    before = fingerprint(folder)
+    expected = ("carving mine.npz holds examples of 100 features, but movinet_a0_stream_int8.tflite gives 480: "
+                "the file is damaged")
+    for args in (["--video", str(CARVING_ICE), "--display", "none"],
+                 ["--teach", "carving mine", "--video", str(CARVING_ICE)]):
+        assert expected in one_error_line(run_cli(*args, "--actions-dir", str(folder)))
+    assert fingerprint(folder) == before
+
+
+def test_an_actions_dir_that_is_a_file_is_one_line(tmp_path):
+    not_a_folder = tmp_path / "actions"
+    not_a_folder.write_text("my notes\n")
+    for args in (["--actions"], ["--forget", "x"], ["--video", str(CARVING_ICE), "--display", "none"],
+                 ["--teach", "x", "--video", str(CARVING_ICE)]):
+        line = one_error_line(run_cli(*args, "--actions-dir", str(not_a_folder)))
+        assert line == (f"classify.py: error: --actions-dir {not_a_folder} is a file, not a folder; give a folder "
+                        "(it is made when missing)")
+    assert not_a_folder.read_text() == "my notes\n"
+
+
+# --- numbers in the config file -------------------------------------------------------------------------------
+
+
+def test_whole_number_floats_in_the_config_file_are_whole_numbers(tmp_path):
+    config = tmp_path / "options.toml"
+    config.write_text("max-results = 2.0\nnum-threads = 1.0\n")
+    run = run_cli("--config", str(config), "--video", str(CARVING_ICE), "--display", "none", "--json")
+    assert run.returncode == 0, run.stderr
+    assert len(run.records[-1]["results"]) == 2 and run.records[-1]["results"][0]["label"] == "carving ice"
+
+
+@pytest.mark.parametrize("value", ["2.5", "inf", "-inf", "nan"])
+def test_a_fraction_or_a_non_number_for_a_whole_number_option_is_one_line(tmp_path, value):
+    config = tmp_path / "options.toml"
+    config.write_text(f"max-results = {value}\n")
+    line = one_error_line(run_cli("--config", str(config), model=False))
+    assert line == (f"classify.py: error: config file {config}: max-results must be a whole number from 1 to 600, "
+                    f"got {value}")
+
+
+# --- MQTT options ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "not a certificate", "fifo"])
+def test_a_bad_mqtt_ca_file_is_one_line(tmp_path, kind):
+    ca = tmp_path if kind == "folder" else tmp_path / "ca.pem"
+    if kind == "not a certificate":
+        ca.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    elif kind == "fifo":
+        os.mkfifo(ca)
+    expected = {"missing": f"--mqtt-ca: file not found: {ca}",
+                "folder": f"--mqtt-ca {ca} is a folder; give the CA certificate's .pem/.crt file",
+                "not a certificate": f"--mqtt-ca {ca} is not a PEM certificate (",
+                "fifo": f"--mqtt-ca {ca} is a pipe or a device, not a file"}[kind]
+    # Nothing listens on port 1, and nothing is sent: the CA file is read before connecting.
+    run = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", "mqtts://127.0.0.1:1",
+                  "--mqtt-ca", str(ca), timeout=120)
+    assert expected in last_error_line(run)

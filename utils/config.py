@@ -45,12 +45,16 @@ class Bound:
 
     def problem(self, value: float) -> str | None:
         """None when `value` is allowed, else what it must be."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             return f"must be {self.describe()}"
         too_high = value >= self.high if self.high_open else value > self.high
-        if math.isnan(value) or value < self.low or too_high:
+        if value < self.low or too_high or (self.integer and value != int(value)):  # (inf is too high)
             return f"must be {self.describe()}"
         return None
+
+    def exact(self, value: int | float) -> int | float:
+        """An allowed value in its own type: a whole-number option given as 3.0 (a TOML float) is the int 3."""
+        return int(value) if self.integer else value
 
     def parse(self, text: str) -> int | float:
         """For argparse's type=: a bad value fails at parse time with the range in the message."""
@@ -159,8 +163,10 @@ class _Checked:
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             bound = BOUNDS.get(item.name)
-            if bound and value is not None and (problem := bound.problem(value)):
-                raise ClassifierError(f"{flag(item.name)} {problem}, got {value!r}")
+            if bound and value is not None:
+                if problem := bound.problem(value):
+                    raise ClassifierError(f"{flag(item.name)} {problem}, got {value!r}")
+                object.__setattr__(self, item.name, bound.exact(value))  # frozen: set once, while being built
             choices = CHOICES.get(item.name)
             if choices and value not in choices:
                 raise ClassifierError(f"{flag(item.name)} must be one of {', '.join(choices)}, got {value!r}")

@@ -137,6 +137,9 @@ class ActionStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():  # found before any video is read
+            raise ClassifierError(f"--actions-dir {shown(self.folder)} is a file, not a folder; give a folder "
+                                  "(it is made when missing)")
 
     def path(self, name: str) -> Path:
         return self.folder / file_name(name)
@@ -158,10 +161,13 @@ class ActionStore:
 
     def write(self, action: TaughtAction) -> Path:
         """Replaces the action's file in one step: a crash or a full disk leaves the old file whole."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(action.name)
         meta = json.dumps(action.metadata(), ensure_ascii=False, sort_keys=True).encode()
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
+        except OSError as e:
+            raise save_error(self.folder, e) from e
         try:
             with os.fdopen(handle, "wb") as out:
                 np.savez(out, examples=action.examples.astype(np.float32),
@@ -172,8 +178,7 @@ class ActionStore:
             os.replace(temporary, path)
         except OSError as e:
             Path(temporary).unlink(missing_ok=True)
-            raise ClassifierError(f"cannot save the taught action in {shown(path)}: {e.strerror or e}; "
-                                  "check --actions-dir (a folder you can write)") from e
+            raise save_error(path, e) from e
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -186,6 +191,7 @@ class ActionStore:
             action = TaughtAction.first(name, model, examples, session)
         else:
             check_model(existing, model, self.path(name))
+            check_features(existing, np.shape(examples)[1], self.path(name))
             action = existing.taught_again(examples, session)
         self.write(action)
         return action
@@ -199,12 +205,26 @@ class ActionStore:
         return path
 
 
+def save_error(where: Path, error: OSError) -> ClassifierError:
+    return ClassifierError(f"cannot save the taught action in {shown(where)}: {error.strerror or error}; "
+                           "check --actions-dir (a folder you can write)")
+
+
 def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
     """Refuses to add to an action that another model taught: its examples are that model's features."""
     if action.model.sha256 != model.sha256:
         raise ClassifierError(f"{shown(path)} was taught with another model, {action.model.describe()}, not "
                               f"{model.describe()}: teach it with that model, --forget {action.name!r} first, or "
                               "use another --actions-dir")
+
+
+def check_features(action: TaughtAction, size: int, path: Path) -> None:
+    """Refuses an action whose examples are not the model's feature size: a file of the same model's sha256
+    that was damaged or written by hand, which no cosine could compare."""
+    if action.examples.shape[1] != size:
+        raise ClassifierError(f"{shown(path)} holds examples of {action.examples.shape[1]} features, but "
+                              f"{action.model.file} gives {size}: the file is damaged; remove it (classify.py "
+                              f"--forget {action.name!r}) and teach that action again")
 
 
 def read_action(path: Path) -> TaughtAction:
