@@ -251,6 +251,9 @@ def install_signal_handlers(stop: Stop) -> None:
     """Ctrl-C, SIGTERM and SIGHUP (a closed SSH session) finish the current frame and close the camera and
     window; before the frame loop runs, or on a second signal, they stop at once."""
     def handle(signum, _frame):
+        if stop.importing:
+            stop.set()
+            return
         if stop.is_set() or not stop.in_loop:
             raise KeyboardInterrupt
         stop.set()
@@ -278,11 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=messages)
     logging.raiseExceptions = False  # a log line that cannot be written (stderr gone) is dropped, not a traceback
     stop = Stop()
+    stop.importing = True
     install_signal_handlers(stop)
-    try:
-        from utils.pipeline import run  # after parsing, so --help and flag errors are instant
-        from utils.teach import taught_command
+    from utils.pipeline import run  # after parsing, so --help and flag errors are instant
+    from utils.teach import taught_command
 
+    stop.importing = False
+    if stop.is_set():  # a signal came while importing: nothing has started yet
+        return 0
+    try:
         config = config_from_options(options)
         output = taught_command(config, args.actions, args.forget)
         if output is None:
