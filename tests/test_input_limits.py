@@ -7,12 +7,16 @@ import dataclasses
 import io
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CARVING_ICE, run_cli
+from conftest import CARVING_ICE, LABELS, MODEL, REPO, Run, run_cli
 from test_bad_input import last_error_line
 from test_cli import one_error_line
 from test_teach_cli import fingerprint, teach
@@ -194,3 +198,81 @@ def test_a_bad_mqtt_ca_file_is_one_line(tmp_path, kind):
     run = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", "mqtts://127.0.0.1:1",
                   "--mqtt-ca", str(ca), timeout=120)
     assert expected in last_error_line(run)
+
+
+# --- a stop signal at start-up ----------------------------------------------------------------------------------
+
+SIGNAL_AT = """
+import os, signal, sys, threading
+sys.path.insert(0, sys.argv.pop(1))
+moment = sys.argv.pop(1)
+
+class SignalOnImport:
+    # SIGTERM to this process when the module `moment` is first looked for: a stop in the middle of an import.
+    def find_spec(self, name, path=None, target=None):
+        if name == moment:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return None
+
+def signal_on_thread(frame, event, arg):
+    # SIGTERM once, when the thread named `moment` starts: a stop while it works.
+    if threading.current_thread().name == moment:
+        threading.settrace(None)
+        sys.settrace(None)  # (else this is called for every function the thread calls)
+        os.kill(os.getpid(), signal.SIGTERM)
+    return None
+
+sys.meta_path.insert(0, SignalOnImport())
+threading.settrace(signal_on_thread)
+import classify
+sys.exit(classify.main(sys.argv[1:]))
+"""
+
+
+def run_signalled_at(moment: str, *args: str) -> Run:
+    """classify.py that sends itself SIGTERM at `moment`: a module's import or a thread's start."""
+    done = subprocess.run([sys.executable, "-c", SIGNAL_AT, str(REPO), moment, "--model", str(MODEL), "--labels",
+                           str(LABELS), *args], capture_output=True, text=True, cwd=REPO, timeout=120)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+# numpy._core: what the compiled modules built for numpy 2 (OpenCV, the runtimes) import first; a stop raised
+# there came out as "ImportError: numpy._core.multiarray failed to import" and exit 1.
+@pytest.mark.parametrize("module", ["numpy._core", "numpy", "cv2", "utils.pipeline"])
+def test_a_stop_while_the_modules_are_imported_ends_quietly(module):
+    run = run_signalled_at(module, "--video", str(CARVING_ICE), "--display", "none", "--json")
+    assert run.returncode == 0 and run.stdout == "" and run.stderr == "", run.stderr
+
+
+def test_a_stop_while_the_video_opens_ends_quietly():
+    """The stop waits for OpenCV's open: a thread that comes back from it while Python exits aborted the
+    process ("terminate called without an active exception", SIGABRT)."""
+    for _ in range(2):  # (before, most tries aborted)
+        run = run_signalled_at("open-capture", "--video", str(CARVING_ICE), "--display", "none", "--json")
+        assert run.returncode == 0 and run.stdout == "", run.stderr
+        assert "Traceback" not in run.stderr and "terminate" not in run.stderr
+
+
+# --- a stream that never answers ------------------------------------------------------------------------------
+
+
+def test_a_stream_that_accepts_and_never_answers_is_tried_once_with_the_timeouts():
+    """One connection: a second try without the timeouts kept a silent server waiting for 40 s, not 10."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        accepted: list[socket.socket] = []
+
+        def accept() -> None:
+            while True:
+                try:
+                    accepted.append(server.accept()[0])
+                except OSError:  # the server closed
+                    return
+
+        threading.Thread(target=accept, daemon=True).start()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/live.mjpg"
+        line = one_error_line(run_cli("--video", url, "--display", "none", timeout=120))
+    for connection in accepted:
+        connection.close()
+    assert line == f"classify.py: error: cannot open stream {url}: check the URL and that the server is reachable"
+    assert len(accepted) == 1
