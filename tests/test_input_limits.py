@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import CARVING_ICE, LABELS, MODEL, REPO, Run, run_cli
-from test_bad_input import last_error_line
+from test_bad_input import last_error_line, run_shell
 from test_cli import one_error_line
 from test_teach_cli import fingerprint, teach
 
@@ -276,3 +276,65 @@ def test_a_stream_that_accepts_and_never_answers_is_tried_once_with_the_timeouts
         connection.close()
     assert line == f"classify.py: error: cannot open stream {url}: check the URL and that the server is reachable"
     assert len(accepted) == 1
+
+
+# --- MQTT strings and topics ------------------------------------------------------------------------------------
+
+
+def test_an_mqtt_user_name_or_password_longer_than_mqtt_allows_is_one_line():
+    """MQTT strings carry a two-byte length: paho's thread died in struct.pack beyond 65535 bytes."""
+    user = "u" * 70_000
+    line = one_error_line(run_cli("--mqtt", f"mqtt://{user}@127.0.0.1:1", model=False))
+    assert line == "classify.py: error: --mqtt user name is 70000 bytes long; MQTT allows at most 65535"
+    run = run_cli("--mqtt", "mqtt://me@127.0.0.1:1", "--video", str(CARVING_ICE), "--display", "none",
+                  env={"MQTT_PASSWORD": "p" * 70_000})
+    assert last_error_line(run) == "classify.py: error: MQTT_PASSWORD is 70000 bytes long; MQTT allows at most 65535"
+
+
+@pytest.mark.parametrize("prefix", ["$SYS", "$share", "home/+", "#"])
+def test_a_topic_prefix_the_broker_would_drop_is_one_line(prefix):
+    line = one_error_line(run_cli("--mqtt", "mqtt://127.0.0.1:1", "--mqtt-prefix", prefix, model=False))
+    assert line.startswith("classify.py: error: --mqtt-prefix must not ")
+
+
+# --- empty values that meant something else ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--events-dir", "", "--event", "any"], "argument --events-dir: must not be empty ('.' is the current folder)"),
+    (["--actions-dir", ""], "argument --actions-dir: must not be empty"),
+    (["--event", ""], "argument --event: must name at least one label (comma-separated exact names), got ''"),
+    (["--allow", ""], "argument --allow: must name at least one label"),
+    (["--allow", ",,,"], "argument --allow: must name at least one label (comma-separated exact names), got ',,,'"),
+    (["--deny", " , "], "argument --deny: must name at least one label"),
+    (["--mqtt-ca", "ca.pem"], "--mqtt-ca needs --mqtt: the mqtts:// broker it is the CA certificate of"),
+])
+def test_an_empty_value_or_an_option_without_its_partner_is_one_line(args, expected):
+    line = one_error_line(run_cli(*args, model=False))
+    assert expected in line, line
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('events-dir = ""', "events-dir must not be empty ('.' is the current folder), got ''"),
+    ('allow = ",,,"', "allow must name at least one label (comma-separated exact names), got ',,,'"),
+    ('event = [""]', "event must name at least one label"),
+])
+def test_an_empty_value_in_the_config_file_is_one_line(tmp_path, text, expected):
+    config = tmp_path / "options.toml"
+    config.write_text(text + "\n")
+    assert expected in one_error_line(run_cli("--config", str(config), model=False))
+
+
+# --- stderr that cannot be written ------------------------------------------------------------------------------
+
+
+def test_stderr_to_a_full_device_keeps_the_exit_code():
+    """The status line and the interpreter's last flush failed: exit 120 after a good run, and after a bad one."""
+    good = run_shell("2>/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
+                     "--display", "none", "--json")
+    assert good.returncode == 0 and len(good.records) == 22
+    quiet = run_shell("2>/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
+                      "--display", "none")
+    assert quiet.returncode == 0
+    bad = run_shell("2>/dev/full", "--model", "missing.tflite")
+    assert bad.returncode == 2 and bad.stdout == ""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection
 from dataclasses import fields
 from pathlib import Path
 
-from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list
+from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path
 from utils.errors import ClassifierError
 from utils.regular_file import NotAFileError, read_at_most
 
@@ -97,7 +97,7 @@ def convert(name: str, kind: str, value: object, folder: Path) -> object:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if "Path" in kind:
-        return folder / Path(value).expanduser()  # an absolute path stays as it is
+        return folder / non_empty_path(value).expanduser()  # an absolute path stays as it is
     if name in CHOICES and value not in CHOICES[name]:
         raise ValueError(f"must be one of {', '.join(CHOICES[name])}")
     return value
