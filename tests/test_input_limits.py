@@ -338,3 +338,21 @@ def test_stderr_to_a_full_device_keeps_the_exit_code():
     assert quiet.returncode == 0
     bad = run_shell("2>/dev/full", "--model", "missing.tflite")
     assert bad.returncode == 2 and bad.stdout == ""
+
+
+# --- a damaged model ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["movinet_a0_stream_int8.tflite", "my_model.tflite"])
+def test_a_model_with_weights_changed_in_place_is_refused_under_any_name(tmp_path, name):
+    """4 kB flipped in the middle: the structure is whole and every runtime loads it, with other scores."""
+    data = bytearray(MODEL.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 4096] = bytes(b ^ 0xFF for b in data[middle:middle + 4096])
+    model = tmp_path / name
+    model.write_bytes(bytes(data))
+    line = one_error_line(run_cli("--model", str(model), "--labels", str(LABELS), "--video", str(CARVING_ICE),
+                                  "--display", "none", model=False))
+    copy = "" if name == MODEL.name else f" (a copy of {MODEL.name}, by its size)"
+    assert line == (f"classify.py: error: {model}{copy} is not the expected file (sha256 differs from the known "
+                    "6125b36e2485...; truncated or corrupt?); run ./download_models.sh --force")
