@@ -419,7 +419,7 @@ def test_check_tflite_known_hash(tmp_path: Path, model_bytes: bytes) -> None:
         check_tflite_file(path)
     (tmp_path / "renamed.tflite").write_bytes(path.read_bytes())  # known by its size
     with pytest.raises(ModelFileError, match=r"renamed.tflite \(a copy of movinet_a0_stream_int8.tflite, by its "
-                                             "size\) is not the expected file"):
+                                             r"size\) is not the expected file"):
         check_tflite_file(tmp_path / "renamed.tflite")
     (tmp_path / "other.tflite").write_bytes(path.read_bytes() + bytes(8))
     check_tflite_file(tmp_path / "other.tflite")  # unknown name and size: structure is fine
