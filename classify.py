@@ -271,7 +271,7 @@ def install_signal_handlers(stop: Stop) -> None:
     """Ctrl-C, SIGTERM and SIGHUP (a closed SSH session) finish the current frame and close the camera and
     window; before the frame loop runs, or on a second signal, they stop at once."""
     def handle(signum, _frame):
-        if stop.importing:
+        if stop.deferred:
             stop.set()
             return
         if stop.is_set() or not stop.in_loop:
@@ -301,12 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=messages)
     logging.raiseExceptions = False  # a log line that cannot be written (stderr gone) is dropped, not a traceback
     stop = Stop()
-    stop.importing = True
+    stop.deferred = True
     install_signal_handlers(stop)
     from utils.pipeline import run  # after parsing, so --help and flag errors are instant
     from utils.teach import taught_command
 
-    stop.importing = False
+    stop.deferred = False
     if stop.is_set():  # a signal came while importing: nothing has started yet
         return 0
     try:
@@ -324,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.deferred = True  # the run is over: a signal now has nothing to stop
     return 0
 
 
