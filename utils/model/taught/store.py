@@ -23,7 +23,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -287,7 +287,7 @@ def check_archive(f: BinaryIO, where: str, forget: str) -> None:
                 raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
 
 
-def _array_header(member: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+def _array_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype an .npy file announces."""
     version = np.lib.format.read_magic(member)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
