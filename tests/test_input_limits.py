@@ -22,7 +22,7 @@ from test_cli import one_error_line
 from test_teach_cli import fingerprint, teach
 
 from utils.model.taught import ActionStore, read_action
-from utils.model.taught.store import MAX_ACTION_BYTES
+from utils.model.taught.store import MAX_ACTION_BYTES, Examples
 
 
 def error_line(run) -> str:
@@ -77,11 +77,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def write_bomb(path: Path, megabytes: int) -> None:
-    """An action file whose examples inflate to `megabytes` of zeros from a few hundred kB, written in
+    """An action file whose feature means inflate to `megabytes` of zeros from a few hundred kB, written in
     chunks so the test itself never holds them."""
     rows = megabytes * (1 << 20) // (480 * 4)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("examples.npy", "w", force_zip64=True) as member:
+        with archive.open("window_means.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
                                                           "shape": (rows, 480)})
             for _ in range(megabytes):
@@ -108,7 +108,7 @@ def test_an_array_header_that_claims_more_than_the_archive_holds_is_refused(fold
         header = io.BytesIO()
         np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
                                                       "shape": (10**9, 480)})
-        archive.writestr("examples.npy", header.getvalue())
+        archive.writestr("window_means.npy", header.getvalue())
         archive.writestr("sessions.npy", npy_bytes(np.zeros(1, np.int32)))
         archive.writestr("meta.npy", npy_bytes(np.frombuffer(b"{}", np.uint8)))
     line = error_line(run_cli("--actions", "--actions-dir", str(folder)))
@@ -139,7 +139,9 @@ def test_a_taught_action_of_another_feature_size_is_refused_at_run_and_at_teach_
     """Same model sha256, fewer features: a damaged or hand-made file, which no cosine can compare."""
     path = folder / "carving mine.npz"
     action = read_action(path)
-    ActionStore(folder).write(dataclasses.replace(action, examples=action.examples[:, :100].copy()))
+    fewer = Examples(**{name: array if name == "probabilities" else array[:, :100].copy()
+                        for name, array in action.examples.arrays().items()})
+    ActionStore(folder).write(dataclasses.replace(action, examples=fewer))
     before = fingerprint(folder)
     expected = ("carving mine.npz holds examples of 100 features, but movinet_a0_stream_int8.tflite gives 480: "
                 "the file is damaged")

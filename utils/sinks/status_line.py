@@ -6,8 +6,13 @@ import sys
 import time
 from typing import TextIO
 
+from utils.results import Prediction
 from utils.sinks.base import Command, Update
 from utils.sinks.json_lines import discard_output
+
+
+def described(prediction: Prediction) -> str:
+    return f"{prediction.label}{' (taught)' if prediction.taught else ''} {prediction.score:.2f}"
 
 
 class StatusLineSink:
@@ -35,7 +40,11 @@ class StatusLineSink:
             top = update.result.predictions[0] if update.result.predictions else None
             shown = [s.notice] if s.notice else []  # the teaching countdown, "none of the taught actions"
             if top or not s.notice:
-                shown.append(f"{top.label} {top.score:.2f}" if top else "(below threshold)")
+                shown.append(described(top) if top else "(below threshold)")
+            # A taught action reported below the top one is shown too: it is what the user is watching for.
+            taught = next((p for p in update.result.predictions[1:] if p.taught), None)
+            if taught and top and not top.taught:
+                shown.append(described(taught))
             self._text = " | ".join(shown) + (
                 f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
         else:

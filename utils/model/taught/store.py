@@ -1,11 +1,16 @@
 """Taught actions on disk: one small .npz of plain arrays per action, with JSON metadata, written atomically.
 
-The file `<folder>/<name, percent-encoded>.npz` holds three arrays and is read with allow_pickle=False:
+The file `<folder>/<name, percent-encoded>.npz` holds these arrays and is read with allow_pickle=False:
 
-    examples  float32 [n, dim]  one window mean per example, raw (so the normalisation can change later)
-    sessions  int32   [n]       which teaching session each example came from (0, 1, ...)
-    meta      uint8   [bytes]   UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the default),
-                                sessions [{seconds, examples, window_frames, fps, source, taught}]
+    window_means   float32 [n, dim]      per example (one classified frame), the window mean of the head's features
+    probabilities  float32 [n, classes]  the model's softmax of that window
+    recent_means   float32 [n, dim]      the mean of the last 2 s of per-frame features
+    changes        float32 [n, dim]      their mean absolute change (features.py says why these)
+    sessions       int32   [n]           which teaching session each example came from (0, 1, ...)
+    meta           uint8   [bytes]       UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the
+                                         default), sessions [{seconds, examples, window_frames, fps, source, taught}]
+
+All raw, so the head can change without teaching again.
 
 The model's sha256 is kept because the examples are that model's features: another model's are meaningless.
 """
@@ -34,17 +39,19 @@ from utils.regular_file import NotAFileError, open_regular
 
 log = logging.getLogger(__name__)
 
-FORMAT = "pi-action-classifier/taught-action/1"
+FORMAT = "pi-action-classifier/taught-action/2"
 SUFFIX = ".npz"
-ARRAYS = {"examples", "sessions", "meta"}
+EXAMPLE_ARRAYS = ("window_means", "probabilities", "recent_means", "changes")
+ARRAYS = {*EXAMPLE_ARRAYS, "sessions", "meta"}
 SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
 MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
-# The arrays of one action, uncompressed: 64 MB is 35,000 examples of A0's 480 features, about two hours of
-# teaching at 5 frames a second. A compressed archive can claim gigabytes (zeros compress 1000:1), so the
-# sizes in its headers are checked before anything is loaded.
-MAX_ACTION_BYTES = 64 << 20
+# The arrays of one action, uncompressed: 256 MB is 32,000 examples of A0 (2,040 numbers each), about 100
+# minutes of teaching at 5 frames a second. A compressed archive can claim gigabytes (zeros compress 1000:1),
+# so the sizes in its headers are checked before anything is loaded, and no action is saved beyond it.
+MAX_ACTION_BYTES = 256 << 20
 NPY_MAGIC = b"\x93NUMPY"
-DTYPES = {"examples": np.dtype(np.float32), "sessions": np.dtype(np.int32), "meta": np.dtype(np.uint8)}
+DTYPES = {**{name: np.dtype(np.float32) for name in EXAMPLE_ARRAYS}, "sessions": np.dtype(np.int32),
+          "meta": np.dtype(np.uint8)}
 
 
 def check_name(name: str) -> str:
@@ -96,12 +103,50 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """What teaching keeps of each classified frame (rows of float32 arrays; features.Description's fields)."""
+
+    window_means: np.ndarray  # [n, dim]
+    probabilities: np.ndarray  # [n, classes]
+    recent_means: np.ndarray  # [n, dim]
+    changes: np.ndarray  # [n, dim]
+
+    def __len__(self) -> int:
+        return len(self.window_means)
+
+    @property
+    def dim(self) -> int:
+        return int(self.window_means.shape[1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in EXAMPLE_ARRAYS}
+
+    def rows(self, keep: np.ndarray) -> Examples:
+        return Examples(**{name: array[keep] for name, array in self.arrays().items()})
+
+    def then(self, more: Examples) -> Examples:
+        return Examples(**{name: np.vstack([array, getattr(more, name)]).astype(np.float32)
+                           for name, array in self.arrays().items()})
+
+    def check(self) -> None:
+        """Raises ValueError unless the arrays are float32 rows of one count, finite, the features of one size."""
+        n = len(self.window_means)
+        for name, array in self.arrays().items():
+            if array.dtype != np.float32 or array.ndim != 2 or len(array) != n or not n:
+                raise ValueError(f"{name} {array.dtype} {list(array.shape)} are not {n} float32 rows")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} that are not finite numbers")
+        if not self.window_means.shape[1] == self.recent_means.shape[1] == self.changes.shape[1]:
+            raise ValueError("the feature arrays differ in size")
+
+
+@dataclass(frozen=True)
 class TaughtAction:
-    """An action taught by the user: its examples (window means of the model's head features) and their story."""
+    """An action taught by the user: its examples (what the model saw of each frame) and their story."""
 
     name: str
     model: ModelIdentity
-    examples: np.ndarray  # float32 [n, dim]
+    examples: Examples
     session_of_example: np.ndarray  # int32 [n]
     sessions: tuple[Session, ...]
     tau: float | None = None  # its cosine threshold for "none of these"; None: the head's default
@@ -115,20 +160,32 @@ class TaughtAction:
         sessions = len(self.sessions)
         return f"{len(self.examples)} examples, {sessions} session{'s' * (sessions > 1)}, {self.seconds:.1f} s in all"
 
-    def taught_again(self, examples: np.ndarray, session: Session) -> TaughtAction:
+    @property
+    def last_taught(self) -> str:
+        return self.sessions[-1].taught
+
+    def taught_again(self, examples: Examples, session: Session) -> TaughtAction:
         """This action with one more session's examples (teaching the same name again adds to it)."""
         index = np.full(len(examples), len(self.sessions), np.int32)
-        return dataclasses.replace(self, examples=np.vstack([self.examples, examples]).astype(np.float32),
+        return dataclasses.replace(self, examples=self.examples.then(examples),
                                    session_of_example=np.concatenate([self.session_of_example, index]),
                                    sessions=(*self.sessions, session))
 
+    def without_last_session(self) -> TaughtAction | None:
+        """This action as it was before its last session; None when that was its only one."""
+        if len(self.sessions) < 2:
+            return None
+        keep = self.session_of_example < len(self.sessions) - 1
+        return dataclasses.replace(self, examples=self.examples.rows(keep),
+                                   session_of_example=self.session_of_example[keep], sessions=self.sessions[:-1])
+
     @classmethod
-    def first(cls, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
-        return cls(name, model, np.asarray(examples, np.float32), np.zeros(len(examples), np.int32), (session,))
+    def first(cls, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
+        return cls(name, model, examples, np.zeros(len(examples), np.int32), (session,))
 
     def metadata(self) -> dict:
         return {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
-                "dim": int(self.examples.shape[1]), "tau": self.tau,
+                "dim": self.examples.dim, "tau": self.tau,
                 "sessions": [dataclasses.asdict(session) for session in self.sessions]}
 
 
@@ -163,6 +220,10 @@ class ActionStore:
         """Replaces the action's file in one step: a crash or a full disk leaves the old file whole."""
         path = self.path(action.name)
         meta = json.dumps(action.metadata(), ensure_ascii=False, sort_keys=True).encode()
+        size = sum(array.nbytes for array in action.examples.arrays().values()) + len(meta)
+        if size > MAX_ACTION_BYTES:  # it could not be read back: the file on disk stays as it was
+            raise ClassifierError(f"{action.name!r} would hold {size >> 20} MB of examples, more than a taught "
+                                  f"action can ({MAX_ACTION_BYTES >> 20} MB); teach more under another name")
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
@@ -170,7 +231,7 @@ class ActionStore:
             raise save_error(self.folder, e) from e
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez(out, examples=action.examples.astype(np.float32),
+                np.savez(out, **action.examples.arrays(),
                          sessions=action.session_of_example.astype(np.int32), meta=np.frombuffer(meta, np.uint8))
                 out.flush()
                 os.fsync(out.fileno())
@@ -184,24 +245,38 @@ class ActionStore:
             raise
         return path
 
-    def add(self, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
+    def add(self, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
         """Teaches `name` one more session (the first one creates it) and saves it."""
         existing = self.read(name)
         if existing is None:
             action = TaughtAction.first(name, model, examples, session)
         else:
             check_model(existing, model, self.path(name))
-            check_features(existing, np.shape(examples)[1], self.path(name))
+            check_features(existing, examples.dim, self.path(name))
             action = existing.taught_again(examples, session)
         self.write(action)
         return action
 
     def remove(self, name: str) -> Path:
+        path = self._existing(name)
+        path.unlink()
+        return path
+
+    def remove_last_session(self, name: str) -> TaughtAction | None:
+        """Undoes the last teaching of `name`: the action as it is now, or None when it is gone with it."""
+        action = read_action(self._existing(name))
+        before = action.without_last_session()
+        if before is None:
+            self.remove(name)
+        else:
+            self.write(before)
+        return before
+
+    def _existing(self, name: str) -> Path:
         path = self.path(name)
         if not path.exists():
             taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
             raise ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught})")
-        path.unlink()
         return path
 
 
@@ -221,8 +296,8 @@ def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
 def check_features(action: TaughtAction, size: int, path: Path) -> None:
     """Refuses an action whose examples are not the model's feature size: a file of the same model's sha256
     that was damaged or written by hand, which no cosine could compare."""
-    if action.examples.shape[1] != size:
-        raise ClassifierError(f"{shown(path)} holds examples of {action.examples.shape[1]} features, but "
+    if action.examples.dim != size:
+        raise ClassifierError(f"{shown(path)} holds examples of {action.examples.dim} features, but "
                               f"{action.model.file} gives {size}: the file is damaged; remove it (classify.py "
                               f"--forget {action.name!r}) and teach that action again")
 
@@ -242,7 +317,14 @@ def read_action(path: Path) -> TaughtAction:
             check_archive(f, where, forget)
             f.seek(0)
             with np.load(f, allow_pickle=False) as arrays:
-                examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
+                if set(arrays.files) == {"examples", "sessions", "meta"}:
+                    raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
+                                          f"{forget} and teach that action again")
+                if set(arrays.files) != ARRAYS:
+                    raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out "
+                                          f"of the actions folder, or {forget}")
+                examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
+                sessions, raw_meta = arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
@@ -268,19 +350,20 @@ def read_action(path: Path) -> TaughtAction:
 
 
 def check_archive(f: BinaryIO, where: str, forget: str) -> None:
-    """Refuses an archive whose arrays are not the three of an action, or bigger than one can be, from its zip
-    and .npy headers alone (nothing is decompressed beyond them)."""
+    """Refuses an archive bigger than an action can be, or whose arrays are not of their type and size, from its
+    zip and .npy headers alone (nothing is decompressed beyond them). Which arrays it holds is checked after."""
     with zipfile.ZipFile(f) as archive:
         infos = archive.infolist()
         members = {info.filename.removesuffix(".npy"): info for info in infos}
-        if len(infos) != len(ARRAYS) or set(members) != ARRAYS:
-            raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of the "
-                                  f"actions folder, or {forget}")
+        if len(members) != len(infos):
+            raise ValueError("an array is in it twice")
         total = sum(info.file_size for info in infos)
         if total > MAX_ACTION_BYTES:
             raise ClassifierError(f"{where} holds {total >> 20} MB of arrays, more than a taught action can "
                                   f"({MAX_ACTION_BYTES >> 20} MB): {forget}")
         for name, info in members.items():
+            if name not in DTYPES:  # refused by name after
+                continue
             with archive.open(info) as member:
                 shape, dtype = _array_header(member)
             if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
@@ -295,16 +378,15 @@ def _array_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _action_from(meta: dict, examples: np.ndarray, sessions: np.ndarray) -> TaughtAction:
+def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> TaughtAction:
     sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
                                   str(s["source"]), str(s["taught"])) for s in meta["sessions"])
     dim = int(meta["dim"])
-    if examples.dtype != np.float32 or examples.ndim != 2 or examples.shape[1] != dim or not len(examples):
-        raise ValueError(f"examples {examples.dtype} {list(examples.shape)} do not match dim {dim}")
+    examples.check()
+    if examples.dim != dim:
+        raise ValueError(f"examples of {examples.dim} features do not match dim {dim}")
     if sessions.shape != (len(examples),) or not np.all((sessions >= 0) & (sessions < len(sessions_meta))):
         raise ValueError("the examples' sessions do not match the metadata")
-    if not np.all(np.isfinite(examples)):
-        raise ValueError("examples that are not finite numbers")
     tau = meta.get("tau")
     numbers = [tau] if tau is not None else []
     numbers += [number for session in sessions_meta for number in (session.seconds, session.fps)]
