@@ -358,3 +358,17 @@ def test_a_model_with_weights_changed_in_place_is_refused_under_any_name(tmp_pat
     copy = "" if name == MODEL.name else f" (a copy of {MODEL.name}, by its size)"
     assert line == (f"classify.py: error: {model}{copy} is not the expected file (sha256 differs from the known "
                     "6125b36e2485...; truncated or corrupt?); run ./download_models.sh --force")
+
+
+def test_an_action_is_never_saved_bigger_than_it_can_be_read_back(folder, monkeypatch):
+    """Teaching more under one name stops before the write: the file as taught so far stays readable."""
+    from utils.errors import ClassifierError
+    from utils.model.taught import store
+
+    path = folder / "carving mine.npz"
+    before = fingerprint(folder)
+    action = read_action(path)
+    monkeypatch.setattr(store, "MAX_ACTION_BYTES", 1 << 10)  # as if 256 MB were already taught
+    with pytest.raises(ClassifierError, match="more than a taught action can"):
+        ActionStore(folder).write(action)
+    assert fingerprint(folder) == before
