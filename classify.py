@@ -13,11 +13,20 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 
 from utils import __version__
 from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
-from utils.config import BOUNDS, DEFAULT_TEACH_SECONDS, DISPLAYS, RUNTIMES, TAUGHT_MODES, Config, gpio_pin, label_list
+from utils.config import (
+    BOUNDS,
+    DEFAULT_TEACH_SECONDS,
+    DISPLAYS,
+    RUNTIMES,
+    TAUGHT_MODES,
+    Config,
+    gpio_pin,
+    label_list,
+    non_empty_path,
+)
 from utils.errors import ClassifierError
 from utils.native_stderr import separate_native_stderr
 from utils.stop import Stop
@@ -71,11 +80,22 @@ class ListCamerasAction(argparse.Action):
         parser.exit(0)
 
 
-def gpio_flag(text: str) -> tuple[str, int]:
-    try:
-        return gpio_pin(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+def flag_type(parse, name: str):
+    """argparse's type= from a parser that raises ValueError: its message becomes the flag's one error line
+    (argparse would only say "invalid <function> value")."""
+    def checked(text: str):
+        try:
+            return parse(text)
+        except ValueError as e:
+            got = "" if repr(text) in str(e) else f", got {text!r}"
+            raise argparse.ArgumentTypeError(f"{e}{got}") from None
+    checked.__name__ = name
+    return checked
+
+
+gpio_flag = flag_type(gpio_pin, "LABEL=PIN")
+label_names = flag_type(label_list, "LABELS")
+path = flag_type(non_empty_path, "path")
 
 
 def number(name: str):
@@ -96,9 +116,9 @@ def build_parser() -> ArgumentParser:
         prog=PROG, description="Recognise actions live from a camera or a video with a MoViNet stream model.",
         formatter_class=HelpFormatter, epilog=EXAMPLES)
     model = p.add_argument_group("model")
-    model.add_argument("--model", type=Path, default=classifier.model,
+    model.add_argument("--model", type=path, default=classifier.model,
                        help="MoViNet stream .tflite model (relative paths: from the current folder)")
-    model.add_argument("--labels", "--label", type=Path, default=classifier.labels,
+    model.add_argument("--labels", "--label", type=path, default=classifier.labels,
                        help="label file, one class name a line")
     model.add_argument("--runtime", choices=RUNTIMES, default="auto",
                        help="TFLite runtime; auto tries ai-edge-litert, tflite-runtime, tensorflow")
@@ -120,9 +140,9 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--score-threshold", "--scoreThreshold", type=number("score_threshold"),
                        default=results.score_threshold,
                        help=f"hide labels scoring below this, {allowed('score_threshold')}")
-    group.add_argument("--allow", type=label_list, action="extend", default=[], metavar="LABELS",
+    group.add_argument("--allow", type=label_names, action="extend", default=[], metavar="LABELS",
                        help="only report these labels (comma-separated exact names; repeatable)")
-    group.add_argument("--deny", type=label_list, action="extend", default=[], metavar="LABELS",
+    group.add_argument("--deny", type=label_names, action="extend", default=[], metavar="LABELS",
                        help="never report these labels (comma-separated exact names; repeatable)")
     group = p.add_argument_group("source (default: the Pi camera, else USB camera 0)")
     group.add_argument("--camera-id", "--cameraId", type=number("camera_id"), default=None,
@@ -162,7 +182,7 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--mqtt", metavar="URL", default=None,
                        help="publish results and events to this broker: mqtt://[user@]host[:port], or mqtts:// for "
                             "TLS; the password comes from MQTT_PASSWORD (never a flag: `ps` shows flags)")
-    group.add_argument("--mqtt-ca", metavar="FILE", type=Path, default=None,
+    group.add_argument("--mqtt-ca", metavar="FILE", type=path, default=None,
                        help="CA certificate of an mqtts:// broker (default: the system's CA store)")
     group.add_argument("--name", default=mqtt.name,
                        help="this camera's name in the topics, in Home Assistant and in the web view's titles")
@@ -172,7 +192,7 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--mqtt-required", action="store_true",
                        help="exit (code 2) when the broker cannot be used at start, instead of classifying without it")
     group = p.add_argument_group("events: act on what it sees")
-    group.add_argument("--event", type=label_list, action="extend", default=[], metavar="LABELS",
+    group.add_argument("--event", type=label_names, action="extend", default=[], metavar="LABELS",
                        help="watch these actions (comma-separated exact names; repeatable; 'any' = whatever is "
                             "top-1): each start and end goes to events.jsonl in --events-dir")
     group.add_argument("--event-threshold", type=number("event_threshold"), default=events.event_threshold,
@@ -183,7 +203,7 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--event-end-seconds", type=number("event_end_seconds"), default=events.event_end_seconds,
                        help="an event ends after the action has been below the threshold (or not top-1) this many "
                             f"seconds, {BOUNDS['event_end_seconds'].describe()}")
-    group.add_argument("--events-dir", type=Path, default=events.events_dir,
+    group.add_argument("--events-dir", type=path, default=events.events_dir,
                        help="folder of events.jsonl, clips and snapshots")
     group.add_argument("--record", action="store_true",
                        help="save an MP4 clip (pre-roll + event + post-roll) and a JPEG snapshot of each event")
@@ -224,9 +244,9 @@ def build_parser() -> ArgumentParser:
                                                f"{allowed('teach_countdown')}")
     group.add_argument("--taught", choices=TAUGHT_MODES, default=taught.taught,
                        help="report the taught actions beside the model's labels, alone, or not at all")
-    group.add_argument("--actions-dir", type=Path, default=taught.actions_dir, metavar="DIR",
+    group.add_argument("--actions-dir", type=path, default=taught.actions_dir, metavar="DIR",
                        help="the folder of the taught actions")
-    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+    p.add_argument("--config", type=path, default=None, metavar="FILE",
                    help="read options from a TOML file (keys: the flags' names, e.g. event-threshold = 0.7); "
                         "flags on the command line win")
     p.add_argument("--verbose", action="store_true", help="debug logging")
@@ -274,6 +294,9 @@ def install_signal_handlers(stop: Stop) -> None:
     """Ctrl-C, SIGTERM and SIGHUP (a closed SSH session) finish the current frame and close the camera and
     window; before the frame loop runs, or on a second signal, they stop at once."""
     def handle(signum, _frame):
+        if stop.deferred:
+            stop.set()
+            return
         if stop.is_set() or not stop.in_loop:
             raise KeyboardInterrupt
         stop.set()
@@ -301,11 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=messages)
     logging.raiseExceptions = False  # a log line that cannot be written (stderr gone) is dropped, not a traceback
     stop = Stop()
+    stop.deferred = True
     install_signal_handlers(stop)
-    try:
-        from utils.pipeline import run  # after parsing, so --help and flag errors are instant
-        from utils.teach import taught_command
+    from utils.pipeline import run  # after parsing, so --help and flag errors are instant
+    from utils.teach import taught_command
 
+    stop.deferred = False
+    if stop.is_set():  # a signal came while importing: nothing has started yet
+        return 0
+    try:
         config = config_from_options(options)
         output = taught_command(config, args.actions, args.forget, args.last)
         if output is None:
@@ -320,8 +347,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    finally:
+        stop.deferred = True  # the run is over: a signal now has nothing to stop
     return 0
 
 
+def flushed(code: int) -> int:
+    """`code`, once stdout and stderr are flushed: what cannot be written (stderr to /dev/full) is dropped, or
+    the interpreter's own flush at exit would fail and turn any exit code into 120."""
+    from utils.sinks.json_lines import discard_output
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            discard_output(stream)
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(flushed(main()))

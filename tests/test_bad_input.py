@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -126,8 +125,10 @@ def test_closed_stderr_still_runs_and_exits_with_the_right_code(tmp_path):
     assert bad.returncode == 2 and bad.stdout == ""  # the error went where the user sent stderr: nowhere
 
 
-def test_labels_too_large_for_a_label_file_such_as_dev_zero():
-    line = one_error_line(run_cli("--model", str(MODEL), "--labels", "/dev/zero", model=False))
+def test_labels_too_large_for_a_label_file(tmp_path):
+    big = tmp_path / "labels.txt"
+    big.write_bytes(LABELS.read_bytes() * 120)  # 1.1 MB: a video or a dump given by mistake
+    line = one_error_line(run_cli("--model", str(MODEL), "--labels", str(big), model=False))
     assert "too large for a label file" in line
 
 
@@ -137,7 +138,8 @@ def corrupt_model(tmp_path_factory) -> Path:
     data = bytearray(MODEL.read_bytes())
     data[data.find(b"serving_default_state_block3") + 8] = 0xC3
     path = tmp_path_factory.mktemp("corrupt") / "damaged.tflite"
-    path.write_bytes(bytes(data))
+    # Padded, so it is not known by its size as a copy of the catalogue's model (its sha256 would stop it first).
+    path.write_bytes(bytes(data) + bytes(8))
     return path
 
 
@@ -196,29 +198,16 @@ def test_a_label_file_with_repeated_or_nul_labels_is_refused(tmp_path, change, n
     assert needle in one_error_line(run_cli("--labels", str(labels), "--model", str(MODEL), model=False))
 
 
-def test_sigterm_stops_a_run_waiting_on_a_label_fifo(tmp_path):
-    fifo = tmp_path / "labels.fifo"
-    os.mkfifo(fifo)
-    process = subprocess.Popen([sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels",
-                                str(fifo), "--video", str(CARVING_ICE), "--display", "none"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    writer = None
-    try:
-        deadline = time.monotonic() + 60
-        while writer is None:  # opening for writing succeeds once classify.py has the FIFO open for reading
-            try:
-                writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)  # it is reading a label file that never comes
-        _, stderr = process.communicate(timeout=10)
-    finally:
-        process.kill()
-        process.wait()
-        if writer is not None:
-            os.close(writer)
-    assert process.returncode == 0 and "Traceback" not in stderr
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "/dev/urandom"])
+def test_a_label_file_that_is_a_fifo_or_a_device_is_refused_at_once(tmp_path, kind):
+    """Nothing is read from them: a FIFO would wait for a writer, a device never ends."""
+    labels = tmp_path / "labels.fifo" if kind == "fifo" else Path(kind)
+    if kind == "fifo":
+        os.mkfifo(labels)
+    line = one_error_line(run_cli("--labels", str(labels), "--model", str(MODEL), "--video", str(CARVING_ICE),
+                                  "--display", "none", model=False, timeout=120))
+    assert line == (f"classify.py: error: label file {labels} is a pipe or a device, not a file; give the .txt "
+                    "file (one class name a line)")
 
 
 def test_videos_that_are_not_files_say_what_they_are(tmp_path):

@@ -427,8 +427,12 @@ def test_check_tflite_known_hash(tmp_path: Path, model_bytes: bytes) -> None:
     path.write_bytes(model_bytes[:-8] + b"changed!")  # structure intact, bytes differ
     with pytest.raises(ModelFileError, match="sha256 differs"):
         check_tflite_file(path)
-    (tmp_path / "renamed.tflite").write_bytes(path.read_bytes())
-    check_tflite_file(tmp_path / "renamed.tflite")  # unknown name: structure is fine
+    (tmp_path / "renamed.tflite").write_bytes(path.read_bytes())  # known by its size
+    with pytest.raises(ModelFileError, match=r"renamed.tflite \(a copy of movinet_a0_stream_int8.tflite, by its "
+                                             r"size\) is not the expected file"):
+        check_tflite_file(tmp_path / "renamed.tflite")
+    (tmp_path / "other.tflite").write_bytes(path.read_bytes() + bytes(8))
+    check_tflite_file(tmp_path / "other.tflite")  # unknown name and size: structure is fine
 
 
 def test_check_tflite_tiny_and_empty(tmp_path: Path) -> None:
@@ -448,3 +452,35 @@ def test_check_labels(tmp_path: Path, labels_bytes: bytes) -> None:
         check_labels_file(path)
     with pytest.raises(ModelFileError, match="label file not found"):
         check_labels_file(tmp_path / "missing.txt")
+
+
+def test_a_killed_download_leaves_a_part_file_that_the_next_run_removes(tmp_path: Path, server: Server,
+                                                                       mirror_folder: Path) -> None:
+    """SIGKILL (or a power cut) leaves the temporary file; the next run removes it, but never the file of a
+    download that is still running beside it."""
+    env = {k: v for k, v in os.environ.items() if k != "MODELS_MIRROR"}
+    parts = lambda: set((tmp_path / "m").glob("*.part"))  # noqa: E731
+
+    def slow_download() -> tuple[subprocess.Popen, Path]:
+        before = parts()
+        proc = subprocess.Popen(["bash", str(SCRIPT), "--dest", "m"], cwd=tmp_path,
+                                env={**env, "MODELS_MIRROR": f"{server.url}/slow"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not parts() - before:  # bounded: the slow route answers at once, then holds the download
+            assert proc.poll() is None
+            time.sleep(0.05)
+        return proc, (parts() - before).pop()
+
+    running, in_use = slow_download()
+    try:
+        killed, stale = slow_download()
+        killed.kill()
+        killed.wait()
+        result = run_script("--dest", "m", cwd=tmp_path, env={"MODELS_MIRROR": str(mirror_folder)})
+        assert result.returncode == 0, result.stderr
+        assert "removed 1 unfinished download left in m" in result.stderr
+        assert not stale.exists() and in_use.exists()
+    finally:
+        running.kill()
+        running.wait()
+    assert sha256(tmp_path / "m" / MODEL) == MODEL_SHA256

@@ -6,6 +6,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+MAX_MQTT_STRING_BYTES = 65535  # an MQTT string or password is length-prefixed by two bytes
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ def parse_broker_url(url: str) -> BrokerAddress:
     if port == 0:
         raise ValueError(f"--mqtt port must be 1..65535, got {url!r}")
     username = urllib.parse.unquote(parts.username) if parts.username else None
+    if username is not None and (problem := mqtt_string_problem(username)):
+        raise ValueError(f"--mqtt user name {problem}")
     return BrokerAddress(parts.hostname, port or DEFAULT_PORTS[parts.scheme], parts.scheme == "mqtts", username)
 
 
@@ -52,4 +55,12 @@ def topic_name_problem(name: str) -> str | None:
         return f"must not contain {' '.join(repr(c) for c in bad)} (they are special in MQTT topics)"
     if len(name.encode()) > 64:
         return "must be at most 64 bytes"
+    return None
+
+
+def mqtt_string_problem(text: str) -> str | None:
+    """Why `text` cannot be an MQTT string (user name, password), or None: at most 65535 bytes of UTF-8."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_MQTT_STRING_BYTES:
+        return f"is {size} bytes long; MQTT allows at most {MAX_MQTT_STRING_BYTES}"
     return None

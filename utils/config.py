@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from utils.broker_url import parse_broker_url, topic_name_problem
+from utils.broker_url import mqtt_string_problem, parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
 
@@ -45,12 +45,16 @@ class Bound:
 
     def problem(self, value: float) -> str | None:
         """None when `value` is allowed, else what it must be."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.integer and value != int(value)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             return f"must be {self.describe()}"
         too_high = value >= self.high if self.high_open else value > self.high
-        if math.isnan(value) or value < self.low or too_high:
+        if value < self.low or too_high or (self.integer and value != int(value)):  # (inf is too high)
             return f"must be {self.describe()}"
         return None
+
+    def exact(self, value: int | float) -> int | float:
+        """An allowed value in its own type: a whole-number option given as 3.0 (a TOML float) is the int 3."""
+        return int(value) if self.integer else value
 
     def parse(self, text: str) -> int | float:
         """For argparse's type=: a bad value fails at parse time with the range in the message."""
@@ -122,8 +126,19 @@ def web_exposure_problem(host: str, password: str | None, insecure: bool) -> str
 
 
 def label_list(text: str) -> list[str]:
-    """'carving ice,juggling balls' -> two names (Kinetics labels contain no commas)."""
-    return [name.strip() for name in text.split(",") if name.strip()]
+    """'carving ice,juggling balls' -> two names (Kinetics labels contain no commas); ValueError when `text`
+    names none ('' or ',,,' would silently filter or watch nothing)."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError("must name at least one label (comma-separated exact names)")
+    return names
+
+
+def non_empty_path(text: str) -> Path:
+    """A path from a flag or the config file; ValueError for '' (which Path() reads as the current folder)."""
+    if not text.strip():
+        raise ValueError("must not be empty ('.' is the current folder)")
+    return Path(text)
 
 
 def gpio_pin(text: str) -> tuple[str, int]:
@@ -160,8 +175,10 @@ class _Checked:
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
             bound = BOUNDS.get(item.name)
-            if bound and value is not None and (problem := bound.problem(value)):
-                raise ClassifierError(f"{flag(item.name)} {problem}, got {value!r}")
+            if bound and value is not None:
+                if problem := bound.problem(value):
+                    raise ClassifierError(f"{flag(item.name)} {problem}, got {value!r}")
+                object.__setattr__(self, item.name, bound.exact(value))  # frozen: set once, while being built
             choices = CHOICES.get(item.name)
             if choices and value not in choices:
                 raise ClassifierError(f"{flag(item.name)} must be one of {', '.join(choices)}, got {value!r}")
@@ -262,6 +279,13 @@ class MqttOptions(_Checked):
         for option, value in (("--name", self.name), ("--mqtt-prefix", self.mqtt_prefix)):
             if problem := topic_name_problem(value):
                 raise ClassifierError(f"{option} {problem}, got {value!r}")
+        if self.mqtt_prefix.startswith("$"):  # $SYS/...: the broker's own topics, where clients cannot publish
+            raise ClassifierError(f"--mqtt-prefix must not start with '$' (the broker keeps those topics for "
+                                  f"itself and drops what clients publish there), got {self.mqtt_prefix!r}")
+        if self.mqtt_password is not None and (problem := mqtt_string_problem(self.mqtt_password)):
+            raise ClassifierError(f"the MQTT password {problem}")
+        if self.mqtt_ca is not None and self.mqtt is None:
+            raise ClassifierError("--mqtt-ca needs --mqtt: the mqtts:// broker it is the CA certificate of")
         if self.mqtt_ca is not None and self.mqtt is not None and not self.mqtt.strip().startswith("mqtts://"):
             raise ClassifierError("--mqtt-ca is for TLS: use an mqtts:// broker address")
 

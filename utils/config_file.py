@@ -17,14 +17,16 @@ from collections.abc import Callable, Collection
 from dataclasses import fields
 from pathlib import Path
 
-from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list
+from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path
 from utils.errors import ClassifierError
+from utils.regular_file import NotAFileError, read_at_most
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.9/3.10
     import tomli as tomllib
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; /dev/zero or a video given by mistake stops here
 COMMAND_LINE_ONLY = {"teach": "teaching is done once, from the command line (classify.py --teach NAME), not at "
                                "every start of a service; remove the key"}
 FIELD_NAMES = {flag_name: field for field, flag_name in FLAG_NAMES.items()}  # window -> window_seconds
@@ -49,10 +51,15 @@ def read_config_file(path: Path, extra_flags: Collection[str] = ()) -> dict[str,
     bad value.
     """
     try:
-        with Path(path).open("rb") as f:
-            data = tomllib.load(f)
+        raw = read_at_most(path, MAX_CONFIG_BYTES)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ClassifierError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} kB, too large for "
+                                  "a config file")
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError as e:
         raise ClassifierError(f"config file not found: {path}") from e
+    except (IsADirectoryError, NotAFileError) as e:
+        raise ClassifierError(f"config file {path} {e.strerror}; give a TOML file") from e
     except OSError as e:
         raise ClassifierError(f"cannot read config file {path}: {e.strerror or e}") from e
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -94,7 +101,7 @@ def convert(name: str, kind: str, value: object, folder: Path) -> object:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if "Path" in kind:
-        return folder / Path(value).expanduser()  # an absolute path stays as it is
+        return folder / non_empty_path(value).expanduser()  # an absolute path stays as it is
     if name in CHOICES and value not in CHOICES[name]:
         raise ValueError(f"must be one of {', '.join(CHOICES[name])}")
     return value

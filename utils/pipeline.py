@@ -221,7 +221,7 @@ def load_classifier(config: Config) -> tuple[StreamClassifier, PredictionFilter]
 def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunActions | None]:
     """The model, the label filter and the taught actions, all checked before the camera opens."""
     classifier, labels = load_model(config)
-    taught = load_run_actions(config.taught, Path(config.classifier.model), labels)
+    taught = load_run_actions(config.taught, Path(config.classifier.model), labels, classifier.embedding_size)
     if taught is not None:
         classifier.require_embedding()
     return classifier, prediction_filter_for(config, [*labels, *(taught.names if taught else ())]), taught

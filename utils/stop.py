@@ -11,3 +11,7 @@ class Stop(threading.Event):
     to finish, so a signal stops at once."""
 
     in_loop = False
+    # While the app's modules are imported, and once the run is over, a signal only sets the event: raised
+    # inside an import, KeyboardInterrupt comes out of numpy or OpenCV as an ImportError with a traceback, and
+    # raised while Python exits, as an "Exception ignored" traceback.
+    deferred = False

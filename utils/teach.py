@@ -20,6 +20,7 @@ from utils.model.taught.store import (
     ActionStore,
     ModelIdentity,
     Session,
+    check_features,
     check_model,
     check_name,
     read_action,
@@ -78,6 +79,7 @@ def teach_from_file(config: Config) -> str:
     existing = store.read(name)
     if existing is not None:  # before the video is read: refused at once
         check_model(existing, model, store.path(name))
+        check_features(existing, classifier.embedding_size, store.path(name))
     start = options.teach_from or 0.0
     end = options.teach_to if options.teach_to is not None else (
         start + options.teach_seconds if options.teach_seconds is not None else None)

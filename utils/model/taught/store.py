@@ -21,18 +21,21 @@ import dataclasses
 import datetime
 import json
 import logging
+import math
 import os
 import tempfile
 import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, BinaryIO
 
 import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import file_sha256, usual_file_mode
 from utils.paths import shown
+from utils.regular_file import NotAFileError, open_regular
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,13 @@ EXAMPLE_ARRAYS = ("window_means", "probabilities", "recent_means", "changes")
 ARRAYS = {*EXAMPLE_ARRAYS, "sessions", "meta"}
 SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
 MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
+# The arrays of one action, uncompressed: 256 MB is 32,000 examples of A0 (2,040 numbers each), about 100
+# minutes of teaching at 5 frames a second. A compressed archive can claim gigabytes (zeros compress 1000:1),
+# so the sizes in its headers are checked before anything is loaded, and no action is saved beyond it.
+MAX_ACTION_BYTES = 256 << 20
+NPY_MAGIC = b"\x93NUMPY"
+DTYPES = {**{name: np.dtype(np.float32) for name in EXAMPLE_ARRAYS}, "sessions": np.dtype(np.int32),
+          "meta": np.dtype(np.uint8)}
 
 
 def check_name(name: str) -> str:
@@ -184,6 +194,9 @@ class ActionStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():  # found before any video is read
+            raise ClassifierError(f"--actions-dir {shown(self.folder)} is a file, not a folder; give a folder "
+                                  "(it is made when missing)")
 
     def path(self, name: str) -> Path:
         return self.folder / file_name(name)
@@ -205,10 +218,17 @@ class ActionStore:
 
     def write(self, action: TaughtAction) -> Path:
         """Replaces the action's file in one step: a crash or a full disk leaves the old file whole."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         path = self.path(action.name)
         meta = json.dumps(action.metadata(), ensure_ascii=False, sort_keys=True).encode()
-        handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
+        size = sum(array.nbytes for array in action.examples.arrays().values()) + len(meta)
+        if size > MAX_ACTION_BYTES:  # it could not be read back: the file on disk stays as it was
+            raise ClassifierError(f"{action.name!r} would hold {size >> 20} MB of examples, more than a taught "
+                                  f"action can ({MAX_ACTION_BYTES >> 20} MB); teach more under another name")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
+        except OSError as e:
+            raise save_error(self.folder, e) from e
         try:
             with os.fdopen(handle, "wb") as out:
                 np.savez(out, **action.examples.arrays(),
@@ -219,8 +239,7 @@ class ActionStore:
             os.replace(temporary, path)
         except OSError as e:
             Path(temporary).unlink(missing_ok=True)
-            raise ClassifierError(f"cannot save the taught action in {shown(path)}: {e.strerror or e}; "
-                                  "check --actions-dir (a folder you can write)") from e
+            raise save_error(path, e) from e
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -233,6 +252,7 @@ class ActionStore:
             action = TaughtAction.first(name, model, examples, session)
         else:
             check_model(existing, model, self.path(name))
+            check_features(existing, examples.dim, self.path(name))
             action = existing.taught_again(examples, session)
         self.write(action)
         return action
@@ -260,6 +280,11 @@ class ActionStore:
         return path
 
 
+def save_error(where: Path, error: OSError) -> ClassifierError:
+    return ClassifierError(f"cannot save the taught action in {shown(where)}: {error.strerror or error}; "
+                           "check --actions-dir (a folder you can write)")
+
+
 def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
     """Refuses to add to an action that another model taught: its examples are that model's features."""
     if action.model.sha256 != model.sha256:
@@ -268,27 +293,43 @@ def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
                               "use another --actions-dir")
 
 
+def check_features(action: TaughtAction, size: int, path: Path) -> None:
+    """Refuses an action whose examples are not the model's feature size: a file of the same model's sha256
+    that was damaged or written by hand, which no cosine could compare."""
+    if action.examples.dim != size:
+        raise ClassifierError(f"{shown(path)} holds examples of {action.examples.dim} features, but "
+                              f"{action.model.file} gives {size}: the file is damaged; remove it (classify.py "
+                              f"--forget {action.name!r}) and teach that action again")
+
+
 def read_action(path: Path) -> TaughtAction:
     """One action file, checked from its arrays to its metadata; anything else is one ClassifierError line."""
     where = shown(path)
     forget = f"remove it (classify.py --forget {urllib.parse.unquote(path.stem)!r})"
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy array renamed
-            raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the actions "
-                                  f"folder, or {forget}")
-        with loaded as arrays:
-            if set(arrays.files) == {"examples", "sessions", "meta"}:
-                raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
-                                      f"{forget} and teach that action again")
-            if set(arrays.files) != ARRAYS:
-                raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of "
-                                      f"the actions folder, or {forget}")
-            examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
-            sessions, raw_meta = arrays["sessions"], arrays["meta"]
+        with open_regular(path) as f:
+            if not zipfile.is_zipfile(f):
+                f.seek(0)
+                if f.read(len(NPY_MAGIC)) == NPY_MAGIC:  # a lone .npy array renamed
+                    raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the "
+                                          f"actions folder, or {forget}")
+                raise zipfile.BadZipFile("not a zip archive")
+            check_archive(f, where, forget)
+            f.seek(0)
+            with np.load(f, allow_pickle=False) as arrays:
+                if set(arrays.files) == {"examples", "sessions", "meta"}:
+                    raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
+                                          f"{forget} and teach that action again")
+                if set(arrays.files) != ARRAYS:
+                    raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out "
+                                          f"of the actions folder, or {forget}")
+                examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
+                sessions, raw_meta = arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
+    except (IsADirectoryError, NotAFileError) as e:
+        raise ClassifierError(f"{where} {e.strerror}: move it out of the actions folder") from e
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         # ValueError covers pickled (object) arrays and bad JSON alike.
         raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}: damaged or not one): "
@@ -308,6 +349,35 @@ def read_action(path: Path) -> TaughtAction:
     return action
 
 
+def check_archive(f: BinaryIO, where: str, forget: str) -> None:
+    """Refuses an archive bigger than an action can be, or whose arrays are not of their type and size, from its
+    zip and .npy headers alone (nothing is decompressed beyond them). Which arrays it holds is checked after."""
+    with zipfile.ZipFile(f) as archive:
+        infos = archive.infolist()
+        members = {info.filename.removesuffix(".npy"): info for info in infos}
+        if len(members) != len(infos):
+            raise ValueError("an array is in it twice")
+        total = sum(info.file_size for info in infos)
+        if total > MAX_ACTION_BYTES:
+            raise ClassifierError(f"{where} holds {total >> 20} MB of arrays, more than a taught action can "
+                                  f"({MAX_ACTION_BYTES >> 20} MB): {forget}")
+        for name, info in members.items():
+            if name not in DTYPES:  # refused by name after
+                continue
+            with archive.open(info) as member:
+                shape, dtype = _array_header(member)
+            if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
+                raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
+
+
+def _array_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy file announces."""
+    version = np.lib.format.read_magic(member)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(member)
+    return shape, dtype
+
+
 def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> TaughtAction:
     sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
                                   str(s["source"]), str(s["taught"])) for s in meta["sessions"])
@@ -318,6 +388,12 @@ def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> Taught
     if sessions.shape != (len(examples),) or not np.all((sessions >= 0) & (sessions < len(sessions_meta))):
         raise ValueError("the examples' sessions do not match the metadata")
     tau = meta.get("tau")
+    numbers = [tau] if tau is not None else []
+    numbers += [number for session in sessions_meta for number in (session.seconds, session.fps)]
+    if not all(math.isfinite(float(number)) for number in numbers):  # JSON's NaN and Infinity parse too
+        raise ValueError("numbers that are not finite (NaN or infinite)")
+    if tau is not None and not -1.0 <= float(tau) <= 1.0:
+        raise ValueError(f"tau {tau} is not a cosine (from -1 to 1)")
     model = ModelIdentity(str(meta["model"]["sha256"]), str(meta["model"]["file"]))
     return TaughtAction(str(meta["name"]), model, examples,
                         sessions.astype(np.int32), sessions_meta, None if tau is None else float(tau))

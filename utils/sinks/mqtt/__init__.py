@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from utils.broker_url import parse_broker_url
+from utils.broker_url import mqtt_string_problem, parse_broker_url
 from utils.config import MqttOptions
+from utils.errors import ClassifierError
 from utils.sinks.mqtt.publisher import MqttPublisher
 from utils.sinks.mqtt.sink import MqttEventOutput, MqttSink
 from utils.sinks.mqtt.topics import Topics
@@ -18,6 +19,8 @@ def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = 
     """The MQTT sink for --mqtt, connecting in the background (or waiting for the broker with --mqtt-required)."""
     assert options.mqtt is not None
     password = options.mqtt_password or os.environ.get("MQTT_PASSWORD") or None
+    if password is not None and (problem := mqtt_string_problem(password)):
+        raise ClassifierError(f"MQTT_PASSWORD {problem}")
     topics = Topics(options.mqtt_prefix, options.name)
     sink: MqttSink | None = None
     publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],

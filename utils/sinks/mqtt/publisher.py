@@ -14,6 +14,7 @@ import paho.mqtt.client as mqtt
 
 from utils.broker_url import BrokerAddress
 from utils.errors import ClassifierError
+from utils.regular_file import NotAFileError, open_regular
 from utils.sinks.mqtt.topics import OFFLINE, ONLINE, Topics, slug
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,26 @@ REQUIRED_WAIT = 10.0    # seconds --mqtt-required waits for the broker at start
 CLOSE_WAIT = 5.0        # seconds close() waits for queued events to reach the broker, connecting included
 
 Retained = Callable[[], list[tuple[str, str]]]  # what is (re)published on every connect
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """What paho's tls_set() builds (TLS client, certificate and host name checked), from --mqtt-ca or, without
+    it, the system's CA store; a CA file that is missing or not a certificate is one ClassifierError line."""
+    if ca_file is None:
+        return ssl.create_default_context()
+    try:
+        with open_regular(ca_file):  # a FIFO would block OpenSSL's own open
+            pass
+        return ssl.create_default_context(cafile=str(ca_file))
+    except FileNotFoundError as e:
+        raise ClassifierError(f"--mqtt-ca: file not found: {ca_file}") from e
+    except (IsADirectoryError, NotAFileError) as e:
+        raise ClassifierError(f"--mqtt-ca {ca_file} {e.strerror}; give the CA certificate's .pem/.crt file") from e
+    except ssl.SSLError as e:  # (an OSError too)
+        raise ClassifierError(f"--mqtt-ca {ca_file} is not a PEM certificate ({e.reason or e}); give the broker's "
+                              "CA certificate") from e
+    except OSError as e:
+        raise ClassifierError(f"--mqtt-ca: cannot read {ca_file}: {e.strerror or e}") from e
 
 
 class MqttPublisher:
@@ -56,7 +77,7 @@ class MqttPublisher:
         if address.username or password:
             self._client.username_pw_set(address.username, password)
         if address.tls:
-            self._client.tls_set(ca_certs=str(ca_file) if ca_file else None)  # None: the system's CA store
+            self._client.tls_set_context(tls_context(ca_file))
         self._client.will_set(topics.availability, OFFLINE, qos=1, retain=True)
         self._client.max_queued_messages_set(MAX_QUEUED)
         self._client.reconnect_delay_set(*RETRY_DELAYS)
