@@ -47,7 +47,7 @@ MAX_CONNECTIONS = 32
 # The page's buttons: what each asks of the pipeline, and what the page shows when it is done.
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
 BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh",
-                  Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}  # what the page shows when done
+                  Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
 PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",
