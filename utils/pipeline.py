@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from utils import __version__
-from utils.config import BOUNDS, Config
+from utils.config import BOUNDS, Config, is_loopback
 from utils.errors import ClassifierError
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
@@ -222,6 +222,25 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
     return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
 
 
+def add_mqtt(config: Config, model: str, sinks: list[Sink]) -> None:
+    """The MQTT sink, right after the events' sink: the events end before the connection closes, and an event's
+    snapshot is taken before the window or the web view draw their overlay onto the frame."""
+    from utils.sinks.events import EventSink
+    from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
+
+    # The web view's address for Home Assistant's "Visit" link, when other computers can open it.
+    web_url = None
+    if (config.output.web or config.output.display == "web") and not is_loopback(config.output.web_host):
+        from utils.sinks.web import WebSink
+
+        web_url = next((sink.url for sink in sinks if isinstance(sink, WebSink)), None)
+    mqtt = open_mqtt(config.mqtt, config.events.event, __version__, model, web_url)
+    events = [i for i, sink in enumerate(sinks) if isinstance(sink, EventSink)]
+    sinks.insert(events[0] + 1 if events else 0, mqtt)
+    for i in events:
+        sinks[i].add_output(MqttEventOutput(mqtt))
+
+
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     if config.events.enabled:
@@ -249,14 +268,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
         sinks_ready = True
         try:
             if config.mqtt.mqtt:
-                from utils.sinks.events import EventSink
-                from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
-
-                mqtt = open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
-                sinks.append(mqtt)  # after the EventSink: events are ended before the connection closes
-                for sink in sinks:
-                    if isinstance(sink, EventSink):
-                        sink.add_output(MqttEventOutput(mqtt))
+                add_mqtt(config, classifier.model_path.stem, sinks)
             return build_pipeline(config, classifier, prediction_filter, taught, source, sinks, stop,
                                   demand.sampler).run()
         finally:
