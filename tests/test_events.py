@@ -221,7 +221,7 @@ def test_gpio_off_a_pi_is_one_error_line(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr and run.stdout == ""
     *info, line = run.stderr.strip().splitlines()  # after the model and source lines, as for a busy port
     assert line.startswith("classify.py: error: --gpio: cannot use GPIO pin 17"), run.stderr
-    assert [i for i in info if i.startswith(("model:", "source:", "display:"))] == info
+    assert [i for i in info if i.startswith(("model:", "scores:", "source:", "display:"))] == info
 
 
 @pytest.fixture
