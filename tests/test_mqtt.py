@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, need_binary, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, free_port, need_binary, run_cli
 
 from utils.broker_url import parse_broker_url
 from utils.sinks.mqtt.publisher import MqttPublisher
@@ -261,6 +261,30 @@ def test_discovery_follows_home_assistant_schema():
         # Attributes that change with every result would make Home Assistant's recorder store a row a second.
         assert "json_attributes_topic" not in payload or payload["json_attributes_topic"] == TOPICS.camera
     assert "configuration_url" not in discovery_messages(TOPICS, [], "1.1.0", "movinet_a0")[0][1]["device"]
+
+
+def test_the_device_links_to_the_web_view_when_other_computers_can_open_it(mosquitto):
+    """Home Assistant's "Visit" link: only for a web view beyond loopback (127.0.0.1 would be the browser's own
+    computer)."""
+    subscriber = Subscriber(mosquitto.port)
+    try:
+        for host, linked in (("0.0.0.0", True), ("127.0.0.1", False)):
+            port = free_port()
+            done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--web", "--web-host", host,
+                           "--web-port", str(port), "--mqtt", mosquitto.url, "--name", NAME, "--mqtt-required",
+                           env={"WEB_PASSWORD": "a long enough password"})
+            assert done.returncode == 0, done.stderr
+            subscriber.wait_for(lambda: subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config"))
+            device = json.loads(subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config")[-1])["device"]
+            if linked:
+                assert device["configuration_url"].startswith("http://")
+                assert device["configuration_url"].endswith(f":{port}/")
+            else:
+                assert "configuration_url" not in device
+            with subscriber.lock:
+                subscriber.messages.clear()
+    finally:
+        subscriber.close()
 
 
 def _before_online(messages: list[mqtt.MQTTMessage], after: int) -> dict[str, str]:
