@@ -70,11 +70,15 @@ class StateLog:
         self.attributes: dict[str, dict[str, object]] = {}
         self.ha_online = threading.Event()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        self.client.on_connect = lambda c, u, f, rc, p: [c.subscribe(t, qos=1) for t in
-                                                          (f"{STATES}/#", "homeassistant/status")]
+        self.client.on_connect = self._subscribe
         self.client.on_message = self._record
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
+
+    @staticmethod
+    def _subscribe(client, userdata, flags, reason_code, properties) -> None:
+        for topic in (f"{STATES}/#", "homeassistant/status"):
+            client.subscribe(topic, qos=1)
 
     def _record(self, client, userdata, message) -> None:
         if message.topic == "homeassistant/status":

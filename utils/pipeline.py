@@ -261,10 +261,10 @@ def add_mqtt(config: Config, model: str, sinks: list[Sink]) -> None:
 
         web_url = next((sink.url for sink in sinks if isinstance(sink, WebSink)), None)
     mqtt = open_mqtt(config.mqtt, config.events.event, __version__, model, web_url)
-    events = [i for i, sink in enumerate(sinks) if isinstance(sink, EventSink)]
-    sinks.insert(events[0] + 1 if events else 0, mqtt)
-    for i in events:
-        sinks[i].add_output(MqttEventOutput(mqtt))
+    events = [sink for sink in sinks if isinstance(sink, EventSink)]
+    sinks.insert(sinks.index(events[0]) + 1 if events else 0, mqtt)
+    for sink in events:
+        sink.add_output(MqttEventOutput(mqtt))
 
 
 def run(config: Config, stop: Stop | None = None) -> int:
