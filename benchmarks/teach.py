@@ -1,25 +1,28 @@
-"""How well taught actions are learnt, and what scoring them costs: issue 17's protocols on the shared clips.
+"""How well taught actions are learnt, what they hold against, and what scoring them costs.
 
-    python -m benchmarks.teach [--clips DIR] [--model PATH] [--tau 0.48]
+    python -m benchmarks.teach [--media DIR] [--model PATH] [--blocks 9]
 
-Every clip stands for one "new" action, taught under its file name (the head never sees a Kinetics label). At
-the app's defaults (5 fps, a 12 s window restarted on a change of action), N classified frames per clip, m = N // 2:
+Every clip stands for one "new" action, taught under its file name (the head never sees a Kinetics label).
+At the app's defaults (5 fps, a 12 s window restarted on a change of action), every run a fresh stream as a
+`--video` run or `--teach ... --video` starts one. A frame is scored when it is at least 2 s after its stream's
+reset; it counts as right when the taught action is the top result of `--taught only` (none is wrong), as
+none when `--taught only` reports nothing. The rows (docs/research/teaching.md says why these):
 
-- half: taught from frames [0, m), the stream reset at 0, as `--teach NAME --video CLIP --teach-to ...` does;
-  tested on the second half run as its own stream (reset at m). Scored: every classified frame at least 2 s
-  after that reset, and the clip's last frame ("last window").
-- one_shot: taught from the first 2 s only, frames [0, 10); tested the same way.
-- open set, in both: every split of the clips into 4 taught and 4 untaught (70 for 8 clips). The untaught ones
-  run from a reset at 0 and every frame from 2 s on must be reported as none (`--taught only` empty).
+- half: each of the eight shared clips taught from its first half, all eight taught; its second half, run as
+  its own stream, must be found. With the confusion matrix.
+- frozen: the middle frame of each taught half, repeated for 10 s: must be none (nobody moves).
+- same_video: changes/: "sipping" taught from 2.75-7.75 s of the Charades clip, then each long-jump segment in
+  turn; the whole video run: its `other:` segments must be none (every frame, from the start).
+- another_clip: teach/: push ups and tai chi taught from one clip, found on the other (both directions), with
+  the eight shared clips, squats and the other action taught too.
+- untaught: the eight shared clips, push ups and tai chi taught; val/ and teach/squats must be none. And every
+  split of the shared clips into 4 taught and 4 untaught (70).
+- one_shot: the same rows taught from the first 2 s of each teaching part.
 
-Frames go through the app's own code: the StreamClassifier with its head window, ExampleRecorder, and
-TaughtPredictions with a PredictionFilter as `--taught only` builds them. A frame counts as right when the taught
-action is the top result (none is wrong). The confusion matrix counts each scored frame's top result.
-
-cost: with 20 taught actions, the CPU time of this thread (time.thread_time; one inference thread, so the
-invoke's work is on this thread too) per classified frame of the bare invoke, and of the taught scoring (read
-the embedding, score, pick the labels with the taught ones added), in alternating blocks, medians. Both paths:
-a window that matches an action, and one that matches none.
+cost: with 20 taught actions, the CPU time of this thread per classified frame (one inference thread, so the
+invoke's work is on this thread too) of the bare invoke and of the taught scoring (observe the window, score,
+pick the labels with the taught ones added), in alternating blocks, medians; for a window that matches an
+action and one that matches none.
 
 Stdout gets one JSON object.
 """
@@ -48,13 +51,14 @@ from utils.model.predictions import PredictionFilter
 from utils.model.runtime import load_runtime
 from utils.model.stream_classifier import StreamClassifier
 from utils.model.taught import (
-    DEFAULT_TAU,
     ExampleRecorder,
     ModelIdentity,
+    Observation,
     Session,
     TaughtAction,
     TaughtPredictions,
     min_window_frames,
+    observer,
 )
 from utils.sources import sampled_frames
 
@@ -62,109 +66,185 @@ FPS = 5.0
 WINDOW_FRAMES = round(ClassifierOptions().window_seconds * FPS)  # the app's default --window at 5 fps
 SCORED_FROM = 10  # test frames count from 2 s after their stream's reset
 ONE_SHOT = 10  # 2 s of frames
+FROZEN = 50  # 10 s of one frame
 TAUGHT_FOR_COST = 20
-TARGETS = {"frames_right": 0.95, "open_set_none": 0.90, "cost_percent_of_invoke": 2.0}
+TARGETS = {"half_right": 0.95, "frozen_none": 0.95, "same_video_none": 0.90, "another_clip_found": 0.70,
+           "untaught_none": 0.92, "cost_percent_of_invoke": 2.0}
 NONE = "none"
+SAME_VIDEO = {"sipping": ("walk_sip_sit_charades_univtg.mp4", [(2.75, 7.75)]),
+              "long jump": ("long_jump_broadcast_bmt.mp4", [(9.75, 14.50), (22.40, 33.50)])}
+ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
+                "tai chi": ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton")}
 
 
-@dataclasses.dataclass
-class Run:
-    """One stream over a clip's frames from a reset: per classified frame, the embedding and its window's size."""
+def copied(observation: Observation) -> Observation:
+    return Observation(observation.window_mean.copy(), observation.frames, observation.probabilities.copy(),
+                       observation.recent.copy())
 
-    embeddings: np.ndarray  # [n, dim]
-    frames_in_window: list[int]
+
+class Recorder:
+    """Runs streams through the app's classifier and keeps what the taught head sees of every frame."""
+
+    def __init__(self, classifier: StreamClassifier) -> None:
+        self.classifier = classifier
+        self.observe = observer(classifier, FPS)
+
+    def run(self, images: Sequence[np.ndarray]) -> list[Observation]:
+        self.classifier.reset()
+        observations = []
+        for image in images:
+            self.classifier.classify(image)
+            observations.append(copied(self.observe()))
+        return observations
+
+
+def taught(name: str, run: Sequence[Observation], stop: int | None, model: ModelIdentity) -> TaughtAction:
+    """The action `--teach` makes from the frames [0, stop) of a stream reset at 0."""
+    recorder = ExampleRecorder(FPS, WINDOW_FRAMES)
+    for observation in run[:stop]:
+        recorder.add(observation)
+    session = Session(recorder.seconds, len(recorder), WINDOW_FRAMES, FPS, f"{name} frames 0-{stop}")
+    return TaughtAction.first(name, model, recorder.examples, session)
 
 
 class Replay:
-    """Stands in for StreamClassifier.embedding, replaying a recorded frame."""
+    """Stands in for the classifier's observer, replaying a recorded frame."""
 
-    def __init__(self, run: Run) -> None:
-        self.run, self.index = run, 0
+    def __init__(self, first: Observation) -> None:
+        self.observation = first
 
-    def __call__(self) -> tuple[np.ndarray, int]:
-        return self.run.embeddings[self.index], self.run.frames_in_window[self.index]
-
-
-def stream(classifier: StreamClassifier, images: Sequence[np.ndarray]) -> Run:
-    classifier.reset()
-    embeddings, frames = [], []
-    for image in images:
-        classifier.classify(image)
-        embedding, held = classifier.embedding()
-        embeddings.append(embedding.copy())
-        frames.append(held)
-    return Run(np.stack(embeddings), frames)
+    def __call__(self) -> Observation:
+        return self.observation
 
 
-def taught(name: str, run: Run, stop: int, model: ModelIdentity, tau: float) -> TaughtAction:
-    """The action `--teach` makes from the frames [0, stop) of a stream reset at 0."""
-    recorder = ExampleRecorder(FPS, WINDOW_FRAMES)
-    for i in range(stop):
-        recorder.add(run.embeddings[i], run.frames_in_window[i])
-    session = Session(recorder.seconds, len(recorder), WINDOW_FRAMES, FPS, f"{name} frames 0-{stop}")
-    return dataclasses.replace(TaughtAction.first(name, model, recorder.examples, session), tau=tau)
-
-
-def reported(actions: Sequence[TaughtAction], run: Run, indices: range, labels: list[str]) -> list[str]:
-    """The top result `--taught only` gives at each of these frames of the run (NONE when it gives none)."""
+def reported(actions: Sequence[TaughtAction], run: Sequence[Observation], labels: list[str]) -> list[str]:
+    """The top result `--taught only` gives at each frame of the run (NONE when it gives none)."""
+    if not run:
+        return []
     names = [a.name for a in actions]
-    replay = Replay(run)
+    replay = Replay(run[0])
     predictions = TaughtPredictions(PredictionFilter([*labels, *names]), names, actions, replay,
                                     min_window_frames(FPS, WINDOW_FRAMES), only=True)
     silent = np.zeros(len(labels), np.float32)  # --taught only never looks at the model's own scores
     tops = []
-    for replay.index in indices:
+    for replay.observation in run:
         result = predictions(silent)
         tops.append(result[0].label if result else NONE)
     return tops
 
 
-def protocol(clips: dict[str, dict[str, Run]], teach_frames: Callable[[str], int], model: ModelIdentity,
-             labels: list[str], tau: float) -> dict:
-    names = sorted(clips)
-    actions = {name: taught(name, clips[name]["from_start"], teach_frames(name), model, tau) for name in names}
+def rate(hits: int, total: int) -> float:
+    return round(hits / total, 4) if total else float("nan")
 
-    def test(name: str, among: Sequence[TaughtAction]) -> list[str]:
-        run = clips[name]["second_half"]
-        return reported(among, run, range(SCORED_FROM, len(run.frames_in_window)), labels)
+
+@dataclasses.dataclass
+class Media:
+    """Every recorded stream the rows use."""
+
+    shared: dict[str, dict[str, list[Observation]]]  # clip -> {"full", "second_half", "frozen"}
+    teach: dict[str, list[Observation]]  # teach/ clip -> full run
+    val: dict[str, list[Observation]]
+    same_video: dict[str, dict]  # action -> {"full", "times", "parts": [run per taught part], "other": [indices]}
+
+
+def record(recorder: Recorder, media: Path, size: tuple[int, int]) -> Media:
+    def frames(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+        sampled = list(sampled_frames(path, FPS))
+        return [f.model_rgb(size) for f in sampled], np.array([f.timestamp for f in sampled])
+
+    shared = {}
+    for path in sorted(media.glob("*.mp4")):
+        images, _ = frames(path)
+        half = len(images) // 2
+        shared[path.stem] = {"full": recorder.run(images), "second_half": recorder.run(images[half:]),
+                             "frozen": recorder.run([images[half // 2]] * FROZEN)}
+    teach = {p.stem: recorder.run(frames(p)[0]) for p in sorted((media / "teach").glob("*.mp4"))}
+    val = {p.stem: recorder.run(frames(p)[0]) for p in sorted((media / "val").glob("*.mp4"))}
+    segments = [line.split("\t") for line in (media / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
+    same_video = {}
+    for action, (file, parts) in SAME_VIDEO.items():
+        images, times = frames(media / "changes" / file)
+        inside = [(times >= a - 1e-3) & (times < b - 1e-3) for a, b in parts]
+        other = np.zeros(len(times), bool)
+        for row in segments:
+            if row[0] == file and row[3].startswith("other"):
+                other |= (times >= float(row[1]) - 1e-3) & (times < float(row[2]) - 1e-3)
+        same_video[action] = {"full": recorder.run(images), "parts": [recorder.run(
+            [images[i] for i in np.flatnonzero(part)]) for part in inside],
+            "inside": [np.flatnonzero(part) for part in inside], "other": np.flatnonzero(other)}
+    return Media(shared, teach, val, same_video)
+
+
+def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, labels: list[str]) -> dict:
+    """Every row, each action taught from frames [0, stop(len(part))) of its teaching part."""
+    names = sorted(media.shared)
+    shared = {name: taught(name, runs["full"], stop(len(runs["full"]) // 2), model)
+              for name, runs in media.shared.items()}
+    everything = list(shared.values())
+    out: dict = {"examples": {name: len(a.examples) for name, a in shared.items()}}
 
     columns = [*names, NONE]
-    matrix = [[0] * len(columns) for _ in names]
-    right = total = last_right = 0
-    for row, name in enumerate(names):
-        tops = test(name, list(actions.values()))
-        for top in tops:
-            matrix[row][columns.index(top)] += 1
-        right += sum(top == name for top in tops)
-        total += len(tops)
-        last_right += tops[-1] == name
-    none = unknown = known_right = known = 0
+    matrix, right, total = [], 0, 0
+    for name in names:
+        tops = reported(everything, media.shared[name]["second_half"][SCORED_FROM:], labels)
+        matrix.append([tops.count(c) for c in columns])
+        right, total = right + tops.count(name), total + len(tops)
+    out["half"] = {"right": right, "frames": total, "right_rate": rate(right, total),
+                   "confusion": {"rows": names, "columns": columns, "matrix": matrix}}
+
+    frozen = {name: reported(everything, media.shared[name]["frozen"][SCORED_FROM:], labels) for name in names}
+    none = sum(tops.count(NONE) for tops in frozen.values())
+    frames = sum(map(len, frozen.values()))
+    out["frozen"] = {"none": none, "frames": frames, "none_rate": rate(none, frames),
+                     "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in frozen.items()}}
+
+    cases: dict[str, dict] = {}
+    for action, video in media.same_video.items():
+        for i, part in enumerate(video["parts"]):
+            tops = reported([taught(action, part, stop(len(part)), model)], video["full"], labels)
+            other = [tops[j] for j in video["other"]]
+            own = [tops[j] for j in video["inside"][i]]
+            cases[f"{action} (part {i + 1})"] = {"other_frames": len(other), "other_none": other.count(NONE),
+                                                 "other_none_rate": rate(other.count(NONE), len(other)),
+                                                 "taught_part_found_rate": rate(own.count(action), len(own))}
+    none = sum(c["other_none"] for c in cases.values())
+    frames = sum(c["other_frames"] for c in cases.values())
+    out["same_video"] = {"none_rate": rate(none, frames), "cases": cases}
+
+    def teach_clip(clip: str, name: str) -> TaughtAction:
+        run = media.teach[clip]
+        return taught(name, run, stop(len(run)), model)
+
+    cases = {}  # of another clip: the same shape
+    for action, clips in ANOTHER_CLIP.items():
+        for source, target in (clips, clips[::-1]):
+            among = [*everything, teach_clip("squats_farzadmalik", "squats"), teach_clip(source, action),
+                     *(teach_clip(c[0], a) for a, c in ANOTHER_CLIP.items() if a != action)]
+            tops = reported(among, media.teach[target][SCORED_FROM:], labels)
+            cases[f"{source} -> {target}"] = {"found_rate": rate(tops.count(action), len(tops)),
+                                               "tops": {t: tops.count(t) for t in sorted(set(tops))}}
+    out["another_clip"] = {"found_rate": round(statistics.mean(c["found_rate"] for c in cases.values()), 4),
+                           "cases": cases}
+
+    among = [*everything, *(teach_clip(c[0], a) for a, c in ANOTHER_CLIP.items())]
+    untaught = {**media.val, "squats_farzadmalik": media.teach["squats_farzadmalik"]}
+    by_clip = {clip: reported(among, run[SCORED_FROM:], labels) for clip, run in untaught.items()}
+    none, frames = sum(t.count(NONE) for t in by_clip.values()), sum(len(t) for t in by_clip.values())
+    split_none = split_frames = 0
     worst = 1.0
-    for taught_names in itertools.combinations(names, len(names) // 2):
-        among = [actions[n] for n in taught_names]
-        split_none = split_unknown = 0
+    for chosen in itertools.combinations(names, len(names) // 2):
+        n = f = 0
         for name in names:
-            if name in taught_names:
-                tops = test(name, among)
-                known_right += sum(top == name for top in tops)
-                known += len(tops)
-            else:
-                run = clips[name]["from_start"]
-                tops = reported(among, run, range(SCORED_FROM, len(run.frames_in_window)), labels)
-                split_none += tops.count(NONE)
-                split_unknown += len(tops)
-        none, unknown = none + split_none, unknown + split_unknown
-        worst = min(worst, split_none / split_unknown)
-    return {
-        "examples": {name: len(a.examples) for name, a in actions.items()},
-        "frames_right": right, "frames_scored": total, "frames_right_rate": round(right / total, 4),
-        "last_windows_right": last_right, "clips": len(names),
-        "confusion": {"rows": names, "columns": columns, "matrix": matrix},
-        "open_set": {"splits": len(list(itertools.combinations(names, len(names) // 2))),
-                     "unknown_frames": unknown, "none": none, "none_rate": round(none / unknown, 4),
-                     "worst_split_none_rate": round(worst, 4),
-                     "known_frames_right_rate": round(known_right / known, 4)},
-    }
+            if name not in chosen:
+                t = reported([shared[c] for c in chosen], media.shared[name]["full"][SCORED_FROM:], labels)
+                n, f = n + t.count(NONE), f + len(t)
+        split_none, split_frames, worst = split_none + n, split_frames + f, min(worst, n / f)
+    out["untaught"] = {"none_rate": rate(none, frames), "frames": frames,
+                       "per_clip_none_rate": {c: rate(t.count(NONE), len(t)) for c, t in by_clip.items()},
+                       "shared_splits": {"splits": 70 if len(names) == 8 else None,
+                                         "none_rate": rate(split_none, split_frames),
+                                         "worst_split_none_rate": round(worst, 4)}}
+    return out
 
 
 def block_ms(call: Callable[[], object], count: int) -> float:
@@ -175,22 +255,24 @@ def block_ms(call: Callable[[], object], count: int) -> float:
     return (time.thread_time() - start) * 1000.0 / count
 
 
-def cost(classifier: StreamClassifier, clips: dict[str, dict[str, Run]], images: dict[str, list[np.ndarray]],
-         model: ModelIdentity, labels: list[str], runtime, blocks: int) -> dict:
+def cost(classifier: StreamClassifier, media: Media, images: list[np.ndarray], model: ModelIdentity,
+         labels: list[str], runtime, blocks: int) -> dict:
     """Scoring 20 taught actions per classified frame, next to the bare invoke of the same model."""
-    names = sorted(clips)
+    names = sorted(media.shared)
     stops = itertools.cycle((name, stop) for stop in (ONE_SHOT, 15, 20) for name in names)
-    actions = [taught(f"{name} ({stop})", clips[name]["from_start"], stop, model, DEFAULT_TAU)
+    actions = [taught(f"{name} ({stop})", media.shared[name]["full"], stop, model)
                for name, stop in itertools.islice(stops, TAUGHT_FOR_COST)]
     taught_names = [a.name for a in actions]
-    with_taught = TaughtPredictions(PredictionFilter([*labels, *taught_names]), taught_names, actions,
-                                    classifier.embedding, min_window_frames(FPS, WINDOW_FRAMES))
-    paths = {"window_matches_an_action": images[names[0]],
-             "window_matches_none": [np.full_like(images[names[0]][0], 128)] * WINDOW_FRAMES}
+    observe = observer(classifier, FPS)
+    with_taught = TaughtPredictions(PredictionFilter([*labels, *taught_names]), taught_names, actions, observe,
+                                    min_window_frames(FPS, WINDOW_FRAMES))
+    paths = {"window_matches_an_action": images[:20],  # the first 4 s, which 9 of the actions were taught from
+             "window_matches_none": [np.full_like(images[0], 128)] * WINDOW_FRAMES}
     result: dict = {"taught_actions": len(actions), "blocks": blocks, "paths": {}}
     invoke_blocks: list[float] = []
     for path, frames in paths.items():
-        timed, invokes = path_cost(classifier, with_taught, PredictionFilter(labels), frames, runtime, blocks)
+        timed, invokes = path_cost(classifier, with_taught, observe, PredictionFilter(labels), frames, runtime,
+                                   blocks)
         result["paths"][path] = timed
         invoke_blocks += invokes
     invoke = statistics.median(invoke_blocks)
@@ -200,14 +282,14 @@ def cost(classifier: StreamClassifier, clips: dict[str, dict[str, Run]], images:
     return result
 
 
-def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, plain: PredictionFilter,
+def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, observe, plain: PredictionFilter,
               frames: list[np.ndarray], runtime, blocks: int, calls: int = 2000) -> tuple[dict, list[float]]:
     """The taught scoring's parts after a stream over `frames`, and the bare invoke's median per block."""
     classifier.reset()
     for image in frames:
         probabilities = classifier.classify(image).copy()
-    embedding = classifier.embedding()[0].copy()
-    parts: dict[str, list[float]] = {"taught_total": [], "embedding": [], "head_scores": []}
+    observation = copied(observe())
+    parts: dict[str, list[float]] = {"taught_total": [], "observe": [], "head_scores": []}
     invokes = []
     for _ in range(blocks):
         samples, _ = bare_invoke_ms(runtime, classifier.model_path, 1, frames, 100, clock=time.thread_time)
@@ -215,19 +297,19 @@ def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, plai
         # What the taught actions add to picking the labels: the same call without them, subtracted.
         parts["taught_total"].append(block_ms(functools.partial(with_taught, probabilities), calls)
                                      - block_ms(functools.partial(plain, probabilities), calls))
-        parts["embedding"].append(block_ms(classifier.embedding, calls))
-        parts["head_scores"].append(block_ms(functools.partial(with_taught.head.scores, embedding), calls))
-    matched = bool(with_taught.head.scores(embedding).any())
+        parts["observe"].append(block_ms(observe, calls))
+        parts["head_scores"].append(block_ms(functools.partial(with_taught.head.scores, observation), calls))
+    matched = bool(with_taught.head.scores(observation).any())
     return {"matched": matched, **{f"{k}_ms": round(statistics.median(v), 5) for k, v in parts.items()}}, invokes
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.teach", description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=Path, default=MEDIA, help="a folder of clips, one action each")
+    parser.add_argument("--media", type=Path, default=MEDIA,
+                        help="the shared media folder: eight clips, teach/, val/ and changes/")
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--runtime", default="auto")
-    parser.add_argument("--tau", type=float, default=DEFAULT_TAU, help="the none threshold (cosine)")
     parser.add_argument("--blocks", type=int, default=9, help="timed blocks of the cost (medians over them); 0: none")
     args = parser.parse_args(argv)
 
@@ -236,27 +318,21 @@ def main(argv: list[str] | None = None) -> int:
     classifier.set_window(WINDOW_FRAMES, ChangeTest.at_rate(FPS))  # as a run sets it (a reset stream per clip)
     labels = load_labels(args.labels)
     model = ModelIdentity.of(args.model)
-    paths = sorted(args.clips.glob("*.mp4"))
-    if len(paths) < 2:
-        parser.error(f"{args.clips} needs at least two .mp4 clips")
-    images = {p.stem: [f.model_rgb(classifier.input_size) for f in sampled_frames(p, FPS)] for p in paths}
-    clips = {name: {"from_start": stream(classifier, frames),
-                    "second_half": stream(classifier, frames[len(frames) // 2:])} for name, frames in images.items()}
+    if len(list(args.media.glob("*.mp4"))) < 2:
+        parser.error(f"{args.media} needs at least two .mp4 clips")
+    media = record(Recorder(classifier), args.media, classifier.input_size)
     report: dict = {
         "machine": machine(), "model": args.model.name, "runtime": str(runtime),
-        "settings": {"fps": FPS, "window_frames": WINDOW_FRAMES, "tau": args.tau,
-                     "scored_from_seconds": SCORED_FROM / FPS, "one_shot_seconds": ONE_SHOT / FPS},
-        "clips": {name: {"classified_frames": len(frames), "second_half_from_frame": len(frames) // 2,
-                         "scored_test_frames": max(0, len(frames) - len(frames) // 2 - SCORED_FROM)}
-                  for name, frames in images.items()},
-        "protocols": {
-            "half": protocol(clips, lambda name: len(images[name]) // 2, model, labels, args.tau),
-            "one_shot": protocol(clips, lambda name: ONE_SHOT, model, labels, args.tau),
-        },
+        "settings": {"fps": FPS, "window_frames": WINDOW_FRAMES, "scored_from_seconds": SCORED_FROM / FPS,
+                     "one_shot_seconds": ONE_SHOT / FPS, "frozen_seconds": FROZEN / FPS},
+        "taught": rows(media, lambda frames: frames, model, labels),
+        "one_shot": rows(media, lambda frames: ONE_SHOT, model, labels),
         "targets": TARGETS,
     }
     if args.blocks > 0:
-        report["cost"] = cost(classifier, clips, images, model, labels, runtime, args.blocks)
+        first = sorted(args.media.glob("*.mp4"))[0]
+        images = [f.model_rgb(classifier.input_size) for f in sampled_frames(first, FPS)]
+        report["cost"] = cost(classifier, media, images, model, labels, runtime, args.blocks)
     json.dump(report, sys.stdout)
     sys.stdout.write("\n")
     return 0

@@ -3,6 +3,7 @@ with the model's labels."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,23 +12,56 @@ import pytest
 from utils.errors import ClassifierError
 from utils.model.files import usual_file_mode
 from utils.model.predictions import PredictionFilter
-from utils.model.taught.head import DEFAULT_TAU, TaughtHead, min_window_frames
+from utils.model.taught.features import Observation, describe
+from utils.model.taught.head import TaughtHead, min_window_frames
 from utils.model.taught.predictions import NONE_OF_THEM, TaughtPredictions
-from utils.model.taught.store import FORMAT, ActionStore, ModelIdentity, Session, TaughtAction, file_name, read_action
+from utils.model.taught.store import (
+    ARRAYS,
+    FORMAT,
+    ActionStore,
+    Examples,
+    ModelIdentity,
+    Session,
+    TaughtAction,
+    file_name,
+    read_action,
+)
 
 MODEL = ModelIdentity("a" * 64, "movinet_a0_stream_int8.tflite")
-DIM = 8
+DIM = 8  # features
+CLASSES = 6
 
 
 def session(examples: int = 3) -> Session:
     return Session(1.0, examples, 20, 5.0, "test")
 
 
+def axis(direction: int, size: int = DIM) -> np.ndarray:
+    return np.eye(size, dtype=np.float32)[direction]
+
+
+def window(direction: int, moving: bool = True, moves_along: int | None = None, frames: int = 20) -> Observation:
+    """A window of an action along one axis: the model's probabilities on class `direction`, the last 10 frames'
+    features along that axis too, changing from frame to frame (moving) or all the same (a frozen picture)."""
+    along = axis(direction if moves_along is None else moves_along)
+    recent = np.stack([along * (1.0 + 2.0 * (i % 2) * moving) for i in range(10)])
+    probabilities = 0.5 * axis(direction, CLASSES) + 0.5 / CLASSES
+    return Observation(along, frames, probabilities, recent)
+
+
+def examples_of(observations: list[Observation]) -> Examples:
+    described = [describe(o) for o in observations]
+    return Examples(np.stack([o.window_mean for o in observations]), np.stack([d.probabilities for d in described]),
+                    np.stack([d.recent_mean for d in described]), np.stack([d.change for d in described]))
+
+
 def action(name: str, direction: int, n: int = 3, tau: float | None = None) -> TaughtAction:
-    """An action whose examples point (noisily) along one axis."""
+    """An action taught from n windows along one axis (with a little noise)."""
     rng = np.random.default_rng(direction)
-    examples = np.eye(DIM, dtype=np.float32)[direction] + 0.05 * rng.random((n, DIM), np.float32)
-    return TaughtAction(name, MODEL, examples, np.zeros(n, np.int32), (session(n),), tau)
+    noisy = [Observation(o.window_mean, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
+                                                                                               np.float32))
+             for o in [window(direction)] * n]
+    return TaughtAction(name, MODEL, examples_of(noisy), np.zeros(n, np.int32), (session(n),), tau)
 
 
 def test_a_saved_action_reads_back_and_teaching_again_adds_a_session(tmp_path):
@@ -37,7 +71,9 @@ def test_a_saved_action_reads_back_and_teaching_again_adds_a_session(tmp_path):
     back = store.read("wave hello")
     assert back is not None and len(back.examples) == 5 and len(back.sessions) == 2
     assert back.session_of_example.tolist() == [0, 0, 0, 1, 1]
-    assert np.array_equal(back.examples, again.examples) and back.model == MODEL and back.tau is None
+    for name, array in back.examples.arrays().items():
+        assert np.array_equal(array, again.examples.arrays()[name])
+    assert back.model == MODEL and back.tau is None
     assert [p.name for p in store.files()] == ["wave hello.npz"]
 
 
@@ -45,8 +81,9 @@ def test_the_file_is_plain_arrays_with_json_metadata(tmp_path):
     store = ActionStore(tmp_path)
     path = store.write(action("café bar", 1))
     with np.load(path, allow_pickle=False) as arrays:
-        assert set(arrays.files) == {"examples", "sessions", "meta"}
-        assert arrays["examples"].dtype == np.float32 and arrays["sessions"].dtype == np.int32
+        assert set(arrays.files) == ARRAYS
+        assert arrays["window_means"].shape == (3, DIM) and arrays["probabilities"].shape == (3, CLASSES)
+        assert arrays["changes"].dtype == np.float32 and arrays["sessions"].dtype == np.int32
         meta = json.loads(arrays["meta"].tobytes().decode())
     assert meta["format"] == FORMAT and meta["name"] == "café bar" and meta["dim"] == DIM
     assert meta["model"] == {"sha256": "a" * 64, "file": "movinet_a0_stream_int8.tflite"}
@@ -88,42 +125,74 @@ def test_another_models_action_cannot_be_taught_more(tmp_path):
 
 def test_scores_are_calibrated_and_none_below_the_threshold():
     head = TaughtHead([action("a", 0), action("b", 1)])
-    scores = head.scores(np.eye(DIM, dtype=np.float32)[0])
+    scores = head.scores(window(0))
     assert scores[0] > 0.9 and scores[1] == 0.0 and scores.sum() <= 1.0
-    assert not head.scores(np.eye(DIM, dtype=np.float32)[5]).any()  # far from both: none of them
-    # Exactly at the threshold a lone action scores one half.
-    one = TaughtHead([action("a", 0)])
-    mean = one._means[0]
-    orthogonal = np.eye(DIM, dtype=np.float32)[7] - mean * mean[7]
-    at_tau = DEFAULT_TAU * mean + np.sqrt(1 - DEFAULT_TAU**2) * orthogonal / np.linalg.norm(orthogonal)
-    assert one.cosines(at_tau)[0] == pytest.approx(DEFAULT_TAU, abs=1e-5)
-    assert one.scores(at_tau + 1e-4 * mean)[0] == pytest.approx(0.5, abs=0.01)
+    assert not head.scores(window(5)).any()  # far from both: none of them
+    # Exactly at its threshold a lone action scores one half.
+    similarity = float(TaughtHead([action("a", 0)]).similarities(window(0))[0][0])
+    at_tau = TaughtHead([dataclasses.replace(action("a", 0), tau=similarity - 1e-4)])
+    assert at_tau.scores(window(0))[0] == pytest.approx(0.5, abs=0.01)
+
+
+def test_a_still_picture_of_the_action_is_not_the_action():
+    head = TaughtHead([action("a", 0)])
+    assert head.scores(window(0))[0] > 0.9
+    assert head.scores(window(0, moving=False))[0] == 0.0  # same probabilities and features, nothing moves
+
+
+def test_what_moves_now_must_look_like_the_action():
+    """The window still holds the action (its probabilities say so), but the last 2 s move like something else."""
+    head = TaughtHead([action("a", 0)])
+    assert head.scores(window(0, moves_along=4))[0] == 0.0
 
 
 def test_an_action_can_keep_its_own_threshold():
-    embedding = np.eye(DIM, dtype=np.float32)[0] + np.eye(DIM, dtype=np.float32)[1]  # cosine 0.7 to each
-    head = TaughtHead([action("strict", 0, tau=0.9), action("lenient", 1)])
-    assert head.scores(embedding)[0] == 0.0 and head.scores(embedding)[1] > 0.0
+    head = TaughtHead([action("strict", 0, tau=1.01), action("lenient", 0)])  # 1.01: above any similarity
+    scores = head.scores(window(0))
+    assert scores[0] == 0.0 and scores[1] > 0.0
+
+
+def test_the_last_session_can_be_undone(tmp_path):
+    store = ActionStore(tmp_path)
+    store.add("wave", MODEL, action("x", 0).examples, session())
+    store.add("wave", MODEL, action("x", 1, n=2).examples, session(2))
+    before = store.remove_last_session("wave")
+    assert before is not None and len(before.examples) == 3 and len(before.sessions) == 1
+    assert len(store.read("wave").examples) == 3
+    assert store.remove_last_session("wave") is None and store.read("wave") is None  # its only session: gone
+    with pytest.raises(ClassifierError, match="no taught action 'wave'"):
+        store.remove_last_session("wave")
+
+
+def test_an_action_taught_by_an_earlier_version_is_refused_with_one_line(tmp_path):
+    meta = json.dumps({"format": "pi-action-classifier/taught-action/1", "name": "wave"}).encode()
+    np.savez(tmp_path / "wave.npz", examples=np.zeros((3, DIM), np.float32), sessions=np.zeros(3, np.int32),
+             meta=np.frombuffer(meta, np.uint8))
+    with pytest.raises(ClassifierError, match="taught by an earlier version, which kept no motion: remove it"):
+        read_action(tmp_path / "wave.npz")
+    assert (tmp_path / "wave.npz").exists()  # nothing lost
 
 
 def test_the_windows_scored_hold_a_second():
     assert min_window_frames(5.0, 20) == 5 and min_window_frames(5.0, 3) == 3 and min_window_frames(30.0, 0) == 30
 
 
-class Embeddings:
-    def __init__(self, vector: np.ndarray, frames: int = 20) -> None:
-        self.vector, self.frames = vector, frames
+class Windows:
+    """Stands in for the classifier's observer: the window it returns can be changed by the test."""
 
-    def __call__(self) -> tuple[np.ndarray, int]:
-        return self.vector, self.frames
+    def __init__(self, observation: Observation) -> None:
+        self.observation = observation
+
+    def __call__(self) -> Observation:
+        return self.observation
 
 
 LABELS = ["abseiling", "carving ice", "juggling"]
 KINETICS = np.array([0.1, 0.7, 0.2], np.float32)
 
 
-def merged(only: bool = False, names=("wave",), actions=None, **options) -> tuple[TaughtPredictions, Embeddings]:
-    embedding = Embeddings(np.eye(DIM, dtype=np.float32)[0])
+def merged(only: bool = False, names=("wave",), actions=None, **options) -> tuple[TaughtPredictions, Windows]:
+    embedding = Windows(window(0))
     prediction_filter = PredictionFilter([*LABELS, *names], **options)
     actions = [action("wave", 0)] if actions is None else actions
     return TaughtPredictions(prediction_filter, names, actions, embedding, min_frames=5, only=only), embedding
@@ -131,15 +200,16 @@ def merged(only: bool = False, names=("wave",), actions=None, **options) -> tupl
 
 def test_a_taught_action_is_one_more_label():
     predictions, embedding = merged()
-    assert [p.label for p in predictions(KINETICS)] == ["wave", "carving ice", "juggling"]
-    embedding.vector = np.eye(DIM, dtype=np.float32)[3]  # not the taught action
+    assert [(p.label, p.taught) for p in predictions(KINETICS)] == [
+        ("wave", True), ("carving ice", False), ("juggling", False)]
+    embedding.observation = window(3)  # not the taught action
     assert [p.label for p in predictions(KINETICS)] == ["carving ice", "juggling", "abseiling"]
 
 
 def test_only_reports_taught_actions_and_says_none():
     predictions, embedding = merged(only=True)
     assert [p.label for p in predictions(KINETICS)] == ["wave"] and predictions.nothing == NONE_OF_THEM
-    embedding.vector = np.eye(DIM, dtype=np.float32)[3]
+    embedding.observation = window(3)
     assert predictions(KINETICS) == ()
 
 
@@ -152,11 +222,13 @@ def test_threshold_allow_and_deny_apply_to_taught_actions():
 def test_short_windows_are_not_scored_and_a_new_action_counts_once_learned():
     predictions, embedding = merged(only=True, actions=[])
     assert predictions(KINETICS) == ()  # "wave" is to be taught (--teach) but has no examples yet
-    predictions.learn(action("wave", 0))
-    embedding.frames = 4  # under a second of video in the window
+    predictions.learn("wave", action("wave", 0))
+    embedding.observation = window(0, frames=4)  # under a second of video in the window
     assert predictions(KINETICS) == ()
-    embedding.frames = 5
-    assert [p.label for p in predictions(KINETICS)] == ["wave"]
+    embedding.observation = window(0, frames=5)
+    assert [(p.label, p.taught) for p in predictions(KINETICS)] == [("wave", True)]
+    predictions.learn("wave", None)  # its only session undone
+    assert predictions(KINETICS) == ()
 
 
 def test_zero_scores_are_never_reported():

@@ -3,6 +3,7 @@ find a taught action, refuse another model's files and every bad input with one 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -11,13 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, MEDIA, MODEL, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, MODEL, WALKING_THE_DOG, run_cli
 
-from utils.model.taught import ActionStore, ModelIdentity, TaughtAction, read_action
+from utils.model.taught import ActionStore, ModelIdentity, read_action
 from utils.sources import sampled_frames
-
-CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
-WALKING_THE_DOG = MEDIA / "walking_the_dog_videofeatures.mp4"
 
 
 def teach(folder: Path, name: str, clip: Path, *part: str):
@@ -78,8 +76,18 @@ def test_teach_list_teach_again_and_forget(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "6 examples from 2.0-4.0 s" in again.stdout and "13 examples, 2 sessions, 4.2 s in all" in again.stdout
     table = run_cli("--actions", "--actions-dir", str(folder)).stdout.splitlines()
-    assert table[0].split() == ["name", "examples", "seconds", "sessions", "model"]
-    assert table[1].split() == ["ice", "13", "4.2", "2", MODEL.name]
+    assert table[0].split() == ["name", "examples", "seconds", "sessions", "last", "taught", "(UTC)", "model"]
+    cells = table[1].split()
+    assert cells[:4] == ["ice", "13", "4.2", "2"] and cells[-1] == MODEL.name
+    assert [(s["source"], s["seconds"]) for s in listed(folder)[0]["history"]] == [
+        ("carving_ice.mp4 0.0-2.2 s", 2.2), ("carving_ice.mp4 2.0-4.0 s", 2.0)]
+    # A mistake undone: the last session only, then (its only one) the action.
+    undone = run_cli("--forget", "ice", "--last", "--actions-dir", str(folder))
+    assert undone.returncode == 0 and "undid the last session of 'ice': 7 examples, 1 session" in undone.stdout
+    assert [(r["examples"], r["sessions"]) for r in listed(folder)] == [(7, 1)]
+    undone = run_cli("--forget", "ice", "--last", "--actions-dir", str(folder))
+    assert undone.returncode == 0 and "its only session was undone" in undone.stdout and not list(folder.iterdir())
+    teach(folder, "ice", CARVING_ICE, "--teach-to", "2.2")
     gone = run_cli("--forget", "ice", "--actions-dir", str(folder))
     assert gone.returncode == 0 and "forgot 'ice'" in gone.stdout and not list(folder.iterdir())
     assert "no taught actions" in run_cli("--actions", "--actions-dir", str(folder)).stdout
@@ -89,7 +97,8 @@ def test_teach_list_teach_again_and_forget(tmp_path):
 def test_the_saved_file_holds_the_model_and_plain_arrays(taught):
     path = taught / "carving, mine.npz"
     with np.load(path, allow_pickle=False) as arrays:
-        assert arrays["examples"].shape == (7, 480) and arrays["examples"].dtype == np.float32
+        assert arrays["window_means"].shape == arrays["recent_means"].shape == arrays["changes"].shape == (7, 480)
+        assert arrays["probabilities"].shape == (7, 600) and arrays["changes"].dtype == np.float32
     action = read_action(path)
     assert action.model == ModelIdentity.of(MODEL)
     assert action.sessions[0].window_frames == 60 and action.sessions[0].fps == 5.0
@@ -100,11 +109,15 @@ def test_a_taught_action_is_found_on_the_second_half_of_its_clip(taught):
     records = classified(taught, ARM_WRESTLING, "--taught", "only")
     second_half = [r for r in records if r["timestamp"] >= 5.0 + 2.0]  # 2 s into the half it was not taught from
     assert len(second_half) >= 14
-    assert all(r["results"][0]["label"] == "arm wrestling, mine" for r in second_half), second_half
+    # Found on most frames, never called anything else: its last seconds move unlike the half it was taught from
+    # (the recent features drift to a cosine of 0.3), and the head then says none rather than guess.
+    tops = [r["results"][0]["label"] if r["results"] else None for r in second_half]
+    assert tops.count("arm wrestling, mine") >= 0.7 * len(tops) and set(tops) <= {"arm wrestling, mine", None}, tops
     # Beside the model's labels (the default), as one more result.
-    last = classified(taught, ARM_WRESTLING)[-1]["results"]
-    assert {"arm wrestling", "arm wrestling, mine"} <= {r["label"] for r in last}
-    assert all(0.0 < r["score"] <= 1.0 for r in last)
+    beside = [r["results"] for r in classified(taught, ARM_WRESTLING) if r["timestamp"] >= 7.0]
+    both = [results for results in beside if {"arm wrestling", "arm wrestling, mine"} <= {r["label"] for r in results}]
+    assert len(both) >= 0.7 * len(beside)
+    assert all(0.0 < r["score"] <= 1.0 for results in beside for r in results)
 
 
 def test_taught_only_reports_nothing_on_untaught_actions(taught):
@@ -135,20 +148,33 @@ def test_taught_off_ignores_them(taught):
 
 def test_another_models_action_is_refused(folder):
     a2 = ModelIdentity("b" * 64, "movinet_a2_stream_int8.tflite")
-    sessions = read_action(folder / "carving, mine.npz").sessions
-    ActionStore(folder).write(TaughtAction("wave", a2, np.ones((3, 480), np.float32), np.zeros(3, np.int32), sessions))
+    ActionStore(folder).write(dataclasses.replace(read_action(folder / "carving, mine.npz"), name="wave", model=a2))
     before = fingerprint(folder)
     one_error_line(teach(folder, "wave", CARVING_ICE), "taught with another model, movinet_a2_stream_int8.tflite")
     assert fingerprint(folder) == before
     # Classifying leaves it out with a warning; the actions of this model still count.
     done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--json", "--actions-dir", str(folder))
     assert done.returncode == 0 and "taught actions of another model are left out: 'wave'" in done.stderr
-    assert any(r["label"] == "carving, mine" for r in done.records[-1]["results"])
+    assert any(r["label"] == "carving, mine" for record in done.records for r in record["results"])
     only_other = folder.parent / "only_other"
     only_other.mkdir()
     shutil.copy(folder / "wave.npz", only_other)
     one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "only", "--actions-dir",
                            str(only_other)), "no taught actions for movinet_a0_stream_int8.tflite")
+
+
+def test_a_still_picture_of_a_taught_action_is_not_reported(taught, tmp_path):
+    """Nobody moving: a frame from the middle of the taught half, frozen for 10 s."""
+    middle = next(frame.image for frame in sampled_frames(ARM_WRESTLING, 0) if frame.timestamp >= 2.5)
+    path = tmp_path / "still.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, middle.shape[1::-1])
+    for _ in range(250):
+        writer.write(middle)
+    writer.release()
+    records = classified(taught, path, "--taught", "only")
+    assert len(records) >= 45
+    still = [r for r in records if r["timestamp"] >= 3.0]  # once the stream's buffers hold only the still frame
+    assert all(r["results"] == [] for r in still), [r for r in still if r["results"]]
 
 
 def short_clip(path: Path) -> Path:
@@ -170,7 +196,8 @@ def spoil_with_foreign_arrays(folder: Path) -> None:
 
 
 def spoil_with_pickle(folder: Path) -> None:
-    np.savez(folder / "evil.npz", examples=np.array([{"x": 1}], dtype=object), sessions=np.zeros(1), meta=np.zeros(1))
+    np.savez(folder / "evil.npz", window_means=np.array([{"x": 1}], dtype=object), probabilities=np.zeros(1),
+             recent_means=np.zeros(1), changes=np.zeros(1), sessions=np.zeros(1), meta=np.zeros(1))
 
 
 def spoil_by_truncating(folder: Path) -> None:
@@ -192,10 +219,15 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
     (("--teach", "x", "--taught", "sometimes"), ("--taught",)),
+    (("--last",), ("--last goes with --forget NAME",)),
+    (("--config", "TEACH_CONFIG"), ("teach: teaching is done once, from the command line",)),
 ])
 def test_bad_input_is_one_line_and_loses_nothing(folder, tmp_path, args, words):
     before = fingerprint(folder)
     args = tuple(str(short_clip(tmp_path / "short.avi")) if a == "SHORT" else a for a in args)
+    if "TEACH_CONFIG" in args:  # a service's config file must not teach at every start
+        (tmp_path / "service.toml").write_text('teach = "wave"\nvideo = "clip.mp4"\n')
+        args = tuple(str(tmp_path / "service.toml") if a == "TEACH_CONFIG" else a for a in args)
     done = run_cli(*args, "--actions-dir", str(folder))
     if "--taught" in args or "--teach-seconds" in args:  # refused by the flag parser: its own one line
         assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and all(w in done.stderr for w in words)

@@ -25,6 +25,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.9/3.10
     import tomli as tomllib
 
+COMMAND_LINE_ONLY = {"teach": "teaching is done once, from the command line (classify.py --teach NAME), not at "
+                               "every start of a service; remove the key"}
 FIELD_NAMES = {flag_name: field for field, flag_name in FLAG_NAMES.items()}  # window -> window_seconds
 # How each item of a list option is read: as on the command line.
 LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)]}
@@ -60,6 +62,8 @@ def read_config_file(path: Path, extra_flags: Collection[str] = ()) -> dict[str,
     options: dict[str, object] = {}
     for key, value in data.items():
         name = known.get(key.replace("_", "-"))
+        if name in COMMAND_LINE_ONLY:
+            raise ClassifierError(f"config file {path}: {key}: {COMMAND_LINE_ONLY[name]}")
         if name is None:
             close = difflib.get_close_matches(key, known, n=1)
             raise ClassifierError(f"config file {path}: unknown key {key!r}"

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
-from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions
+from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, observer
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.run_summary import RunSummary
@@ -31,7 +32,12 @@ from utils.sources import FrameSource, open_source, video_length
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
+from utils.sources.picamera import pi_camera_fps
 from utils.stop import Stop
+from utils.system_info import ThrottleWatch
+
+if TYPE_CHECKING:
+    from utils.sinks.mqtt import MqttSink
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +123,13 @@ class Pipeline:
         else:
             self.teaching.start()
 
+    def undo_teaching(self) -> None:
+        """The web view's undo button: the --teach action's last session is forgotten."""
+        if self.teaching is None:
+            log.warning("nothing to undo: start classify.py with --teach NAME to undo NAME's last session")
+        else:
+            self.teaching.undo()
+
     def _status(self) -> Status:
         temperature, cpu = self._cpu.read()
         return Status(self._capture_rate.rate, self._classify_rate.rate,
@@ -149,6 +162,8 @@ class Pipeline:
                 self._send(self.step(item))
         finally:
             self.stop.in_loop = False
+            if self.teaching:
+                self.teaching.end()
         return self.classified
 
     def _send(self, update: Update) -> None:
@@ -160,6 +175,8 @@ class Pipeline:
                 self.reset()
             elif command is Command.TEACH:
                 self.teach()
+            elif command is Command.UNDO_TEACH:
+                self.undo_teaching()
 
 
 def classified_rate(config: Config, source: FrameSource) -> float:
@@ -222,8 +239,9 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
         pipeline = Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
     else:
         rate, frames = classified_rate(config, source), window_frames(config, source)
-        predictions = taught.predictions(prediction_filter, classifier.embedding, rate, frames)
-        teaching = taught.live_teaching(predictions, classifier.embedding, rate, frames, source.description)
+        observe = observer(classifier, rate)
+        predictions = taught.predictions(prediction_filter, observe, rate, frames)
+        teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
         pipeline = Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
     pipeline.summary.length = video_length(source)
     return pipeline
@@ -248,31 +266,38 @@ def event_counts(sinks: Sequence[Sink]) -> dict[str, int] | None:
     return dict(Counter(event.label for sink in watching for event in sink.events))
 
 
-def add_mqtt(config: Config, model: str, sinks: list[Sink]) -> None:
-    """The MQTT sink, right after the events' sink: the events end before the connection closes, and an event's
-    snapshot is taken before the window or the web view draw their overlay onto the frame."""
+def attach_mqtt(mqtt: MqttSink, config: Config, sinks: list[Sink]) -> None:
+    """The MQTT sink goes right after the events' sink: the events end before the connection closes, and an
+    event's snapshot is taken before the window or the web view draw their overlay onto the frame."""
     from utils.sinks.events import EventSink
-    from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
+    from utils.sinks.mqtt import MqttEventOutput
 
-    # The web view's address for Home Assistant's "Visit" link, when other computers can open it.
-    web_url = None
     if (config.output.web or config.output.display == "web") and not is_loopback(config.output.web_host):
         from utils.sinks.web import WebSink
 
-        web_url = next((sink.url for sink in sinks if isinstance(sink, WebSink)), None)
-    mqtt = open_mqtt(config.mqtt, config.events.event, __version__, model, web_url)
+        # Home Assistant's "Visit" link, when other computers can open the web view.
+        mqtt.link_web_view(next((sink.url for sink in sinks if isinstance(sink, WebSink)), None))
     events = [sink for sink in sinks if isinstance(sink, EventSink)]
     sinks.insert(sinks.index(events[0]) + 1 if events else 0, mqtt)
     for sink in events:
         sink.add_output(MqttEventOutput(mqtt))
 
 
+def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | None:
+    """The MQTT output when --mqtt asks for it (with --mqtt-required, a broker that cannot be used stops here)."""
+    if not config.mqtt.mqtt:
+        return None
+    from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
+
+    return open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
+
+
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     if config.events.enabled:
-        from utils.events.journal import writable_folder  # (the events' modules only where events are used)
+        from utils.events.journal import check_writable_folder  # (the events' modules only where events are used)
 
-        writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
+        check_writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
     classifier, prediction_filter, taught = load_run(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
@@ -284,18 +309,29 @@ def run(config: Config, stop: Stop | None = None) -> int:
 
     # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
     demand = Demand(FrameSampler(config.source.fps), every_frame)
-    with closing(open_source(config.source, classifier.input_size, demand)) as source:
+    # Headless and not recording, the Pi camera need not send 30 frames a second through Python.
+    shown = display.name != "none" or config.output.web or config.events.record
+    camera_fps = pi_camera_fps(config.source.fps, shown)
+    with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
         classifier.set_window(window_frames(config, source), change_test(config, source))
         log.info("model: %s", classifier.description)
         log.info("%s", window_text(classifier, config))
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
-        sinks += make_sinks(config.output, display, source, config.events)
+        # Everything that can refuse to start (--mqtt-required, --gpio, a busy port) before the events folder
+        # is made: make_sinks creates that last, so a failed start leaves nothing behind.
+        mqtt = open_mqtt_for(config, classifier)
+        try:
+            sinks += make_sinks(config.output, display, source, config.events, config.mqtt.name)
+        except BaseException:
+            if mqtt is not None:
+                mqtt.close()
+            raise
         sinks_ready = True
         try:
-            if config.mqtt.mqtt:
-                add_mqtt(config, classifier.model_path.stem, sinks)
+            if mqtt is not None:
+                attach_mqtt(mqtt, config, sinks)
             pipeline = build_pipeline(config, classifier, prediction_filter, taught, source, sinks, stop,
                                       demand.sampler)
             pipeline.run()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 class Prediction:
     label: str
     score: float
+    taught: bool = False  # an action the user taught, not one of the model's labels
 
 
 @dataclass(frozen=True)
@@ -25,5 +26,6 @@ class Result:
             "frame": self.frame,
             "timestamp": round(self.timestamp, 6),
             "inference_ms": round(self.inference_ms, 3),
-            "results": [{"label": p.label, "score": round(p.score, 6)} for p in self.predictions],
+            "results": [{"label": p.label, "score": round(p.score, 6), **({"taught": True} if p.taught else {})}
+                        for p in self.predictions],
         }

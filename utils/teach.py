@@ -6,6 +6,7 @@ Teaching from a camera or a stream is part of a normal run (utils/pipeline.py, w
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from utils.config import Config
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
+from utils.model.taught.features import observer
 from utils.model.taught.loader import check_new_name
 from utils.model.taught.store import (
     ActionStore,
@@ -29,6 +31,8 @@ from utils.sources import open_source
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import is_url
 
+log = logging.getLogger(__name__)
+
 TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
 
 
@@ -43,12 +47,15 @@ def teaches_from_file(config: Config) -> bool:
     return config.taught.teach is not None and video is not None and not is_url(video)
 
 
-def taught_command(config: Config, list_actions: bool = False, forget: str | None = None) -> CommandOutput | None:
+def taught_command(config: Config, list_actions: bool = False, forget: str | None = None,
+                   last: bool = False) -> CommandOutput | None:
     """Runs the command the flags ask for; None when they ask for a normal run (which may teach from a camera)."""
+    if last and forget is None:
+        raise ClassifierError("--last goes with --forget NAME: it undoes that action's last teaching session")
     if list_actions:
         return actions_listing(config)
     if forget is not None:
-        return CommandOutput(forget_action(config, forget))
+        return CommandOutput(forget_last_session(config, forget) if last else forget_action(config, forget))
     if teaches_from_file(config):
         return CommandOutput(teach_from_file(config))
     if config.taught.teach_from is not None or config.taught.teach_to is not None:
@@ -74,10 +81,34 @@ def teach_from_file(config: Config) -> str:
     start = options.teach_from or 0.0
     end = options.teach_to if options.teach_to is not None else (
         start + options.teach_seconds if options.teach_seconds is not None else None)
+    try:
+        recorder, first_taught, last, frames, rate = record_part(config, classifier, start, end)
+    except KeyboardInterrupt:  # Ctrl-C (classify.py's handler raises it outside the frame loop)
+        log.warning("teaching %r was cut short: nothing saved", name)
+        raise
+    if first_taught is None:
+        raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
+                              f"{last:.1f} s)")
+    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
+    if not len(recorder):
+        raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
+                              "teaching needs at least 1 s: give a longer part or a longer clip")
+    session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
+    action = store.add(name, model, recorder.examples, session)
+    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
+            f"saved in {shown(store.path(name))}" + (
+                "\nteach it again from another clip or moment for an action that holds beyond this one"
+                if len(action.sessions) == 1 else ""))
+
+
+def record_part(config: Config, classifier, start: float, end: float | None):
+    """The examples of --video's part [start, end), from a fresh stream: (recorder, the first frame's time or
+    None when the part is beyond the end, the last frame's time, the window in frames, the classified rate)."""
     with closing(open_source(config.source, classifier.input_size)) as source:
         frames, rate = window_frames(config, source), classified_rate(config, source)
         classifier.set_window(frames)  # fresh, and never restarted: the part shows one action
         recorder = ExampleRecorder(rate, frames)
+        observe = observer(classifier, rate)
         sampler = FrameSampler(config.source.fps)
         last, first_taught = 0.0, None
         while (frame := source.read()) is not None:
@@ -91,18 +122,8 @@ def teach_from_file(config: Config) -> str:
             if sampler.should_classify(frame.timestamp):
                 first_taught = frame.timestamp if first_taught is None else first_taught
                 classifier.classify(frame.model_rgb(classifier.input_size))
-                recorder.add(*classifier.embedding())
-    if first_taught is None:
-        raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
-                              f"{last:.1f} s)")
-    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
-    if not len(recorder):
-        raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
-                              "teaching needs at least 1 s: give a longer part or a longer clip")
-    session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
-    action = store.add(name, model, recorder.examples, session)
-    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
-            f"saved in {shown(store.path(name))}")
+                recorder.add(observe())
+    return recorder, first_taught, last, frames, rate
 
 
 def forget_action(config: Config, name: str) -> str:
@@ -111,9 +132,19 @@ def forget_action(config: Config, name: str) -> str:
     return f"forgot {name.strip()!r} ({shown(path)} removed)"
 
 
+def forget_last_session(config: Config, name: str) -> str:
+    store = ActionStore(config.taught.actions_dir)
+    name = check_name(name)
+    before = store.remove_last_session(name)
+    if before is None:
+        return f"forgot {name!r}: its only session was undone ({shown(store.path(name))} removed)"
+    return f"undid the last session of {name!r}: {before.summary} left, in {shown(store.path(name))}"
+
+
 def actions_listing(config: Config) -> CommandOutput:
-    """The taught actions: name, examples, seconds, sessions, the model they belong to (a table, or JSON lines
-    with --json). A file that is not a taught action is a problem (exit 2) after the list."""
+    """The taught actions: name, examples, seconds, sessions, when last taught, the model they belong to (a
+    table, or JSON lines with --json, which list every session: when, from what, how long). A file that is not a
+    taught action is a problem (exit 2) after the list."""
     store = ActionStore(config.taught.actions_dir)
     model_path = Path(config.classifier.model)
     model = ModelIdentity.of(model_path) if model_path.is_file() else None
@@ -125,7 +156,9 @@ def actions_listing(config: Config) -> CommandOutput:
             problems.append(str(e))
     rows = [{"name": a.name, "examples": len(a.examples), "seconds": round(a.seconds, 3),
              "sessions": len(a.sessions), "model": a.model.file, "model_sha256": a.model.sha256,
-             "this_model": model is not None and a.model.sha256 == model.sha256} for a in actions]
+             "this_model": model is not None and a.model.sha256 == model.sha256, "last_taught": a.last_taught,
+             "history": [{"when": s.taught, "source": s.source, "seconds": s.seconds} for s in a.sessions]}
+            for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
     elif not rows:
@@ -136,10 +169,11 @@ def actions_listing(config: Config) -> CommandOutput:
 
 
 def table(rows: list[dict], store: ActionStore) -> str:
-    header = ("name", "examples", "seconds", "sessions", "model")
+    header = ("name", "examples", "seconds", "sessions", "last taught (UTC)", "model")
     cells = [(r["name"], str(r["examples"]), f"{r['seconds']:.1f}", str(r["sessions"]),
+              r["last_taught"][:16].replace("T", " "),
               r["model"] + ("" if r["this_model"] else " (not the model in use)")) for r in rows]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *cells)]
-    lines = ["  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+    lines = ["  ".join(c.ljust(w) if i in (0, 4, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
              for line in (header, *cells)]
     return "\n".join([*(line.rstrip() for line in lines), f"({len(rows)} in {shown(store.folder)})"])

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 SIGNATURE = "serving_default"
 HEAD_BUFFER = "state_head_pool_buffer"
 HEAD_COUNT = "state_head_pool_frame_count"
+RECENT_FEATURES = 64  # per-frame features kept for the taught actions (2 s up to 30 classified frames/s)
 
 
 def changing_states(inputs: dict, outputs: dict) -> list[str]:
@@ -66,6 +67,10 @@ class StreamClassifier:
         self._head_out = (self._head[2], tensor(outputs[HEAD_COUNT]["index"])) if self._head else None
         self.embedding_size = int(np.prod(inputs[HEAD_BUFFER]["shape"])) if has_head else 0
         self._embedding = np.empty(self.embedding_size, np.float32)
+        # The last RECENT_FEATURES per-frame features (out_sum - in_sum of the head), a ring by frame number kept
+        # twice over, so that the last k are always one slice (no copy on every frame).
+        self._recent = np.zeros((2 * RECENT_FEATURES, self.embedding_size), np.float32)
+        self._classified = 0
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
                   for n in changing_states(inputs, outputs)}
@@ -162,6 +167,7 @@ class StreamClassifier:
         if self.window:
             self.window.reset()
         self._smoothed = None
+        self._classified = 0
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
         """Classifies one RGB uint8 frame of any size; returns class probabilities.
@@ -174,6 +180,11 @@ class StreamClassifier:
         if self.window:
             self.window.feed()
         self._interpreter.invoke()
+        if self._head:
+            row = self._classified % RECENT_FEATURES
+            np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1), out=self._recent[row])
+            self._recent[row + RECENT_FEATURES] = self._recent[row]
+        self._classified += 1
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
             np.copyto(state_in(), state_out())
@@ -201,6 +212,18 @@ class StreamClassifier:
         frames = int(count().reshape(-1)[0])
         np.divide(total().reshape(-1), max(frames, 1), out=self._embedding)
         return self._embedding, frames
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """After classify(): the model's softmax of this frame's window, before smoothing. Reused."""
+        return self._probabilities
+
+    def recent_features(self, k: int) -> np.ndarray:
+        """After classify(): the head's features of the last k frames since the reset (fewer when fewer were
+        classified), oldest first: [k, embedding_size], a view that the next classify() may change."""
+        k = min(k, self._classified, RECENT_FEATURES)
+        end = (self._classified - 1) % RECENT_FEATURES + RECENT_FEATURES + 1  # one past the newest, second copy
+        return self._recent[end - k:end]
 
     def timed_classify(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """classify() plus its wall time in milliseconds."""

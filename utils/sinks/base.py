@@ -17,6 +17,7 @@ class Command(enum.Enum):
     QUIT = "quit"
     RESET = "reset"
     TEACH = "teach"  # teach the action named by --teach (the t key, the web view's button)
+    UNDO_TEACH = "undo teaching"  # undo that action's last teaching session (the web view's button)
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,8 @@ class _Scene:
 
 def _shown(predictions: Sequence[Prediction]) -> tuple[tuple[str, int], ...]:
     """The predictions as shown: labels and whole percents, so a steady result is not laid out again."""
-    return tuple((p.label, min(100, max(0, round(p.score * 100)))) for p in predictions)
+    return tuple((f"{p.label} (taught)" if p.taught else p.label, min(100, max(0, round(p.score * 100))))
+                 for p in predictions)
 
 
 def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]], lines: Sequence[str],

@@ -11,6 +11,7 @@ import threading
 import time
 from typing import TextIO
 
+from utils.results import Prediction
 from utils.sinks.base import Command, Status, Update
 
 ERASE_TO_END = "\x1b[K"  # ECMA-48 "erase in line": the rest of a longer, older status goes
@@ -81,6 +82,10 @@ class _ClearStatusFirst(logging.Formatter):
         return CLEAR_LINE + self.inner.format(record)
 
 
+def described(prediction: Prediction) -> str:
+    return f"{prediction.label}{' (taught)' if prediction.taught else ''} {prediction.score:.2f}"
+
+
 class StatusLineSink:
     """A live one-line status in the terminal (stderr); a plain line every few seconds when not a tty.
 
@@ -122,7 +127,11 @@ class StatusLineSink:
             top = update.result.predictions[0] if update.result.predictions else None
             parts = [s.notice] if s.notice else []  # the teaching countdown, "none of the taught actions"
             if top or not s.notice:
-                parts.append(f"{top.label} {top.score:.2f}" if top else "(below threshold)")
+                parts.append(described(top) if top else "(below threshold)")
+            # A taught action reported below the top one is shown too: it is what the user is watching for.
+            taught = next((p for p in update.result.predictions[1:] if p.taught), None)
+            if taught and top and not top.taught:
+                parts.append(described(taught))
             if self.progress:
                 parts.append(self.progress.text(update.frame.timestamp, time.monotonic()))
             self._parts = parts + rates(s)

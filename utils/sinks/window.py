@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import cv2
 
@@ -23,10 +24,18 @@ class WindowSink:
     wants_every_frame = True
 
     def __init__(self, title: str = "Action classifier", fullscreen: bool = False,
-                 annotator: Annotator | None = None) -> None:
+                 annotator: Annotator | None = None, fullscreen_max_rate: float = 15.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Full screen, frames are shown at most `fullscreen_max_rate` a second (a new result always is): Qt
+        scales each one to the monitor on this thread, the one that classifies, for some ms a frame on a Pi."""
         self.title = title
         self.annotator = annotator or Annotator()
         self.fullscreen = fullscreen
+        # a tenth early still counts: a camera's frames do not land exactly on the interval
+        self.min_interval = 0.9 / fullscreen_max_rate
+        self.clock = clock
+        self.shown = 0  # frames drawn and shown
+        self._last_shown = -float("inf")
         self.help = False
         self._open = False
         self._feedback = FIRST_HINT
@@ -47,7 +56,7 @@ class WindowSink:
     def say(self, text: str, now: float | None = None) -> None:
         """Shows what a key did for a few seconds."""
         self._feedback = text
-        self._feedback_until = (time.monotonic() if now is None else now) + FEEDBACK_SECONDS
+        self._feedback_until = (self.clock() if now is None else now) + FEEDBACK_SECONDS
 
     def banner(self, now: float) -> list[str]:
         """The lines drawn over the video: the key help (h), and what the last key did."""
@@ -57,8 +66,10 @@ class WindowSink:
         return lines
 
     def write(self, update: Update) -> Command | None:
+        now = self.clock()
+        if self._open and self.fullscreen and not update.is_new and now - self._last_shown < self.min_interval:
+            return None  # skipped; a key pressed now waits in Qt's queue for the next waitKey, 1/15 s away
         image = self.annotator.draw(update)
-        now = time.monotonic()
         if update.result is not None and self._feedback_until == float("inf"):
             self._feedback_until = now + FEEDBACK_SECONDS
         if lines := self.banner(now):
@@ -69,9 +80,12 @@ class WindowSink:
         elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             return Command.QUIT  # the user closed the window
         cv2.imshow(self.title, image)
-        return self._key(cv2.waitKey(1) & 0xFF, update)
+        self._last_shown = now
+        self.shown += 1
+        return self._keys(update)
 
-    def _key(self, key: int, update: Update) -> Command | None:
+    def _keys(self, update: Update) -> Command | None:
+        key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
             return Command.QUIT
         if key == ord("r"):

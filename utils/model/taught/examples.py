@@ -1,14 +1,16 @@
-"""A teaching session's examples: the window mean after each classified frame, from a stream reset at its start."""
+"""A teaching session's examples: what the model saw after each classified frame, from a stream reset at its start."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from utils.model.taught.features import Observation, describe
 from utils.model.taught.head import min_window_frames
+from utils.model.taught.store import Examples
 
 
 class ExampleRecorder:
-    """Keeps the embedding of every classified frame whose window holds at least a second of video.
+    """Keeps an example of every classified frame whose window holds at least a second of video.
 
     Measured: the first windows after a reset (1-4 frames, cold buffers) pull an action's mean away from what a
     running stream sees, and leaving them out widened the margin between taught and unknown actions.
@@ -18,12 +20,14 @@ class ExampleRecorder:
         self.rate = rate
         self.min_frames = min_window_frames(rate, window_frames)
         self.classified = 0
-        self._examples: list[np.ndarray] = []
+        self._rows: list[tuple[np.ndarray, ...]] = []
 
-    def add(self, embedding: np.ndarray, frames_in_window: int) -> None:
+    def add(self, observation: Observation) -> None:
         self.classified += 1
-        if frames_in_window >= self.min_frames:
-            self._examples.append(embedding.copy())
+        if observation.frames >= self.min_frames:
+            description = describe(observation)
+            self._rows.append((observation.window_mean.copy(), description.probabilities.copy(),
+                               description.recent_mean, description.change))
 
     @property
     def seconds(self) -> float:
@@ -31,11 +35,9 @@ class ExampleRecorder:
         return self.classified / self.rate
 
     @property
-    def examples(self) -> np.ndarray:
-        """float32 [n, dim]; n is 0 when the session held less than a second."""
-        if not self._examples:
-            return np.zeros((0, 0), np.float32)
-        return np.stack(self._examples).astype(np.float32)
+    def examples(self) -> Examples:
+        """float32 rows; call only when len(self) > 0 (a session that held at least a second)."""
+        return Examples(*(np.stack(column).astype(np.float32) for column in zip(*self._rows)))
 
     def __len__(self) -> int:
-        return len(self._examples)
+        return len(self._rows)

@@ -11,8 +11,9 @@ import logging
 import math
 from collections.abc import Callable
 
+from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
-from utils.model.taught.predictions import Embedding
+from utils.model.taught.features import Observe
 from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,12 @@ class LiveTeaching:
     """One action taught again and again from a live source; each start() is one session of `seconds`."""
 
     def __init__(self, name: str, seconds: float, countdown: float, store: ActionStore, model: ModelIdentity,
-                 embedding: Embedding, rate: float, window_frames: int, source: str,
-                 learned: Callable[[TaughtAction], None]) -> None:
+                 observe: Observe, rate: float, window_frames: int, source: str,
+                 learned: Callable[[str, TaughtAction | None], None]) -> None:
+        """`learned(name, action)` is called with the action as it is after a session, or after an undo (None:
+        the action is gone)."""
         self.name, self.seconds, self.countdown = name, seconds, countdown
-        self.store, self.model, self.embedding = store, model, embedding
+        self.store, self.model, self.observe = store, model, observe
         self.rate, self.window_frames, self.source = rate, window_frames, source
         self.learned = learned
         self.phase = Phase.IDLE
@@ -71,7 +74,31 @@ class LiveTeaching:
     def classified(self) -> None:
         """Called after each classified frame."""
         if self.phase is Phase.RECORDING:
-            self._recorder.add(*self.embedding())
+            self._recorder.add(self.observe())
+
+    def undo(self) -> None:
+        """Forgets the action's last session (the web view's undo button); its only session: the action."""
+        if self.phase is not Phase.IDLE:
+            log.info("teaching %r: a session is under way, nothing undone", self.name)
+            return
+        try:
+            action = self.store.remove_last_session(self.name)
+        except ClassifierError as e:  # nothing taught yet: the run goes on
+            log.warning("nothing to undo: %s", e)
+            return
+        self.learned(self.name, action)
+        self._show(f"undid the last session of '{self.name}'" + (f": {action.summary}" if action else
+                                                                   ", which was its only one: it is gone"))
+        log.info("%s", self._outcome)
+
+    def end(self) -> None:
+        """The run ends (Ctrl-C, the end of the stream): a session under way is lost, and the user is told."""
+        if self.phase is Phase.RECORDING:
+            log.warning("teaching %r was cut short after %.1f of %g s of video: nothing saved; teach it again",
+                        self.name, self._recorder.seconds, self.seconds)
+        elif self.phase is Phase.COUNTDOWN or self._requested:
+            log.warning("teaching %r was cut short before its recording began: nothing saved", self.name)
+        self.phase, self._requested = Phase.IDLE, False
 
     def _finish(self) -> None:
         self.phase = Phase.IDLE
@@ -82,8 +109,9 @@ class LiveTeaching:
             return
         session = Session(round(recorder.seconds, 3), len(recorder), self.window_frames, self.rate, self.source)
         action = self.store.add(self.name, self.model, recorder.examples, session)
-        self.learned(action)
-        self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})")
+        self.learned(self.name, action)
+        self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})" + (
+            "; teach it again later for an action that holds (t)" if len(action.sessions) == 1 else ""))
         log.info("%s, saved in %s", self._outcome, self.store.path(self.name))
 
     def _show(self, outcome: str) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 from utils.config import DEFAULT_TEACH_SECONDS, TaughtOptions
 from utils.errors import ClassifierError
 from utils.model.predictions import PredictionFilter
+from utils.model.taught.features import Observe
 from utils.model.taught.head import min_window_frames
 from utils.model.taught.live import LiveTeaching
-from utils.model.taught.predictions import Embedding, TaughtPredictions
+from utils.model.taught.predictions import TaughtPredictions
 from utils.model.taught.store import ActionStore, ModelIdentity, TaughtAction, check_model, check_name
 from utils.paths import shown
 
@@ -31,23 +32,23 @@ class RunActions:
     names: tuple[str, ...]  # the labels they add: those actions, then the one --teach teaches when it is new
     teach: str | None  # the checked --teach name
 
-    def predictions(self, prediction_filter: PredictionFilter, embedding: Embedding, rate: float,
+    def predictions(self, prediction_filter: PredictionFilter, observe: Observe, rate: float,
                     window_frames: int) -> PredictionFilter | TaughtPredictions:
         """The filter with the taught actions' scores beside the model's, when the run reports any.
         `prediction_filter` knows the model's labels followed by `names`."""
         if not self.names:
             return prediction_filter
-        return TaughtPredictions(prediction_filter, self.names, self.actions, embedding,
+        return TaughtPredictions(prediction_filter, self.names, self.actions, observe,
                                  min_window_frames(rate, window_frames), only=self.options.taught == "only")
 
-    def live_teaching(self, predictions: PredictionFilter | TaughtPredictions, embedding: Embedding, rate: float,
+    def live_teaching(self, predictions: PredictionFilter | TaughtPredictions, observe: Observe, rate: float,
                       window_frames: int, source: str) -> LiveTeaching | None:
         """Teaching --teach NAME from a camera or stream: started at once, again with the t key or button."""
         if self.teach is None:
             return None
-        learned = predictions.learn if isinstance(predictions, TaughtPredictions) else lambda action: None
+        learned = predictions.learn if isinstance(predictions, TaughtPredictions) else lambda name, action: None
         teaching = LiveTeaching(self.teach, self.options.teach_seconds or DEFAULT_TEACH_SECONDS,
-                                self.options.teach_countdown, self.store, self.model, embedding, rate, window_frames,
+                                self.options.teach_countdown, self.store, self.model, observe, rate, window_frames,
                                 source, learned)
         teaching.start()
         return teaching
@@ -95,4 +96,10 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
     if options.taught == "only" and not names:
         raise ClassifierError(f"--taught only, but {shown(store.folder)} holds no taught actions for "
                               f"{model.file}; teach one with --teach NAME")
+    if mine:
+        log.info("taught actions: %s", "; ".join(f"{a.name!r} ({a.summary})" for a in mine))
+        once = [a.name for a in mine if len(a.sessions) == 1]
+        if once:
+            log.info("taught in one session only: %s; another session (other clothes, light or moment) makes an "
+                     "action hold better: --teach NAME again", ", ".join(repr(name) for name in once))
     return RunActions(options, store, model, mine, names, teach)

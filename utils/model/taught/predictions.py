@@ -6,16 +6,16 @@ and everything downstream (JSON, events, MQTT) treat a taught action as one more
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from utils.model.predictions import PredictionFilter
+from utils.model.taught.features import Observe
 from utils.model.taught.head import TaughtHead
 from utils.model.taught.store import TaughtAction
 from utils.results import Prediction
 
-Embedding = Callable[[], tuple[np.ndarray, int]]  # StreamClassifier.embedding: (window mean, frames in window)
 NONE_OF_THEM = "none of the taught actions"
 
 
@@ -28,18 +28,19 @@ class TaughtPredictions:
     """
 
     def __init__(self, prediction_filter: PredictionFilter, names: Sequence[str], actions: Sequence[TaughtAction],
-                 embedding: Embedding, min_frames: int, only: bool = False) -> None:
+                 observe: Observe, min_frames: int, only: bool = False) -> None:
         self.prediction_filter = prediction_filter
         self.names = list(names)
         self.model_labels = len(prediction_filter.labels) - len(self.names)
         if prediction_filter.labels[self.model_labels:] != self.names:
             raise ValueError("the prediction filter's labels must end with the taught names")
-        self.embedding = embedding
+        self.observe = observe
         self.min_frames = min_frames
         self.only = only
         self.nothing = NONE_OF_THEM if only else ""  # what the screen says when no label is reported
         self._scores = np.zeros(len(prediction_filter.labels), np.float32)
         self._actions = {action.name: action for action in actions}
+        self._taught = frozenset(self.names)
         self._fit()
 
     def _fit(self) -> None:
@@ -47,9 +48,13 @@ class TaughtPredictions:
         self.head = TaughtHead([self._actions[name] for name in taught])
         self._positions = self.model_labels + np.array([self.names.index(n) for n in taught], np.intp)
 
-    def learn(self, action: TaughtAction) -> None:
-        """Takes a newly taught (or re-taught) action into account from the next frame on."""
-        self._actions[action.name] = action
+    def learn(self, name: str, action: TaughtAction | None) -> None:
+        """Takes a newly taught, re-taught or undone action into account from the next frame on (None: the
+        action is gone; its name stays a label that scores 0)."""
+        if action is None:
+            self._actions.pop(name, None)
+        else:
+            self._actions[name] = action
         self._fit()
 
     def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
@@ -57,8 +62,9 @@ class TaughtPredictions:
             self._scores[:self.model_labels] = probabilities
         self._scores[self.model_labels:] = 0.0
         if len(self.head):
-            embedding, frames = self.embedding()
-            if frames >= self.min_frames:  # scored on windows like those it was taught from
-                self._scores[self._positions] = self.head.scores(embedding)
-        return self.prediction_filter(self._scores)
+            observation = self.observe()
+            if observation.frames >= self.min_frames:  # scored on windows like those it was taught from
+                self._scores[self._positions] = self.head.scores(observation)
+        return tuple(Prediction(p.label, p.score, taught=True) if p.label in self._taught else p
+                     for p in self.prediction_filter(self._scores))
 

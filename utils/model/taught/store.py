@@ -1,11 +1,16 @@
 """Taught actions on disk: one small .npz of plain arrays per action, with JSON metadata, written atomically.
 
-The file `<folder>/<name, percent-encoded>.npz` holds three arrays and is read with allow_pickle=False:
+The file `<folder>/<name, percent-encoded>.npz` holds these arrays and is read with allow_pickle=False:
 
-    examples  float32 [n, dim]  one window mean per example, raw (so the normalisation can change later)
-    sessions  int32   [n]       which teaching session each example came from (0, 1, ...)
-    meta      uint8   [bytes]   UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the default),
-                                sessions [{seconds, examples, window_frames, fps, source, taught}]
+    window_means   float32 [n, dim]      per example (one classified frame), the window mean of the head's features
+    probabilities  float32 [n, classes]  the model's softmax of that window
+    recent_means   float32 [n, dim]      the mean of the last 2 s of per-frame features
+    changes        float32 [n, dim]      their mean absolute change (features.py says why these)
+    sessions       int32   [n]           which teaching session each example came from (0, 1, ...)
+    meta           uint8   [bytes]       UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the
+                                         default), sessions [{seconds, examples, window_frames, fps, source, taught}]
+
+All raw, so the head can change without teaching again.
 
 The model's sha256 is kept because the examples are that model's features: another model's are meaningless.
 """
@@ -31,9 +36,10 @@ from utils.paths import shown
 
 log = logging.getLogger(__name__)
 
-FORMAT = "pi-action-classifier/taught-action/1"
+FORMAT = "pi-action-classifier/taught-action/2"
 SUFFIX = ".npz"
-ARRAYS = {"examples", "sessions", "meta"}
+EXAMPLE_ARRAYS = ("window_means", "probabilities", "recent_means", "changes")
+ARRAYS = {*EXAMPLE_ARRAYS, "sessions", "meta"}
 SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
 MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
 
@@ -87,12 +93,50 @@ class Session:
 
 
 @dataclass(frozen=True)
+class Examples:
+    """What teaching keeps of each classified frame (rows of float32 arrays; features.Description's fields)."""
+
+    window_means: np.ndarray  # [n, dim]
+    probabilities: np.ndarray  # [n, classes]
+    recent_means: np.ndarray  # [n, dim]
+    changes: np.ndarray  # [n, dim]
+
+    def __len__(self) -> int:
+        return len(self.window_means)
+
+    @property
+    def dim(self) -> int:
+        return int(self.window_means.shape[1])
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in EXAMPLE_ARRAYS}
+
+    def rows(self, keep: np.ndarray) -> Examples:
+        return Examples(**{name: array[keep] for name, array in self.arrays().items()})
+
+    def then(self, more: Examples) -> Examples:
+        return Examples(**{name: np.vstack([array, getattr(more, name)]).astype(np.float32)
+                           for name, array in self.arrays().items()})
+
+    def check(self) -> None:
+        """Raises ValueError unless the arrays are float32 rows of one count, finite, the features of one size."""
+        n = len(self.window_means)
+        for name, array in self.arrays().items():
+            if array.dtype != np.float32 or array.ndim != 2 or len(array) != n or not n:
+                raise ValueError(f"{name} {array.dtype} {list(array.shape)} are not {n} float32 rows")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} that are not finite numbers")
+        if not self.window_means.shape[1] == self.recent_means.shape[1] == self.changes.shape[1]:
+            raise ValueError("the feature arrays differ in size")
+
+
+@dataclass(frozen=True)
 class TaughtAction:
-    """An action taught by the user: its examples (window means of the model's head features) and their story."""
+    """An action taught by the user: its examples (what the model saw of each frame) and their story."""
 
     name: str
     model: ModelIdentity
-    examples: np.ndarray  # float32 [n, dim]
+    examples: Examples
     session_of_example: np.ndarray  # int32 [n]
     sessions: tuple[Session, ...]
     tau: float | None = None  # its cosine threshold for "none of these"; None: the head's default
@@ -106,20 +150,32 @@ class TaughtAction:
         sessions = len(self.sessions)
         return f"{len(self.examples)} examples, {sessions} session{'s' * (sessions > 1)}, {self.seconds:.1f} s in all"
 
-    def taught_again(self, examples: np.ndarray, session: Session) -> TaughtAction:
+    @property
+    def last_taught(self) -> str:
+        return self.sessions[-1].taught
+
+    def taught_again(self, examples: Examples, session: Session) -> TaughtAction:
         """This action with one more session's examples (teaching the same name again adds to it)."""
         index = np.full(len(examples), len(self.sessions), np.int32)
-        return dataclasses.replace(self, examples=np.vstack([self.examples, examples]).astype(np.float32),
+        return dataclasses.replace(self, examples=self.examples.then(examples),
                                    session_of_example=np.concatenate([self.session_of_example, index]),
                                    sessions=(*self.sessions, session))
 
+    def without_last_session(self) -> TaughtAction | None:
+        """This action as it was before its last session; None when that was its only one."""
+        if len(self.sessions) < 2:
+            return None
+        keep = self.session_of_example < len(self.sessions) - 1
+        return dataclasses.replace(self, examples=self.examples.rows(keep),
+                                   session_of_example=self.session_of_example[keep], sessions=self.sessions[:-1])
+
     @classmethod
-    def first(cls, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
-        return cls(name, model, np.asarray(examples, np.float32), np.zeros(len(examples), np.int32), (session,))
+    def first(cls, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
+        return cls(name, model, examples, np.zeros(len(examples), np.int32), (session,))
 
     def metadata(self) -> dict:
         return {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
-                "dim": int(self.examples.shape[1]), "tau": self.tau,
+                "dim": self.examples.dim, "tau": self.tau,
                 "sessions": [dataclasses.asdict(session) for session in self.sessions]}
 
 
@@ -155,7 +211,7 @@ class ActionStore:
         handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez(out, examples=action.examples.astype(np.float32),
+                np.savez(out, **action.examples.arrays(),
                          sessions=action.session_of_example.astype(np.int32), meta=np.frombuffer(meta, np.uint8))
                 out.flush()
                 os.fsync(out.fileno())
@@ -170,7 +226,7 @@ class ActionStore:
             raise
         return path
 
-    def add(self, name: str, model: ModelIdentity, examples: np.ndarray, session: Session) -> TaughtAction:
+    def add(self, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
         """Teaches `name` one more session (the first one creates it) and saves it."""
         existing = self.read(name)
         if existing is None:
@@ -182,11 +238,25 @@ class ActionStore:
         return action
 
     def remove(self, name: str) -> Path:
+        path = self._existing(name)
+        path.unlink()
+        return path
+
+    def remove_last_session(self, name: str) -> TaughtAction | None:
+        """Undoes the last teaching of `name`: the action as it is now, or None when it is gone with it."""
+        action = read_action(self._existing(name))
+        before = action.without_last_session()
+        if before is None:
+            self.remove(name)
+        else:
+            self.write(before)
+        return before
+
+    def _existing(self, name: str) -> Path:
         path = self.path(name)
         if not path.exists():
             taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
             raise ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught})")
-        path.unlink()
         return path
 
 
@@ -208,10 +278,14 @@ def read_action(path: Path) -> TaughtAction:
             raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the actions "
                                   f"folder, or {forget}")
         with loaded as arrays:
+            if set(arrays.files) == {"examples", "sessions", "meta"}:
+                raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
+                                      f"{forget} and teach that action again")
             if set(arrays.files) != ARRAYS:
                 raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out of "
                                       f"the actions folder, or {forget}")
-            examples, sessions, raw_meta = arrays["examples"], arrays["sessions"], arrays["meta"]
+            examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
+            sessions, raw_meta = arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
@@ -234,16 +308,15 @@ def read_action(path: Path) -> TaughtAction:
     return action
 
 
-def _action_from(meta: dict, examples: np.ndarray, sessions: np.ndarray) -> TaughtAction:
+def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> TaughtAction:
     sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
                                   str(s["source"]), str(s["taught"])) for s in meta["sessions"])
     dim = int(meta["dim"])
-    if examples.dtype != np.float32 or examples.ndim != 2 or examples.shape[1] != dim or not len(examples):
-        raise ValueError(f"examples {examples.dtype} {list(examples.shape)} do not match dim {dim}")
+    examples.check()
+    if examples.dim != dim:
+        raise ValueError(f"examples of {examples.dim} features do not match dim {dim}")
     if sessions.shape != (len(examples),) or not np.all((sessions >= 0) & (sessions < len(sessions_meta))):
         raise ValueError("the examples' sessions do not match the metadata")
-    if not np.all(np.isfinite(examples)):
-        raise ValueError("examples that are not finite numbers")
     tau = meta.get("tau")
     model = ModelIdentity(str(meta["model"]["sha256"]), str(meta["model"]["file"]))
     return TaughtAction(str(meta["name"]), model, examples,

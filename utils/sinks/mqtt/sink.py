@@ -41,6 +41,7 @@ class MqttSink:
         self.publisher = publisher
         self.topics: Topics = publisher.topics
         self.watched = tuple(watched)
+        self._discovery_of = (version, model) if discovery else None
         self._discovery = discovery_messages(self.topics, self.watched, version, model, web_url) if discovery else []
         self._state = NO_RESULT
         self._top: str | None = None
@@ -49,6 +50,14 @@ class MqttSink:
         self._camera = ONLINE
         self._snapshot: bytes | None = None
         self._snapshot_due = False
+
+    def link_web_view(self, url: str | None) -> None:
+        """Gives the device in Home Assistant a link to the web view (its discovery again, if connected)."""
+        if self._discovery_of is None or not url:
+            return
+        self._discovery = discovery_messages(self.topics, self.watched, *self._discovery_of, url)
+        for topic, payload in self._discovery:
+            self.publisher.publish_state(topic, json.dumps(payload))
 
     def retained(self) -> list[tuple[str, Payload]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""

@@ -1,0 +1,312 @@
+"""The taught-actions study (docs/research/teaching.md): features of every clip, recorded once, then heads
+compared on them in numpy.
+
+    python docs/research/teaching_study.py extract CACHE_DIR     # runs the model (a few minutes)
+
+Each run is a fresh stream (as `--teach ... --video` and a video run start one) at the app's defaults: 5 fps, a
+12 s window with the change test. Per classified frame it keeps the window embedding (480), the frames in the
+window, the raw softmax of the window (600) and that frame's own head feature (480).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from benchmarks.paths import MEDIA, MODEL  # noqa: E402
+from utils.model.head_window import ChangeTest  # noqa: E402
+from utils.model.runtime import load_runtime  # noqa: E402
+from utils.model.stream_classifier import StreamClassifier  # noqa: E402
+from utils.sources import sampled_frames  # noqa: E402
+
+FPS = 5.0
+WINDOW = 60
+FROZEN_FRAMES = 50  # 10 s
+SETS = {"shared": MEDIA, "val": MEDIA / "val", "teach": MEDIA / "teach", "changes": MEDIA / "changes"}
+
+
+def run(classifier: StreamClassifier, images: list[np.ndarray]) -> dict[str, np.ndarray]:
+    classifier.reset()
+    window = classifier.window
+    out: dict[str, list] = {"emb": [], "n": [], "prob": [], "feat": []}
+    for image in images:
+        classifier.classify(image)
+        embedding, frames = classifier.embedding()
+        out["emb"].append(embedding.copy())
+        out["n"].append(frames)
+        out["prob"].append(classifier._probabilities.copy())  # the raw softmax, before smoothing
+        out["feat"].append(window._features[(window.frame - 1) % window._history].copy())
+    return {k: np.asarray(v, np.int32 if k == "n" else np.float32) for k, v in out.items()}
+
+
+def extract(cache: Path) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    classifier = StreamClassifier(MODEL, 1, load_runtime("auto"))
+    classifier.set_window(WINDOW, ChangeTest.at_rate(FPS))
+    for set_name, folder in SETS.items():
+        for path in sorted(folder.glob("*.mp4")):
+            target = cache / f"{set_name}__{path.stem}.npz"
+            if target.exists():
+                continue
+            frames = list(sampled_frames(path, FPS))
+            times = np.array([f.timestamp for f in frames], np.float32)
+            images = [f.model_rgb(classifier.input_size) for f in frames]
+            n = len(images)
+            arrays = {"t": times}
+            runs = {"full": (0, n)}
+            if set_name != "changes":
+                runs["second"] = (n // 2, n)
+            for name, (a, b) in runs.items():
+                arrays.update({f"{name}_{k}": v for k, v in run(classifier, images[a:b]).items()})
+            for name, index in (("frozen_q", n // 4), ("frozen_h", n // 2)):
+                arrays.update({f"{name}_{k}": v for k, v in run(classifier, [images[index]] * FROZEN_FRAMES).items()})
+            if set_name == "changes":  # a fresh stream from each segment's start, as teaching from it does
+                for i, (a_s, b_s) in enumerate(segments(path.name)):
+                    idx = np.flatnonzero((times >= a_s - 1e-3) & (times < b_s - 1e-3))
+                    arrays.update({f"seg{i}_{k}": v
+                                   for k, v in run(classifier, [images[j] for j in idx]).items()})
+                    middle = images[idx[len(idx) // 2]]
+                    frozen = run(classifier, [middle] * FROZEN_FRAMES)
+                    arrays.update({f"segfrozen{i}_{k}": v for k, v in frozen.items()})
+            np.savez(target, **arrays)
+            print(target.name, n, flush=True)
+
+
+def segments(file: str) -> list[tuple[float, float, str]]:
+    rows = [line.split("\t") for line in (MEDIA / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
+    return [(float(r[1]), float(r[2])) for r in rows if r[0] == file]
+
+
+
+
+# ---- the heads compared, on the recorded features ----------------------------------------------------------
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def load(cache: Path) -> dict:
+    data = {}
+    for path in sorted(cache.glob("*.npz")):
+        set_name, clip = path.stem.split("__")
+        with np.load(path) as z:
+            data[(set_name, clip)] = {k: z[k] for k in z.files}
+    return data
+
+
+def frame_terms(r: dict, k_max: int) -> dict:
+    """Per frame: the window mean (emb), its softmax (prob), the mean of the last k_max per-frame features (S),
+    their mean absolute change (D), and that change relative to S's length (m)."""
+    f, n = r["feat"], r["n"]
+    short, change = np.zeros_like(f), np.zeros_like(f)
+    m = np.zeros(len(f), np.float32)
+    for i in range(len(f)):
+        k = min(k_max, int(n[i]), i + 1)
+        seg = f[i - k + 1:i + 1]
+        short[i] = seg.mean(0)
+        if k >= 2:
+            change[i] = np.abs(np.diff(seg, axis=0)).mean(0)
+            m[i] = np.linalg.norm(change[i]) / max(float(np.linalg.norm(short[i])), 1e-9)
+    return {"emb": r["emb"], "prob": r["prob"], "S": short, "D": change, "m": m, "n": n}
+
+
+def pick(f: dict, idx) -> dict:
+    return {k: v[idx] for k, v in f.items()}
+
+
+MIN_FRAMES = [5]  # the windows taught and scored: at least 1 s (a list: the study can change it)
+
+
+def taught_part(f: dict, a: int = 0, b: int | None = None) -> dict:
+    """The examples teaching keeps from frames [a, b): windows of at least MIN_FRAMES."""
+    idx = np.arange(len(f["n"]))[a:b]
+    return pick(f, idx[f["n"][idx] >= MIN_FRAMES[0]])
+
+
+def fit(e: dict) -> dict:
+    return {"emb": unit(unit(e["emb"]).mean(0)), "prob": np.sqrt(e["prob"].mean(0)),
+            "S": unit(unit(e["S"]).mean(0)), "D": unit(unit(e["D"]).mean(0)), "m": float(np.median(e["m"])),
+            "cs_self": float(np.median(unit(e["S"]) @ unit(unit(e["S"]).mean(0))))}
+
+
+class Head:
+    """Weighted mean of the terms (ce: window cosine, cs: short-window cosine, bc: Bhattacharyya of the
+    softmax, cd: cosine of the change vectors) >= tau, and the motion m >= rho x the action's median motion."""
+
+    def __init__(self, models: dict, weights: dict, tau: float, rho: float) -> None:
+        self.gates = {k[1:]: v for k, v in weights.items() if k.startswith(">")}  # ">cs": 0.6, a floor
+        weights = {k: v for k, v in weights.items() if not k.startswith(">")}
+        self.names, self.models = list(models), list(models.values())
+        self.weights, self.tau, self.rho = weights, tau, rho
+
+    def scores(self, f: dict) -> np.ndarray:
+        out = np.full((len(f["n"]), len(self.models)), -9.0)
+        for j, m in enumerate(self.models):
+            t = {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
+                 "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
+            s = sum(w * t[k] for k, w in self.weights.items()) / sum(self.weights.values())
+            ok = (f["m"] >= self.rho * m["m"]) & (f["n"] >= MIN_FRAMES[0])
+            for term, floor in self.gates.items():
+                ok &= t[term] >= (floor if floor > 0 else -floor * m["cs_self"])  # negative: x the own median
+            out[:, j] = np.where(ok, s, -9.0)
+        return out
+
+    def top(self, f: dict) -> np.ndarray:
+        s = self.scores(f)
+        j = s.argmax(1)
+        return np.where(s[np.arange(len(j)), j] >= self.tau, np.array(self.names, object)[j], "none")
+
+
+PAIRS = [("push_ups_9syed", "push_ups_ggperroni"), ("push_ups_ggperroni", "push_ups_9syed"),
+         ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton"), ("tai_chi_stgcn_skeleton", "tai_chi_charl0tte19")]
+CHANGES = [("walk_sip_sit_charades_univtg", 1), ("long_jump_broadcast_bmt", 3), ("long_jump_broadcast_bmt", 6)]
+
+
+class Study:
+    def __init__(self, cache: Path) -> None:
+        self.data = load(cache)
+        self.shared = [c for s, c in self.data if s == "shared"]
+        self.val = [c for s, c in self.data if s == "val"]
+        self._terms: dict = {}
+        rows = [line.split("\t") for line in (MEDIA / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
+        self.segments = rows
+
+    def terms(self, set_name: str, clip: str, run_name: str, k: int) -> dict:
+        key = (set_name, clip, run_name, k)
+        if key not in self._terms:
+            d = self.data[(set_name, clip)]
+            r = {x[len(run_name) + 1:]: v for x, v in d.items() if x.startswith(run_name + "_")}
+            self._terms[key] = frame_terms(r, k)
+        return self._terms[key]
+
+    def evaluate(self, weights: dict, tau: float, rho: float, k: int, one_shot: bool = False,
+                 shared: list[str] | None = None, only_shared: bool = False) -> dict:
+        def head(models):
+            return Head(models, weights, tau, rho)
+
+        def taught(set_name, clip, run_name="full", half=False):
+            f = self.terms(set_name, clip, run_name, k)
+            return fit(taught_part(f, 0, 10 if one_shot else (len(f["n"]) // 2 if half else None)))
+
+        def scored(set_name, clip, run_name):
+            return pick(self.terms(set_name, clip, run_name, k), slice(10, None))
+
+        shared = shared or self.shared
+        sh = {c: taught("shared", c, half=True) for c in shared}
+        out: dict = {}
+        h = head(sh)
+        tops = {c: h.top(scored("shared", c, "second")) for c in shared}
+        out["half_right"] = float(np.mean(np.concatenate([t == c for c, t in tops.items()])))
+        out["confusion"] = {c: {str(x): int((t == x).sum()) for x in sorted(set(t))} for c, t in tops.items()}
+        frozen = {c: h.top(scored("shared", c, "frozen_q")) == "none" for c in shared}
+        out["frozen_none"] = float(np.mean(np.concatenate(list(frozen.values()))))
+        out["frozen_per_clip"] = {c: [int(v.sum()), len(v)] for c, v in frozen.items()}
+        out["half_per_clip"] = {c: [int((t == c).sum()), len(t)] for c, t in tops.items()}
+        if only_shared:
+            return out
+        none = []
+        for chosen in itertools.combinations(shared, len(shared) // 2):
+            h4 = head({c: sh[c] for c in chosen})
+            none += [h4.top(scored("shared", c, "full")) == "none" for c in shared if c not in chosen]
+        out["open_set_none"] = float(np.mean(np.concatenate(none)))
+        changes = {}
+        for clip, seg in CHANGES:
+            h1 = head({"A": taught("changes", clip, f"seg{seg}")})
+            tops = h1.top(self.terms("changes", clip, "full", k))
+            t = self.data[("changes", clip)]["t"]
+            other, action = [], []
+            for row in (r for r in self.segments if r[0] == clip + ".mp4"):
+                idx = np.flatnonzero((t >= float(row[1]) - 1e-3) & (t < float(row[2]) - 1e-3))
+                (other if row[3].startswith("other") else action).append(tops[idx])
+            frozen = h1.top(scored("changes", clip, f"segfrozen{seg}"))
+            changes[f"{clip} seg{seg}"] = {"other_none": round(float(np.mean(np.concatenate(other) == "none")), 3),
+                                          "action_found": round(float(np.mean(np.concatenate(action) == "A")), 3),
+                                          "frozen_none": round(float(np.mean(frozen == "none")), 3)}
+        out["changes"] = changes
+        out["changes_other_none"] = float(np.mean([v["other_none"] for v in changes.values()]))
+        everything = dict(sh, squats=taught("teach", "squats_farzadmalik"))
+        cross = {}
+        for a, b in PAIRS:
+            action = a.rsplit("_", 1)[0]
+            models = dict(everything)
+            for x, _ in PAIRS:
+                if x.rsplit("_", 1)[0] != action and x.rsplit("_", 1)[0] not in models:
+                    models[x.rsplit("_", 1)[0]] = taught("teach", x)
+            models[action] = taught("teach", a)
+            t = head(models).top(scored("teach", b, "full"))
+            cross[f"{a}->{b}"] = {"found": round(float(np.mean(t == action)), 3),
+                                  "tops": {str(x): int((t == x).sum()) for x in sorted(set(t))}}
+        out["cross"] = cross
+        out["cross_found"] = float(np.mean([v["found"] for v in cross.values()]))
+        models = dict(sh, push_ups=taught("teach", "push_ups_9syed"), tai_chi=taught("teach", "tai_chi_charl0tte19"))
+        hu = head(models)
+        per = {c: hu.top(scored(s, c, "full")) == "none"
+               for s, c in [("val", v) for v in self.val] + [("teach", "squats_farzadmalik")]}
+        out["untaught_none"] = float(np.mean(np.concatenate(list(per.values()))))
+        out["untaught_per_clip"] = {c: round(float(v.mean()), 2) for c, v in per.items()}
+        return out
+
+
+SUMMARY = ("half_right", "frozen_none", "open_set_none", "changes_other_none", "cross_found", "untaught_none")
+
+
+def leave_one_clip_out(study: Study, gates: list[float]) -> dict:
+    """The recent-cosine floor chosen without each shared clip (the strictest that keeps half >= 0.95 and frozen
+    >= 0.95 on the other seven), then that clip's half and frozen rows with it."""
+    half, frozen, chosen = [0, 0], [0, 0], {}
+    for held_out in study.shared:
+        others = [c for c in study.shared if c != held_out]
+        fine = [g for g in gates
+                if (lambda r: r["half_right"] >= 0.95 and r["frozen_none"] >= 0.95)(
+                    study.evaluate({"bc": 1, "cs": 1, "cd": 1, ">cs": g}, 0.5, 0.5, 10, shared=others,
+                                   only_shared=True))]
+        gate = max(fine) if fine else min(gates)
+        chosen[held_out] = gate
+        r = study.evaluate({"bc": 1, "cs": 1, "cd": 1, ">cs": gate}, 0.5, 0.5, 10, only_shared=True)
+        for total, part in ((half, r["half_per_clip"][held_out]), (frozen, r["frozen_per_clip"][held_out])):
+            total[0], total[1] = total[0] + part[0], total[1] + part[1]
+    return {"floor_chosen": chosen, "half_right": half, "frozen_none": frozen}
+
+
+def not_kinetics(study: Study) -> dict:
+    """`other:` segments of changes/ taught from their first half (a fresh stream from the segment's start): found
+    on the segment's second half of the whole video's run, and none on every other segment."""
+    head = {"bc": 1, "cs": 1, "cd": 1, ">cs": 0.45}
+    out = {}
+    for clip in ("walk_sip_sit_charades_univtg", "long_jump_broadcast_bmt"):
+        rows = [r for r in study.segments if r[0] == clip + ".mp4"]
+        t = study.data[("changes", clip)]["t"]
+        full = study.terms("changes", clip, "full", 10)
+        for i, row in enumerate(rows):
+            if not row[3].startswith("other") or float(row[2]) - float(row[1]) < 4.0:
+                continue
+            part = study.terms("changes", clip, f"seg{i}", 10)
+            tops = Head({"A": fit(taught_part(part, 0, len(part["n"]) // 2))}, head, 0.5, 0.5).top(full)
+            middle = (float(row[1]) + float(row[2])) / 2
+            own = tops[(t >= middle) & (t < float(row[2]) - 1e-3)]
+            rest = tops[(t < float(row[1]) - 1e-3) | (t >= float(row[2]) - 1e-3)]
+            out[f"{clip}: {row[3]}"] = {"second_half_found": round(float(np.mean(own == "A")), 3),
+                                        "frames": len(own), "elsewhere_none": round(float(np.mean(rest == "none")), 3)}
+    return out
+
+
+if __name__ == "__main__":
+    import json
+    if sys.argv[1] == "extract":
+        extract(Path(sys.argv[2]))
+    elif sys.argv[1] == "loco":  # loco CACHE
+        print(json.dumps(leave_one_clip_out(Study(Path(sys.argv[2])), [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6])))
+    elif sys.argv[1] == "other":  # other CACHE: actions that are not Kinetics classes
+        print(json.dumps(not_kinetics(Study(Path(sys.argv[2]))), indent=1))
+    elif sys.argv[1] == "compare":  # compare CACHE '[[weights, tau, rho, k], ...]'
+        study = Study(Path(sys.argv[2]))
+        for weights, tau, rho, k in json.loads(sys.argv[3]):
+            r = study.evaluate(weights, tau, rho, k)
+            print(json.dumps({"head": [weights, tau, rho, k], **{x: round(r[x], 3) for x in SUMMARY},
+                              "changes": {c: [v["other_none"], v["action_found"]] for c, v in r["changes"].items()},
+                              "cross": {c: v["found"] for c, v in r["cross"].items()}}), flush=True)
