@@ -28,6 +28,7 @@ from utils.broker_url import parse_broker_url
 from utils.paths import PROJECT_DIR
 from utils.results import Prediction, Result
 from utils.sinks.mqtt import MqttPublisher, MqttSink, Topics
+from utils.sinks.mqtt.publisher import Payload
 
 PREFIX = "fleet"
 
@@ -48,7 +49,7 @@ def counted(topic: str) -> bool:
 class CountingPublisher(MqttPublisher):
     sent = 0
 
-    def publish(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: Payload, qos: int = 0, retain: bool = False) -> None:
         CountingPublisher.sent += counted(topic)
         super().publish(topic, payload, qos, retain)
 

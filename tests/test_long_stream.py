@@ -111,11 +111,11 @@ def test_whole_clips_are_as_accurate_as_with_the_unbounded_stream(label):
 
 
 @pytest.mark.parametrize("flags, window", [
-    ((), "window 60 frames, restarted on a change of action"),  # the default, 12 s at 5 fps
-    (("--fixed-window",), "window 60 frames\n"),
-    (("--window", "4", "--fixed-window"), "window 20 frames\n"),
-    (("--window", "0"), "unbounded stream"),
-    (("--fps", "10"), "window 120 frames, restarted on a change of action"),
+    ((), "the last 12 s (60 frames); it starts afresh when the action changes"),  # the default, at 5 fps
+    (("--fixed-window",), "the last 12 s (60 frames)\n"),
+    (("--window", "4", "--fixed-window"), "the last 4 s (20 frames)\n"),
+    (("--window", "0"), "everything seen since the start"),
+    (("--fps", "10"), "the last 12 s (120 frames); it starts afresh"),
 ])
 def test_the_window_flags_reach_the_model(flags, window):
     run = run_cli("--video", str(CLIPS["carving ice"]), "--display", "none", "--json", *flags)

@@ -13,9 +13,11 @@ import threading
 import time
 from collections.abc import Callable
 
+import cv2
+import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, need_binary, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto, free_port, need_binary, run_cli
 
 from utils.broker_url import parse_broker_url
 from utils.sinks.mqtt.publisher import MqttPublisher
@@ -42,6 +44,10 @@ class Subscriber:
     def _record(self, client, userdata, message) -> None:
         with self.lock:
             self.messages.append(message)
+
+    def raw(self, topic: str) -> list[bytes]:
+        with self.lock:
+            return [m.payload for m in self.messages if m.topic == topic]
 
     def on(self, topic: str) -> list[str]:
         with self.lock:
@@ -227,24 +233,108 @@ def test_bad_mqtt_input_is_one_line_and_exit_2(args, message):
 
 
 def test_discovery_follows_home_assistant_schema():
-    messages = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0"))
-    again = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0"))
+    messages = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0",
+                                       "http://kitchen:8080/"))
+    again = dict(discovery_messages(TOPICS, ["falling off chair", "any"], "1.1.0", "movinet_a0",
+                                    "http://kitchen:8080/"))
     assert messages == again  # the same ids on every start: the entities survive restarts
     action = messages["homeassistant/sensor/pi_action_kitchen/action/config"]
     assert action["unique_id"] == "pi_action_kitchen_action"
     assert action["default_entity_id"] == "sensor.kitchen_action"
     assert action["state_topic"] == "pi-action/kitchen/state"
+    score = messages["homeassistant/sensor/pi_action_kitchen/action_score/config"]
+    assert score["unit_of_measurement"] == "%" and score["state_class"] == "measurement"
+    camera = messages["homeassistant/binary_sensor/pi_action_kitchen/camera/config"]
+    assert camera["entity_category"] == "diagnostic" and camera["device_class"] == "connectivity"
     fall = messages["homeassistant/binary_sensor/pi_action_kitchen/event_falling_off_chair/config"]
     assert fall["state_topic"] == "pi-action/kitchen/active/falling_off_chair"
     assert fall["payload_on"] == "ON" and fall["payload_off"] == "OFF"
     assert fall["default_entity_id"] == "binary_sensor.kitchen_event_falling_off_chair"
+    event = messages["homeassistant/event/pi_action_kitchen/event/config"]
+    assert event["state_topic"] == TOPICS.event and event["event_types"] == ["start", "end"]
+    image = messages["homeassistant/image/pi_action_kitchen/snapshot/config"]
+    assert image["image_topic"] == TOPICS.snapshot and image["content_type"] == "image/jpeg"
     ids = [payload["unique_id"] for payload in messages.values()]
-    assert len(ids) == len(set(ids)) == 5
+    assert len(ids) == len(set(ids)) == 7
     for payload in messages.values():
         assert payload["availability_topic"] == "pi-action/kitchen/availability"
         assert payload["origin"]["name"] == "pi-action-classifier" and payload["device"]["name"] == "kitchen"
+        assert payload["device"]["configuration_url"] == "http://kitchen:8080/"
+        # Attributes that change with every result would make Home Assistant's recorder store a row a second.
+        assert "json_attributes_topic" not in payload or payload["json_attributes_topic"] == TOPICS.camera
+    assert "configuration_url" not in discovery_messages(TOPICS, [], "1.1.0", "movinet_a0")[0][1]["device"]
 
 
+def test_the_device_links_to_the_web_view_when_other_computers_can_open_it(mosquitto):
+    """Home Assistant's "Visit" link: only for a web view beyond loopback (127.0.0.1 would be the browser's own
+    computer)."""
+    subscriber = Subscriber(mosquitto.port)
+    try:
+        for host, linked in (("0.0.0.0", True), ("127.0.0.1", False)):
+            port = free_port()
+            done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--web", "--web-host", host,
+                           "--web-port", str(port), "--mqtt", mosquitto.url, "--name", NAME, "--mqtt-required",
+                           env={"WEB_PASSWORD": "a long enough password"})
+            assert done.returncode == 0, done.stderr
+            subscriber.wait_for(lambda: subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config"))
+            device = json.loads(subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config")[-1])["device"]
+            if linked:
+                assert device["configuration_url"].startswith("http://")
+                assert device["configuration_url"].endswith(f":{port}/")
+            else:
+                assert "configuration_url" not in device
+            with subscriber.lock:
+                subscriber.messages.clear()
+    finally:
+        subscriber.close()
+
+
+def _before_online(messages: list[mqtt.MQTTMessage], after: int) -> dict[str, str]:
+    """The last payload of each topic that arrived after message `after` and before the first "online"."""
+    seen: dict[str, str] = {}
+    for message in messages[after:]:
+        if message.topic == TOPICS.availability and message.payload == b"online":
+            return seen
+        if message.topic != TOPICS.snapshot:
+            seen[message.topic] = message.payload.decode()
+    raise AssertionError("no 'online' arrived")
+
+
+def test_a_restart_after_a_crash_mid_event_says_off_before_online(mosquitto, tmp_path):
+    """SIGKILL during an event leaves the broker holding active/<action> ON and the last label. The restart
+    must publish OFF and "no result" before "online": a subscriber (Home Assistant) never sees the stale event
+    on an available device."""
+    watched = "arm wrestling"
+    # --mqtt-required: connected before the first frame, so no result of the new run can be there yet.
+    args = ("--video", str(ARM_WRESTLING), "--realtime", "--event", watched, "--events-dir", str(tmp_path / "events"),
+            "--mqtt", mosquitto.url, "--mqtt-required")
+    subscriber = Subscriber(mosquitto.port)
+    app = classify(*args)
+    restarted = None
+    try:
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.active(watched))[-1:] == ["ON"], timeout=60)
+        subscriber.wait_for(lambda: subscriber.raw(TOPICS.snapshot))  # the event's first frame, a JPEG
+        image = cv2.imdecode(np.frombuffer(subscriber.raw(TOPICS.snapshot)[-1], np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[:2] == cv2.VideoCapture(str(ARM_WRESTLING)).read()[1].shape[:2]
+        app.kill()
+        app.wait(10)
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["offline"])  # the last will
+        with subscriber.lock:
+            crashed = len(subscriber.messages)
+        restarted = classify(*args)
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["online"])
+        with subscriber.lock:
+            before = _before_online(subscriber.messages, crashed)
+        assert before[TOPICS.active(watched)] == "OFF"
+        assert json.loads(before[TOPICS.state])["results"] == []
+        assert json.loads(before[TOPICS.camera])["online"] is True
+        assert "homeassistant/event/pi_action_kitchen/event/config" in before
+    finally:
+        for process in (app, restarted):
+            if process is not None:
+                process.kill()
+                process.communicate()
+        subscriber.close()
 def test_sigterm_with_mqtt_still_exits_quickly(mosquitto):
     app = classify("--video", str(ARM_WRESTLING), "--realtime", "--mqtt", mosquitto.url)
     try:

@@ -240,6 +240,6 @@ def test_the_status_line_shows_an_outage_on_a_terminal_and_leaves_a_log_to_the_l
     update = Update(SyntheticSource().read(), None, False, offline)
     for stream in (tty, log):
         StatusLineSink(stream, interval=0).write(update)
-    assert tty.getvalue().startswith("\rcamera offline since ") and tty.getvalue().rstrip().endswith("retrying")
+    assert tty.getvalue().startswith("\rcamera offline since ") and tty.getvalue().endswith("retrying\x1b[K")
     assert log.getvalue() == ""  # the reconnecting source logged the outage once; no copy every 5 s
 

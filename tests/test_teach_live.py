@@ -195,7 +195,7 @@ def test_taught_labels_are_marked_and_the_status_line_does_not_hide_them():
     stream = io.StringIO()
     line = StatusLineSink(stream, interval=0)
     line.write(Update(Frame(np.zeros((8, 8, 3), np.uint8), 0.6, 3), result, True, Status()))
-    assert "carving ice 0.70 | ice, mine (taught) 0.55 |" in stream.getvalue()
+    assert stream.getvalue().startswith("carving ice 0.70 | ice, mine (taught) 0.55")  # rates: none measured yet
 
 
 def test_ctrl_c_while_teaching_from_a_file_says_nothing_was_saved(tmp_path, monkeypatch, caplog):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from utils import __version__
-from utils.config import BOUNDS, Config
+from utils.config import BOUNDS, Config, is_loopback
 from utils.errors import ClassifierError
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
@@ -22,11 +23,12 @@ from utils.model.stream_classifier import StreamClassifier
 from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, observer
 from utils.rate import RateMeter
 from utils.results import Result
+from utils.run_summary import RunSummary
 from utils.sampler import FrameSampler
 from utils.sinks.base import Command, Sink, Status, Update
 from utils.sinks.display import choose_display
 from utils.sinks.factory import make_sinks
-from utils.sources import FrameSource, open_source
+from utils.sources import FrameSource, open_source, video_length
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
@@ -69,6 +71,7 @@ class Pipeline:
         self._last_frame: Frame | None = None
         self._last_index = -1
         self._outage_shown = False
+        self.summary = RunSummary()
         self._capture_rate = RateMeter()
         self._classify_rate = RateMeter()
         self._model_name = classifier.model_path.stem
@@ -100,6 +103,7 @@ class Pipeline:
                 self.teaching.classified()
             self._classify_rate.tick()
             self.classified += 1
+            self.summary.add(self.result)
         return Update(frame, self.result, is_new, self._status() if self._needs_status else Status())
 
     def outage(self, health: SourceHealth) -> Update:
@@ -232,12 +236,51 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
                    stop: Stop | None = None, sampler: FrameSampler | None = None) -> Pipeline:
     """The loop over an open source, with the taught actions' scores and live teaching when the run has them."""
     if taught is None:
-        return Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
-    rate, frames = classified_rate(config, source), window_frames(config, source)
-    observe = observer(classifier, rate)
-    predictions = taught.predictions(prediction_filter, observe, rate, frames)
-    teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
-    return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
+        pipeline = Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
+    else:
+        rate, frames = classified_rate(config, source), window_frames(config, source)
+        observe = observer(classifier, rate)
+        predictions = taught.predictions(prediction_filter, observe, rate, frames)
+        teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
+        pipeline = Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
+    pipeline.summary.length = video_length(source)
+    return pipeline
+
+
+def window_text(classifier: StreamClassifier, config: Config) -> str:
+    """How the scores are made from the frames, in plain words."""
+    window = classifier.window
+    if window is None:
+        return "scores: from everything seen since the start (--window 0)"
+    text = f"scores: the average of the last {config.classifier.window_seconds:g} s ({window.frames} frames)"
+    return text + ("; it starts afresh when the action changes" if window.change else "")
+
+
+def event_counts(sinks: Sequence[Sink]) -> dict[str, int] | None:
+    """Events per action that ended during the run (None: no events were watched)."""
+    from utils.sinks.events import EventSink
+
+    watching = [sink for sink in sinks if isinstance(sink, EventSink)]
+    if not watching:
+        return None
+    return dict(Counter(event.label for sink in watching for event in sink.events))
+
+
+def attach_mqtt(mqtt: MqttSink, config: Config, sinks: list[Sink]) -> None:
+    """The MQTT sink goes right after the events' sink: the events end before the connection closes, and an
+    event's snapshot is taken before the window or the web view draw their overlay onto the frame."""
+    from utils.sinks.events import EventSink
+    from utils.sinks.mqtt import MqttEventOutput
+
+    if (config.output.web or config.output.display == "web") and not is_loopback(config.output.web_host):
+        from utils.sinks.web import WebSink
+
+        # Home Assistant's "Visit" link, when other computers can open the web view.
+        mqtt.link_web_view(next((sink.url for sink in sinks if isinstance(sink, WebSink)), None))
+    events = [sink for sink in sinks if isinstance(sink, EventSink)]
+    sinks.insert(sinks.index(events[0]) + 1 if events else 0, mqtt)
+    for sink in events:
+        sink.add_output(MqttEventOutput(mqtt))
 
 
 def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | None:
@@ -272,6 +315,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
     with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
         classifier.set_window(window_frames(config, source), change_test(config, source))
         log.info("model: %s", classifier.description)
+        log.info("%s", window_text(classifier, config))
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
@@ -287,15 +331,12 @@ def run(config: Config, stop: Stop | None = None) -> int:
         sinks_ready = True
         try:
             if mqtt is not None:
-                from utils.sinks.events import EventSink
-                from utils.sinks.mqtt import MqttEventOutput
-
-                sinks.append(mqtt)  # after the EventSink: events are ended before the connection closes
-                for sink in sinks:
-                    if isinstance(sink, EventSink):
-                        sink.add_output(MqttEventOutput(mqtt))
-            return build_pipeline(config, classifier, prediction_filter, taught, source, sinks, stop,
-                                  demand.sampler).run()
+                attach_mqtt(mqtt, config, sinks)
+            pipeline = build_pipeline(config, classifier, prediction_filter, taught, source, sinks, stop,
+                                      demand.sampler)
+            pipeline.run()
         finally:
             for sink in sinks:
                 sink.close()
+    log.info("%s", pipeline.summary.text(event_counts(sinks) if config.events.enabled else None))
+    return pipeline.classified

@@ -100,10 +100,8 @@ class StreamClassifier:
 
     @property
     def description(self) -> str:
-        window = ", unbounded stream" if not self.window else f", window {self.window.frames} frames" + (
-            ", restarted on a change of action" if self.window.change else "")
         return (f"{self.model_path.name} ({self.input_width}x{self.input_height}, "
-                f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads{window}")
+                f"{self.num_classes} classes) on {self.runtime}, {self.num_threads} threads")
 
     def _load(self):
         crashed = (f"the TFLite runtime ({self.runtime}) crashed while loading {self.model_path}; "

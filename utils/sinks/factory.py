@@ -14,6 +14,7 @@ from utils.sinks.json_lines import JsonSink
 from utils.sinks.overlay import Annotator
 from utils.sinks.status_line import StatusLineSink
 from utils.sinks.window import WindowSink
+from utils.sources import video_length
 from utils.sources.frame import FrameSource
 from utils.sources.picamera import PiCameraSource
 
@@ -76,7 +77,7 @@ def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSour
         if options.web and shown != "web":
             sinks.append(_web(options, display, source, annotator, events_dir, name))
         if shown != "window" and not options.json:
-            sinks.append(StatusLineSink())
+            sinks.append(StatusLineSink(length=video_length(source)))
         if events is not None and events.enabled:  # made last (it makes the events folder), but run first
             from utils.sinks.events import make_event_sink
 

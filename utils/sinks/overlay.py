@@ -53,8 +53,11 @@ def _darken(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 
 
 def status_lines(status: Status) -> list[str]:
-    lines = [f"capture {status.capture_fps:4.1f} fps   classify {status.classify_fps:4.1f} fps   "
-             f"{status.inference_ms:5.1f} ms"]
+    if status.classify_fps > 0:
+        lines = [f"capture {status.capture_fps:4.1f} fps   classify {status.classify_fps:4.1f} fps   "
+                 f"{status.inference_ms:5.1f} ms"]
+    else:  # nothing measured yet: no "0.0 fps" at the start
+        lines = ["measuring the rates..."]
     machine = [f"{status.model}", f"{status.threads} threads"]
     if status.cpu_temp_c is not None:
         machine.append(f"{status.cpu_temp_c:.0f} C")
@@ -103,10 +106,12 @@ class _Layout:
         return self.height - self.margin - self.status_line * self.status_rows
 
     def panels(self) -> list[tuple[int, int, int, int]]:
-        """The two darkened bands (x0, y0, x1, y1): predictions at the top, rates at the bottom."""
+        """The darkened bands (x0, y0, x1, y1): predictions at the top, rates at the bottom (if shown)."""
         half = self.margin // 2
-        return [(0, 0, self.width, min(self.height, self.row_top(self.rows) + half)),
-                (0, max(0, self.status_top - half), self.width, self.height)]
+        top = (0, 0, self.width, min(self.height, self.row_top(self.rows) + half))
+        if not self.status_rows:  # the compact overlay
+            return [top]
+        return [top, (0, max(0, self.status_top - half), self.width, self.height)]
 
 
 def legible(image: np.ndarray) -> np.ndarray:
@@ -253,6 +258,12 @@ def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]],
     return _Scene(layout, tuple(bars), tuple(sprites))
 
 
+# How much of the frame the overlay covers: all rows and the status lines (about 40 % of a 640x480 frame with
+# 3 results), the top-1 row alone (about 12 %), or nothing.
+FULL, COMPACT, OFF = "full", "compact", "off"
+MODES = (FULL, COMPACT, OFF)
+
+
 class OverlayRenderer:
     """Puts the overlay on every frame for the price of two darkened bands, a few rectangles and small copies.
 
@@ -261,8 +272,9 @@ class OverlayRenderer:
     most every `status_interval` seconds, as a human cannot read faster.
     """
 
-    def __init__(self, status_interval: float = 0.5) -> None:
+    def __init__(self, status_interval: float = 0.5, mode: str = FULL) -> None:
         self.status_interval = status_interval
+        self.mode = mode
         self._shown_status: Status | None = None
         self._status_time = -float("inf")
         self._key: tuple | None = None
@@ -274,13 +286,40 @@ class OverlayRenderer:
         now = time.monotonic()
         if now - self._status_time >= self.status_interval:
             self._shown_status, self._status_time = status, now
+        if self.mode == OFF:
+            return image
         height, width = image.shape[:2]
-        key = ((height, width), _shown(predictions), tuple(status_lines(self._shown_status or status)),
-               idle_text(status), status.notice)
+        lines = tuple(status_lines(self._shown_status or status)) if self.mode == FULL else ()
+        shown = _shown(predictions if self.mode == FULL else predictions[:1])
+        key = ((height, width), shown, lines, idle_text(status), status.notice)
         if self._scene is None or key != self._key:
             self._scene, self._key = _build_scene(*key), key
         self._scene.paint(image)
         return image
+
+
+    def next_mode(self) -> str:
+        """Full, compact, off, and round again (the window's o key); returns the new mode."""
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        return self.mode
+
+
+def draw_banner(image: np.ndarray, lines: Sequence[str]) -> None:
+    """Draws lines of text on a darkened band across the lower middle of the frame (in place): the window's
+    key help and what a key did, clear of the overlay's panels."""
+    if not lines:
+        return
+    layout = _Layout(image.shape[1], image.shape[0], 1, 0)
+    margin, px = layout.margin, layout.px
+    step = px(28)
+    bottom = layout.height - margin - px(22) * 2 - margin  # above the status lines
+    top = max(0, bottom - step * len(lines) - margin)
+    _darken(image, 0, top, layout.width, bottom)
+    for i, line in enumerate(lines):
+        text, scale = _fit(line, LABEL_SCALE * layout.unit, px(1), layout.width - 2 * margin)
+        sprite = _sprite(text, scale, px(1), TEXT)
+        _paste(image, sprite.patch, sprite.mask, margin + sprite.left, top + margin // 2 + (i + 1) * step - px(8)
+               + sprite.top)
 
 
 class Annotator:

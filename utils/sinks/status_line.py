@@ -2,13 +2,85 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import shutil
 import sys
+import threading
 import time
 from typing import TextIO
 
 from utils.results import Prediction
-from utils.sinks.base import Command, Update
+from utils.sinks.base import Command, Status, Update
 from utils.sinks.json_lines import discard_output
+
+ERASE_TO_END = "\x1b[K"  # ECMA-48 "erase in line": the rest of a longer, older status goes
+CLEAR_LINE = "\r" + ERASE_TO_END
+
+
+def terminal_columns(stream: TextIO) -> int:
+    """The width of the terminal the stream writes to (asked each time: a window can be resized)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):  # not a real terminal (a test's stand-in): $COLUMNS, else 80
+        return shutil.get_terminal_size().columns
+
+
+def clock(seconds: float) -> str:
+    """1:05 or 1:02:03."""
+    minutes, secs = divmod(max(0, round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def fit(parts: list[str], width: int) -> str:
+    """The parts joined with " | ", the last ones left out until it fits; the first one is cut if need be."""
+    while len(parts) > 1 and len(" | ".join(parts)) > width:
+        parts = parts[:-1]
+    text = " | ".join(parts)
+    return text if len(text) <= width else text[:max(0, width - 3)] + "..."
+
+
+class FileProgress:
+    """Where a video file is, its length, and the time left at the speed it has played so far."""
+
+    def __init__(self, length: float) -> None:
+        self.length = length  # seconds
+        self._first: tuple[float, float] | None = None  # (wall-clock time, position) of the first frame
+
+    def text(self, position: float, now: float) -> str:
+        if self._first is None:
+            self._first = (now, position)
+        shown = f"{clock(position)} of {clock(self.length)}"
+        spent, played = now - self._first[0], position - self._first[1]
+        if spent >= 1.0 and played > 0:  # a second in, the speed is known well enough
+            shown += f", {clock((self.length - position) * spent / played)} left"
+        return shown
+
+
+def rates(status: Status) -> list[str]:
+    """The rates once they have been measured (0 means not yet: no "0.0 fps" at the start)."""
+    shown = []
+    if status.classify_fps > 0:
+        shown.append(f"classify {status.classify_fps:.1f} fps")
+    if status.inference_ms > 0:
+        shown.append(f"{status.inference_ms:.1f} ms")
+    if status.capture_fps > 0:  # last: the first to go when the terminal is narrow
+        shown.append(f"capture {status.capture_fps:.1f} fps")
+    return shown
+
+
+class _ClearStatusFirst(logging.Formatter):
+    """A log handler's formatter that starts each log line by clearing the status line, in the same write, so
+    a message never lands glued to the end of the status."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        return CLEAR_LINE + self.inner.format(record)
 
 
 def described(prediction: Prediction) -> str:
@@ -16,37 +88,55 @@ def described(prediction: Prediction) -> str:
 
 
 class StatusLineSink:
-    """A live one-line status in the terminal (stderr); a plain line every few seconds when not a tty."""
+    """A live one-line status in the terminal (stderr); a plain line every few seconds when not a tty.
+
+    On a terminal the status is one line that fits its width (a wrapped line would leave a copy at every
+    refresh), and a log line first clears it: the log handlers writing to the same stream are given a
+    formatter that does so, and the status is written under their lock.
+    """
 
     needs_status = True
     wants_every_frame = False
 
-    def __init__(self, stream: TextIO | None = None, interval: float | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, interval: float | None = None, length: float = 0.0) -> None:
+        """`length`: seconds of a video file (0: a camera or stream), for its position and the time left."""
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.interval = interval if interval is not None else (0.25 if self.tty else 5.0)
+        self.progress = FileProgress(length) if length > 0 else None
         self._last = -float("inf")
-        self._width = 0
-        self._text = ""
+        self._parts: list[str] = []
         self._dead = False
+        self._lock: threading.RLock | None = None
+        self._handlers: list[tuple[logging.Handler, logging.Formatter | None]] = []
+        if self.tty:
+            self._take_over_log_lines()
+
+    def _take_over_log_lines(self) -> None:
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
+                self._handlers.append((handler, handler.formatter))
+                handler.setFormatter(_ClearStatusFirst(handler.formatter))
+                self._lock = self._lock or handler.lock
 
     def write(self, update: Update) -> Command | None:
         s = update.status
         if not s.source.online:
             if not self.tty:  # a log has said so once already; it needs no copy every few seconds
                 return None
-            self._text = s.source.describe()
+            self._parts = [s.source.describe()]
         elif update.result:
             top = update.result.predictions[0] if update.result.predictions else None
-            shown = [s.notice] if s.notice else []  # the teaching countdown, "none of the taught actions"
+            parts = [s.notice] if s.notice else []  # the teaching countdown, "none of the taught actions"
             if top or not s.notice:
-                shown.append(described(top) if top else "(below threshold)")
+                parts.append(described(top) if top else "(below threshold)")
             # A taught action reported below the top one is shown too: it is what the user is watching for.
             taught = next((p for p in update.result.predictions[1:] if p.taught), None)
             if taught and top and not top.taught:
-                shown.append(described(taught))
-            self._text = " | ".join(shown) + (
-                f" | capture {s.capture_fps:.1f} fps | classify {s.classify_fps:.1f} fps | {s.inference_ms:.1f} ms")
+                parts.append(described(taught))
+            if self.progress:
+                parts.append(self.progress.text(update.frame.timestamp, time.monotonic()))
+            self._parts = parts + rates(s)
         else:
             return None
         now = time.monotonic()
@@ -57,25 +147,30 @@ class StatusLineSink:
 
     def _show(self) -> None:
         if self.tty:
-            self._emit("\r" + self._text.ljust(self._width))
-            self._width = len(self._text)
+            # One column short of the width: a line that fills it puts some terminals on the next line.
+            text = "\r" + fit(self._parts, terminal_columns(self.stream) - 1) + ERASE_TO_END
         else:
-            self._emit(self._text + "\n")
+            text = " | ".join(self._parts) + "\n"
+        self._emit(text)
 
     def _emit(self, text: str) -> None:
         if self._dead:
             return
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # stderr closed or full (2>/dev/full): nowhere to say so either
-            self._dead = True
-            discard_output(self.stream)
+        with self._lock or contextlib.nullcontext():
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # stderr closed or full (2>/dev/full): nowhere to say so either
+                self._dead = True
+                discard_output(self.stream)
 
     def close(self) -> None:
         """Shows the final state, so a short file run headless still ends with its result."""
-        if self._text:
+        if self._parts:
             self._show()
             if self.tty:
                 self._emit("\n")
-            self._text = ""
+            self._parts = []
+        for handler, formatter in self._handlers:
+            handler.setFormatter(formatter)
+        self._handlers = []

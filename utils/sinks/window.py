@@ -8,11 +8,17 @@ from collections.abc import Callable
 import cv2
 
 from utils.sinks.base import Command, Update
-from utils.sinks.overlay import Annotator
+from utils.sinks.overlay import Annotator, draw_banner
+
+KEY_HELP = ("q or Esc: quit    r: restart the stream    f: full screen",
+            "o: overlay full, compact or off    t: teach (--teach NAME)    h: hide these keys")
+FEEDBACK_SECONDS = 3.0  # how long what a key did stays on the screen
+FIRST_HINT = "h: show the keys"
 
 
 class WindowSink:
-    """An OpenCV window. Keys: q/ESC quit, r resets the stream, t teaches (--teach), f toggles full screen."""
+    """An OpenCV window. Keys: q/ESC quit, r resets the stream, t teaches (--teach), f toggles full screen,
+    o makes the overlay compact or hides it, h shows the keys. What a key did is shown for a few seconds."""
 
     needs_status = True
     wants_every_frame = True
@@ -30,7 +36,10 @@ class WindowSink:
         self.clock = clock
         self.shown = 0  # frames drawn and shown
         self._last_shown = -float("inf")
+        self.help = False
         self._open = False
+        self._feedback = FIRST_HINT
+        self._feedback_until = float("inf")  # the hint stays until the first result has been on screen a while
 
     def _create(self, width: int, height: int) -> None:
         # GUI_NORMAL: no Qt toolbar or status bar. Qt opens a normal window at 400x300 whatever the image,
@@ -44,11 +53,28 @@ class WindowSink:
         mode = cv2.WINDOW_FULLSCREEN if self.fullscreen else cv2.WINDOW_NORMAL
         cv2.setWindowProperty(self.title, cv2.WND_PROP_FULLSCREEN, mode)
 
+    def say(self, text: str, now: float | None = None) -> None:
+        """Shows what a key did for a few seconds."""
+        self._feedback = text
+        self._feedback_until = (self.clock() if now is None else now) + FEEDBACK_SECONDS
+
+    def banner(self, now: float) -> list[str]:
+        """The lines drawn over the video: the key help (h), and what the last key did."""
+        lines = list(KEY_HELP) if self.help else []
+        if self._feedback and now < self._feedback_until:
+            lines.append(self._feedback)
+        return lines
+
     def write(self, update: Update) -> Command | None:
         now = self.clock()
         if self._open and self.fullscreen and not update.is_new and now - self._last_shown < self.min_interval:
             return None  # skipped; a key pressed now waits in Qt's queue for the next waitKey, 1/15 s away
         image = self.annotator.draw(update)
+        if update.result is not None and self._feedback_until == float("inf"):
+            self._feedback_until = now + FEEDBACK_SECONDS
+        if lines := self.banner(now):
+            image = image.copy()  # the shared overlay is also the web view's: the banner is the window's own
+            draw_banner(image, lines)
         if not self._open:
             self._create(image.shape[1], image.shape[0])
         elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
@@ -56,19 +82,27 @@ class WindowSink:
         cv2.imshow(self.title, image)
         self._last_shown = now
         self.shown += 1
-        return self._keys()
+        return self._keys(update)
 
-    def _keys(self) -> Command | None:
+    def _keys(self, update: Update) -> Command | None:
         key = cv2.waitKey(1) & 0xFF
         if key in (ord("q"), 27):
             return Command.QUIT
         if key == ord("r"):
+            self.say("r: the stream starts afresh")
             return Command.RESET
         if key == ord("t"):
+            teach = update.status.teach
+            self.say(f"t: teaching '{teach}'" if teach else "t: nothing to teach; start with --teach NAME")
             return Command.TEACH
         if key == ord("f"):
             self.fullscreen = not self.fullscreen
             self._apply_fullscreen()
+        elif key == ord("o"):
+            self.say(f"o: overlay {self.annotator.renderer.next_mode()}")
+        elif key == ord("h"):
+            self.help = not self.help
+            self._feedback = ""
         return None
 
     def close(self) -> None:

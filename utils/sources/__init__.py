@@ -21,7 +21,16 @@ from utils.sources.v4l2 import raw_camera_node
 log = logging.getLogger(__name__)
 
 __all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHealth", "SyntheticSource",
-           "open_source", "picamera2_available", "sampled_frames"]
+           "open_source", "picamera2_available", "sampled_frames", "video_length"]
+
+
+def video_length(source: FrameSource | None) -> float:
+    """Seconds of a video file, from its frame count and rate; 0 for a camera, a stream, or a file that does
+    not say."""
+    inner = getattr(source, "source", source)  # a file is read through a PrefetchSource
+    if not isinstance(inner, OpenCVSource) or not inner.is_file or not inner.nominal_fps:
+        return 0.0
+    return inner.frame_count / inner.nominal_fps
 
 
 def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None,

@@ -25,7 +25,8 @@ RETRY_DELAYS = (1, 30)  # seconds: reconnect back-off, doubling from the first t
 REQUIRED_WAIT = 10.0    # seconds --mqtt-required waits for the broker at start
 CLOSE_WAIT = 5.0        # seconds close() waits for queued events to reach the broker, connecting included
 
-Retained = Callable[[], list[tuple[str, str]]]  # what is (re)published on every connect
+Payload = str | bytes
+Retained = Callable[[], list[tuple[str, Payload]]]  # the current state, (re)published on every connect
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -52,9 +53,14 @@ class MqttPublisher:
     """Connects in the background, retries with back-off, and says once per outage what went wrong.
 
     Availability is `online` while connected and `offline` after close() or, through the last will, after a
-    crash. On every (re)connect `retained()` is published again (discovery, latest state, event states), so
-    a restarted broker without persistence is whole again. QoS 1 messages published while the broker is
-    away wait in paho's queue (at most MAX_QUEUED) and go out after the reconnect.
+    crash. On every (re)connect `retained()` (discovery, latest state, event states) is published *before*
+    `online`: after a crash the broker still holds the last run's states (an event ON, its label), and a
+    subscriber must never see them on an available device. That also makes a restarted broker without
+    persistence whole again.
+
+    Two kinds of messages: states (publish_state: retained, QoS 0, sent only while connected, since the next
+    connect sends the current ones; a queued old state would land after them and undo them) and events
+    (publish with QoS 1: they wait in paho's queue, at most MAX_QUEUED, while the broker is away).
     """
 
     def __init__(self, address: BrokerAddress, topics: Topics, retained: Retained, password: str | None = None,
@@ -72,6 +78,9 @@ class MqttPublisher:
         self._waiting = False
         self._pending: set[int] = set()  # message ids of QoS 1 messages the broker has not acknowledged yet
         self._lock = threading.Lock()
+        # Held while a connect publishes the current state and while a state is published: a state changed
+        # meanwhile is either in the connect's snapshot or published after it, never lost nor before "online".
+        self._state_lock = threading.Lock()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=slug(f"{topics.prefix}-{topics.name}"),
                                    protocol=mqtt.MQTTv311, clean_session=True)
         if address.username or password:
@@ -104,13 +113,20 @@ class MqttPublisher:
 
     # Publishing: called on the main thread; paho writes on its own thread.
 
-    def publish(self, topic: str, payload: str, qos: int = 0, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: Payload, qos: int = 0, retain: bool = False) -> None:
+        """An event (QoS 1: kept while the broker is away) or any message that needs no ordering."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             log.warning("MQTT: %d messages already wait for the broker; dropped one for %s", MAX_QUEUED, topic)
         elif qos and info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: queued for later
             with self._lock:
                 self._pending.add(info.mid)
+
+    def publish_state(self, topic: str, payload: Payload) -> None:
+        """A retained state (the caller keeps it for `retained()`): sent now if connected, else at the connect."""
+        with self._state_lock:
+            if self._connected:
+                self.publish(topic, payload, qos=0, retain=True)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         with self._lock:
@@ -155,16 +171,18 @@ class MqttPublisher:
         log.info("MQTT: %s %s as %s", "connected again to" if self._outage_logged else "connected to",
                  self.address, self.topics.base)
         self._outage_logged = False
-        client.publish(self.topics.availability, ONLINE, qos=1, retain=True)
-        for topic, payload in self._retained():
-            client.publish(topic, payload, qos=1, retain=True)
-        # Only now: the main thread publishes results while connected, and none may reach the broker before
-        # "online" (a subscriber, or Home Assistant, would see a state of a device still marked offline).
-        self._connected = True
+        # QoS 0 like every state: one TCP connection keeps the order, and a reconnect drops unsent QoS 0
+        # messages (paho's reconnect()), so none of these can arrive after a newer state.
+        with self._state_lock:
+            for topic, payload in self._retained():
+                self.publish(topic, payload, qos=0, retain=True)
+            self.publish(self.topics.availability, ONLINE, qos=0, retain=True)
+            self._connected = True
         self._first_answer.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._connected = False
+        with self._state_lock:
+            self._connected = False
         if not self._stop.is_set() and self._failure is None:
             self._outage(f"lost the broker {self.address} ({reason_code})")
 

@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
+
+import cv2
 
 from utils.events.event import END, START, Event
 from utils.results import Result
 from utils.sinks.base import Command, Update
-from utils.sinks.mqtt.publisher import MqttPublisher
+from utils.sinks.mqtt.publisher import MqttPublisher, Payload
 from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages
 from utils.sources.health import ONLINE
 
+log = logging.getLogger(__name__)
+
 STATE_INTERVAL = 1.0  # seconds between state messages while the top-1 label stays the same
+SNAPSHOT_QUALITY = 80  # JPEG quality of the Snapshot image: about 40 kB for 640x480
+# The state before the first result: the Action sensor says "none" at once after a restart instead of the
+# label the broker kept from the last run. The keys of a result (a --json line), without a frame.
+NO_RESULT = json.dumps({"frame": None, "timestamp": None, "inference_ms": None, "results": []})
 
 
 class MqttSink:
     """Publishes <prefix>/<name>/state when the top-1 label changes, and at most once a second otherwise.
 
     Event starts and ends go to <prefix>/<name>/event (QoS 1) and switch <prefix>/<name>/active/<action>;
+    the first classified frame of each event goes to <prefix>/<name>/snapshot (a retained JPEG);
     <prefix>/<name>/camera says whether the camera or stream delivers frames.
     """
 
@@ -27,31 +37,46 @@ class MqttSink:
     wants_every_frame = False
 
     def __init__(self, publisher: MqttPublisher, watched: Sequence[str] = (), discovery: bool = True,
-                 version: str = "", model: str = "") -> None:
+                 version: str = "", model: str = "", web_url: str | None = None) -> None:
         self.publisher = publisher
         self.topics: Topics = publisher.topics
         self.watched = tuple(watched)
-        self._discovery = discovery_messages(self.topics, self.watched, version, model) if discovery else []
-        self._state: str | None = None
+        self._discovery_of = (version, model) if discovery else None
+        self._discovery = discovery_messages(self.topics, self.watched, version, model, web_url) if discovery else []
+        self._state = NO_RESULT
         self._top: str | None = None
         self._last = -float("inf")
         self._active = {label: OFF for label in self.watched}
         self._camera = ONLINE
+        self._snapshot: bytes | None = None
+        self._snapshot_due = False
 
-    def retained(self) -> list[tuple[str, str]]:
+    def link_web_view(self, url: str | None) -> None:
+        """Gives the device in Home Assistant a link to the web view (its discovery again, if connected)."""
+        if self._discovery_of is None or not url:
+            return
+        self._discovery = discovery_messages(self.topics, self.watched, *self._discovery_of, url)
+        for topic, payload in self._discovery:
+            self.publisher.publish_state(topic, json.dumps(payload))
+
+    def retained(self) -> list[tuple[str, Payload]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""
-        messages = [(topic, json.dumps(payload)) for topic, payload in self._discovery]
-        if self._state is not None:
-            messages.append((self.topics.state, self._state))
-        messages += [(self.topics.active(label), state) for label, state in self._active.items()]
+        messages: list[tuple[str, Payload]] = [(topic, json.dumps(payload)) for topic, payload in self._discovery]
+        messages.append((self.topics.state, self._state))
+        messages += [(self.topics.active(label), state) for label, state in list(self._active.items())]
         messages.append((self.topics.camera, json.dumps(self._camera.as_dict())))
+        if self._snapshot is not None:
+            messages.append((self.topics.snapshot, self._snapshot))
         return messages
 
     def write(self, update: Update) -> Command | None:
         if update.status.source != self._camera:  # the camera or stream went offline, or came back
             self._camera = update.status.source
-            self.publisher.publish(self.topics.camera, json.dumps(self._camera.as_dict()), qos=1, retain=True)
+            self.publisher.publish_state(self.topics.camera, json.dumps(self._camera.as_dict()))
         if update.is_new and update.result:
+            if self._snapshot_due:
+                self._snapshot_due = False
+                self.publish_snapshot(update.frame.image)
             self.publish_state(update.result)
         return None
 
@@ -62,16 +87,28 @@ class MqttSink:
             return
         self._top, self._last = top, now
         self._state = json.dumps(result.as_dict())
-        if self.publisher.connected:  # else the connection publishes it (retained()), after "online"
-            self.publisher.publish(self.topics.state, self._state, qos=0, retain=True)
+        self.publisher.publish_state(self.topics.state, self._state)
+
+    def publish_snapshot(self, image) -> None:
+        """A BGR frame as the Snapshot image (retained, so Home Assistant shows it after a restart too)."""
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        if not ok:
+            log.debug("MQTT: the snapshot could not be encoded")
+            return
+        self._snapshot = jpeg.tobytes()
+        self.publisher.publish_state(self.topics.snapshot, self._snapshot)
 
     def publish_event(self, event: dict) -> None:
-        """An event's start or end object (as in events.jsonl); switches its action's binary sensor."""
+        """An event's start or end object (as in events.jsonl); switches its action's binary sensor. A start's
+        snapshot is the next classified frame this sink gets: the frame whose result started the event (the
+        events' sink comes before this one)."""
         self.publisher.publish(self.topics.event, json.dumps(event), qos=1)
+        started = event.get("type") == START
+        self._snapshot_due = self._snapshot_due or started
         for label in (event.get("label"), "any"):
             if label in self._active:
-                self._active[label] = ON if event.get("type") == "start" else OFF
-                self.publisher.publish(self.topics.active(label), self._active[label], qos=1, retain=True)
+                self._active[label] = ON if started else OFF
+                self.publisher.publish_state(self.topics.active(label), self._active[label])
 
     def close(self) -> None:
         self.publisher.close()

@@ -16,6 +16,7 @@ APP = "pi-action-classifier"
 DISCOVERY_PREFIX = "homeassistant"
 ONLINE, OFFLINE = "online", "offline"
 ON, OFF = "ON", "OFF"
+EVENT_TYPES = ("start", "end")  # the "type" of the event objects, as in events.jsonl
 
 
 def slug(text: str) -> str:
@@ -25,7 +26,8 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Topics:
-    """<prefix>/<name>/availability, /state, /event, /camera, and /active/<action> for each watched action."""
+    """<prefix>/<name>/availability, /state, /event, /camera, /snapshot, and /active/<action> for each watched
+    action."""
 
     prefix: str
     name: str
@@ -34,25 +36,40 @@ class Topics:
     state: str = field(init=False)
     event: str = field(init=False)
     camera: str = field(init=False)
+    snapshot: str = field(init=False)
 
     def __post_init__(self) -> None:
         base = f"{self.prefix}/{self.name}"
-        for key, value in (("base", base), ("availability", f"{base}/availability"),
-                           ("state", f"{base}/state"), ("event", f"{base}/event"), ("camera", f"{base}/camera")):
-            object.__setattr__(self, key, value)  # frozen: set once, here
+        for key in ("availability", "state", "event", "camera", "snapshot"):
+            object.__setattr__(self, key, f"{base}/{key}")  # frozen: set once, here
+        object.__setattr__(self, "base", base)
 
     def active(self, label: str) -> str:
         return f"{self.base}/active/{slug(label)}"
 
 
-def discovery_messages(topics: Topics, watched: Sequence[str], version: str,
-                       model: str) -> list[tuple[str, dict]]:
+# The event entity's payload: Home Assistant wants a JSON object with `event_type`; the other keys become
+# the event's attributes. The score is in percent, like the Action score sensor.
+EVENT_TEMPLATE = ("{{ {'event_type': value_json.type, 'label': value_json.label, 'id': value_json.id, "
+                  "'score': (value_json.peak_score * 100) | round(1), "
+                  "'duration': value_json.get('duration'), 'reason': value_json.get('reason')} | tojson }}")
+
+
+def discovery_messages(topics: Topics, watched: Sequence[str], version: str, model: str,
+                       web_url: str | None = None) -> list[tuple[str, dict]]:
     """(topic, payload) of every discovery config: the Action and Action score sensors, the Camera
-    connectivity sensor (off while the camera or stream is offline), and one binary sensor per watched
-    action ("any" is one binary sensor for whichever action has an event)."""
+    connectivity sensor (off while the camera or stream is offline, a diagnostic), and with events: the Event
+    entity (each start and end), the Snapshot image (the latest event's first frame) and one binary sensor per
+    watched action ("any" is one binary sensor for whichever action has an event).
+
+    No entity carries per-result attributes: Home Assistant's recorder stores a new attributes row whenever
+    they change, which would be once a second. The full top-k stays on the state topic.
+    """
     node = slug(f"{topics.prefix}_{topics.name}")
     device = {"identifiers": [node], "name": topics.name, "manufacturer": APP, "model": model,
               "sw_version": version}
+    if web_url:
+        device["configuration_url"] = web_url
     common = {"availability_topic": topics.availability, "payload_available": ONLINE,
               "payload_not_available": OFFLINE, "device": device,
               "origin": {"name": APP, "sw_version": version}}
@@ -67,20 +84,29 @@ def discovery_messages(topics: Topics, watched: Sequence[str], version: str,
         config("sensor", "action", {
             "name": "Action", "icon": "mdi:motion-sensor", "state_topic": topics.state,
             "value_template": "{{ value_json.results[0].label if value_json.results else 'none' }}",
-            "json_attributes_topic": topics.state,
-            "json_attributes_template": "{{ {'results': value_json.results, 'frame': value_json.frame} | tojson }}",
         }),
         config("sensor", "action_score", {
             "name": "Action score", "icon": "mdi:percent", "state_topic": topics.state,
-            "value_template": "{{ value_json.results[0].score if value_json.results else 0 }}",
-            "state_class": "measurement", "suggested_display_precision": 2,
+            "value_template": "{{ (value_json.results[0].score * 100) | round | int if value_json.results else 0 }}",
+            "unit_of_measurement": "%", "state_class": "measurement", "suggested_display_precision": 0,
+        }),
+        config("binary_sensor", "camera", {
+            "name": "Camera", "device_class": "connectivity", "entity_category": "diagnostic",
+            "state_topic": topics.camera, "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
+            "json_attributes_topic": topics.camera,  # changes only with the camera's health
         }),
     ]
-    messages.append(config("binary_sensor", "camera", {
-        "name": "Camera", "device_class": "connectivity", "state_topic": topics.camera,
-        "value_template": "{{ 'ON' if value_json.online else 'OFF' }}",
-        "json_attributes_topic": topics.camera,
-    }))
+    if not watched:
+        return messages
+    messages += [
+        config("event", "event", {
+            "name": "Event", "icon": "mdi:run", "state_topic": topics.event, "event_types": list(EVENT_TYPES),
+            "value_template": EVENT_TEMPLATE,
+        }),
+        config("image", "snapshot", {
+            "name": "Snapshot", "image_topic": topics.snapshot, "content_type": "image/jpeg",
+        }),
+    ]
     for label in watched:
         messages.append(config("binary_sensor", f"event_{slug(label)}", {
             "name": "Any event" if label == "any" else label.capitalize(), "icon": "mdi:run",

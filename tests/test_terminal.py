@@ -1,0 +1,77 @@
+"""The terminal status line for real, in an 80-column tmux pane (a terminal as over SSH): one line that fits,
+cleared before each log line, the file's position and time left, and the summary at the end."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+
+import pytest
+from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, need_binary
+
+from utils.sinks.status_line import fit
+
+COLUMNS, ROWS = 80, 24
+
+
+class Tmux:
+    """A tmux server of this test only (its own socket, -L), ended by kill-server on that socket."""
+
+    def __init__(self) -> None:
+        self.binary = need_binary("tmux", "tmux")
+        self.socket = f"test-{uuid.uuid4().hex[:12]}"
+
+    def __call__(self, *args: str, timeout: float = 30) -> str:
+        done = subprocess.run([self.binary, "-L", self.socket, *args], capture_output=True, text=True,
+                              timeout=timeout, check=True)
+        return done.stdout
+
+    def run_in_pane(self, command: list[str], timeout: float) -> str:
+        """Runs the command in a COLUMNS x ROWS pane and returns everything the pane showed (scrollback too)."""
+        # The pane's shell signals the end through tmux's wait-for channel (no polling), then idles until
+        # the server is killed, so the pane is still there to be read.
+        script = f"{shlex.join(command)}; {shlex.quote(self.binary)} -L {self.socket} wait-for -S done; sleep 600"
+        self("-f", os.devnull, "new-session", "-d", "-x", str(COLUMNS), "-y", str(ROWS), "sh", "-c", script)
+        self("wait-for", "done", timeout=timeout)
+        return self("capture-pane", "-p", "-J", "-S", "-1000")  # -J: a wrapped line comes back whole
+
+    def kill(self) -> None:
+        subprocess.run([self.binary, "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def tmux():
+    server = Tmux()
+    yield server
+    server.kill()
+
+
+def test_the_status_line_stays_one_line_at_80_columns_and_log_lines_stand_alone(tmux, tmp_path):
+    # --realtime: 10 s of refreshes; the event makes log lines while the status line is shown.
+    command = [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
+               "--video", str(ARM_WRESTLING), "--realtime", "--display", "none", "--event", "arm wrestling",
+               "--events-dir", str(tmp_path / "events")]
+    screen = tmux.run_in_pane(command, timeout=120)
+    lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    status = [line for line in lines if " of 0:10" in line]  # the status line shows the file's position
+    # Refreshed 4 times a second for 10 s, yet one line on the screen: the final state, left when it ended.
+    assert len(status) == 1 and len(status[0]) < COLUMNS, screen  # shorter: a full line may wrap
+    assert status[0].startswith("arm wrestling 1.00 | 0:10 of 0:10"), screen
+    started = [line for line in lines if "event: arm wrestling started" in line]
+    assert len(started) == 1 and started[0].startswith("event: "), screen  # not glued to the status
+    assert "0.0 fps" not in screen  # the rates appear once they are measured
+    assert lines[-1].startswith("done: ") and "events: 1 (arm wrestling 1)" in lines[-1], screen
+    assert "Traceback" not in screen
+
+
+
+def test_the_status_line_gives_up_its_last_parts_to_fit():
+    parts = ["arm wrestling 0.97", "0:12 of 1:00, 0:40 left", "classify 5.0 fps", "3.8 ms", "capture 30.0 fps"]
+    assert fit(parts, 120) == " | ".join(parts)
+    assert fit(parts, 79) == "arm wrestling 0.97 | 0:12 of 1:00, 0:40 left | classify 5.0 fps | 3.8 ms"
+    assert fit(parts, 45) == "arm wrestling 0.97 | 0:12 of 1:00, 0:40 left"
+    assert fit(parts, 30) == "arm wrestling 0.97"
+    assert fit(parts, 10) == "arm wre..."
