@@ -66,8 +66,8 @@ class ChangeTest:
         """The same test in seconds at another classified frame rate (--fps)."""
         default, scale = cls(), rate / MEASURED_AT_FPS
 
-        def frames(n: int) -> int:
-            return max(1, round(n * scale))
+        def frames(n: int) -> int:  # 0 stays 0: a part that is off (confirm) stays off at any rate
+            return max(1, round(n * scale)) if n else 0
 
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
