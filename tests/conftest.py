@@ -117,7 +117,11 @@ def xvfb() -> Iterator[str]:
     """A virtual 1280x720 X screen for real windows; yields its DISPLAY (":N", a number Xvfb picked itself)."""
     binary = need_binary("Xvfb", "xvfb")
     read, write = os.pipe()
-    server = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", "1280x720x24", "-nolisten", "tcp"],
+    # -noreset: by default Xvfb resets whenever its last client leaves (the display probe's child, xdotool), and a
+    # client connecting during that reset is refused, which Qt answers by aborting the process. A desktop's X
+    # server does not come and go like that.
+    server = subprocess.Popen([binary, "-displayfd", str(write), "-noreset", "-screen", "0", "1280x720x24",
+                               "-nolisten", "tcp"],
                               pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     with os.fdopen(read) as displayfd:
