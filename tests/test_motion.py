@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, run_cli
@@ -209,3 +210,21 @@ def test_the_config_file_takes_the_areas_as_the_flags_do(tmp_path):
     assert config.motion.crop_area == Area(0.1, 0.1, 0.8, 0.8)
     assert config.motion.percent(live=False) == 2.5
     assert Config().motion.percent(live=True) is not None and Config().motion.percent(live=False) is None
+
+
+def test_the_pi_cameras_lores_luma_gives_the_same_picture_as_the_full_frame(still_frame):
+    """picamera2's lores stream is I420 (Y plane first, rows maybe padded to a stride): its luma, shrunk, is the
+    grey picture the gate would take from the full BGR frame."""
+    from utils.sources.motion import grey_small
+
+    width, height = 172, 172
+    yuv = cv2.cvtColor(cv2.resize(still_frame, (width, height), interpolation=cv2.INTER_AREA),
+                       cv2.COLOR_BGR2YUV_I420)
+    padded = np.zeros((yuv.shape[0], 192), np.uint8)  # the Pi 5 pads rows (here to 192 bytes)
+    padded[:, :width] = yuv
+    from_lores = grey_small(Frame(still_frame, 0.0, 0, lores=padded, lores_width=width))
+    from_image = grey_small(Frame(still_frame, 0.0, 0))
+    assert from_lores.shape == from_image.shape
+    # The same picture; the levels differ by the video range YUV uses (16..235), which the gate compares
+    # only with itself.
+    assert np.corrcoef(from_lores.ravel(), from_image.ravel())[0, 1] > 0.98

@@ -334,7 +334,8 @@ class TaughtOptions(_Checked):
 MOTION_MODES = ("auto", "on", "off")  # or a number: the share of the picture (%) that must change
 MOTION_PERCENT = Bound(0.01, 100)
 # --motion on: 1 % of the picture must change (31 of the gate's 3072 pixels). Chosen on the eight shared
-# clips (their least motion after the start is 1.8 %) and synthetic noise (at most 0.23 %).
+# clips (the least any of them changes, after its first two sampled frames, is 2.9 %) and on still clips with
+# noise, exposure steps and a brightness ramp (at most 0.26 %): see benchmarks/motion.py.
 DEFAULT_MOTION_PERCENT = 1.0
 
 
