@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import cv2
 import numpy as np
@@ -228,3 +229,21 @@ def test_the_pi_cameras_lores_luma_gives_the_same_picture_as_the_full_frame(stil
     # The same picture; the levels differ by the video range YUV uses (16..235), which the gate compares
     # only with itself.
     assert np.corrcoef(from_lores.ravel(), from_image.ravel())[0, 1] > 0.98
+
+
+def test_mqtt_shows_no_action_while_still(tmp_path, still_frame, mosquitto):
+    """Home Assistant's action sensor reads results[0] or 'none': the retained state of a still room has none."""
+    from test_mqtt import NAME, TOPICS, Subscriber
+
+    video = write_still_clip(tmp_path / "frozen.avi", still_frame, 8)
+    done = run_cli("--video", str(video), "--display", "none", "--json", "--motion", "on", "--mqtt", mosquitto.url,
+                   "--name", NAME)
+    assert done.returncode == 0, done.stderr
+    assert done.records[0]["still"] is False and done.records[-1]["still"] is True
+    late = Subscriber(mosquitto.port)  # what Home Assistant finds on the broker afterwards
+    try:
+        late.wait_for(lambda: late.on(TOPICS.state))
+        state = json.loads(late.on(TOPICS.state)[-1])
+        assert state["results"] == [] and state["still"] is True
+    finally:
+        late.close()
