@@ -98,6 +98,15 @@ label_names = flag_type(label_list, "LABELS")
 path = flag_type(non_empty_path, "path")
 
 
+def motion_flag(text: str) -> str:
+    from utils.config import motion_mode
+
+    try:
+        return motion_mode(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--motion ")) from None
+
+
 def number(name: str):
     """argparse's type= for an option with a Bound: the range is checked at parse time (exit 2)."""
     return BOUNDS[name].parse
@@ -162,6 +171,18 @@ def build_parser() -> ArgumentParser:
                        help="frames classified per second, chosen by frame timestamp; 0 = every frame; "
                             f"{allowed('fps')}")
     group.add_argument("--realtime", action="store_true", help="play video files at their own speed")
+    group = p.add_argument_group("motion: run the model only while something moves")
+    group.add_argument("--motion", type=motion_flag, default=defaults.motion.motion, metavar="auto|on|off|PERCENT",
+                       help="skip the model while nothing moves (it says 'still'); auto = on for cameras and "
+                            "streams, off for files; PERCENT = the share of the picture that must change "
+                            "(on = 1)")
+    group.add_argument("--motion-mask", type=label_list, action="extend", default=[], metavar="X,Y,W,H",
+                       help="areas where nothing counts as motion (a TV, a tree, a busy window), in fractions "
+                            "of the picture (0..1): x,y of the top-left corner, width, height; several areas: "
+                            "more groups of four, or the flag again")
+    group.add_argument("--crop", default=None, metavar="X,Y,W,H",
+                       help="classify only this part of the picture (fractions 0..1, like --motion-mask), e.g. "
+                            "a far corner of a wide view; motion is looked for there too")
     group = p.add_argument_group("output")
     group.add_argument("--display", choices=DISPLAYS, default=output.display,
                        help="where to show the video: auto finds the screen (also over SSH)")
@@ -279,7 +300,7 @@ def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -
 
         given = given_on_command_line(argv)
         options.update({k: v for k, v in read_config_file(args.config, ["verbose"]).items() if k not in given})
-    for key in ("allow", "deny", "event", "gpio"):
+    for key in ("allow", "deny", "event", "gpio", "motion_mask"):
         options[key] = tuple(options[key])
     if os.environ.get("WEB_PASSWORD"):  # never a flag (`ps` shows flags); else the config file's, if any
         options["web_password"] = os.environ["WEB_PASSWORD"]

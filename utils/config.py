@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from utils.areas import Area, parse_areas
 from utils.broker_url import mqtt_string_problem, parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
@@ -357,6 +358,72 @@ class TaughtOptions(_Checked):
                                   f"({self.teach_from or 0:g} s)")
 
 
+MOTION_MODES = ("auto", "on", "off")  # or a number: the share of the picture (%) that must change
+MOTION_PERCENT = Bound(0.01, 100)
+# --motion on: 1 % of the picture must change (31 of the gate's 3072 pixels). Chosen on the eight shared
+# clips (the least any of them changes, after its first two sampled frames, is 2.9 %) and on still clips with
+# noise, exposure steps and a brightness ramp (at most 0.26 %): see benchmarks/motion.py.
+DEFAULT_MOTION_PERCENT = 1.0
+
+
+def motion_mode(text: str) -> str:
+    """--motion: auto, on, off, or a percent (ValueError with one line for the user)."""
+    text = text.strip().lower()
+    if text in MOTION_MODES:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if MOTION_PERCENT.problem(value):
+        raise ValueError(f"--motion takes auto, on, off or the share of the picture that must change in percent "
+                         f"({MOTION_PERCENT.describe()}), got {text!r}")
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class MotionOptions:
+    """The motion gate (no invoke while nothing moves), the areas it ignores, and the part that is classified.
+
+    Areas are x,y,w,h in fractions of the picture (0..1), kept as the flags give them (numbers as text, four per
+    area) and read into `mask_areas` and `crop_area`.
+    """
+
+    motion: str = "auto"  # auto: on for cameras and streams, off for files
+    motion_mask: tuple[str, ...] = ()
+    crop: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "motion", motion_mode(str(self.motion)))
+            self.mask_areas  # noqa: B018 - checked now, not when the camera is open
+            self.crop_area  # noqa: B018
+        except ValueError as e:
+            raise ClassifierError(str(e)) from None
+        if self.motion == "off" and self.motion_mask:
+            raise ClassifierError("--motion-mask is for the motion gate, but --motion is off")
+
+    @property
+    def mask_areas(self) -> tuple[Area, ...]:
+        return parse_areas("--motion-mask", self.motion_mask) if self.motion_mask else ()
+
+    @property
+    def crop_area(self) -> Area | None:
+        if self.crop is None:
+            return None
+        parts = [part.strip() for part in self.crop.split(",")]
+        if len(parts) != 4:
+            raise ValueError(f"--crop takes one area, x,y,w,h (four fractions of the picture from 0 to 1), "
+                             f"got {self.crop}")
+        return parse_areas("--crop", parts)[0]
+
+    def percent(self, live: bool) -> float | None:
+        """The gate's threshold for this source (None: no gate): auto gates cameras and streams, not files."""
+        if self.motion == "off" or (self.motion == "auto" and not live):
+            return None
+        return DEFAULT_MOTION_PERCENT if self.motion in MOTION_MODES else float(self.motion)
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything a run needs; built once by classify.py and passed down."""
@@ -368,6 +435,7 @@ class Config:
     mqtt: MqttOptions = field(default_factory=MqttOptions)
     events: EventOptions = field(default_factory=EventOptions)
     taught: TaughtOptions = field(default_factory=TaughtOptions)
+    motion: MotionOptions = field(default_factory=MotionOptions)
 
     @classmethod
     def from_options(cls, **options: object) -> Config:
@@ -383,4 +451,4 @@ class Config:
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
                              "output": OutputOptions, "mqtt": MqttOptions, "events": EventOptions,
-                             "taught": TaughtOptions}
+                             "taught": TaughtOptions, "motion": MotionOptions}

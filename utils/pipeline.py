@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from utils import __version__
+from utils.areas import Area
 from utils.config import BOUNDS, Config, is_loopback
 from utils.errors import ClassifierError
 from utils.model.head_window import ChangeTest
@@ -21,6 +22,7 @@ from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
 from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, observer
+from utils.model.taught.live import Phase
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.run_summary import RunSummary
@@ -33,6 +35,7 @@ from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
 from utils.sources.picamera import pi_camera_fps
+from utils.sources.motion import MotionGate
 from utils.stop import Stop
 from utils.system_info import ThrottleWatch
 
@@ -46,6 +49,7 @@ DEFAULT_SOURCE_FPS = 30.0  # for --window with --fps 0 when a source does not sa
 MAX_WINDOW_FRAMES = 3000
 # The change test's 10 s of features likewise (a file may claim any rate with --fps 0): at most --fps's own limit.
 MAX_CHANGE_TEST_RATE = BOUNDS["fps"].high
+STILL = "still: nothing moves"  # what the screen says while the motion gate holds the model back
 
 
 class Pipeline:
@@ -57,9 +61,13 @@ class Pipeline:
 
     def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter | TaughtPredictions,
                  source: FrameSource, sinks: Sequence[Sink], fps: float, stop: Stop | None = None,
-                 sampler: FrameSampler | None = None, teaching: LiveTeaching | None = None) -> None:
-        """`sampler` is the one the source's demand uses, when it samples the frames where it reads them."""
+                 sampler: FrameSampler | None = None, teaching: LiveTeaching | None = None,
+                 gate: MotionGate | None = None, crop: Area | None = None) -> None:
+        """`sampler` is the one the source's demand uses, when it samples the frames where it reads them;
+        `gate` skips the model while nothing moves; `crop` is the part of the picture that is classified."""
         self.classifier = classifier
+        self.gate = gate
+        self.crop = crop
         self.prediction_filter = prediction_filter
         self.source = source
         self.sinks = list(sinks)
@@ -86,6 +94,8 @@ class Pipeline:
         """Starts the stream afresh (the `r` key): states, sampler and the shown result."""
         self.classifier.reset()
         self.sampler.reset()
+        if self.gate is not None:
+            self.gate.reset()
         self.result = None
         log.info("stream reset")
 
@@ -96,15 +106,38 @@ class Pipeline:
         if self.teaching and self.teaching.starts_recording(frame.timestamp):
             self.reset()  # the examples come from a fresh stream, as when teaching from a file
         is_new = frame.due if frame.due is not None else self.sampler.should_classify(frame.timestamp)
-        if is_new:
-            probabilities, ms = self.classifier.timed_classify(frame.model_rgb(self.classifier.input_size))
-            self.result = Result(frame.index, frame.timestamp, ms, self.prediction_filter(probabilities))
+        if is_new and not self._moves(frame):
+            self.result = Result(frame.index, frame.timestamp, 0.0, (), still=True)
+        elif is_new:
+            probabilities, ms = self.classifier.timed_classify(self._model_rgb(frame))
+            self.result = Result(frame.index, frame.timestamp, ms, self.prediction_filter(probabilities),
+                                 still=False if self.gate else None)
             if self.teaching:
                 self.teaching.classified()
             self._classify_rate.tick()
             self.classified += 1
             self.summary.add(self.result)
         return Update(frame, self.result, is_new, self._status() if self._needs_status else Status())
+
+    def _moves(self, frame: Frame) -> bool:
+        """The motion gate's word on a sampled frame (True without a gate); when motion starts after stillness,
+        the stream starts afresh, as the model names an action soon after a fresh start."""
+        if self.gate is None:
+            return True
+        state = self.gate.check(frame)
+        if self.teaching and self.teaching.phase is Phase.RECORDING:
+            return True  # a recording for teaching is whole, even if the action is slow
+        if state.started:
+            self.classifier.reset()
+        return state.moving
+
+    def _model_rgb(self, frame: Frame) -> np.ndarray:
+        """What the model sees: the whole frame, or --crop's part of the full picture (not of the small
+        lores one, which would leave few pixels to a far-away crop)."""
+        if self.crop is None:
+            return frame.model_rgb(self.classifier.input_size)
+        cropped = Frame(np.ascontiguousarray(self.crop.of(frame.image)), frame.timestamp, frame.index)
+        return cropped.model_rgb(self.classifier.input_size)
 
     def outage(self, health: SourceHealth) -> Update:
         """What the sinks show while the source is offline: a dark frame, no result, the outage in the status."""
@@ -135,12 +168,15 @@ class Pipeline:
         return Status(self._capture_rate.rate, self._classify_rate.rate,
                       self.result.inference_ms if self.result else 0.0, self._model_name,
                       self.classifier.num_threads, temperature, cpu, notice=self._notice(),
-                      teach=self.teaching.name if self.teaching else "")
+                      teach=self.teaching.name if self.teaching else "", crop=self.crop,
+                      mask=self.gate.mask if self.gate else ())
 
     def _notice(self) -> str:
         """The teaching countdown, else what the screen says when no label is reported."""
         if self.teaching and (teaching := self.teaching.notice):
             return teaching
+        if self.result and self.result.still:
+            return STILL
         return self.prediction_filter.nothing if self.result and not self.result.predictions else ""
 
     def run(self) -> int:
@@ -235,14 +271,17 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
                    taught: RunActions | None, source: FrameSource, sinks: Sequence[Sink],
                    stop: Stop | None = None, sampler: FrameSampler | None = None) -> Pipeline:
     """The loop over an open source, with the taught actions' scores and live teaching when the run has them."""
+    gate, crop = motion_gate(config, source), config.motion.crop_area
     if taught is None:
-        pipeline = Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler)
+        pipeline = Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler,
+                            gate=gate, crop=crop)
     else:
         rate, frames = classified_rate(config, source), window_frames(config, source)
         observe = observer(classifier, rate)
         predictions = taught.predictions(prediction_filter, observe, rate, frames)
         teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
-        pipeline = Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
+        pipeline = Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching,
+                            gate, crop)
     pipeline.summary.length = video_length(source)
     return pipeline
 
@@ -290,6 +329,25 @@ def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | No
     from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
 
     return open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
+
+
+def motion_gate(config: Config, source: FrameSource) -> MotionGate | None:
+    """The motion gate for this source: --motion auto gates cameras and streams, not files (their results
+    stay as they were); on or a percent gates any source."""
+    options = config.motion
+    percent = options.percent(live=getattr(source, "live", True))  # the Pi camera has no `live`: it is live
+    if percent is None:
+        if options.motion_mask:
+            raise ClassifierError("--motion-mask is for the motion gate, which --motion auto leaves off for "
+                                  "files: add --motion on")
+        return None
+    try:
+        gate = MotionGate(percent, options.crop_area, options.mask_areas)
+    except ValueError as e:
+        raise ClassifierError(str(e)) from None
+    log.info("motion gate: the model runs while at least %g %% of the picture%s changes, and %g s after",
+             percent, " (less the mask)" if options.motion_mask else "", gate.hold_seconds)
+    return gate
 
 
 def run(config: Config, stop: Stop | None = None) -> int:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
+from utils.areas import Area
 from utils.results import Result
 from utils.sources.frame import Frame
 from utils.sources.health import ONLINE, SourceHealth
@@ -34,6 +35,8 @@ class Status:
     source: SourceHealth = ONLINE  # always filled in: an outage is news for every output
     notice: str = ""  # for the person at the screen: the teaching countdown, "none of the taught actions"
     teach: str = ""  # the action the t key and the web view's button teach ("": none, no --teach)
+    crop: Area | None = None  # --crop: the part of the picture that is classified, drawn over the video
+    mask: tuple[Area, ...] = ()  # --motion-mask: the areas where nothing counts as motion, drawn too
 
 
 @dataclass(frozen=True)

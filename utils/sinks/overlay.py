@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 import cv2
 import numpy as np
 
+from utils.areas import Area
 from utils.results import Prediction
 from utils.sinks.base import Status, Update
 
@@ -21,6 +22,8 @@ BAR = (0, 190, 255)       # amber: the top-1 bar
 BAR_OTHER = (170, 170, 170)
 TRACK = (70, 70, 70)      # the empty part of a bar, so its length reads as a share of the whole
 MUTED = (200, 200, 200)
+MASK = (60, 60, 230)      # red: --motion-mask, where nothing counts as motion (also dimmed)
+CROP = (90, 220, 90)      # green: --crop, the part that is classified
 # Sizes are for a 640x480 frame and scale with the frame, so a 1080p window reads the same.
 BASE_WIDTH, BASE_HEIGHT = 640, 480
 # Smaller frames are enlarged to this many lines before drawing: text under ~12 px cannot be read.
@@ -258,6 +261,27 @@ def _build_scene(shape: tuple[int, int], predictions: Sequence[tuple[str, int]],
     return _Scene(layout, tuple(bars), tuple(sprites))
 
 
+def draw_areas(image: np.ndarray, crop: Area | None, mask: Sequence[Area]) -> None:
+    """Outlines --crop and dims and outlines each --motion-mask area, labelled, so they can be set by eye;
+    in place, on a BGR frame or an RGBA canvas."""
+    if crop is None and not mask:
+        return
+    height, width = image.shape[:2]
+    layout = _Layout(width, height, 1, 0)
+    rgba = image.shape[2] == 4
+    boxes = [(area, MASK, "no motion") for area in mask] + ([(crop, CROP, "classified")] if crop else [])
+    for area, colour, name in boxes:
+        x0, y0, x1, y1 = area.pixels(width, height)
+        if colour == MASK:
+            if rgba:
+                image[y0:y1, x0:x1, 3] = np.maximum(image[y0:y1, x0:x1, 3], 96)
+            else:
+                _darken(image, x0, y0, x1, y1)
+        cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), (*colour[::-1], 255) if rgba else colour, layout.px(2))
+        sprite = _sprite(name, STATUS_SCALE * layout.unit, layout.px(1), colour)
+        _paste(image, sprite.rgba if rgba else sprite.patch, sprite.mask, x0 + layout.px(6), y0 + layout.px(6))
+
+
 # How much of the frame the overlay covers: all rows and the status lines (about 40 % of a 640x480 frame with
 # 3 results), the top-1 row alone (about 12 %), or nothing.
 FULL, COMPACT, OFF = "full", "compact", "off"
@@ -294,6 +318,7 @@ class OverlayRenderer:
         key = ((height, width), shown, lines, idle_text(status), status.notice)
         if self._scene is None or key != self._key:
             self._scene, self._key = _build_scene(*key), key
+        draw_areas(image, status.crop, status.mask)  # under the text panels, which stay readable
         self._scene.paint(image)
         return image
 
@@ -355,6 +380,7 @@ def overlay_rgba(size: tuple[int, int], predictions: Sequence[Prediction], statu
     if height < MIN_HEIGHT:
         width, height = round(width * MIN_HEIGHT / height), MIN_HEIGHT
     canvas = np.zeros((height, width, 4), np.uint8)
+    draw_areas(canvas, status.crop, status.mask)
     _build_scene((height, width), _shown(predictions), status_lines(status), idle_text(status),
                  status.notice).paint(canvas)
     return canvas
