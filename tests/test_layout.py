@@ -18,7 +18,8 @@ ALLOWED = {
     "teach": {"sources", "model", "pipeline"},  # the taught-actions commands run beside the pipeline, not in it
 }
 SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
-                  "native_stderr", "broker_url", "utils", "stop", "resize", "regular_file", "areas"}
+                  "native_stderr", "broker_url", "utils", "stop", "resize", "regular_file", "areas",
+                  "run_summary"}
 
 
 def module_name(path: Path) -> str:

@@ -34,8 +34,8 @@ from utils.sources import FrameSource, open_source, video_length
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
-from utils.sources.picamera import pi_camera_fps
 from utils.sources.motion import MotionGate
+from utils.sources.picamera import pi_camera_fps
 from utils.stop import Stop
 from utils.system_info import ThrottleWatch
 
