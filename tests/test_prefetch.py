@@ -169,7 +169,8 @@ def test_a_file_decodes_on_one_nicer_thread_and_a_camera_does_not():
         assert thread_niceness(threading.current_thread()) == base  # the model's thread keeps its share
         # FFmpeg's own decoding threads would start outside the nicer thread, so there are none.
         assert source.source._capture.get(cv2.CAP_PROP_N_THREADS) == 1
-    live = PrefetchSource(RecordingSource(), live=True)
+    # Endless: a live reader drops what is not taken, so a short source would end its thread before the look.
+    live = PrefetchSource(RecordingSource(frames=10**9), live=True)
     try:
         live.read()
         assert thread_niceness(live._thread) == base
