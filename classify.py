@@ -18,6 +18,7 @@ from pathlib import Path
 from utils import __version__
 from utils.config import BOUNDS, DEFAULT_TEACH_SECONDS, DISPLAYS, RUNTIMES, TAUGHT_MODES, Config, gpio_pin, label_list
 from utils.errors import ClassifierError
+from utils.heap import keep_heap_compact
 from utils.native_stderr import separate_native_stderr
 from utils.stop import Stop
 
@@ -267,6 +268,7 @@ def report(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_heap_compact()  # before any thread starts
     args = build_parser().parse_args(argv)
     try:
         options = options_from_args(args, argv)

@@ -28,6 +28,7 @@ from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
 from utils.events.disk import enforce_budget, partial_name, warn_about_other_media
 from utils.events.outage import Outage, describe
 from utils.events.ring import FrameRing
+from utils.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class Recorder:
         self.clips_written += 1
         log.info("saved %s (%d frames)", clip.name, clip.frames)
         self._keep_budget()
+        release_free_memory()  # the encoder's buffers were freed: keeps a long run's memory flat
 
     def _abort(self, clip: _Clip) -> None:
         if clip in self._clips:
