@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         args.url = web.url
     parts = urlsplit(args.url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    stop, drops = threading.Event(), []
+    stop, drops = threading.Event(), list[int]()
     threads = [threading.Thread(target=slow_client, args=(host, port, args.interval, stop, drops), daemon=True)
                for _ in range(args.connections)]
     try:

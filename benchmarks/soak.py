@@ -7,15 +7,15 @@ shared clips: cleaning pool, arm wrestling, cleaning pool, carving ice, 20 s eac
 actions (arm wrestling, carving ice) make about 1.5 events a minute. One browser-like client reads
 /stream.mjpg and polls /results.json; a mosquitto broker takes the MQTT messages; --record keeps clips
 within --events-max-mb 30. Every minute one JSON line on stdout gives classify.py's RSS (MB) and the events so
-far; the last line sums up: the mean of minutes 1-10, the maximum, and the growth over the last half.
+far (RSS is read every second: `rss_mb` is the reading at the minute, `rss_max_mb` the highest of that
+minute); the last line sums up: the mean of minutes 1-10, the maximum, and the growth over the last half
+(the last minute's reading minus the middle one's).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,7 +128,7 @@ def count_events(folder: Path) -> int:
 def summary(samples: list[dict]) -> dict:
     rss = [s["rss_mb"] for s in samples]
     half = samples[len(samples) // 2:]
-    return {"minutes": len(samples) - 1, "rss_start_mb": rss[0], "rss_max_mb": max(rss),
+    return {"minutes": len(samples) - 1, "rss_start_mb": rss[0], "rss_max_mb": max(s["rss_max_mb"] for s in samples),
             "rss_mean_min_1_10_mb": round(sum(rss[1:11]) / max(1, len(rss[1:11])), 1),
             "rss_growth_last_half_mb": round(half[-1]["rss_mb"] - half[0]["rss_mb"], 1) if len(half) > 1 else 0.0,
             "events": samples[-1]["events"]}
@@ -142,15 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.minutes <= 0 or args.fps <= 0:
         p.error("--minutes and --fps must be above 0")
-    mosquitto_binary = shutil.which("mosquitto", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-    if mosquitto_binary is None:
-        print(f"{PROG}: error: mosquitto is not installed (apt-get install mosquitto)", file=sys.stderr)
-        return 2
     stop = threading.Event()
     with tempfile.TemporaryDirectory(prefix="soak-") as temp:
         folder = Path(temp)
+        try:
+            broker = Mosquitto(folder)
+        except FileNotFoundError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
         camera = start_camera(camera_jpegs(args.fps), args.fps)
-        broker = Mosquitto(folder, mosquitto_binary)
         broker.start()
         events_dir = folder / "events"
         web_port = free_port()
@@ -165,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(20)  # the model loaded and the stream open
             watch_web_view(f"http://127.0.0.1:{web_port}/", stop)
             started = time.monotonic()
+            highest = 0.0
             for minute in range(int(args.minutes) + 1):
-                time.sleep(max(0.0, started + minute * 60 - time.monotonic()))
+                while (left := started + minute * 60 - time.monotonic()) > 0:
+                    time.sleep(min(1.0, left))
+                    highest = max(highest, rss_mb(app.pid) or 0.0)
                 if app.poll() is not None:
                     raise RuntimeError(f"classify.py ended ({app.returncode}): "
                                        f"{(folder / 'classify.log').read_text()[-800:]}")
-                sample = {"minute": minute, "rss_mb": round(rss_mb(app.pid) or 0.0, 1),
+                now = rss_mb(app.pid) or 0.0
+                sample = {"minute": minute, "rss_mb": round(now, 1), "rss_max_mb": round(max(highest, now), 1),
                           "events": count_events(events_dir)}
+                highest = 0.0
                 samples.append(sample)
                 print(json.dumps(sample), flush=True)
         except RuntimeError as e:

@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -224,12 +226,11 @@ def test_gpio_off_a_pi_is_one_error_line(tmp_path):
     assert [i for i in info if i.startswith(("model:", "source:", "display:"))] == info
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 400 kB tmpfs: room for the journal and a snapshot, not for a clip (needs root, as CI is)."""
-    mount = tmp_path / "disk"
+@contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "400k") mounted on the new folder `mount` (needs root, as CI is)."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True,
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
                           text=True)
     if done.returncode != 0:
         skip_or_fail(f"cannot mount a small tmpfs (root is needed): {done.stderr.strip()}")
@@ -237,6 +238,13 @@ def small_disk(tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 kB tmpfs: room for the journal and a snapshot, not for a clip."""
+    with tmpfs(tmp_path / "disk", "400k") as mount:
+        yield mount
 
 
 def test_a_full_disk_loses_the_clip_not_the_classification(small_disk, aba_video, aba_run):

@@ -13,8 +13,8 @@ import time
 
 import cv2
 import pytest
-from conftest import CARVING_ICE, LABELS, MODEL, REPO, run_cli, skip_or_fail
-from test_events import ARM_WRESTLING, CLEANING_POOL, WATCHED, journal, make_video
+from conftest import CARVING_ICE, LABELS, MODEL, REPO, run_cli
+from test_events import ARM_WRESTLING, CLEANING_POOL, WATCHED, journal, make_video, tmpfs
 from test_recorder import read_clip
 
 from utils.events.files import recent_event_list
@@ -109,17 +109,9 @@ def test_sigkill_mid_event_keeps_the_snapshot_and_the_clip_and_closes_the_event(
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 1 MB tmpfs: room for a few clips, not all (needs root, as CI is)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        skip_or_fail(f"cannot mount a small tmpfs (root is needed): {done.stderr.strip()}")
-    try:
+    """A 1 MB tmpfs: room for a few clips, not all."""
+    with tmpfs(tmp_path / "disk", "1m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_full_disk_lists_only_the_files_written_and_names_the_lost(tiny_disk, tmp_path):

@@ -4,9 +4,9 @@ Frames (640x480x3 is 900 kB), JPEGs and the encoder's buffers are allocated on o
 another, hour after hour. With glibc's defaults two things make the resident size creep up although nothing
 is kept: every thread that allocates gets its own heap ("arena", up to 8 per core), and after the first large
 block is freed glibc raises its mmap threshold, so later frames come from those heaps, which fragment and are
-rarely returned to the system. Capping the arenas and fixing the threshold at 128 kB (frames and JPEG buffers
-are mapped and unmapped whole) kept a one-hour recording run flat (docs: long runs). After each clip the
-recorder also hands the free pages inside the heaps back (malloc_trim): the encoder's buffers are gone then.
+rarely returned to the system. Capping the arenas and fixing the threshold at 32 kB (frames, JPEGs and the
+encoder's buffers are mapped and unmapped whole) keeps a long recording run flat; the recorder also hands the
+free pages inside the heaps back (malloc_trim) after each clip and every half minute (docs: long runs).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 ARENAS = 2
-MMAP_THRESHOLD = 128 * 1024  # glibc's own starting value, kept fixed
+MMAP_THRESHOLD = 32 * 1024  # frames, JPEGs (30-80 kB at 640x480) and encoder buffers are mapped whole
 TRIM_THRESHOLD = 4 * 1024 * 1024  # free memory at the heap's top beyond this goes back to the system
 
 

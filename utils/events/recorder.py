@@ -32,11 +32,14 @@ from utils.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 15      # frames waiting for the thread (14 MB at 640x480, 0.5 s at 30 fps): then a camera drops
+# Raw frames waiting for the thread, at most (then a camera's frames are left out of the clips): 9 frames at
+# 640x480, 0.6 s at 15 fps. A bound in bytes, as the app's memory is: a recorder behind by 15 frames held 14 MB.
+MAX_PENDING_BYTES = 8 * 1024 * 1024
 RING_MARGIN_S = 0.5   # the ring holds this much more than pre-roll + min-seconds
 SNAPSHOT_QUALITY = 90
 CLOSE_TIMEOUT_S = 30.0
 SYNC_S = 2.0          # open clips are fsynced this often (wall clock)
+TRIM_S = 30.0         # the free memory inside the heaps is handed back this often
 
 
 @dataclass
@@ -100,9 +103,10 @@ class Recorder:
         self._clips: list[_Clip] = []
         self._endings: list[_Ending] = []
         self._saved: queue.Queue[Saved] = queue.Queue()  # filled by the thread, emptied by take_saved()
-        self._last_sync = time.monotonic()
+        self._last_sync = self._last_trim = time.monotonic()
         self._queue: queue.Queue[tuple] = queue.Queue()
-        self._frame_slots = threading.Semaphore(MAX_PENDING)  # taken by add_frame, given back by the thread
+        self._pending_bytes = 0  # of the frames in the queue: added by add_frame, taken off by the thread
+        self._room = threading.Condition()
         self._outage = Outage(f"recording into {folder}", "clips and snapshots are not saved until it works")
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
@@ -112,13 +116,22 @@ class Recorder:
     # ---- called on the main loop: each returns at once
 
     def add_frame(self, timestamp: float, image: np.ndarray) -> None:
-        """Hands over a frame: a camera's is dropped when MAX_PENDING wait, a file's waits for room."""
-        if not self._frame_slots.acquire(blocking=not self.live):
-            if not self.dropped:
-                log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left out "
-                            "of the clips (classification goes on)")
-            self.dropped += 1
-            return
+        """Hands over a frame: a camera's is dropped when MAX_PENDING_BYTES wait, a file's waits for room."""
+        size = image.nbytes
+
+        def room() -> bool:  # one frame always fits, however large
+            return not self._pending_bytes or self._pending_bytes + size <= MAX_PENDING_BYTES
+
+        with self._room:
+            if not self.live:
+                self._room.wait_for(room)
+            elif not room():
+                if not self.dropped:
+                    log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left "
+                                "out of the clips (classification goes on)")
+                self.dropped += 1
+                return
+            self._pending_bytes += size
         self._queue.put(("frame", timestamp, image.copy()))  # a copy: the overlay is drawn on the frame next
 
     def start_clip(self, event_id: str, start: float) -> str:
@@ -168,7 +181,9 @@ class Recorder:
             kind, *args = self._queue.get()
             try:
                 if kind == "frame":
-                    self._frame_slots.release()
+                    with self._room:
+                        self._pending_bytes -= args[1].nbytes
+                        self._room.notify()
                     self._on_frame(*args)
                 elif kind == "start":
                     self._start(*args)
@@ -192,6 +207,9 @@ class Recorder:
                 self._finish(clip)
             else:
                 self._write(clip, timestamp, image)
+        if time.monotonic() - self._last_trim >= TRIM_S:
+            self._last_trim = time.monotonic()
+            release_free_memory()
         if time.monotonic() - self._last_sync >= SYNC_S:
             self._last_sync = time.monotonic()
             for clip in self._clips:
