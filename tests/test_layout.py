@@ -18,7 +18,7 @@ ALLOWED = {
     "teach": {"sources", "model", "pipeline"},  # the taught-actions commands run beside the pipeline, not in it
 }
 SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
-                  "native_stderr", "broker_url", "utils", "stop", "resize"}
+                  "native_stderr", "broker_url", "utils", "stop", "resize", "heap"}
 
 
 def module_name(path: Path) -> str:
