@@ -27,14 +27,17 @@ import numpy as np
 from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
 from utils.events.disk import enforce_budget, partial_name, warn_about_other_media
 from utils.events.outage import Outage, describe
-from utils.events.ring import FrameRing
+from utils.events.ring import FrameRing, decode
 from utils.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
-# Raw frames waiting for the thread, at most (then a camera's frames are left out of the clips): 9 frames at
-# 640x480, 0.6 s at 15 fps. A bound in bytes, as the app's memory is: a recorder behind by 15 frames held 14 MB.
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+# Frames waiting for the thread, in bytes, as the app's memory is bounded (15 raw frames at 640x480 were 14 MB):
+# up to RAW_PENDING_BYTES they wait as they are (3 frames at 640x480); beyond, a camera's frames wait as JPEG
+# (encoded on the main loop, 1.5 ms at 640x480, only while the thread is behind: about 35 more frames at
+# 640x480), and beyond MAX_PENDING_BYTES they are left out of the clips.
+RAW_PENDING_BYTES = 3 * 1024 * 1024
+MAX_PENDING_BYTES = 5 * 1024 * 1024
 RING_MARGIN_S = 0.5   # the ring holds this much more than pre-roll + min-seconds
 SNAPSHOT_QUALITY = 90
 CLOSE_TIMEOUT_S = 30.0
@@ -116,23 +119,31 @@ class Recorder:
     # ---- called on the main loop: each returns at once
 
     def add_frame(self, timestamp: float, image: np.ndarray) -> None:
-        """Hands over a frame: a camera's is dropped when MAX_PENDING_BYTES wait, a file's waits for room."""
-        size = image.nbytes
-
-        def room() -> bool:  # one frame always fits, however large
-            return not self._pending_bytes or self._pending_bytes + size <= MAX_PENDING_BYTES
-
+        """Hands over a frame: a file's waits for room; a camera's waits as JPEG when the thread is behind, and
+        is dropped when MAX_PENDING_BYTES wait."""
+        if not self.live:
+            with self._room:
+                self._room.wait_for(lambda: self._fits(image.nbytes, RAW_PENDING_BYTES))
+                self._pending_bytes += image.nbytes
+            self._queue.put(("frame", timestamp, image.copy(), image.nbytes))  # a copy: the overlay comes next
+            return
         with self._room:
-            if not self.live:
-                self._room.wait_for(room)
-            elif not room():
+            behind = not self._fits(image.nbytes, RAW_PENDING_BYTES)
+        frame: np.ndarray | bytes | None = self.ring.encode(image) if behind else image.copy()
+        size = image.nbytes if isinstance(frame, np.ndarray) else len(frame or b"")
+        with self._room:
+            if frame is None or not self._fits(size, MAX_PENDING_BYTES):
                 if not self.dropped:
                     log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left "
                                 "out of the clips (classification goes on)")
                 self.dropped += 1
                 return
             self._pending_bytes += size
-        self._queue.put(("frame", timestamp, image.copy()))  # a copy: the overlay is drawn on the frame next
+        self._queue.put(("frame", timestamp, frame, size))
+
+    def _fits(self, size: int, limit: int) -> bool:
+        """Room for `size` more bytes of waiting frames (one frame always fits, however large)."""
+        return not self._pending_bytes or self._pending_bytes + size <= limit
 
     def start_clip(self, event_id: str, start: float) -> str:
         """Starts the clip of an event that began at stream time `start`; returns the clip's file name."""
@@ -168,7 +179,7 @@ class Recorder:
         self._queue.put(("stop",))
         self._thread.join(CLOSE_TIMEOUT_S)
         if self._thread.is_alive():
-            log.warning("recorder: still writing after %.0f s; its unfinished files are removed at the next start",
+            log.warning("recorder: still writing after %.0f s; what its clip holds so far is kept at the next start",
                         CLOSE_TIMEOUT_S)
         if self.dropped:
             log.info("recorder: %d frames were left out of the clips: the encoder or the disk was behind",
@@ -181,10 +192,11 @@ class Recorder:
             kind, *args = self._queue.get()
             try:
                 if kind == "frame":
+                    timestamp, frame, size = args
                     with self._room:
-                        self._pending_bytes -= args[1].nbytes
+                        self._pending_bytes -= size
                         self._room.notify()
-                    self._on_frame(*args)
+                    self._on_frame(timestamp, frame)
                 elif kind == "start":
                     self._start(*args)
                 elif kind == "end":
@@ -200,12 +212,19 @@ class Recorder:
         self._report_endings()
         self.thread_cpu_s = time.thread_time()
 
-    def _on_frame(self, timestamp: float, image: np.ndarray) -> None:
-        self.ring.add(timestamp, image)
+    def _on_frame(self, timestamp: float, frame: np.ndarray | bytes) -> None:
+        if isinstance(frame, bytes):  # it waited as JPEG: decoded only when a clip needs its pixels
+            jpeg, image = frame, None
+            self.ring.add_jpeg(timestamp, jpeg)
+        else:
+            jpeg, image = b"", frame
+            self.ring.add(timestamp, image)
         for clip in list(self._clips):
             if clip.until is not None and timestamp > clip.until:
                 self._finish(clip)
             else:
+                if image is None:
+                    image = decode(jpeg)
                 self._write(clip, timestamp, image)
         if time.monotonic() - self._last_trim >= TRIM_S:
             self._last_trim = time.monotonic()
