@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from utils import __version__
+from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
 from utils.config import BOUNDS, DEFAULT_TEACH_SECONDS, DISPLAYS, RUNTIMES, TAUGHT_MODES, Config, gpio_pin, label_list
 from utils.errors import ClassifierError
 from utils.heap import keep_heap_compact
@@ -26,10 +27,11 @@ PROG = "classify.py"
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """Bad flags end in one line on stderr (not the whole usage) and exit 2."""
+    """Bad flags end in one line on stderr (not the whole usage), naming the closest flag to a misspelt one, and
+    exit 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {with_suggestions(self, message)} (see --help)\n")
 
 
 class VersionAction(argparse.Action):
@@ -57,6 +59,19 @@ class VersionAction(argparse.Action):
         parser.exit(0)
 
 
+class ListCamerasAction(argparse.Action):
+    """--list-cameras: what --pi-camera and --camera-id can open, then exit."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="list the Pi and USB cameras, then exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from utils.sources.camera_list import list_cameras
+
+        print(list_cameras(), flush=True)
+        parser.exit(0)
+
+
 def gpio_flag(text: str) -> tuple[str, int]:
     try:
         return gpio_pin(text)
@@ -80,7 +95,7 @@ def build_parser() -> ArgumentParser:
     events = defaults.events
     p = ArgumentParser(
         prog=PROG, description="Recognise actions live from a camera or a video with a MoViNet stream model.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter, epilog=EXAMPLES)
     model = p.add_argument_group("model")
     model.add_argument("--model", type=Path, default=classifier.model,
                        help="MoViNet stream .tflite model (relative paths: from the current folder)")
@@ -113,6 +128,10 @@ def build_parser() -> ArgumentParser:
     group = p.add_argument_group("source (default: the Pi camera, else USB camera 0)")
     group.add_argument("--camera-id", "--cameraId", type=number("camera_id"), default=None,
                        help=f"USB/V4L2 camera number (/dev/videoN) read through OpenCV, {allowed('camera_id')}")
+    group.add_argument("--pi-camera", type=number("pi_camera"), default=None, metavar="N",
+                       help="which Pi camera (a Pi 5 has two connectors), counted as --list-cameras shows them, "
+                            f"{allowed('pi_camera')}")
+    group.add_argument("--list-cameras", action=ListCamerasAction)
     group.add_argument("--video", default=None,
                        help="video file or URL instead of a camera; a live RTSP/HTTP stream is reopened after an "
                             "outage, a URL of a file (.mp4 over HTTP, file://) is read like a file")
@@ -146,7 +165,8 @@ def build_parser() -> ArgumentParser:
                             "TLS; the password comes from MQTT_PASSWORD (never a flag: `ps` shows flags)")
     group.add_argument("--mqtt-ca", metavar="FILE", type=Path, default=None,
                        help="CA certificate of an mqtts:// broker (default: the system's CA store)")
-    group.add_argument("--name", default=mqtt.name, help="this camera's name in the topics and in Home Assistant")
+    group.add_argument("--name", default=mqtt.name,
+                       help="this camera's name in the topics, in Home Assistant and in the web view's titles")
     group.add_argument("--mqtt-prefix", default=mqtt.mqtt_prefix, help="first level of the topics")
     group.add_argument("--ha-discovery", action=argparse.BooleanOptionalAction, default=mqtt.ha_discovery,
                        help="announce the camera to Home Assistant (retained configs under homeassistant/)")
@@ -213,7 +233,8 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-CLI_ONLY = ("verbose", "version", "config", "actions", "forget")  # flags that are not options of the run
+# flags that are not options of the run
+CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "list_cameras")
 
 
 class Unset(list):

@@ -5,7 +5,7 @@
 #   ./setup.sh [--no-dev | --dev] [--print-plan] [--service [--config FILE]] [MODEL ...]
 #   ./setup.sh --remove-service
 #
-#   MODEL         a0 (default), a1, a2 or all; passed to ./download_models.sh
+#   MODEL         a1, a2 or all: also fetch these models (a0, the default model, is always fetched)
 #   --no-dev      skip the test tools; install what classify.py needs only (the default on 32-bit ARM)
 #   --dev         install the test tools (requirements-tools.txt) too (the default elsewhere)
 #   --print-plan  say what this machine is and what would be installed, then stop; changes nothing
@@ -61,7 +61,11 @@ while [[ $# -gt 0 ]]; do
         *) die "unknown argument '$arg' (try ./setup.sh --help)" ;;
     esac
 done
-[[ ${#models[@]} -gt 0 ]] || models=(a0)
+# a0 is the model classify.py uses by default, so it is always fetched; the ones named come in addition.
+case " ${models[*]-} " in
+    *" a0 "* | *" all "*) ;;
+    *) models=(a0 ${models[@]+"${models[@]}"}) ;;
+esac
 [[ ${#service_args[@]} -eq 0 || $service == install ]] || die "--config goes with --service"
 if [[ $service == remove ]]; then
     exec "$repo_dir/service.sh" remove
@@ -77,7 +81,7 @@ apt_updated=0
 apt_update() {
     [[ $apt_updated -eq 0 && $plan -eq 0 ]] || return 0
     say "Updating the apt package lists"
-    as_root apt-get update -qq
+    apt_get_update || die "apt-get update failed (see above)"
     apt_updated=1
 }
 
@@ -85,7 +89,7 @@ apt_install() {
     command -v apt-get >/dev/null 2>&1 || die "cannot install $* here (no apt-get); install them with your package manager"
     apt_update
     say "Installing with apt: $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_lock_wait[@]}" -y -qq --no-install-recommends "$@"
 }
 
 # apt can install this package (its sources have it).

@@ -8,7 +8,7 @@ Prints one JSON object (logs go to stderr):
 - "ring": the pre-roll buffer of --pre-roll seconds of 640x480 frames at 30 fps, in each form it could take:
   "raw" (BGR copies: bytes, ms to copy a frame), "jpeg" (the recorder's form: bytes, encode and decode ms a
   frame) and "h264" (an encoder's own circular buffer, PyAV libx264 ultrafast: bytes, encode ms a frame).
-  Frames are the shared arm_wrestling clip scaled to 640x480, so JPEG sizes are those of real video.
+  Frames are the arm_wrestling test clip scaled to 640x480, so JPEG sizes are those of real video.
 - "loop": the app's Pipeline in this process on an A-B-A video (cleaning pool, arm wrestling, cleaning pool;
   640x480, 30 fps, handed over at 30 frames a second as a camera delivers them), with the overlay drawn on every
   frame, for "off" (no events), "events" (--event "arm wrestling": tracker, journal) and "record" (also
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from benchmarks.benchmark import OverlaySink, TimedSink, TimedSource, TimingSink, machine, percentiles
-from benchmarks.paths import LABELS, MEDIA, MODEL
+from benchmarks.paths import LABELS, MODEL, TEST_CLIPS
 from utils.config import Config
 from utils.errors import ClassifierError
 from utils.paths import PROJECT_DIR
@@ -69,8 +69,8 @@ def clip_frames(path: Path, limit: int = 10**6) -> list[np.ndarray]:
 
 def aba_video(folder: Path, seconds: float) -> Path:
     """A for a third of `seconds`, the watched B for a third, A again; 640x480 at 30 fps (mp4v)."""
-    a = clip_frames(MEDIA / "cleaning_pool_mmaction2.mp4")
-    b = clip_frames(MEDIA / "arm_wrestling.mp4")
+    a = clip_frames(TEST_CLIPS / "cleaning_pool_mmaction2.mp4")
+    b = clip_frames(TEST_CLIPS / "arm_wrestling.mp4")
     path = folder / "aba_640x480.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
     third = round(seconds * FPS / 3)
@@ -91,7 +91,7 @@ def ms_per_frame(work, frames: list[np.ndarray]) -> float:
 def ring_forms(pre_roll: float) -> dict:
     """The pre-roll buffer in each form, filled with pre_roll x 30 real 640x480 frames."""
     count = round(pre_roll * FPS)
-    frames = clip_frames(MEDIA / "arm_wrestling.mp4", count)
+    frames = clip_frames(TEST_CLIPS / "arm_wrestling.mp4", count)
     frames = [frames[i % len(frames)] for i in range(count)]
     from utils.events.ring import JPEG_QUALITY
 

@@ -1,4 +1,5 @@
-"""The files the measurements use: the project's models when downloaded, else ../shared beside the checkout."""
+"""The files the measurements use: the project's models when downloaded (else ../shared beside the checkout), the
+repository's test clips, and the larger clip set in ../shared."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 from utils.paths import DEFAULT_LABELS, DEFAULT_MODEL, PROJECT_DIR
 
 SHARED = PROJECT_DIR.parent / "shared"
-MEDIA = SHARED / "media"
-DEFAULT_CLIP = MEDIA / "carving_ice.mp4"
+MEDIA = SHARED / "media"  # the eight clips of the multi-clip measurements
+TEST_CLIPS = PROJECT_DIR / "tests" / "data"  # in the repository (tests/data/SOURCES.md)
+DEFAULT_CLIP = TEST_CLIPS / "carving_ice.mp4"
 
 
 def model_file(default: Path) -> Path:

@@ -108,7 +108,7 @@ class StreamServer:
 
 
 class LiveApp:
-    """classify.py with the shared model in a subprocess; its stdout and stderr lines are collected as they come."""
+    """classify.py with the test model in a subprocess; its stdout and stderr lines are collected as they come."""
 
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}

@@ -21,7 +21,7 @@ from utils.config import BOUNDS, flag
 
 
 def run_shell(redirect: str, *args: str) -> Run:
-    """classify.py with the shared model and a shell redirection of its own (`>&-`, `2>&-`, `>/dev/full`)."""
+    """classify.py with the test model and a shell redirection of its own (`>&-`, `2>&-`, `>/dev/full`)."""
     command = " ".join(f"'{a}'" for a in (sys.executable, str(REPO / "classify.py"), *args))
     done = subprocess.run(["bash", "-c", f"exec {command} {redirect}"], capture_output=True, text=True, cwd=REPO,
                           timeout=300, env={k: v for k, v in os.environ.items() if k != "DISPLAY"})

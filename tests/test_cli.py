@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
 import subprocess
 import sys
@@ -112,6 +113,26 @@ def test_help_explains_every_flag_with_its_default():
                  "--realtime", "--runtime", "--numThreads", "--cameraId", "--frameWidth"):
         assert flag in run.stdout, flag
     assert "(default: 5.0)" in run.stdout and "(default: 3)" in run.stdout
+    # Defaults only where they mean something: no "None", "[]" or "False" for flags that are unset or off.
+    for meaningless in ("(default: None)", "(default: [])", "(default: False)"):
+        assert meaningless not in run.stdout, meaningless
+    # It ends with examples, and each one parses.
+    examples = run.stdout.split("examples:\n", 1)[1].splitlines()
+    commands = [shlex.split(line.split("#")[0]) for line in examples if line.strip().startswith("python classify.py")]
+    assert len(commands) >= 4
+    from classify import build_parser
+
+    for command in commands:
+        build_parser().parse_args(command[2:])  # a bad example would exit 2 here
+
+
+def test_a_misspelt_flag_names_the_closest_one():
+    line = one_error_line(run_cli("--vidoe", str(CARVING_ICE), model=False))
+    assert "unrecognized arguments: --vidoe (did you mean --video?)" in line
+    line = one_error_line(run_cli("--evnt-threshold=0.5", model=False))
+    assert "--evnt-threshold=0.5 (did you mean --event-threshold?)" in line
+    line = one_error_line(run_cli("--xyzzy", model=False))  # nothing close: no guess
+    assert "did you mean" not in line
 
 
 def test_version_names_the_runtime():

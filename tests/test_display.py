@@ -401,3 +401,107 @@ def test_auto_falls_back_to_headless_when_drm_fails(fake_picamera2, caplog):
     assert "display: none (cannot show the camera" in caplog.text
     with pytest.raises(ClassifierError):
         make_sinks(Config.from_options(display="drm").output, DisplayChoice("drm", "--display drm"), source)
+
+
+def test_a_preview_that_dies_mid_run_leaves_the_camera_running_headless(monkeypatch, caplog):
+    """DrmPreview draws on picamera2's event-loop thread: when a draw raises (a compositor took the screen), the
+    thread ends and no request completes again. The source notices, says so once, and reads on without it."""
+    import fake_picamera2 as fake
+
+    from utils.sinks.drm import DrmPreviewSink
+    from utils.sources import Picamera2Source
+
+    fake.reset()
+    for name, module in fake.modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    with Picamera2Source(640, 480, (172, 172), frame_timeout=600) as source:
+        sink = DrmPreviewSink(source.camera)
+        camera = fake.FakePicamera2.instances[0]
+        assert camera._preview.kind == "DRM"
+        first = source.read()
+        camera._preview.fail(PermissionError(13, "Permission denied"))  # drmModeAtomicCommit, as the draw raises it
+        assert not camera._preview.thread.is_alive()
+        second = source.read()  # without the check, this would wait the whole frame_timeout and stop the run
+        assert second.index == first.index + 1
+        assert camera._preview.kind == "NULL" and camera._preview.thread.is_alive()
+        assert caplog.text.count("preview on the monitor stopped ([Errno 13] Permission denied): going on without") == 1
+        sink.write(update(3))  # the overlay goes to the null preview: nothing to see, nothing fails
+        sink.close()
+
+
+def desktop_image(root: Path, boots_to_desktop: bool = True) -> Path:
+    """Raspberry Pi OS with a desktop: lightdm enabled as the display manager, graphical.target the default."""
+    systemd = root / "etc/systemd/system"
+    systemd.mkdir(parents=True, exist_ok=True)
+    (systemd / "display-manager.service").symlink_to("/lib/systemd/system/lightdm.service")
+    (systemd / "default.target").symlink_to(
+        "/lib/systemd/system/" + ("graphical.target" if boots_to_desktop else "multi-user.target"))
+    return root
+
+
+def test_at_boot_a_desktop_image_waits_for_its_desktop_instead_of_taking_the_screen(tmp_path):
+    """The service can start before labwc/Xwayland: DRM would then fight the compositor for the screen."""
+    root = desktop_image(machine(tmp_path, x=()))
+    looks = []
+
+    def desktop_starts(seconds):  # Xwayland's socket appears at the third look
+        looks.append(seconds)
+        if len(looks) == 3:
+            (root / "tmp/.X11-unix").mkdir(parents=True)
+            (root / "tmp/.X11-unix/X0").touch()
+
+    choice = choose_display(Config.from_options(), {}, root, FakeProbe(), lambda: True, desktop_wait=10,
+                            sleep=desktop_starts)
+    assert choice.name == "window" and choice.environ["DISPLAY"] == ":0" and len(looks) == 3
+
+
+def test_at_boot_a_desktop_that_never_comes_means_no_drm(tmp_path):
+    root = desktop_image(machine(tmp_path, x=()))
+    looks = []
+    choice = choose_display(Config.from_options(), {}, root, FakeProbe(), lambda: True, desktop_wait=10,
+                            sleep=looks.append)
+    assert choice.name == "none" and len(looks) == 5
+    assert choice.reason.startswith("the desktop did not start within 10 s") and "--web" in choice.reason
+    console = desktop_image(machine(tmp_path / "console", x=()), boots_to_desktop=False)  # boots to the console
+    choice = choose_display(Config.from_options(), {}, console, FakeProbe(), lambda: True, sleep=looks.append)
+    assert choice.name == "drm"
+    assert len(looks) == 5
+
+
+class FakeHighGui:
+    """cv2's window calls (Qt scales each imshow to the window on the calling thread); records the images shown."""
+
+    def __init__(self, monkeypatch) -> None:
+        import cv2
+
+        self.shown = []
+        for name in ("namedWindow", "resizeWindow", "setWindowProperty", "destroyWindow"):
+            monkeypatch.setattr(cv2, name, lambda *args: None)
+        monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: 1.0)
+        monkeypatch.setattr(cv2, "imshow", lambda title, image: self.shown.append(image))
+        monkeypatch.setattr(cv2, "waitKey", lambda delay: -1)
+
+
+@pytest.mark.parametrize("fullscreen", [True, False])
+def test_a_full_screen_window_is_refreshed_at_most_15_times_a_second(monkeypatch, fullscreen):
+    """Two seconds of a 30 fps camera with a new result every 6th frame: full screen, a frame is shown when a
+    new result comes or 1/15 s after the last one shown; a window that is not full screen shows them all."""
+    highgui = FakeHighGui(monkeypatch)
+    now = [0.0]
+    sink = WindowSink(fullscreen=fullscreen, clock=lambda: now[0])
+    shown = []
+    for index in range(60):
+        now[0] = index / 30
+        before = sink.shown
+        assert sink.write(update(index, new=index % 6 == 0)) is None
+        if sink.shown > before:
+            shown.append(index)
+    assert len(highgui.shown) == len(shown)
+    if not fullscreen:
+        assert shown == list(range(60))
+        return
+    assert set(range(0, 60, 6)) <= set(shown), "a new result is always shown at once"
+    gaps = [b - a for a, b in zip(shown, shown[1:])]
+    assert all(gap <= 3 for gap in gaps), "never more than 1/15 s (2 frames, 3 with rounding) without a frame"
+    assert all(gap >= 2 for a, gap in zip(shown, gaps) if (a + gap) % 6), "frames between results: 15 a second"
+    assert 30 <= len(shown) <= 40

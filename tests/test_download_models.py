@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_MODELS = REPO.parent / "shared" / "models"
+MODELS_DIR = REPO / "models"  # what ./setup.sh downloaded: the mirror of these tests
 SCRIPT = REPO / "download_models.sh"
 MODEL = "movinet_a0_stream_int8.tflite"
 LABELS = "kinetics600_labels.txt"
@@ -39,15 +39,15 @@ def sha256(path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def model_bytes() -> bytes:
-    path = SHARED_MODELS / MODEL
-    assert path.is_file(), f"test model missing: {path} (../shared/models beside the repo)"
+    path = MODELS_DIR / MODEL
+    assert path.is_file(), f"test model missing: {path} (run ./setup.sh)"
     return path.read_bytes()
 
 
 @pytest.fixture(scope="session")
 def labels_bytes() -> bytes:
-    path = SHARED_MODELS / LABELS
-    assert path.is_file(), f"test labels missing: {path} (../shared/models beside the repo)"
+    path = MODELS_DIR / LABELS
+    assert path.is_file(), f"test labels missing: {path} (run ./setup.sh)"
     return path.read_bytes()
 
 
@@ -174,8 +174,18 @@ def leftovers(folder: Path) -> list[str]:
 # --- end to end: download_models.sh ---------------------------------------------------
 
 
-def test_mirror_folder_relative_to_cwd(tmp_path: Path) -> None:
-    mirror = os.path.relpath(SHARED_MODELS, tmp_path)
+@pytest.fixture
+def mirror_folder(tmp_path: Path, model_bytes: bytes, labels_bytes: bytes) -> Path:
+    """A mirror folder with A0 and the labels only (models/ may hold more, after ./setup.sh a1)."""
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    (folder / MODEL).write_bytes(model_bytes)
+    (folder / LABELS).write_bytes(labels_bytes)
+    return folder
+
+
+def test_mirror_folder_relative_to_cwd(tmp_path: Path, mirror_folder: Path) -> None:
+    mirror = os.path.relpath(mirror_folder, tmp_path)
     assert not Path(mirror).is_absolute()
     result = run_script("--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": mirror})
     assert result.returncode == 0, result.stderr
@@ -186,8 +196,8 @@ def test_mirror_folder_relative_to_cwd(tmp_path: Path) -> None:
     assert leftovers(dest) == []
 
 
-def test_mirror_folder_without_variant_names_missing_file(tmp_path: Path) -> None:
-    result = run_script("a1", "--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": str(SHARED_MODELS)})
+def test_mirror_folder_without_variant_names_missing_file(tmp_path: Path, mirror_folder: Path) -> None:
+    result = run_script("a1", "--dest", "out", cwd=tmp_path, env={"MODELS_MIRROR": str(mirror_folder)})
     assert_clean_failure(result, "movinet_a1_stream_int8.tflite", "MODELS_MIRROR")
     assert not (tmp_path / "out" / "movinet_a1_stream_int8.tflite").exists()
     assert sha256(tmp_path / "out" / LABELS) == LABELS_SHA256  # the rest still arrives
@@ -380,8 +390,8 @@ def test_public_tables_match_sources() -> None:
 
 
 def test_check_tflite_accepts_the_real_model() -> None:
-    check_tflite_file(SHARED_MODELS / MODEL)
-    check_tflite_file(str(SHARED_MODELS / MODEL))
+    check_tflite_file(MODELS_DIR / MODEL)
+    check_tflite_file(str(MODELS_DIR / MODEL))
 
 
 def test_check_tflite_missing(tmp_path: Path) -> None:
@@ -431,7 +441,7 @@ def test_check_tflite_tiny_and_empty(tmp_path: Path) -> None:
 
 
 def test_check_labels(tmp_path: Path, labels_bytes: bytes) -> None:
-    check_labels_file(SHARED_MODELS / LABELS)
+    check_labels_file(MODELS_DIR / LABELS)
     path = tmp_path / LABELS
     path.write_bytes(labels_bytes.rsplit(b"\n", 2)[0] + b"\n")
     with pytest.raises(ModelFileError, match="599 non-empty lines, expected 600"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from utils.errors import ClassifierError
 from utils.events import END, START, Event, EventTracker
-from utils.events.journal import Journal, recent_events
+from utils.events.journal import Journal, check_writable_folder, recent_events
 from utils.events.webhook import WebhookOutput
 from utils.results import Prediction, Result
 from utils.sinks.base import Update
@@ -144,6 +145,23 @@ def test_an_unwritable_events_folder_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(ClassifierError, match=r"cannot write to --events-dir .*file/events"):
         Journal(tmp_path / "file" / "events")
+    with pytest.raises(ClassifierError, match=r"cannot write to --events-dir .*file/events: Not a directory"):
+        check_writable_folder(tmp_path / "file" / "events")
+
+
+def test_the_events_folder_is_checked_without_creating_it(tmp_path):
+    check_writable_folder(tmp_path / "a" / "b" / "events")  # can be made: fine, and nothing is made
+    assert list(tmp_path.iterdir()) == []
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root writes anywhere (as CI runs): then it is writable indeed
+            check_writable_folder(locked / "events")
+        else:
+            with pytest.raises(ClassifierError, match="Permission denied"):
+                check_writable_folder(locked / "events")
+    finally:
+        locked.chmod(0o700)
 
 
 def updates(labels_scores: list[tuple[str, float]], fps: float = 5.0):

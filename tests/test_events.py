@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, LABELS, MEDIA, MODEL, REPO, free_port, run_cli, skip_or_fail
+from conftest import ARM_WRESTLING, CLEANING_POOL, LABELS, MODEL, REPO, free_port, run_cli, skip_or_fail
 from test_cli import assert_json_contract, one_error_line
 from test_event_outputs import Receiver
 from test_recorder import read_clip
@@ -25,7 +26,6 @@ from test_web import chromium, get
 from utils.sinks.web import WebSink
 from utils.sources import sampled_frames
 
-CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
 WATCHED = "arm wrestling"
 SIZE = (340, 256)  # both clips' size
 FPS = 30
@@ -141,7 +141,7 @@ def test_the_web_view_lists_the_events_and_serves_only_their_files(aba_run):
                     "events/%2e%2e/x.jpg", "events/.x.partial.mp4", "events//etc/passwd", "events/nope.mp4"):
             with pytest.raises(urllib.error.HTTPError, match="404"):
                 get(web.url + bad)
-        assert b"events.json" in get(web.url)
+        assert b"events.json" in get(web.url + "static/live.js")
     finally:
         web.close()
     web = WebSink("127.0.0.1", free_port())  # events off: the list says so
@@ -224,6 +224,18 @@ def test_gpio_off_a_pi_is_one_error_line(tmp_path):
     *info, line = run.stderr.strip().splitlines()  # after the model and source lines, as for a busy port
     assert line.startswith("classify.py: error: --gpio: cannot use GPIO pin 17"), run.stderr
     assert [i for i in info if i.startswith(("model:", "source:", "display:"))] == info
+    assert not (tmp_path / "events").exists(), "a start that fails must create nothing"
+
+
+def test_a_start_that_fails_later_creates_no_events_folder(tmp_path):
+    """The web view's port is taken: the run stops, and the events folder it would have used is not made."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = run_cli("--video", str(ARM_WRESTLING), "--display", "web", "--web-port", str(taken.getsockname()[1]),
+                      "--event", WATCHED, "--record", "--events-dir", str(tmp_path / "new" / "events"))
+    assert run.returncode == 2 and "already in use" in run.stderr.strip().splitlines()[-1], run.stderr
+    assert not (tmp_path / "new").exists()
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from conftest import CARVING_ICE, LABELS, MODEL, REPO, run_cli
 from test_events import ARM_WRESTLING, CLEANING_POOL, WATCHED, journal, make_video, tmpfs
 from test_recorder import read_clip
 
-from utils.events.files import recent_event_list
+from utils.events.files import ENDED, EventFolder
 from utils.events.recovery import INTERRUPTED
 
 
@@ -103,8 +103,8 @@ def test_sigkill_mid_event_keeps_the_snapshot_and_the_clip_and_closes_the_event(
     count, seconds, _ = read_clip(folder / clip)
     assert count >= frames_before_kill and seconds >= seconds_before_kill >= 6.0  # nothing written is lost
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
-    listed, = recent_event_list(folder)["events"]  # the web view: ended, with both files
-    assert listed["duration"] is not None and listed["clip"] == f"events/{clip}"
+    listed, = EventFolder(folder).events()  # the web view's events pages: ended, with both files
+    assert listed["state"] == ENDED and listed["reason"] == INTERRUPTED and listed["clip"] == f"events/{clip}"
     assert listed["snapshot"] == f"events/{snapshot.name}"
 
 

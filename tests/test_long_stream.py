@@ -2,7 +2,7 @@
 
 The test videos are built from the shared clips at 5 fps (so every frame is classified): one clip looped for 5
 minutes, then the other for 30 s. `python -m benchmarks.long_stream` measures all 56 pairs; these are three that
-are hard for different reasons (measured, docs/research/issue18_switch.md): walking the dog is the slowest second
+are hard for different reasons (measured, docs/research/switch.md): walking the dog is the slowest second
 action (its first frames look like "using segway", even to a fresh stream), arm wrestling's own loop cut drifts
 nearly as far as a change of action, and walking the dog to lipstick is ambiguous on both sides.
 """
@@ -10,7 +10,7 @@ nearly as far as a change of action, and walking the dog to lipstick is ambiguou
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli
+from conftest import media, run_cli
 
 from benchmarks.long_stream import (
     FIRST_SHARE,
@@ -27,6 +27,13 @@ from benchmarks.long_stream import (
 from benchmarks.paths import CLIPS
 
 FIRST_SECONDS = 300
+
+
+@pytest.fixture(autouse=True)
+def clip_set():
+    """These runs use the benchmarks' eight clips, which a clone of the repository does not have."""
+    media()
+
 SWITCH = FIRST_SECONDS * FPS  # index of the first frame of the second action
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -262,3 +264,89 @@ def test_fleet_benchmark_counts_every_message():
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["sent"] > 0 and report["received"] == report["sent"] and report["lost"] == 0
+
+
+class HeldRelay:
+    """A TCP relay in front of the real broker that passes nothing on until `release()`: a broker that answers
+    slowly (a far network, a busy Pi), so the test decides when the connection comes up."""
+
+    def __init__(self, broker_port: int) -> None:
+        self.broker_port = broker_port
+        self.released = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.sockets: list[socket.socket] = [self.server]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        try:
+            client, _ = self.server.accept()
+        except OSError:  # closed
+            return
+        self.sockets.append(client)
+        self.released.wait()
+        upstream = socket.create_connection(("127.0.0.1", self.broker_port))
+        self.sockets.append(upstream)
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+def test_events_of_a_short_run_reach_a_slow_broker_before_the_exit(mosquitto, caplog):
+    """The run ends before the broker has answered: close() waits (bounded) until its events are delivered."""
+    listener = Subscriber(mosquitto.port, (TOPICS.event,))
+    listener.wait_for(lambda: listener.client.is_connected())
+    relay = HeldRelay(mosquitto.port)
+    publisher = MqttPublisher(parse_broker_url(f"mqtt://127.0.0.1:{relay.port}"), TOPICS, lambda: [],
+                              close_wait=120)  # a bound for a hang only: close() returns once all is delivered
+    try:
+        publisher.start()
+        publisher.publish(TOPICS.event, json.dumps({"id": 1}), qos=1)
+        assert not publisher.connected and publisher.pending == 1  # the relay holds the connection back
+        closing = threading.Thread(target=publisher.close)
+        closing.start()
+        relay.release()
+        closing.join(150)
+        assert not closing.is_alive()
+        listener.wait_for(lambda: listener.on(TOPICS.event))
+        assert [json.loads(p)["id"] for p in listener.on(TOPICS.event)] == [1]
+        assert "did not reach the broker" not in caplog.text
+    finally:
+        publisher.close()
+        relay.close()
+        listener.close()
+
+
+def test_events_a_broker_never_took_are_counted_at_the_exit(mosquitto, caplog):
+    relay = HeldRelay(mosquitto.port)  # never released: the broker never answers
+    publisher = MqttPublisher(parse_broker_url(f"mqtt://127.0.0.1:{relay.port}"), TOPICS, lambda: [],
+                              close_wait=0.5)
+    try:
+        publisher.start()
+        for i in range(3):
+            publisher.publish(TOPICS.event, json.dumps({"id": i}), qos=1)
+        publisher.publish(TOPICS.state, "{}", qos=0)  # state messages are replaced, not counted
+        with caplog.at_level("WARNING"):
+            publisher.close()
+        lines = [r.getMessage() for r in caplog.records if "did not reach the broker" in r.getMessage()]
+        assert lines == [f"MQTT: 3 messages (events, event and camera states) did not reach the broker "
+                         f"mqtt://127.0.0.1:{relay.port} within 0.5 s of the end"]
+    finally:
+        relay.close()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import MEDIA
+from conftest import DATA
 
 from utils.resize import shrink
-from utils.sources import sampled_frames
 
 
 @pytest.mark.parametrize("size", [(340, 256), (426, 240), (640, 480), (1920, 1080), (172, 172), (100, 90)])
@@ -24,7 +23,8 @@ def test_shrink_averages_like_inter_area(size):
 
 
 def test_shrink_of_a_real_frame_is_close_to_inter_area():
-    frame = next(iter(sampled_frames(MEDIA / "juggling_soccer_ball_sam2.mp4", 5))).image  # 640x360
+    frame = cv2.imread(str(DATA / "juggling_soccer_ball_frame.png"))  # 640x360, a real frame (tests/data/SOURCES.md)
+    assert frame.shape == (360, 640, 3)
     area = cv2.resize(frame, (172, 172), interpolation=cv2.INTER_AREA).astype(np.int16)
     linear = cv2.resize(frame, (172, 172), interpolation=cv2.INTER_LINEAR).astype(np.int16)
     shrunk_off, linear_off = (float(np.abs(image - area).mean()) for image in (shrink(frame, (172, 172)), linear))

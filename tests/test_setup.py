@@ -51,10 +51,18 @@ FAKE_TOOLS = {
 [[ $1 == policy ]] || exit 0
 if [[ " $FAKE_APT " == *" $2 "* ]]; then echo "  Candidate: 1.0-1"; else echo "  Candidate: (none)"; fi
 """,
+    # FAKE_APT_UPDATE_FAILS="N:message" fails the first N updates with that message.
     "apt-get": r"""
 echo "apt-get $*" >>"$FAKE_LOG"
+if [[ $1 == update && -n ${FAKE_APT_UPDATE_FAILS:-} ]]; then
+    (( $(grep -c '^apt-get update' "$FAKE_LOG") > ${FAKE_APT_UPDATE_FAILS%%:*} )) ||
+        { echo "${FAKE_APT_UPDATE_FAILS#*:}" >&2; exit 100; }
+fi
 [[ $1 == install ]] || exit 0
+option_value=0
 for name in "$@"; do
+    if [[ $option_value == 1 ]]; then option_value=0; continue; fi  # -o NAME=VALUE, as apt reads it
+    [[ $name == -o ]] && { option_value=1; continue; }
     [[ $name == -* || $name == install ]] && continue
     [[ " $FAKE_APT " == *" $name "* ]] || { echo "E: Unable to locate package $name" >&2; exit 100; }
 done
@@ -191,3 +199,37 @@ def test_a_pc_is_unchanged(tmp_path):
     assert plan(tmp_path / "b", "--no-dev", model=None, python="3.11 64 x86_64 yes")["requirements"] == (
         "requirements.txt")
 
+
+
+@pytest.mark.parametrize("args, fetched", [((), "a0"), (("a2",), "a0 a2"), (("a1", "a0"), "a1 a0"), (("all",), "all")])
+def test_named_models_come_beside_the_default_one(tmp_path, args, fetched):
+    """classify.py's default model is A0, so `./setup.sh a2` must not leave it out."""
+    repo, env = fake_machine(tmp_path, python="3.11 32 aarch64 yes")
+    done = setup(repo, env, *args)
+    assert done.returncode == 0, done.stderr
+    assert f"models: {fetched}\n" in done.stdout
+
+
+# apt's own message when another program holds a lock (apt-pkg/contrib/fileutl.cc, GetLock).
+LISTS_LOCKED = "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 812 (apt-get)"
+
+
+def test_apt_waits_for_a_lock_held_by_another_program(tmp_path):
+    repo, env = fake_machine(tmp_path, python="3.11 32 aarch64 yes")
+    env["FAKE_APT_UPDATE_FAILS"] = f"1:{LISTS_LOCKED}"
+    done = setup(repo, env)
+    assert done.returncode == 0, done.stderr
+    assert "Waiting for another program to finish with apt" in done.stdout
+    updates = [line for line in log(env) if line.startswith("apt-get update")]
+    installs = [line for line in log(env) if line.startswith("apt-get install")]
+    assert len(updates) == 2 and installs and "-o DPkg::Lock::Timeout=600" in installs[0]
+
+
+def test_apt_update_failing_for_another_reason_stops_at_once(tmp_path):
+    repo, env = fake_machine(tmp_path, python="3.11 32 aarch64 yes")
+    env["FAKE_APT_UPDATE_FAILS"] = "9:E: The repository 'http://deb.example bookworm Release' has no Release file"
+    done = setup(repo, env)
+    assert done.returncode == 1
+    assert "has no Release file" in done.stderr and "apt-get update failed" in done.stderr
+    assert len([line for line in log(env) if line.startswith("apt-get update")]) == 1
+    assert not any(line.startswith("apt-get install") for line in log(env))

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
-import types
 
 import cv2
+import fake_picamera2 as fake
 import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE
+from fake_picamera2 import CSI_CAMERA, USB_CAMERA, FakePicamera2, encode_i420, scene, unpadded_i420
 
 from utils.config import SourceOptions
 from utils.errors import ClassifierError
 from utils.sampler import FrameSampler
 from utils.sources import Frame, OpenCVSource, Picamera2Source, SyntheticSource, open_source, picamera2_available
+from utils.sources.camera_list import list_cameras
 from utils.sources.demand import Demand
-from utils.sources.picamera import lores_size
+from utils.sources.picamera import lores_size, pi_camera_fps
+from utils.sources.v4l2 import camera_holders
+from utils.sources.v4l2 import video_nodes as v4l2_video_nodes
 
 
 def test_file_frames_carry_container_timestamps():
@@ -98,188 +101,13 @@ def test_synthetic_source():
     assert not np.array_equal(frames[0].image, frames[1].image)
 
 
-# picamera2 through a stand-in that lays out its buffers as the real one does on a Pi 4 and a Pi 5.
-
-CSI_CAMERA = {"Model": "imx708", "Id": "/base/axi/pcie@120000/rp1/i2c@88000/imx708@1a", "Num": 0}
-USB_CAMERA = {"Model": "HD Pro Webcam C920", "Id": "/base/scb/pcie@7d500000/pci@0,0/usb@0,0-1.2:1.0-046d:0825",
-              "Num": 1}
-# Kr, Kb of the YCbCr matrices of libcamera's colour spaces (both limited range).
-MATRICES = {"Smpte170m": (0.299, 0.114), "Rec709": (0.2126, 0.0722)}
-
-
-def align(value: int, to: int) -> int:
-    return -(-value // to) * to
-
-
-def yuv420_stride(width: int, platform: str) -> int:
-    """The Y row length the ISP gives a YUV420 stream; the U and V rows are half of it.
-
-    Pi 5 (PiSP): U/V rows aligned to 64 bytes and Y to twice that (libcamera pisp.cpp computeOptimalStride);
-    when the lores is under 1/12 of the sensor mode's width, libcamera keeps the stride of twice the width
-    (calculateSwDownscale). Pi 4 (VC4 ISP): rows aligned to 64 bytes (bcm2835-isp bytesperline_align).
-    """
-    if platform == "pi5":
-        return 2 * align(width // 2, 64)
-    if platform == "pi5-sw-downscale":
-        return 2 * align(width, 64)
-    return align(width, 64)
-
-
-def scene(width: int, height: int) -> np.ndarray:
-    """RGB: four saturated colour bands (each chroma row covers one band) fading to the left."""
-    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], np.float64)
-    band = np.minimum((np.arange(height) // 2) * 2 * 4 // height, 3)
-    fade = 0.6 + 0.4 * np.arange(width) / (width - 1)
-    return np.round(colours[band][:, None, :] * fade[None, :, None]).astype(np.uint8)
-
-
-def encode_i420(rgb: np.ndarray, colour_space: str) -> list[np.ndarray]:
-    """The Y, U and V planes the ISP makes of `rgb` in this colour space."""
-    kr, kb = MATRICES[colour_space]
-    r, g, b = (rgb[..., channel] / 255.0 for channel in range(3))
-    luma = kr * r + (1 - kr - kb) * g + kb * b
-    height, width = luma.shape
-
-    def chroma(difference: np.ndarray) -> np.ndarray:
-        return (128 + 224 * difference).reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
-
-    planes = [16 + 219 * luma, chroma((b - luma) / (2 * (1 - kb))), chroma((r - luma) / (2 * (1 - kr)))]
-    return [np.clip(np.round(plane), 0, 255).astype(np.uint8) for plane in planes]
-
-
-def unpadded_i420(planes: list[np.ndarray]) -> np.ndarray:
-    height, width = planes[0].shape
-    return np.concatenate([plane.ravel() for plane in planes]).reshape(height * 3 // 2, width)
-
-
-def isp_buffer(planes: list[np.ndarray], stride: int) -> np.ndarray:
-    """One YUV420 buffer as the ISP fills it, shaped as picamera2's make_array returns it: (height * 3/2, stride).
-
-    Y is `height` rows of `stride` bytes, then U and V follow, each height/2 rows of stride/2 bytes; the
-    padding is 0xFF so that reading it as picture shows.
-    """
-    y, u, v = planes
-    height, width = y.shape
-    half = stride // 2
-    buffer = np.full(height * stride * 3 // 2, 0xFF, np.uint8)
-    u_start = height * stride
-    v_start = u_start + height // 2 * half
-    buffer[:u_start].reshape(height, stride)[:, :width] = y
-    buffer[u_start:v_start].reshape(height // 2, half)[:, : width // 2] = u
-    buffer[v_start:].reshape(height // 2, half)[:, : width // 2] = v
-    return buffer.reshape(height * 3 // 2, stride)
-
-
-class FakeRequest:
-    def __init__(self, camera: FakePicamera2) -> None:
-        self.camera = camera
-
-    def make_array(self, stream: str) -> np.ndarray:
-        self.camera.copied.append(stream)
-        config = self.camera.camera_configuration()
-        width, height = config[stream]["size"]
-        if stream == "main":  # picamera2 crops RGB888 rows itself
-            image = np.zeros((height, width, 3), np.uint8)
-            image[..., 1] = 200  # green, BGR
-            return image
-        planes = encode_i420(scene(width, height), config["colour_space"])
-        return isp_buffer(planes, config["lores"]["stride"])
-
-    def get_metadata(self) -> dict:
-        self.camera.captured += 1
-        return {"SensorTimestamp": 5_000_000_000 + self.camera.captured * 33_333_333}
-
-    def release(self) -> None:
-        self.camera.released += 1
-
-
-class FakeJob:
-    def __init__(self, request: FakeRequest) -> None:
-        self.request = request
-
-
-class FakePicamera2:
-    """The picamera2 calls the source makes, answering as picamera2 and libcamera do on a Pi."""
-
-    platform = "pi5"
-    cameras = [CSI_CAMERA]
-    usb_last = True          # picamera2 >= 0.3.13 sorts USB cameras last; 0.3.12 does not
-    lores_configured = None  # the lores size libcamera's validate() settles on, when not the one asked
-    delivering = True        # False: no frame ever comes (the event loop died, the cable is out)
-    instances: list[FakePicamera2] = []
-
-    def __init__(self, camera_num: int = 0) -> None:
-        self.camera_num = camera_num
-        self.info = self.global_camera_info()[camera_num]  # IndexError without cameras, as picamera2
-        self.config: dict | None = None
-        self.started, self.closed, self.captured, self.released, self.cancelled = False, 0, 0, 0, 0
-        self.late_signals: list = []
-        self.copied: list[str] = []  # the streams make_array() copied, in order
-        FakePicamera2.instances.append(self)
-
-    @classmethod
-    def global_camera_info(cls):
-        if not cls.usb_last:
-            return list(cls.cameras)
-        return sorted(cls.cameras, key=lambda cam: ("/usb" not in cam["Id"], cam["Id"]), reverse=True)
-
-    def create_video_configuration(self, main, lores, buffer_count=6, colour_space=None):
-        if colour_space is None:  # picamera2's own choice
-            small = main["size"][0] < 1280 or main["size"][1] < 720
-            colour_space = "Smpte170m" if small else "Rec709"
-        return {"main": dict(main), "lores": dict(lores), "buffer_count": buffer_count,
-                "colour_space": colour_space}
-
-    def configure(self, config) -> None:
-        if "/usb" in self.info["Id"] and config["lores"]:
-            # libcamera's UVC pipeline has one stream; picamera2 then reads past it (undefined behaviour)
-            raise RuntimeError("a UVC camera has only one stream")
-        configured = copy.deepcopy(config)
-        lores = configured["lores"]
-        lores["size"] = self.lores_configured or lores["size"]
-        lores["stride"] = yuv420_stride(lores["size"][0], self.platform)
-        configured["main"]["stride"] = configured["main"]["size"][0] * 3
-        self.config = configured
-
-    def camera_configuration(self) -> dict:
-        assert self.config is not None
-        return self.config
-
-    def start(self) -> None:
-        self.started = True
-
-    def capture_request(self, wait=None, signal_function=None):
-        job = FakeJob(FakeRequest(self))
-        if signal_function is None:
-            return job.request
-        if self.delivering:
-            signal_function(job)
-        else:
-            self.late_signals.append(lambda: signal_function(job))
-        return job
-
-    def wait(self, job: FakeJob) -> FakeRequest:
-        return job.request
-
-    def cancel_all_and_flush(self) -> None:
-        self.cancelled += 1
-
-    def stop(self) -> None:
-        self.started = False
-
-    def close(self) -> None:
-        self.closed += 1
-
+# picamera2 through a stand-in (tests/fake_picamera2.py) that answers as the real one does on a Pi 4 and a Pi 5.
 
 @pytest.fixture
 def fake_picamera2(monkeypatch):
-    FakePicamera2.platform = "pi5"
-    FakePicamera2.cameras = [CSI_CAMERA]
-    FakePicamera2.usb_last, FakePicamera2.lores_configured, FakePicamera2.delivering = True, None, True
-    FakePicamera2.instances = []
-    monkeypatch.setitem(sys.modules, "picamera2", types.SimpleNamespace(Picamera2=FakePicamera2))
-    colour_spaces = types.SimpleNamespace(Smpte170m=lambda: "Smpte170m", Rec709=lambda: "Rec709")
-    monkeypatch.setitem(sys.modules, "libcamera", types.SimpleNamespace(ColorSpace=colour_spaces))
+    fake.reset()
+    for name, module in fake.modules().items():
+        monkeypatch.setitem(sys.modules, name, module)
     return FakePicamera2
 
 
@@ -332,12 +160,140 @@ def test_the_model_sees_true_colours_with_an_hd_main_stream(fake_picamera2):
     assert error.max() <= 3
 
 
-def test_picamera2_start_failure_is_one_clear_error(fake_picamera2, monkeypatch):
-    def busy(self):
-        raise RuntimeError("Failed to acquire camera: Device or resource busy")
-    monkeypatch.setattr(FakePicamera2, "start", busy)
-    with pytest.raises(ClassifierError, match="cannot start the Pi camera: Failed to acquire.*another program"):
-        Picamera2Source(640, 480, (172, 172))
+def test_a_busy_camera_names_the_program_that_holds_it(fake_picamera2):
+    """picamera2 raises from Picamera2() itself, with libcamera's reason two causes down."""
+    fake_picamera2.busy = {0}
+    with pytest.raises(ClassifierError) as caught:
+        Picamera2Source(640, 480, (172, 172), holders=lambda: [(1234, "rpicam-hello")])
+    assert str(caught.value) == ("the Pi camera 0 (imx708) is busy: another program holds it (rpicam-hello "
+                                 "(pid 1234)); stop that program and start again")
+    assert str(caught.value.__cause__) == "Camera __init__ sequence did not complete."
+    assert "Device or resource busy" in str(caught.value.__cause__.__cause__)
+    with pytest.raises(ClassifierError, match=r"busy: another program holds it \(see which with: sudo fuser"):
+        Picamera2Source(640, 480, (172, 172), holders=lambda: [])  # another user's program: /proc hides it
+
+
+def test_camera_holders_reads_proc_as_fuser_does(tmp_path):
+    for pid, name, targets in [(100, "rpicam-vid", ["/dev/null", "/dev/media2"]), (200, "bash", ["/dev/pts/0"]),
+                               (300, "python3", ["/dev/video19"]), (400, "me", ["/dev/media0"])]:
+        (tmp_path / f"proc/{pid}/fd").mkdir(parents=True)
+        (tmp_path / f"proc/{pid}/comm").write_text(name + "\n")
+        for fd, target in enumerate(targets):
+            (tmp_path / f"proc/{pid}/fd/{fd}").symlink_to(target)
+    (tmp_path / "proc/self").mkdir()
+    assert camera_holders(tmp_path, own_pid=400) == [(100, "rpicam-vid"), (300, "python3")]
+
+
+def test_out_of_cma_memory_is_one_clear_hint(fake_picamera2):
+    fake_picamera2.cma_bytes = 40 * 2**20
+    with Picamera2Source(1280, 720, (172, 172)) as source:
+        assert fake_picamera2.instances[0].config["buffer_count"] == 6
+        source.read()
+    with Picamera2Source(1920, 1080, (172, 172)) as source:  # 6 buffers would not fit
+        assert fake_picamera2.instances[1].config["buffer_count"] == 4
+    fake_picamera2.cma_bytes = 10 * 2**20
+    with pytest.raises(ClassifierError, match=r"not enough camera \(CMA\) memory .*Cannot allocate memory.*--width"):
+        Picamera2Source(1920, 1080, (172, 172))
+    assert fake_picamera2.instances[2].closed == 1, "the camera is let go for the next try"
+
+
+# sensor model -> (the mode picamera2 picks for 640x480 by itself, its share of the sensor's width;
+#                  the mode the source asks for instead)
+SENSOR_CHOICES = {
+    "imx219": ((640, 480), 0.39, (1640, 1232)),
+    "imx708": ((1536, 864), 0.67, (2304, 1296)),
+    "imx477": ((2028, 1520), 1.0, (2028, 1520)),  # its 10-bit cropped mode loses on bit depth
+    "imx296": ((1456, 1088), 1.0, (1456, 1088)),
+    "imx500": ((2028, 1520), 1.0, (2028, 1520)),
+}
+
+
+@pytest.mark.parametrize("model", sorted(SENSOR_CHOICES))
+def test_the_camera_shows_the_whole_sensor(fake_picamera2, model):
+    cropped, share, full = SENSOR_CHOICES[model]
+    fake_picamera2.cameras = [fake.csi_camera(model)]
+    plain = FakePicamera2(0)  # what picamera2 does with the output size alone
+    plain.configure(plain.create_video_configuration(main={"size": (640, 480), "format": "RGB888"},
+                                                     lores={"size": (256, 192), "format": "YUV420"}))
+    assert plain.sensor_mode["size"] == cropped and round(plain.field_of_view(), 2) == share
+    with Picamera2Source(640, 480, (172, 172)) as source:
+        camera = fake_picamera2.instances[-1]
+        assert camera.sensor_mode["size"] == full and camera.sensor_mode["fps"] >= 30
+        assert camera.field_of_view() == 1.0
+        assert f"sensor mode {full[0]}x{full[1]}" in source.description
+        assert source.nominal_fps == pytest.approx(30, abs=0.01)
+        assert camera.config["controls"]["FrameDurationLimits"] == (33333, 33333)
+
+
+def test_old_picamera2_picks_the_mode_through_the_raw_stream(monkeypatch, fake_picamera2):
+    """picamera2 0.3.12 has no sensor= argument."""
+    fake_picamera2.cameras = [fake.csi_camera("imx219")]
+    monkeypatch.setitem(sys.modules, "picamera2", fake.modules(fake.OldPicamera2)["picamera2"])
+    with Picamera2Source(640, 480, (172, 172)):
+        camera = fake_picamera2.instances[-1]
+        assert camera.config["raw"] == {"size": (1640, 1232), "format": "SRGGB10_CSI2P"}
+        assert camera.sensor_mode["bit_depth"] == 10 and camera.field_of_view() == pytest.approx(1.0, abs=0.002)
+
+
+@pytest.mark.parametrize("model, focusing", [("imx708", True), ("imx219", False), ("imx477", False)])
+def test_autofocus_runs_where_the_camera_has_a_lens_to_move(fake_picamera2, model, focusing):
+    """libcamera leaves the Camera Module 3's lens at 1 dioptre (about 1 m) unless AfMode is set."""
+    fake_picamera2.cameras = [fake.csi_camera(model)]
+    with Picamera2Source(640, 480, (172, 172)) as source:
+        source.read()
+        camera = fake_picamera2.instances[-1]
+        assert ("AfMode" in camera.config["controls"]) is focusing  # others would reject it: not advertised
+        if focusing:
+            assert camera.config["controls"]["AfMode"] == fake.AF_MODE.Continuous
+            assert camera.focus_metadata()["LensPosition"] != fake.DEFAULT_LENS_POSITION
+
+
+def test_a_second_pi_camera_is_picked_by_its_number(fake_picamera2):
+    fake_picamera2.cameras = [fake.csi_camera("imx708", 0), USB_CAMERA, fake.csi_camera("imx219", 1)]
+    with open_source(SourceOptions(pi_camera=1), (172, 172)) as source:
+        assert source.description.startswith("Pi camera 1 (imx219")
+    with open_source(SourceOptions(), (172, 172)) as source:
+        assert source.description.startswith("Pi camera 0 (imx708")
+    with pytest.raises(ClassifierError, match=r"--pi-camera 2: there is no such Pi camera \(found: 0: imx708, "
+                                              r"1: imx219\); see --list-cameras"):
+        open_source(SourceOptions(pi_camera=2), (172, 172))
+
+
+def test_list_cameras_numbers_them_as_the_flags_do(fake_picamera2, tmp_path):
+    fake_picamera2.cameras = [fake.csi_camera("imx708", 0), USB_CAMERA, fake.csi_camera("imx219", 1)]
+    add_video_node(tmp_path, 0, "rp1-cfe-csi2_ch0", "rp1-cfe")
+    add_video_node(tmp_path, 20, "pispbe-input", "pispbe")
+    add_video_node(tmp_path, 31, "HD Pro Webcam C920", "uvcvideo")
+    add_video_node(tmp_path, 32, "HD Pro Webcam C920", "uvcvideo", index=1)  # its metadata node
+    lines = list_cameras(tmp_path).splitlines()
+    assert lines[1].startswith("  --pi-camera 0: imx708 (/base/axi/pcie@120000/rp1/i2c@88000/")
+    assert lines[2].startswith("  --pi-camera 1: imx219 (/base/axi/pcie@120000/rp1/i2c@80000/")
+    assert lines[3:] == ["USB cameras (OpenCV):", "  --camera-id 31: HD Pro Webcam C920 (/dev/video31)"]
+
+
+def add_video_node(root, number, name, driver, index=0):
+    """/sys/class/video4linux/videoN as the kernel lays it out: device/driver links to the driver's directory."""
+    node = root / f"sys/class/video4linux/video{number}"
+    (node / "device").mkdir(parents=True)
+    (node / "name").write_text(name + "\n")
+    (node / "index").write_text(f"{index}\n")
+    (node / "device/driver").symlink_to(root / f"sys/bus/platform/drivers/{driver}")
+
+
+def test_the_raw_camera_node_is_refused_with_the_reason_picamera2_is_missing(monkeypatch, tmp_path):
+    """Without picamera2, VideoCapture(0) on a Pi would open the camera receiver: raw Bayer, no picture."""
+    import utils.sources.v4l2 as v4l2
+
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import picamera2 raises ImportError
+    add_video_node(tmp_path, 0, "unicam-image", "unicam")
+    monkeypatch.setattr(v4l2, "video_nodes", lambda root=tmp_path: v4l2_video_nodes(tmp_path))
+    with pytest.raises(ClassifierError, match=r"/dev/video0 is the Pi camera's raw unicam node.*--pi-camera N.*"
+                                              r"but picamera2 does not import .*python3-picamera2"):
+        open_source(SourceOptions(), (172, 172))
+    with pytest.raises(ClassifierError, match="/dev/video0 is the Pi camera's raw unicam node"):
+        open_source(SourceOptions(camera_id=0), (172, 172))
+    with pytest.raises(ClassifierError, match="--pi-camera 0: picamera2 does not import"):
+        open_source(SourceOptions(pi_camera=0), (172, 172))
 
 
 def test_a_camera_that_stops_sending_frames_is_one_clear_error(fake_picamera2):
@@ -405,7 +361,7 @@ def test_the_pi_camera_is_picked_beside_a_usb_webcam(fake_picamera2):
     fake_picamera2.cameras = [USB_CAMERA, CSI_CAMERA]
     fake_picamera2.usb_last = False  # picamera2 0.3.12 (early Bookworm) lists them as libcamera does
     with open_source(SourceOptions(), (172, 172)) as source:
-        assert isinstance(source, Picamera2Source) and source.description.startswith("Pi camera 1 ")
+        assert isinstance(source, Picamera2Source) and source.description.startswith("Pi camera 0 (imx708")
         source.read()
     assert fake_picamera2.instances[0].info is CSI_CAMERA
 
@@ -453,3 +409,15 @@ def test_headless_pi_camera_copies_only_the_frames_it_classifies(fake_picamera2)
         more = [source.read() for _ in range(6)]
     assert [frame.index for frame in more] == list(range(55, 61))
     assert [frame.due for frame in more] == [False] * 5 + [True]
+
+
+@pytest.mark.parametrize("classify_fps, shown, camera_fps", [
+    (5, False, 10), (2, False, 10), (8, False, 16), (20, False, 30), (0, False, 30), (5, True, 30)])
+def test_headless_the_camera_runs_only_as_fast_as_the_sampler_needs(fake_picamera2, classify_fps, shown, camera_fps):
+    """picamera2's video configuration runs at 30 fps; headless at --fps 5, 10 are enough to sample from."""
+    fps = pi_camera_fps(classify_fps, shown)
+    assert fps == camera_fps
+    with Picamera2Source(640, 480, (172, 172), camera_fps=fps) as source:
+        duration = round(1e6 / camera_fps)
+        assert fake_picamera2.instances[-1].config["controls"]["FrameDurationLimits"] == (duration, duration)
+        assert source.nominal_fps == pytest.approx(camera_fps, rel=1e-4)

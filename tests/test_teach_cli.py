@@ -11,13 +11,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, MEDIA, MODEL, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, MODEL, WALKING_THE_DOG, run_cli
 
 from utils.model.taught import ActionStore, ModelIdentity, TaughtAction, read_action
 from utils.sources import sampled_frames
-
-CLEANING_POOL = MEDIA / "cleaning_pool_mmaction2.mp4"
-WALKING_THE_DOG = MEDIA / "walking_the_dog_videofeatures.mp4"
 
 
 def teach(folder: Path, name: str, clip: Path, *part: str):

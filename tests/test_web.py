@@ -1,4 +1,4 @@
-"""The web view for real: the app on a clip, read with urllib and looked at in headless Chromium."""
+"""The web view for real: the app on an endless camera, read with urllib and looked at in headless Chromium."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,19 +26,21 @@ import cv2
 import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, free_port, need_binary, run_cli
+from live import StreamServer
 from test_cli import one_error_line
 
 from utils.errors import ClassifierError
+from utils.events.event import Event
+from utils.events.files import ENDED, GOING_ON, UNFINISHED, EventFolder
+from utils.events.journal import Journal
 from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
 from utils.sinks.overlay import Annotator
-from utils.sinks.web import WebSink
-from utils.sinks.web_access import TOKEN_HEADER
+from utils.sinks.web import WebSink, login_next
+from utils.sinks.web_access import TOKEN_HEADER, WebAccess
 from utils.sources import Frame
 from utils.sources.health import SourceHealth
-
-DOCS = REPO / "docs"
 
 
 def get(url: str, timeout: float = 10) -> bytes:
@@ -75,22 +81,35 @@ def lan_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
+# Headless Chromium as root in a container: no sandbox, no GPU, no network chatter of its own.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage"]
+
+
 def chromium(*args: str, tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Headless Chromium as root in a container: no sandbox, no GPU, no network chatter of its own."""
-    command = [need_binary("chromium", "chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
+    """One headless Chromium run (--dump-dom, --screenshot); test_web_pages.py drives it with Playwright."""
+    command = [need_binary("chromium", "chromium"), "--headless", *CHROMIUM_FLAGS,
+               f"--user-data-dir={tmp_path / 'chromium-profile'}", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
 
 
+@pytest.fixture(scope="module")
+def camera():
+    """An endless MJPEG camera of the arm wrestling clip (tests/live.py): the app runs until it is stopped."""
+    server = StreamServer(ARM_WRESTLING)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def web_app(tmp_path):
-    """classify.py --display web on the 10 s clip at its own speed; yields the base URL."""
+def web_app(tmp_path, camera):
+    """classify.py --display web on the camera; yields the base URL."""
     port = free_port()
     log = open(tmp_path / "stderr.log", "w+")  # closed below
     process = subprocess.Popen(
         [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
-         "--video", str(ARM_WRESTLING), "--realtime", "--display", "web", "--web-port", str(port)],
+         "--video", f"{camera.url}/live.mjpg", "--display", "web", "--web-port", str(port)],
         stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=REPO,
         env={k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")})
     base = f"http://127.0.0.1:{port}/"
@@ -128,7 +147,8 @@ def test_the_web_view_serves_the_annotated_stream_and_the_results(web_app, tmp_p
     first, second = mjpeg_frames(base + "stream.mjpg", 2)  # the client then hangs up mid-stream
     assert first.shape == second.shape == frame.shape
     assert np.abs(first.astype(int) - second).mean() > 0.1, "a live stream, not one picture"
-    assert b"stream.mjpg" in get(base) and b"results.json" in get(base)
+    assert b'src="static/live.js"' in get(base)
+    assert b'"stream.mjpg"' in get(base + "static/live.js") and b'"results.json"' in get(base + "static/live.js")
 
     # The page in a real browser: the video and the results panel are drawn.
     dom = chromium("--virtual-time-budget=3000", "--dump-dom", base, tmp_path=tmp_path)
@@ -138,19 +158,19 @@ def test_the_web_view_serves_the_annotated_stream_and_the_results(web_app, tmp_p
              tmp_path=tmp_path)
     shot = cv2.imread(str(shot_file))
     assert shot is not None and shot.shape[:2] == (560, 1000)
-    video, panel = shot[16:496, 16:654], shot[:, 660:]
+    video, panel = shot[100:460, 40:620], shot[:, 680:]  # inside the 638x480 video below the title; beside it
     assert video.std() > 30, "the video area is blank"
     b, g, r = (panel[..., i].astype(int) for i in range(3))
     assert ((r > 230) & (g > 170) & (g < 210) & (b < 40)).sum() > 500, "no top-1 bar in the results panel"
     assert (panel > 200).all(axis=2).sum() > 500, "no result text in the panel"
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(exist_ok=True)
-        cv2.imwrite(str(DOCS / "web.jpg"), shot, [cv2.IMWRITE_JPEG_QUALITY, 85])
 
     # The clients that went away (the MJPEG reader, two browsers) did not stop the pipeline.
     before = results(base)["frame"]
-    time.sleep(0.6)
-    assert results(base)["frame"] > before
+    deadline = time.monotonic() + 60
+    while results(base)["frame"] <= before:
+        assert time.monotonic() < deadline, "no new result"
+        time.sleep(0.1)
+    web_app.process.send_signal(signal.SIGTERM)
     assert web_app.process.wait(60) == 0
     web_app.log.seek(0)
     assert "Traceback" not in web_app.log.read()
@@ -218,25 +238,34 @@ def test_nothing_is_encoded_while_nobody_watches(sink):
     assert CountingAnnotator.drawn == 0
 
 
-def test_a_viewer_gets_frames_at_a_modest_rate(sink):
-    stop = threading.Event()
+@contextmanager
+def pipeline_running(sink: WebSink, pause: float = 0.002,
+                     update: Callable[[int], Update] | None = None) -> Iterator[list[Command]]:
+    """A pipeline thread that hands the sink a frame every `pause` s; yields the commands the sink answered."""
+    stop, commands = threading.Event(), []
 
     def pipeline():
         i = 0
         while not stop.is_set():
-            sink.write(an_update(i))
+            if (command := sink.write((update or an_update)(i))) is not None:
+                commands.append(command)
             i += 1
-            time.sleep(0.002)
+            time.sleep(pause)
 
     thread = threading.Thread(target=pipeline)
     thread.start()
     try:
-        started = time.monotonic()
-        frames = mjpeg_frames(sink.url + "stream.mjpg", 5)
-        elapsed = time.monotonic() - started
+        yield commands
     finally:
         stop.set()
         thread.join()
+
+
+def test_a_viewer_gets_frames_at_a_modest_rate(sink):
+    with pipeline_running(sink):
+        started = time.monotonic()
+        frames = mjpeg_frames(sink.url + "stream.mjpg", 5)
+        elapsed = time.monotonic() - started
     assert len(frames) == 5 and frames[0].shape == (48, 64, 3)
     assert elapsed > 0.3, "at most 10 frames a second"
     assert CountingAnnotator.drawn <= 10 * elapsed + 3
@@ -248,23 +277,39 @@ def page_token(url: str, headers: dict[str, str] | None = None) -> str:
     return re.search(r'<meta name="classify-token" content="([^"]+)">', page).group(1)
 
 
+def post(url: str, headers: dict[str, str], method: str = "POST", body: bytes | None = None) -> tuple[int, str]:
+    """A request with these headers; returns the HTTP status and the message of the JSON answer."""
+    request = urllib.request.Request(url, body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())["message"]
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        return e.code, json.loads(body)["message"] if body.startswith(b"{") else body.decode()
+
+
 def post_reset(url: str, headers: dict[str, str]) -> int:
     """POST /reset with these headers; returns the HTTP status."""
-    request = urllib.request.Request(url + "reset", method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return post(url + "reset", headers)[0]
 
 
-def test_the_reset_button_resets_the_stream(sink):
+def test_the_reset_button_resets_the_stream_and_says_so(sink):
     # What the page's button sends: the page's own origin and its token.
     headers = {"Origin": sink.url.rstrip("/"), TOKEN_HEADER: page_token(sink.url)}
-    assert post_reset(sink.url, headers) == 204
-    assert sink.write(an_update(0)) is Command.RESET
+    with pipeline_running(sink) as commands:
+        assert post(sink.url + "reset", headers) == (200, "the stream was reset: the results start afresh")
+    assert commands == [Command.RESET], "taken up once, before the answer"
+    assert 'name="classify-token-header" content="X-Classify-Token"' in get(sink.url).decode()
+    assert "{[header]: token}" in get(sink.url + "static/common.js").decode(), "the page's buttons send the token"
+
+
+def test_a_button_the_pipeline_does_not_take_up_in_time_says_so(sink):
+    headers = {"Origin": sink.url.rstrip("/"), TOKEN_HEADER: page_token(sink.url)}
+    status, message = post(sink.url + "reset", headers)  # no frame comes: the pipeline is busy or over
+    assert (status, message) == (202, "asked to reset, but classify.py has not taken it up yet (busy, or the video "
+                                      "is over)")
+    assert sink.write(an_update(0)) is Command.RESET, "still asked for"
     assert sink.write(an_update(1)) is None
-    assert f'headers: {{"{TOKEN_HEADER}": token}}' in get(sink.url).decode(), "the page's button sends the token"
 
 
 def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
@@ -273,18 +318,14 @@ def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
     assert sink.write(update) is None
     status = json.loads(get(sink.url + "results.json"))["status"]
     assert status["notice"] == "teaching 'ice': get ready, recording in 3" and status["teach"] == "ice"
-    assert 'id="teach"' in get(sink.url).decode() and 'teach.onclick = () => press("teach")' in get(sink.url).decode()
+    assert 'data-press="teach"' in get(sink.url).decode()
     token, origin = page_token(sink.url), sink.url.rstrip("/")
-    teach = urllib.request.Request(sink.url + "teach", method="POST", headers={"Origin": "http://evil.example",
-                                                                                TOKEN_HEADER: token})
-    with pytest.raises(urllib.error.HTTPError, match="403"):
-        urllib.request.urlopen(teach, timeout=5)  # the same protection as the reset button
+    assert post(sink.url + "teach", {"Origin": "http://evil.example", TOKEN_HEADER: token})[0] == 403  # as reset
     assert sink.write(update) is None
-    teach = urllib.request.Request(sink.url + "teach", method="POST", headers={"Origin": origin, TOKEN_HEADER: token})
-    with urllib.request.urlopen(teach, timeout=5) as answer:
-        assert answer.status == 204
-    assert sink.write(update) is Command.TEACH
-    assert sink.write(update) is None
+    with pipeline_running(sink, update=lambda i: update) as commands:
+        assert post(sink.url + "teach", {"Origin": origin, TOKEN_HEADER: token}) == (
+            200, "teaching 'ice': watch the countdown")
+    assert commands == [Command.TEACH]
 
 
 def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
@@ -297,8 +338,33 @@ def test_a_reset_that_does_not_come_from_the_page_is_refused(sink):
                     {TOKEN_HEADER: token}):                                 # neither Origin nor Referer
         assert post_reset(sink.url, headers) == 403, headers
         assert sink.write(an_update(0)) is None, headers
-    assert post_reset(sink.url, {"Referer": sink.url, TOKEN_HEADER: token}) == 204  # Referer stands in for Origin
-    assert sink.write(an_update(0)) is Command.RESET
+    with pipeline_running(sink) as commands:
+        assert post_reset(sink.url, {"Referer": sink.url, TOKEN_HEADER: token}) == 200  # Referer stands in for Origin
+    assert commands == [Command.RESET]
+
+
+@contextmanager
+def another_site(page: bytes) -> Iterator[str]:
+    """A web server on another port (another origin) that serves `page`, as an attacker's site; yields its URL."""
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{evil.server_address[1]}/"
+    finally:
+        evil.shutdown()
+        evil.server_close()
 
 
 def test_a_page_on_another_site_cannot_reset_the_stream_in_a_real_browser(sink, tmp_path, caplog):
@@ -316,31 +382,13 @@ def test_a_page_on_another_site_cannot_reset_the_stream_in_a_real_browser(sink, 
 }})();
 </script></body></html>""".encode()
 
-    class Attacker(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(attack)))
-            self.end_headers()
-            self.wfile.write(attack)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-    threading.Thread(target=evil.serve_forever, daemon=True).start()
-    try:
-        with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"):
-            dom = chromium("--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{evil.server_address[1]}/",
-                           tmp_path=tmp_path)
-            assert "started fetch form" in dom.stdout, dom.stdout + dom.stderr[-2000:]
-            deadline = time.monotonic() + 30
-            while caplog.text.count('"POST /reset ') < 2:  # both requests reached the web view...
-                assert time.monotonic() < deadline, caplog.text
-                time.sleep(0.05)
-    finally:
-        evil.shutdown()
-        evil.server_close()
+    with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"), another_site(attack) as evil_url:
+        dom = chromium("--virtual-time-budget=5000", "--dump-dom", evil_url, tmp_path=tmp_path)
+        assert "started fetch form" in dom.stdout, dom.stdout + dom.stderr[-2000:]
+        deadline = time.monotonic() + 30
+        while caplog.text.count('"POST /reset ') < 2:  # both requests reached the web view...
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.05)
     assert sink.write(an_update(0)) is None, "...and one of them reset the stream"
     assert caplog.text.count('"POST /reset HTTP/1.1" 403') == 2
 
@@ -390,7 +438,9 @@ def test_a_password_keeps_everyone_else_out():
         auth = {"Authorization": basic("pi", "s3cret pass")}
         token = page_token(web.url, auth)
         assert post_reset(web.url, {"Origin": web.url.rstrip("/"), TOKEN_HEADER: token}) == 401  # no password
-        assert post_reset(web.url, {**auth, "Origin": web.url.rstrip("/"), TOKEN_HEADER: token}) == 204
+        with pipeline_running(web) as commands:
+            assert post_reset(web.url, {**auth, "Origin": web.url.rstrip("/"), TOKEN_HEADER: token}) == 200
+        assert commands == [Command.RESET]
     finally:
         web.close()
 
@@ -485,3 +535,108 @@ def test_a_very_wide_and_low_video_reaches_the_browser():
         thread.join()
         web.close()
     assert received[0].shape == (8, 16384, 3)
+
+
+def cookie_of(set_cookie: str) -> str:
+    """The Cookie header a browser sends back for a Set-Cookie value."""
+    return set_cookie.split(";", 1)[0]
+
+
+def test_a_session_cookie_is_signed_expires_and_belongs_to_one_port_and_password():
+    access = WebAccess.for_host("127.0.0.1", "s3cret", 8080)
+    set_cookie = access.new_session()
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie and f"Max-Age={30 * 86400}" in set_cookie
+    assert "s3cret" not in set_cookie
+    cookie = cookie_of(set_cookie)
+    assert access.authorized(None, cookie) and access.authorized(None, f"other=1; {cookie}")
+    name, _, value = cookie.partition("=")
+    token, expires, signature = value.split(".")
+    for forged in (f"{name}={token}.{int(expires) + 86400}.{signature}",  # a longer life
+                   f"{name}=x{token[1:]}.{expires}.{signature}",           # another token
+                   f"{name}={token}.{expires}.{'0' * len(signature)}",     # a guessed signature
+                   f"{name}={token}.{expires}", f"{name}=", "", "garbage; ;=",
+                   cookie.replace(name, "classify_session_9000")):         # another port's web view
+        assert not access.authorized(None, forged), forged
+    assert not access.authorized(None, cookie_of(access.new_session(now=time.time() - 31 * 86400))), "expired"
+    assert not WebAccess.for_host("127.0.0.1", "new password", 8080).authorized(None, cookie), "password changed"
+    assert cookie_of(access.end_session()) == f"{name}="
+
+
+def test_the_login_form_leads_only_to_this_web_view():
+    for given, expected in (("/events?label=x", "/events?label=x"), ("//evil.example/", "/"),
+                            ("http://evil.example/", "/"), ("/\\evil.example", "/"), ("", "/")):
+        assert login_next({"next": [given]}) == expected, given
+
+
+def test_a_login_from_another_site_is_refused():
+    web = WebSink("127.0.0.1", free_port(), password="pw")
+    try:
+        status, _ = post(web.url + "login", {"Origin": "http://evil.example",
+                                             "Content-Type": "application/x-www-form-urlencoded"}, body=b"password=pw")
+        assert status == 403
+    finally:
+        web.close()
+
+
+def test_the_events_folder_pages_filters_and_deletes(tmp_path):
+    """The journal as the events pages read it: states, pages, filters, and a deletion that keeps the lines."""
+    since = datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)  # when this run's web view started
+    journal = Journal(tmp_path)
+    made = {}
+    for name, label, minutes, ends in (("old", "clapping", -90, True), ("lost", "clapping", -60, False),
+                                       ("done", "juggling", 5, True), ("live", "juggling", 10, False)):
+        start = since + timedelta(minutes=minutes)
+        event = Event(f"{name}-{label}", label, "test", 0.0, 0, start, 0.9, 3, files=(f"{name}-{label}.jpg",))
+        (tmp_path / f"{name}-{label}.jpg").write_bytes(b"jpeg")
+        journal.on_start(event)
+        if ends:
+            journal.on_end(event.ended(2.0, start + timedelta(seconds=2), "ended"))
+        made[name] = event.id
+    journal.close()
+    folder = EventFolder(tmp_path, since=since)
+
+    assert [(e["id"], e["state"]) for e in folder.events()] == [
+        (made["live"], GOING_ON), (made["done"], ENDED), (made["lost"], UNFINISHED), (made["old"], ENDED)]
+    first, second = folder.page(per_page=3), folder.page(page=2, per_page=3)
+    assert (first["total"], first["pages"], len(first["events"]), len(second["events"])) == (4, 2, 3, 1)
+    assert folder.page(page=99, per_page=3)["page"] == 2, "past the end: the last page"
+    assert [e["id"] for e in folder.page(label="clapping")["events"]] == [made["lost"], made["old"]]
+    assert first["labels"] == ["clapping", "juggling"]
+    day = (since + timedelta(minutes=5)).astimezone().date().isoformat()
+    assert all(e["day"] == day for e in folder.page(day=day)["events"]) and folder.page(day=day)["total"] >= 2
+    assert folder.events()[1]["snapshot"] == f"events/{made['done']}.jpg"
+
+    assert folder.delete(made["live"]) == "the event is still going on; delete it once it has ended"
+    assert folder.delete("../events") == folder.delete("nope") == "no such event"
+    lines_before = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert folder.delete(made["done"]) is None
+    assert not (tmp_path / f"{made['done']}.jpg").exists() and (tmp_path / f"{made['old']}.jpg").exists()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert lines[:-1] == lines_before and json.loads(lines[-1])["type"] == "deleted"
+    assert made["done"] not in [e["id"] for e in folder.events()] and folder.page()["total"] == 3
+
+
+def test_the_events_folder_reads_only_whole_new_lines(tmp_path):
+    folder = EventFolder(tmp_path)
+    assert folder.events() == []  # no journal yet
+    start = datetime.now(timezone.utc) + timedelta(seconds=1)  # after the view started
+    line = json.dumps(Event("a-1", "clapping", "test", 0.0, 0, start, 0.8, 1).record("start")) + "\n"
+    with (tmp_path / "events.jsonl").open("w") as f:
+        f.write(line[:20])  # the app is still writing the line
+        f.flush()
+        assert folder.events() == []
+        f.write(line[20:])
+        f.flush()
+        assert [(e["id"], e["state"]) for e in folder.events()] == [("a-1", GOING_ON)]
+    (tmp_path / "events.jsonl").write_text("")  # a new journal
+    assert folder.events() == []
+
+
+def test_the_events_pages_benchmark_prints_its_figures():
+    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "web_events.py"), "--events", "50",
+                          "--repeats", "1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["events"] == 50 and report["journal_bytes"] > 50 * 400
+    assert all(report[key] > 0 for key in ("first_page_ms", "page_again_ms", "page_after_one_more_event_ms",
+                                           "login_key_ms"))

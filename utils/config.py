@@ -71,6 +71,7 @@ BOUNDS: dict[str, Bound] = {
     "max_results": Bound(1, 600, integer=True),
     "score_threshold": Bound(0, 1),
     "camera_id": Bound(0, 63, integer=True),
+    "pi_camera": Bound(0, 7, integer=True),  # counts the cameras on the camera connectors (a Pi 5 has two)
     "width": Bound(16, 8192, integer=True),
     "height": Bound(16, 8192, integer=True),
     "fps": Bound(0, 120),
@@ -194,6 +195,7 @@ class SourceOptions(_Checked):
     """Where the frames come from and which of them are classified."""
 
     camera_id: int | None = None
+    pi_camera: int | None = None
     video: str | None = None
     width: int = 640
     height: int = 480
@@ -202,8 +204,9 @@ class SourceOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.camera_id is not None and self.video is not None:
-            raise ClassifierError("give either --camera-id or --video, not both")
+        given = [flag(name) for name in ("camera_id", "pi_camera", "video") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise ClassifierError(f"give one source, not {' and '.join(given)}")
 
     @property
     def uses_pi_camera(self) -> bool:

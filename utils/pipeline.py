@@ -8,6 +8,7 @@ import os
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,7 +30,12 @@ from utils.sources import FrameSource, open_source
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
+from utils.sources.picamera import pi_camera_fps
 from utils.stop import Stop
+from utils.system_info import ThrottleWatch
+
+if TYPE_CHECKING:
+    from utils.sinks.mqtt import MqttSink
 
 log = logging.getLogger(__name__)
 
@@ -222,12 +228,21 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
     return Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching)
 
 
+def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | None:
+    """The MQTT output when --mqtt asks for it (with --mqtt-required, a broker that cannot be used stops here)."""
+    if not config.mqtt.mqtt:
+        return None
+    from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
+
+    return open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
+
+
 def run(config: Config, stop: Stop | None = None) -> int:
     """Runs the whole app for a Config; returns the number of classified frames."""
     if config.events.enabled:
-        from utils.events.journal import writable_folder  # (the events' modules only where events are used)
+        from utils.events.journal import check_writable_folder  # (the events' modules only where events are used)
 
-        writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
+        check_writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
     classifier, prediction_filter, taught = load_run(config)
     display = choose_display(config)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
@@ -239,20 +254,30 @@ def run(config: Config, stop: Stop | None = None) -> int:
 
     # Frames are sampled where they are read; those no sink shows are not decoded (headless: all but 5 a second).
     demand = Demand(FrameSampler(config.source.fps), every_frame)
-    with closing(open_source(config.source, classifier.input_size, demand)) as source:
+    # Headless and not recording, the Pi camera need not send 30 frames a second through Python.
+    shown = display.name != "none" or config.output.web or config.events.record
+    camera_fps = pi_camera_fps(config.source.fps, shown)
+    with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
         classifier.set_window(window_frames(config, source), change_test(config, source))
         log.info("model: %s", classifier.description)
         log.info("source: %s; classifying %s", source.description,
                  f"{config.source.fps:g} frames/s by timestamp" if config.source.fps else "every frame")
         log.info("display: %s (%s)", display.name, display.reason)
-        sinks += make_sinks(config.output, display, source, config.events)
+        # Everything that can refuse to start (--mqtt-required, --gpio, a busy port) before the events folder
+        # is made: make_sinks creates that last, so a failed start leaves nothing behind.
+        mqtt = open_mqtt_for(config, classifier)
+        try:
+            sinks += make_sinks(config.output, display, source, config.events, config.mqtt.name)
+        except BaseException:
+            if mqtt is not None:
+                mqtt.close()
+            raise
         sinks_ready = True
         try:
-            if config.mqtt.mqtt:
+            if mqtt is not None:
                 from utils.sinks.events import EventSink
-                from utils.sinks.mqtt import MqttEventOutput, open_mqtt  # paho only where MQTT is used
+                from utils.sinks.mqtt import MqttEventOutput
 
-                mqtt = open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
                 sinks.append(mqtt)  # after the EventSink: events are ended before the connection closes
                 for sink in sinks:
                     if isinstance(sink, EventSink):

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import shutil
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 _TEMPERATURE_SENSORS = ("cpu_thermal", "coretemp", "k10temp", "soc_thermal")
 
@@ -15,8 +21,6 @@ THROTTLED_BITS = {
     16: "under_voltage_occurred", 17: "frequency_capped_occurred", 18: "throttled_occurred",
     19: "soft_temperature_limit_occurred",
 }
-# The firmware driver's device: soc:firmware on a Pi 4, soc@107c000000:firmware on a Pi 5.
-FIRMWARE_DRIVER = "sys/bus/platform/drivers/raspberrypi-firmware"
 
 
 def cpu_temperature() -> float | None:
@@ -74,14 +78,82 @@ def pi_throttled() -> dict[str, object] | None:
 
 
 def sysfs_throttled(root: Path = Path("/")) -> dict[str, object] | None:
-    """The throttling flags from the kernel (where there is no vcgencmd, e.g. Ubuntu), or None.
+    """Under-voltage from the kernel's rpi_volt hwmon sensor (where there is no vcgencmd, e.g. Ubuntu), or None.
 
-    The kernel refreshes this value every 2 s and clears the "occurred" bits each time, so those cover
-    the last few seconds, not the time since boot.
+    Its in0_lcrit_alarm is the firmware's under-voltage bit, read by the kernel every 2 s
+    (drivers/hwmon/raspberrypi-hwmon.c). The firmware driver's own get_throttled file is not read: each
+    read logs a kernel warning and taints the kernel (drivers/firmware/raspberrypi.c). The other flags
+    (frequency capped, throttled) are only known through vcgencmd.
     """
-    for path in sorted((root / FIRMWARE_DRIVER).glob("*/get_throttled")):
+    for hwmon in sorted((root / "sys/class/hwmon").glob("hwmon*")):
         try:
-            return parse_throttled(path.read_text())
-        except (OSError, ValueError):
+            if (hwmon / "name").read_text().strip() != "rpi_volt":
+                continue
+            alarm = (hwmon / "in0_lcrit_alarm").read_text().strip()
+        except OSError:
             continue
+        return {"raw": f"in0_lcrit_alarm={alarm}", "under_voltage": alarm == "1"}
     return None
+
+
+THROTTLING_NOW = {"under_voltage": "under-voltage", "frequency_capped": "frequency capped",
+                  "throttled": "throttled", "soft_temperature_limit": "soft temperature limit"}
+
+
+class ThrottleWatch:
+    """Logs when the Pi starts and stops being throttled or short of voltage, looking every `interval` seconds
+    on a daemon thread (a vcgencmd call costs a few ms); off a Pi it does nothing."""
+
+    def __init__(self, read: Callable[[], dict[str, object] | None] = pi_throttled, interval: float = 10.0) -> None:
+        self.read, self.interval = read, interval
+        self._now: tuple[str, ...] = ()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> None:
+        """One look: a line when the set of current problems changes."""
+        flags = self.read() or {}
+        now = tuple(text for name, text in THROTTLING_NOW.items() if flags.get(name))
+        if now and now != self._now:
+            log.warning("the Pi is being slowed down: %s (%s); check the power supply (a Pi 4 needs 5 V 3 A, a "
+                        "Pi 5 5 V 5 A) and the cooling", ", ".join(now), flags.get("raw"))
+        elif self._now and not now:
+            log.info("the Pi is no longer slowed down (%s)", flags.get("raw"))
+        self._now = now
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.check()
+
+    def __enter__(self) -> ThrottleWatch:
+        if self.read() is not None:
+            self.check()
+            self._thread = threading.Thread(target=self._loop, name="throttle-watch", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+# The groups that own the camera's and the screen's devices on Raspberry Pi OS: video (/dev/media*, /dev/video*,
+# /dev/dma_heap/*, /dev/dri/card*) and render (/dev/dri/renderD*).
+DEVICE_GROUPS = ("video", "render")
+
+
+def missing_groups(root: Path = Path("/"), member_of: set[int] | None = None,
+                   names: tuple[str, ...] = DEVICE_GROUPS) -> list[str]:
+    """The device groups that exist here (etc/group) but this process is not in (root is in all of them)."""
+    if member_of is None:
+        if os.geteuid() == 0:
+            return []
+        member_of = {os.getegid(), *os.getgroups()}
+    try:
+        lines = (root / "etc/group").read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    gids = {parts[0]: int(parts[2]) for parts in (line.split(":") for line in lines)
+            if len(parts) >= 3 and parts[2].isdigit()}
+    return [name for name in names if name in gids and gids[name] not in member_of]

@@ -1,4 +1,5 @@
-# Research prototype for issue 18, kept for the record: the app runs it as utils/model/head_window.py (ChangeTest).
+# Research prototype of the switching window, kept for the record: the app runs it as
+# utils/model/head_window.py (ChangeTest).
 """SwitchClassifier: a MoViNet stream classifier that holds a long, stable window but restarts it on a change.
 
 How it works
@@ -27,7 +28,7 @@ causal-conv stream buffers are never touched.
 
 All lengths are in classified frames (at the app's 5 fps: window 12 s, recent 2 s, settle 2 s, young 30 s).
 
-Why this and not the alternatives (real runs over the 56 pairs, docs/research/issue18_switch.md): a single
+Why this and not the alternatives (real runs over the 56 pairs, docs/research/switch.md): a single
 window cannot be both fast and stable (15 frames switches within 15 but holds looped flipping pancake on 64 %
 of its frames; 60 holds everything but switches after up to 57); two staggered streams cost 2 invokes a frame
 and inherit the short window's instability; also zeroing the stream buffers at a change made it worse (2 pairs

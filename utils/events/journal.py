@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -13,6 +14,26 @@ from utils.events.worker import BackgroundWorker
 
 JOURNAL_NAME = "events.jsonl"
 TAIL_BYTES = 256 * 1024  # the recent events are read from the end of the journal only
+DELETED = "deleted"  # the type of the line that says an event was deleted (from the web view)
+
+
+def _cannot_write(folder: Path, why: object) -> ClassifierError:
+    return ClassifierError(f"cannot write to --events-dir {folder}: {why}; choose a folder this user can write to")
+
+
+def check_writable_folder(folder: Path) -> None:
+    """ClassifierError unless the events folder is writable or can be made there, found without creating
+    anything: the run checks it before it starts, and a start that fails later leaves no folder behind."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = None
+    if not existing.is_dir():
+        problem = errno.ENOTDIR
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
+    if problem is not None:
+        raise _cannot_write(folder, os.strerror(problem))
 
 
 def writable_folder(folder: Path) -> Path:
@@ -23,8 +44,7 @@ def writable_folder(folder: Path) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
-        raise ClassifierError(f"cannot write to --events-dir {folder}: {e.strerror or e}; choose a folder this "
-                              "user can write to") from e
+        raise _cannot_write(folder, e.strerror or e) from e
     return folder
 
 
@@ -44,10 +64,7 @@ class Journal:
 
     def _append(self, record: dict) -> None:
         try:
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-                f.flush()
-                os.fsync(f.fileno())  # an event line survives a power cut right after it
+            append_record(self.path, record)
         except OSError as e:
             self._outage.failed(e.strerror or e)
         else:
@@ -55,6 +72,15 @@ class Journal:
 
     def close(self) -> None:
         self._worker.close()
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Appends one JSON line and syncs it: the line survives a power cut right after it. One write() in append
+    mode, so the app's journal thread and the web view's deletions never interleave within a line."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def recent_events(folder: Path, limit: int = 20) -> list[dict]:
@@ -69,7 +95,14 @@ def recent_events(folder: Path, limit: int = 20) -> list[dict]:
             lines = f.read().splitlines()
     except OSError:
         return []
-    events: dict[str, dict] = {}
+    return list(reversed(merge_lines(lines).values()))[:limit]
+
+
+def merge_lines(lines: list[bytes], events: dict[str, dict] | None = None) -> dict[str, dict]:
+    """Journal lines merged into `events` (id -> the start object updated by its later objects, oldest first;
+    a new dict when None), which is returned. Lines that are not JSON objects with an id (a line cut by a power
+    loss) are skipped."""
+    events = {} if events is None else events
     for line in lines:
         try:
             record = json.loads(line)
@@ -77,4 +110,4 @@ def recent_events(folder: Path, limit: int = 20) -> list[dict]:
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             events.setdefault(record["id"], {}).update(record)
-    return list(reversed(list(events.values())))[:limit]
+    return events

@@ -5,7 +5,7 @@ The head state is a running sum of per-frame features plus a frame count, so eac
 logits the mean over exactly those frames, at no extra invoke.
 
 Why a long window that restarts, and not a short one (measured on all 56 pairs of the shared clips,
-docs/research/issue18_switch.md, `python -m benchmarks.long_stream`): no single window length is both stable and
+docs/research/switch.md, `python -m benchmarks.long_stream`): no single window length is both stable and
 fast. 3 s switches within 3 s but holds a looped "flipping pancake" on only 64 % of its frames; 12 s holds every
 clip but takes up to 11 s to switch. So the window is long, and a drift test on the features finds the change
 and starts a new segment. Tests on the short window's *classes* false-alarm on a clip's own ambiguous stretches;

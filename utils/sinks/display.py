@@ -11,10 +11,12 @@ process when it cannot connect. choose_display only reads what it is given, so t
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,8 @@ from utils.errors import ClassifierError
 log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 20.0  # seconds; a Pi 3 takes a few to import OpenCV
+DESKTOP_WAIT = 90.0   # seconds a run started at boot waits for the desktop the display manager is bringing up
+DESKTOP_POLL = 2.0    # seconds between looks for it
 MAX_PROBES = 4        # each costs about a second on a Pi
 # A window that opens, shows two pixels and closes: what the window sink will do, minus the video.
 PROBE = ("import cv2, numpy; cv2.namedWindow('probe', cv2.WINDOW_NORMAL); "
@@ -202,6 +206,31 @@ def drm_ready() -> bool:
     return picamera2_available()
 
 
+def desktop_expected(root: Path) -> bool:
+    """A desktop image that boots to its desktop: a display manager is enabled and the default target is graphical.
+
+    Started at boot, the service can run before labwc/Xwayland is up; taking the screen through DRM then
+    fights the compositor when it arrives, so a desktop on its way counts as a desktop.
+    """
+    systemd = root / "etc/systemd/system"
+    default = systemd / "default.target"
+    graphical = not default.is_symlink() or os.readlink(default).endswith("graphical.target")
+    return (systemd / "display-manager.service").is_symlink() and graphical
+
+
+def wait_for_desktop(environ: Mapping[str, str], root: Path, probe: Probe, wait: float,
+                     sleep: Callable[[float], None]) -> tuple[XDisplay | None, list[str]]:
+    """Looks for the desktop every DESKTOP_POLL seconds for up to `wait` seconds; a window on it once it is up."""
+    failures: list[str] = []
+    for _ in range(math.ceil(wait / DESKTOP_POLL)):  # counted, not timed: a slow probe only makes it longer
+        sleep(DESKTOP_POLL)
+        if x_sockets(root) or wayland_running(environ, root):
+            found, failures = find_window(environ, root, probe)
+            if found:
+                return found, failures
+    return None, failures
+
+
 def _no_window(environ: Mapping[str, str], root: Path, failures: list[str]) -> str:
     if failures:
         return "no window opened (" + "; ".join(failures) + ")"
@@ -211,11 +240,13 @@ def _no_window(environ: Mapping[str, str], root: Path, failures: list[str]) -> s
 
 
 def choose_display(config: Config, environ: Mapping[str, str] | None = None, root: Path = Path("/"),
-                   probe: Probe = probe_window, drm: Callable[[], bool] = drm_ready) -> DisplayChoice:
+                   probe: Probe = probe_window, drm: Callable[[], bool] = drm_ready, desktop_wait: float = DESKTOP_WAIT,
+                   sleep: Callable[[float], None] = time.sleep) -> DisplayChoice:
     """Picks the display for --display; `auto` tries a window, then the DRM preview, then headless.
 
-    `environ`, `root` (where /tmp, /run, /etc and /sys are looked up), `probe` and `drm` are the machine;
-    tests pass fakes.
+    `environ`, `root` (where /tmp, /run, /etc and /sys are looked up), `probe`, `drm` and `sleep` are the
+    machine; tests pass fakes. On a desktop image whose desktop is not up yet, `auto` waits `desktop_wait`
+    seconds for it.
     """
     env = os.environ if environ is None else environ
     if config.output.display in ("none", "web"):
@@ -227,6 +258,11 @@ def choose_display(config: Config, environ: Mapping[str, str] | None = None, roo
         return DisplayChoice("drm", "--display drm")
 
     found, failures = find_window(env, root, probe)
+    desktop = bool(x_sockets(root)) or wayland_running(env, root)
+    coming = not found and not desktop and config.output.display == "auto" and desktop_expected(root)
+    if coming:
+        log.info("display: waiting up to %g s for the desktop to start (display-manager.service)", desktop_wait)
+        found, failures = wait_for_desktop(env, root, probe, desktop_wait, sleep)
     if found:
         prefix = "--display window: " if config.output.display == "window" else ""
         full = ", full screen (f toggles it, q quits)" if found.found else ""
@@ -235,7 +271,8 @@ def choose_display(config: Config, environ: Mapping[str, str] | None = None, roo
     if config.output.display == "window":
         raise ClassifierError(f"--display window: cannot open a window: {why}; run it on the Pi's desktop, "
                               "or use --display drm (Pi camera, no desktop), --display web or --display none")
-    desktop = bool(x_sockets(root)) or wayland_running(env, root)
-    if config.source.uses_pi_camera and not desktop and connected_screens(root) and drm():
+    if coming:
+        why = f"the desktop did not start within {desktop_wait:g} s ({why}), and it will own the screen"
+    elif config.source.uses_pi_camera and not desktop and connected_screens(root) and drm():
         return DisplayChoice("drm", f"{why}; the Pi camera's preview straight to the monitor")
     return DisplayChoice("none", f"{why}; add --web to watch in a browser")

@@ -16,7 +16,7 @@ from utils.errors import ClassifierError
 from utils.sinks.base import Command, Update
 from utils.sinks.display import connected_screens
 from utils.sinks.overlay import overlay_rgba
-from utils.sources.picamera import next_request
+from utils.sources.picamera import next_request, restore_null_preview
 
 log = logging.getLogger(__name__)
 
@@ -61,17 +61,7 @@ class DrmPreviewSink:
         log.debug("DRM preview on %s", ", ".join(name for name, _ in screens) or "the first connector")
 
     def _restore(self) -> None:
-        """Puts the camera back on a null preview, so the pipeline can still read frames.
-
-        The preview goes first: with a preview whose thread died, stop() would wait for that thread forever.
-        Stopping the camera also returns the buffers a failed draw kept. A step with nothing to do raises: fine.
-        """
-        camera = self.camera
-        for step in (camera.stop_preview, camera.stop, camera.start_preview, camera.start):
-            try:
-                step()
-            except Exception as e:  # the camera is gone as well: the source will report it
-                log.debug("restoring the camera after the DRM preview failed: %s: %s", step.__name__, e)
+        restore_null_preview(self.camera)
 
     def write(self, update: Update) -> Command | None:
         now = time.monotonic()

@@ -155,13 +155,11 @@ class EventSink:
 
 def make_event_sink(options: EventOptions, source_description: str = "", source_fps: float = 0.0,
                     live: bool = True) -> EventSink:
-    """The tracker, journal, recorder, webhook and GPIO pins the options ask for."""
+    """The tracker, journal, recorder, webhook and GPIO pins the options ask for. The outputs that can refuse
+    to start come first: the journal, which makes the events folder, only once they stand."""
     outputs: list[EventOutput] = []
     recorder = None
     try:
-        journal = Journal(options.events_dir)  # first: it makes and checks the folder
-        outputs.append(journal)
-        interrupted = close_interrupted_events(options.events_dir)
         if options.gpio:
             from utils.events.gpio import GpioOutput  # gpiozero only where GPIO is used
 
@@ -170,6 +168,8 @@ def make_event_sink(options: EventOptions, source_description: str = "", source_
             from utils.events.webhook import WebhookOutput
 
             outputs.append(WebhookOutput(options.webhook))
+        outputs.insert(0, Journal(options.events_dir))  # first: the journal has an event before the others act
+        interrupted = close_interrupted_events(options.events_dir)  # the folder exists now
         if options.record:
             recorder = Recorder(options.events_dir, options.pre_roll, options.post_roll, options.event_min_seconds,
                                 options.events_max_mb, source_fps, live)

@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 
 
 def _window(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-            annotator: Annotator, events_dir: Path | None) -> Sink:
+            annotator: Annotator, events_dir: Path | None, name: str = "") -> Sink:
     return WindowSink(fullscreen=options.fullscreen or display.fullscreen, annotator=annotator)
 
 
 def _drm(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-         annotator: Annotator, events_dir: Path | None) -> Sink:
+         annotator: Annotator, events_dir: Path | None, name: str = "") -> Sink:
     from utils.sinks.drm import DrmPreviewSink  # picamera2's preview: imported only where it is used
 
     if not isinstance(source, PiCameraSource):
@@ -37,15 +37,16 @@ def _drm(options: OutputOptions, display: DisplayChoice, source: FrameSource | N
 
 
 def _web(options: OutputOptions, display: DisplayChoice, source: FrameSource | None,
-         annotator: Annotator, events_dir: Path | None) -> Sink:
+         annotator: Annotator, events_dir: Path | None, name: str = "") -> Sink:
     from utils.sinks.web import WebSink
 
     return WebSink(options.web_host, options.web_port, annotator=annotator, password=options.web_password,
-                   insecure=options.web_insecure, events_dir=events_dir)
+                   insecure=options.web_insecure, events_dir=events_dir, name=name)
 
 
 # The sink that shows the video for each --display; "none" shows none.
-DISPLAY_SINKS: dict[str, Callable[[OutputOptions, DisplayChoice, FrameSource | None, Annotator, Path | None], Sink]] = {
+DISPLAY_SINKS: dict[str, Callable[[OutputOptions, DisplayChoice, FrameSource | None, Annotator, Path | None, str],
+                                  Sink]] = {
     "window": _window,
     "drm": _drm,
     "web": _web,
@@ -53,35 +54,35 @@ DISPLAY_SINKS: dict[str, Callable[[OutputOptions, DisplayChoice, FrameSource | N
 
 
 def make_sinks(options: OutputOptions, display: DisplayChoice, source: FrameSource | None = None,
-               events: EventOptions | None = None) -> list[Sink]:
+               events: EventOptions | None = None, name: str = "") -> list[Sink]:
     """The events (first, so clips get frames without the overlay), --json, the display's sink, --web beside it,
     and the terminal status line when nothing else writes to the terminal and no window is shown. A display
-    that `auto` picked but cannot open falls back to none."""
+    that `auto` picked but cannot open falls back to none. `name` is the camera's --name (the web pages' title)."""
     sinks: list[Sink] = []
     annotator = Annotator()  # shared, so the overlay is drawn once a frame however many sinks show it
     events_dir = events.events_dir if events is not None and events.enabled else None
     try:
-        if events is not None and events.enabled:
-            from utils.sinks.events import make_event_sink
-
-            sinks.append(make_event_sink(events, source.description if source else "",
-                                         source.nominal_fps if source else 0.0,
-                                         getattr(source, "live", True)))  # a file (live=False) may wait
         if options.json:
             sinks.append(JsonSink())
         shown = display.name
         if shown in DISPLAY_SINKS:
             try:
-                sinks.append(DISPLAY_SINKS[shown](options, display, source, annotator, events_dir))
+                sinks.append(DISPLAY_SINKS[shown](options, display, source, annotator, events_dir, name))
             except ClassifierError as e:
                 if options.display != "auto":
                     raise
                 log.warning("display: none (%s)", e)
                 shown = "none"
         if options.web and shown != "web":
-            sinks.append(_web(options, display, source, annotator, events_dir))
+            sinks.append(_web(options, display, source, annotator, events_dir, name))
         if shown != "window" and not options.json:
             sinks.append(StatusLineSink())
+        if events is not None and events.enabled:  # made last (it makes the events folder), but run first
+            from utils.sinks.events import make_event_sink
+
+            sinks.insert(0, make_event_sink(events, source.description if source else "",
+                                            source.nominal_fps if source else 0.0,
+                                            getattr(source, "live", True)))  # a file (live=False) may wait
     except BaseException:
         for sink in sinks:
             sink.close()

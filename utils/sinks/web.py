@@ -1,8 +1,11 @@
-"""The web view: the annotated video as MJPEG and the latest results as JSON, for a browser on another machine.
+"""The web view: the annotated video as MJPEG and the latest results as JSON, for a browser on another machine,
+and pages to browse, play and delete the events.
 
 One daemon thread runs a ThreadingHTTPServer; the pipeline only hands over frames and never waits on a
 client. A JPEG is encoded only while someone is watching, and at most `max_fps` times a second. Who may
 connect and press buttons is web_access's job; here every connection is also bounded in time and number.
+The pages, their style and scripts are static files in web_static/; the server fills in the run's token and
+the camera's name.
 
 Connections that have not yet sent a whole request (slowloris: a header byte every few seconds, from many
 connections) cannot lock the view: they wait in a small pool of their own, not in the serving slots; the
@@ -15,9 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import html
 import json
 import logging
 import os
+import secrets
 import select
 import shutil
 import socket
@@ -27,16 +32,17 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import cv2
 
 from utils.config import is_loopback, web_exposure_problem
 from utils.errors import ClassifierError
-from utils.events.files import event_file, recent_event_list
+from utils.events.files import EventFolder, disabled_event_list, event_file
 from utils.results import Result
 from utils.sinks.base import Command, Status, Update
 from utils.sinks.overlay import Annotator
-from utils.sinks.web_access import TOKEN_HEADER, WILDCARDS, WebAccess
+from utils.sinks.web_access import TOKEN_HEADER, WILDCARDS, WebAccess, same_origin
 
 log = logging.getLogger(__name__)
 
@@ -50,100 +56,21 @@ MAX_WAITING = 16             # connections still sending their request head (eac
 MAX_WAITING_PER_ADDRESS = 8  # of which one address may hold this many
 SERVE, BUSY, DROPPED = "serve", "busy", "dropped"  # what becomes of a connection whose request head arrived
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH}  # the page's buttons: what each asks of the pipeline
+BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh"}  # what the page shows when done
+BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
+STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
+PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",
+         "/login": "login.html"}
+ASSETS = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}  # under /static/
+MAX_LOGIN_BODY = 4096
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
-    "Content-Security-Policy": "frame-ancestors 'none'",
+    # Scripts and styles only from the files in web_static/: an injected <script> would not run.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="classify-token" content="%TOKEN%">
-<title>Action classifier</title>
-<style>
-body { margin: 0; background: #111; color: #eee; font: 18px system-ui, sans-serif; }
-main { display: flex; flex-wrap: wrap; gap: 16px; padding: 16px; }
-#video { max-width: 100%; max-height: 90vh; background: #000; min-width: 320px; min-height: 240px; }
-#panel { flex: 1; min-width: 260px; }
-.row { margin: 10px 0; }
-.bar { height: 10px; background: #444; border-radius: 5px; overflow: hidden; }
-.bar div { height: 100%; background: #aaa; }
-.row:first-child .bar div { background: #ffbe00; }
-.row:first-child .label { font-size: 26px; font-weight: bold; }
-#status { color: #aaa; font-size: 15px; line-height: 1.5; }
-#notice { color: #ffbe00; font-size: 24px; font-weight: bold; min-height: 1em; margin: 0 0 8px; }
-button { font-size: 16px; padding: 6px 14px; }
-#events a { color: #eee; display: flex; gap: 10px; align-items: center; margin: 8px 0; text-decoration: none; }
-#events img { width: 120px; border-radius: 4px; }
-</style></head>
-<body><main>
-<img id="video" alt="live video">
-<div id="panel"><p id="notice"></p><div id="results"><div class="row">waiting for the first result...</div></div>
-<p id="status"></p><button id="reset" title="forget the video so far (key r)">reset stream</button>
-<button id="teach" hidden title="a countdown, then the next seconds of video teach this action (key t)"></button>
-<div id="events"></div></div>
-</main>
-<script>
-const results = document.getElementById("results"), status = document.getElementById("status");
-const notice = document.getElementById("notice"), teach = document.getElementById("teach");
-function message(text) {
-  const row = document.createElement("div"); row.className = "row"; row.textContent = text; return row;
-}
-function show(data) {
-  const s = data.status;
-  notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
-  teach.hidden = !s.teach;
-  teach.textContent = `teach '${s.teach}'`;
-  if (!s.source.online) results.replaceChildren(message(s.source.message));  // the camera is away
-  else if ("frame" in data) results.replaceChildren(...(data.results.length ? data.results : s.notice ? [] : [{label:
-      "(no label above the threshold)", score: 0}]).map(p => {
-    const row = document.createElement("div"), label = document.createElement("div");
-    const bar = document.createElement("div"), fill = document.createElement("div");
-    row.className = "row"; label.className = "label"; bar.className = "bar";
-    label.textContent = `${p.label}  ${Math.round(p.score * 100)}%`;
-    fill.style.width = `${Math.max(0, Math.min(1, p.score)) * 100}%`;
-    bar.append(fill); row.append(label, bar); return row;
-  }));
-  else return;  // no result yet: keep "waiting..."
-  status.textContent = `capture ${s.capture_fps.toFixed(1)} fps, classify ${s.classify_fps.toFixed(1)} fps, ` +
-    `${s.inference_ms.toFixed(1)} ms; ${s.model}, ${s.threads} threads` +
-    (s.cpu_temp_c == null ? "" : `, ${s.cpu_temp_c.toFixed(0)} °C`) +
-    (s.cpu_percent == null ? "" : `, CPU ${s.cpu_percent.toFixed(0)}%`);
-}
-async function poll() {
-  try { show(await (await fetch("results.json", {cache: "no-store"})).json()); }
-  catch (e) { status.textContent = "disconnected: is classify.py still running?"; }
-  setTimeout(poll, 500);
-}
-async function pollEvents() {
-  try {
-    const data = await (await fetch("events.json", {cache: "no-store"})).json();
-    const box = document.getElementById("events");
-    if (!data.enabled) return;
-    box.replaceChildren(document.createElement("h3"), ...data.events.map(e => {
-      const link = document.createElement("a"), text = document.createElement("span");
-      if (e.clip) link.href = e.clip;
-      if (e.snapshot) {
-        const img = document.createElement("img"); img.src = e.snapshot; img.alt = ""; link.append(img);
-      }
-      const when = new Date(e.start_utc).toLocaleString();
-      text.textContent = `${e.label}, ${when}, ` + (e.duration == null ? "going on" : `${e.duration.toFixed(1)} s`);
-      link.append(text); return link;
-    }));
-    box.firstChild.textContent = data.events.length ? "Recent events" : "No events yet";
-    setTimeout(pollEvents, 3000);
-  } catch (e) { setTimeout(pollEvents, 3000); }
-}
-// Buttons send the page's token: another site's page can post to /reset but cannot read the token.
-const token = document.querySelector('meta[name="classify-token"]').content;
-const press = path => fetch(path, {method: "POST", headers: {"%TOKEN_HEADER%": token}});
-document.getElementById("reset").onclick = () => press("reset");
-teach.onclick = () => press("teach");
-// The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
-window.addEventListener("load", () => { document.getElementById("video").src = "stream.mjpg"; poll(); pollEvents(); });
-</script></body></html>
-"""
 
 
 class _Server(ThreadingHTTPServer):
@@ -273,19 +200,35 @@ class _Handler(BaseHTTPRequestHandler):
         self._headers(content_type, status, len(body), extra)
         self.wfile.write(body)
 
-    def _admitted(self) -> bool:
-        """The Host check, then the password; sends the refusal and returns False when the request fails one."""
+    def _json(self, data: object, status: HTTPStatus = HTTPStatus.OK, extra: dict[str, str] | None = None) -> None:
+        self._send(json.dumps(data).encode(), "application/json", status, extra)
+
+    def _redirect(self, location: str, extra: dict[str, str] | None = None) -> None:
+        self._send(b"", "text/plain", HTTPStatus.SEE_OTHER, {"Location": location, **(extra or {})})
+
+    def _admitted(self, path: str) -> bool:
+        """The Host check, then the password (but not for the login page and its files); sends the refusal and
+        returns False when the request fails one."""
         access = self.server.access
         if not access.host_allowed(self.headers.get("Host")):
             log.debug("web: %s refused: unknown Host %r", self.address_string(), self.headers.get("Host"))
             self._send(b"unknown host name: open the address classify.py printed\n", "text/plain",
                        HTTPStatus.BAD_REQUEST)
             return False
-        if not access.authorized(self.headers.get("Authorization")):
+        if path in ("/login", "/session.json") or path.startswith("/static/"):
+            return True
+        if access.authorized(self.headers.get("Authorization"), self.headers.get("Cookie")):
+            return True
+        mode = self.headers.get("Sec-Fetch-Mode")
+        if self.command == "GET" and (mode == "navigate" or (mode is None and "text/html" in self.headers.get(
+                "Accept", ""))):
+            self._redirect("/login?" + urlencode({"next": self.path}))  # a browser: the login form
+        elif mode is not None:  # the page's own requests: no challenge, so no browser pops up its password box
+            self._send(b"log in first\n", "text/plain", HTTPStatus.UNAUTHORIZED)
+        else:  # a script: HTTP Basic
             self._send(b"password required\n", "text/plain", HTTPStatus.UNAUTHORIZED,
                        {"WWW-Authenticate": 'Basic realm="classify.py web view", charset="UTF-8"'})
-            return False
-        return True
+        return False
 
     def do_GET(self) -> None:
         self._answer(self._get)
@@ -293,22 +236,33 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._answer(self._post)
 
-    def _answer(self, respond: Callable[[], None]) -> None:
+    def do_DELETE(self) -> None:
+        self._answer(self._delete)
+
+    def _answer(self, respond: Callable[[str, dict[str, list[str]]], None]) -> None:
         """Every request: the Host check and the password first; a client that went away is no error."""
+        url = urlsplit(self.path)
         try:
-            if self._admitted():
-                respond()
+            if self._admitted(url.path):
+                respond(url.path, parse_qs(url.query))
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, socket.timeout) as e:
             log.debug("web: %s went away (%s)", self.address_string(), e)
 
-    def _get(self) -> None:
+    def _get(self, path: str, query: dict[str, list[str]]) -> None:
         sink = self.server.sink
-        path = self.path.split("?", 1)[0]
-        if path in ("/", "/index.html"):
-            page = PAGE.replace("%TOKEN_HEADER%", TOKEN_HEADER).replace("%TOKEN%", self.server.access.token)
-            self._send(page.encode(), "text/html; charset=utf-8")
+        if path in PAGES:
+            if path == "/login" and self.server.access.password is None:
+                self._redirect("/")
+            else:
+                self._send(sink.page(PAGES[path], login_next(query), "failed" in query), "text/html; charset=utf-8")
+        elif path.startswith("/static/") and (asset := sink.asset(path[len("/static/"):])):
+            self._send(*asset)
         elif path == "/results.json":
             self._send(sink.results_json(), "application/json")
+        elif path == "/session.json":
+            access = self.server.access
+            self._json({"password": access.password is not None,
+                        "logged_in": access.authorized(self.headers.get("Authorization"), self.headers.get("Cookie"))})
         elif path == "/frame.jpg":
             jpeg, _ = sink.next_jpeg(-1)
             if jpeg is None:
@@ -318,7 +272,17 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/stream.mjpg":
             self._stream(sink)
         elif path == "/events.json":
-            self._send(json.dumps(recent_event_list(sink.events_dir)).encode(), "application/json")
+            if sink.events is None:
+                self._json(disabled_event_list())
+            else:
+                self._json(sink.events.page(first(query, "label"), first(query, "day"),
+                                            number(first(query, "page"), 1), number(first(query, "per_page"), 10)))
+        elif path == "/event.json":
+            event = sink.events.find(first(query, "id")) if sink.events else None
+            if event:
+                self._json(event)
+            else:
+                self._json({"message": "no such event"}, HTTPStatus.NOT_FOUND)
         elif path.startswith("/events/") and (found := event_file(sink.events_dir, path[len("/events/"):])):
             self._send_file(*found)
         else:
@@ -330,23 +294,72 @@ class _Handler(BaseHTTPRequestHandler):
             self._headers(content_type, HTTPStatus.OK, os.fstat(f.fileno()).st_size)
             shutil.copyfileobj(f, self.wfile)
 
-    def _post(self) -> None:
-        """Every button: same origin and the run's token, besides the Host check and the password."""
-        button = BUTTONS.get(self.path)
+    def _from_the_page(self, what: str) -> bool:
+        """Same origin and the run's token, besides the Host check and the password; sends the refusal if not."""
+        headers = self.headers
+        if self.server.access.may_change_state(headers.get("Host"), headers.get("Origin") or headers.get("Referer"),
+                                               headers.get(TOKEN_HEADER)):
+            return True
+        self.server.refusals += 1
+        log.log(logging.WARNING if self.server.refusals == 1 else logging.DEBUG,
+                "web: refused a %s from %s: not sent by this web view's own page (another site, or a page from "
+                "before a restart)", what, self.address_string())
+        self._json({"message": "refused: only this web view's own page may do that; reload the page (it may be "
+                               "from before classify.py restarted)"}, HTTPStatus.FORBIDDEN)
+        return False
+
+    def _post(self, path: str, query: dict[str, list[str]]) -> None:
+        if path == "/login":
+            self._login()
+            return
+        if path == "/logout":
+            if self._from_the_page("logout"):
+                self._json({"message": "logged out"}, extra={"Set-Cookie": self.server.access.end_session()})
+            return
+        button = BUTTONS.get(path)
         if button is None:
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
+        elif self._from_the_page(button.value):
+            taken = self.server.sink.press(button)
+            self._json({"message": self.server.sink.button_reply(button, taken)},
+                       HTTPStatus.OK if taken else HTTPStatus.ACCEPTED)
+
+    def _login(self) -> None:
+        """The login form: the password gives a session cookie. Wrong passwords are answered one a second."""
+        access = self.server.access
+        length = number(self.headers.get("Content-Length", ""), -1)
+        if not 0 <= length <= MAX_LOGIN_BODY:
+            self._send(b"send the login form: at most 4 KB, with its Content-Length\n", "text/plain",
+                       HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return
-        headers = self.headers
-        if not self.server.access.may_change_state(headers.get("Host"), headers.get("Origin") or headers.get("Referer"),
-                                                   headers.get(TOKEN_HEADER)):
-            self.server.refusals += 1
-            log.log(logging.WARNING if self.server.refusals == 1 else logging.DEBUG,
-                    "web: refused a %s from %s: not sent by this web view's own page (another site?)",
-                    button.value, self.address_string())
-            self._send(b"refused: only this web view's own page may do that\n", "text/plain", HTTPStatus.FORBIDDEN)
-            return
-        self.server.sink.press(button)
-        self._send(b"", "text/plain", HTTPStatus.NO_CONTENT)
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        target = login_next(form)
+        if not same_origin(self.headers.get("Host"), self.headers.get("Origin") or self.headers.get("Referer")):
+            self._send(b"refused: log in on this web view's own login page\n", "text/plain", HTTPStatus.FORBIDDEN)
+        elif access.password is None or access.password_matches(first(form, "password")):
+            self._redirect(target, {"Set-Cookie": access.new_session()} if access.password else None)
+        else:
+            with self.server.sink.login_lock:  # guessing costs a second a try, however many connections
+                time.sleep(1.0)
+            log.warning("web: a wrong password from %s", self.address_string())
+            self._redirect("/login?" + urlencode({"failed": 1, "next": target}))
+
+    def _delete(self, path: str, query: dict[str, list[str]]) -> None:
+        """DELETE /events/<id>: the event's clip and snapshot, from the events page only."""
+        sink = self.server.sink
+        event_id = path[len("/events/"):] if path.startswith("/events/") else ""
+        if sink.events is None or not sink.events.find(event_id):
+            self._json({"message": "no such event"}, HTTPStatus.NOT_FOUND)
+        elif self._from_the_page("delete"):
+            try:
+                problem = sink.events.delete(event_id)
+            except OSError as e:
+                problem = f"cannot delete: {e.strerror or e}"
+            if problem:
+                self._json({"message": problem}, HTTPStatus.CONFLICT)
+            else:
+                log.info("web: deleted event %s", event_id)
+                self._json({"message": "deleted"})
 
     def _client_gone(self) -> bool:
         """The client closed its end (seen without waiting: a closed socket reads as end-of-file)."""
@@ -372,18 +385,52 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
+def first(query: dict[str, list[str]], key: str) -> str:
+    return query.get(key, [""])[0]
+
+
+def number(text: str, default: int) -> int:
+    return int(text) if text.isdigit() else default
+
+
+def login_next(query: dict[str, list[str]]) -> str:
+    """Where the login form leads: a path on this web view only (never "//evil.example")."""
+    target = first(query, "next")
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+def read_static(folder: Path) -> dict[str, bytes]:
+    """Every file of the front end, read once at the start: a missing file is said then, not at a click."""
+    try:
+        files = {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
+    except OSError as e:
+        files = {}
+        log.debug("web: %s: %s", folder, e)
+    missing = set(PAGES.values()) - set(files)
+    if missing:
+        raise ClassifierError(f"the web view's files are missing from {folder} ({', '.join(sorted(missing))}); "
+                              "restore them with git checkout, or reinstall")
+    return files
+
+
 class WebSink:
-    """Serves the page, /stream.mjpg, /frame.jpg, /results.json and /events.json (with the events' files under
-    /events/); the page's buttons reset the stream and teach the action named by --teach."""
+    """Serves the live page (/stream.mjpg, /frame.jpg, /results.json), the events pages (/events, /event,
+    /events.json, /event.json, the events' files under /events/) and the login page; the live page's buttons
+    reset the stream and teach the action named by --teach, the event page's deletes an event."""
 
     needs_status = True
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80,
                  annotator: Annotator | None = None, password: str | None = None, insecure: bool = False,
                  connection_timeout: float = CONNECTION_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
-                 events_dir: Path | None = None) -> None:
+                 events_dir: Path | None = None, name: str = "") -> None:
         self.annotator = annotator or Annotator()
-        self.events_dir = events_dir  # recent events, their snapshots and clips are listed from here
+        self.events_dir = events_dir  # events, their snapshots and clips are listed from here
+        self.events = EventFolder(events_dir) if events_dir is not None else None
+        self.name = name  # the camera's --name, in the pages' titles
+        self.run_id = secrets.token_hex(8)  # tells an open page that classify.py was restarted
+        self.login_lock = threading.Lock()
+        self._static = read_static(STATIC)
         self.interval = 1.0 / max_fps
         self.quality = quality
         self.closed = False
@@ -393,14 +440,16 @@ class WebSink:
         self._wanted_until = 0.0
         self._last_encode = -float("inf")
         self._latest: tuple[Result | None, Status] = (None, Status())
-        self._pressed = {command: threading.Event() for command in BUTTONS.values()}
+        self._buttons = threading.Condition()
+        self._asked = dict.fromkeys(BUTTONS.values(), 0)  # presses of each button so far...
+        self._taken = dict.fromkeys(BUTTONS.values(), 0)  # ...and how many of them the pipeline has taken up
         self._server = self._bind(host, port, max_connections)  # first: a wrong address is the first thing to say
         if problem := web_exposure_problem(host, password, insecure):
             self._server.server_close()
             raise ClassifierError(problem)
         local = is_loopback(host)
         self._server.sink = self
-        self._server.access = WebAccess.for_host(host, password)
+        self._server.access = WebAccess.for_host(host, password, self._server.server_address[1])
         self._server.connection_timeout = connection_timeout
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-view", daemon=True)
@@ -450,10 +499,12 @@ class WebSink:
                 with self._new_frame:
                     self._jpeg, self._jpeg_id = jpeg.tobytes(), self._jpeg_id + 1
                     self._new_frame.notify_all()
-        for command, pressed in self._pressed.items():
-            if pressed.is_set():
-                pressed.clear()
-                return command
+        with self._buttons:
+            for command, asked in self._asked.items():
+                if asked > self._taken[command]:
+                    self._taken[command] = asked
+                    self._buttons.notify_all()
+                    return command
         return None
 
     def close(self) -> None:
@@ -462,6 +513,8 @@ class WebSink:
         self.closed = True
         with self._new_frame:
             self._new_frame.notify_all()
+        with self._buttons:
+            self._buttons.notify_all()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -483,11 +536,40 @@ class WebSink:
             return None, seen
 
     def results_json(self) -> bytes:
+        """The latest result and status, this computer's time (the page's clock) and the run's id."""
         result, status = self._latest
         data = result.as_dict() if result else {"results": []}
         shown = {**dataclasses.asdict(status), "source": status.source.as_dict()}
-        return json.dumps({**data, "status": shown}).encode()
+        return json.dumps({**data, "status": shown, "time": time.time(), "run": self.run_id}).encode()
 
-    def press(self, button: Command) -> None:
-        """A button of the page was pressed: the pipeline hears of it at the next frame."""
-        self._pressed[button].set()
+    def press(self, button: Command, timeout: float = BUTTON_WAIT_S) -> bool:
+        """A button of the page was pressed: the pipeline hears of it at the next frame. Waits up to `timeout`
+        s for that; returns whether it did."""
+        with self._buttons:
+            self._asked[button] += 1
+            mine = self._asked[button]
+            return self._buttons.wait_for(lambda: self._taken[button] >= mine or self.closed, timeout) \
+                and not self.closed
+
+    def button_reply(self, button: Command, taken: bool) -> str:
+        """What the page shows after a button: done, or asked but not taken up yet."""
+        if not taken:
+            return f"asked to {button.value}, but classify.py has not taken it up yet (busy, or the video is over)"
+        if button is Command.TEACH:
+            return f"teaching '{self._latest[1].teach}': watch the countdown"
+        return BUTTON_REPLIES.get(button, f"{button.value}: done")
+
+    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
+        """A page of web_static/ with the run's token, the camera's name and the login form's fields filled in."""
+        fields = {"%TOKEN_HEADER%": TOKEN_HEADER, "%TOKEN%": self._server.access.token,
+                  "%NAME%": html.escape(self.name or socket.gethostname()), "%NEXT%": html.escape(login_next),
+                  "%MESSAGE%": "wrong password, try again" if failed else ""}
+        text = self._static[name].decode()
+        for key, value in fields.items():
+            text = text.replace(key, value)
+        return text.encode()
+
+    def asset(self, name: str) -> tuple[bytes, str] | None:
+        """(contents, content type) of a style sheet or script of web_static/, or None."""
+        content_type = ASSETS.get(Path(name).suffix)
+        return (self._static[name], content_type) if content_type and name in self._static else None

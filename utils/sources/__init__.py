@@ -13,9 +13,10 @@ from utils.sources.demand import Demand
 from utils.sources.frame import Frame, FrameSource
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import OpenCVSource, sampled_frames
-from utils.sources.picamera import Picamera2Source, picamera2_available
+from utils.sources.picamera import Picamera2Source, picamera2_available, picamera2_problem
 from utils.sources.prefetch import prefetched
 from utils.sources.synthetic import SyntheticSource
+from utils.sources.v4l2 import raw_camera_node
 
 log = logging.getLogger(__name__)
 
@@ -23,24 +24,42 @@ __all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHea
            "open_source", "picamera2_available", "sampled_frames"]
 
 
-def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None) -> FrameSource:
-    """Picks the source from the flags: --video, --camera-id, else the Pi camera, else camera 0.
+def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None,
+                camera_fps: float | None = None) -> FrameSource:
+    """Picks the source from the flags: --video, --camera-id, --pi-camera, else the Pi camera, else camera 0.
 
     OpenCV sources are read on their own thread (picamera2 already captures on its own). With a `demand`,
-    frames are sampled where they are read, and those nobody needs are not decoded.
+    frames are sampled where they are read, and those nobody needs are not decoded. `camera_fps` is the
+    Pi camera's frame rate (None: 30).
     """
     if options.video is not None:
         return prefetched(OpenCVSource(options.video, realtime=options.realtime), demand)
     if options.camera_id is not None:
-        return prefetched(OpenCVSource(options.camera_id, options.width, options.height), demand)
-    if picamera2_available():
-        camera = Picamera2Source(options.width, options.height, model_size)
+        return prefetched(_usb_camera(options.camera_id, options), demand)
+    problem = picamera2_problem()
+    if problem is None or options.pi_camera is not None:
+        if problem is not None:
+            raise ClassifierError(f"--pi-camera {options.pi_camera}: {problem}")
+        camera = Picamera2Source(options.width, options.height, model_size, options.pi_camera, camera_fps=camera_fps)
         camera.set_demand(demand)
         return camera
-    log.debug("no Pi camera found through picamera2; trying USB camera 0")
+    log.debug("no Pi camera through picamera2 (%s); trying USB camera 0", problem)
     try:
-        return prefetched(OpenCVSource(0, options.width, options.height), demand)
+        return prefetched(_usb_camera(0, options, problem), demand)
     except ClassifierError as e:
+        if raw_camera_node(0):
+            raise
         raise ClassifierError(
             "no camera found: no Pi camera (picamera2) and no USB camera 0; connect one, "
             "or classify a file with --video PATH") from e
+
+
+def _usb_camera(number: int, options: SourceOptions, picamera2_problem: str | None = None) -> OpenCVSource:
+    """/dev/video`number` through OpenCV, unless it is the Pi camera's raw receiver (raw Bayer, unreadable there)."""
+    node = raw_camera_node(number)
+    if node is not None:
+        why = f"; but {picamera2_problem}" if picamera2_problem else ""
+        raise ClassifierError(
+            f"/dev/video{number} is the Pi camera's raw {node.driver} node, which gives Bayer data OpenCV cannot "
+            f"show: read the Pi camera through picamera2 (--pi-camera N, see --list-cameras){why}")
+    return OpenCVSource(number, options.width, options.height)

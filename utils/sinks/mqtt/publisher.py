@@ -22,7 +22,7 @@ MAX_QUEUED = 1000       # QoS 1 messages (events) kept while the broker is away;
 KEEPALIVE = 30          # seconds; the broker publishes the last will after 1.5x this without a word
 RETRY_DELAYS = (1, 30)  # seconds: reconnect back-off, doubling from the first to the second
 REQUIRED_WAIT = 10.0    # seconds --mqtt-required waits for the broker at start
-CLOSE_WAIT = 3.0        # seconds close() waits for queued events to reach the broker
+CLOSE_WAIT = 5.0        # seconds close() waits for queued events to reach the broker, connecting included
 
 Retained = Callable[[], list[tuple[str, str]]]  # what is (re)published on every connect
 
@@ -37,8 +37,9 @@ class MqttPublisher:
     """
 
     def __init__(self, address: BrokerAddress, topics: Topics, retained: Retained, password: str | None = None,
-                 ca_file: Path | None = None) -> None:
+                 ca_file: Path | None = None, close_wait: float = CLOSE_WAIT) -> None:
         self.address = address
+        self._close_wait = close_wait
         self.topics = topics
         self._retained = retained
         self._stop = threading.Event()
@@ -159,16 +160,28 @@ class MqttPublisher:
         self._first_answer.set()
 
     def close(self) -> None:
-        """Says `offline`, waits a little for queued events, and disconnects; safe to call twice."""
+        """Delivers what waits for the broker (for at most `close_wait` seconds, a connection still being made
+        included), says `offline` and disconnects; a warning counts what did not arrive. Safe to call twice."""
         if self._stop.is_set():
             return
+        # A short run can end before a slow broker has even answered: its events still wait in paho's queue.
+        deadline = time.monotonic() + self._close_wait
+        while self.pending and self._failure is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._stop.set()
+        with self._lock:
+            waiting = set(self._pending)  # the run's own messages, not the "offline" below
         if self._connected:
             self.publish(self.topics.availability, OFFLINE, qos=1, retain=True)
-            deadline = time.monotonic() + CLOSE_WAIT
+            deadline = time.monotonic() + self._close_wait
             while self.pending and self._connected and time.monotonic() < deadline:
                 time.sleep(0.02)
+        with self._lock:
+            undelivered = len(self._pending & waiting)
         self._client.disconnect()
         self._client.loop_stop()
         if self._connector.is_alive():
             self._connector.join(1.0)
+        if undelivered and self._failure is None:  # after a failure for good, the log has said MQTT is off
+            log.warning("MQTT: %d message%s (events, event and camera states) did not reach the broker %s within "
+                        "%g s of the end", undelivered, "" if undelivered == 1 else "s", self.address, self._close_wait)

@@ -1,0 +1,363 @@
+"""The web view's pages in a real browser: headless Chromium driven by Playwright, against classify.py with the
+real model on an endless MJPEG camera (tests/live.py), with an events folder of a dozen events."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import signal
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import cv2
+import pytest
+from conftest import ARM_WRESTLING, CARVING_ICE, REPO, free_port, need_binary, skip_or_fail
+from live import DOWN, UP, LiveApp, StreamServer
+from test_web import CHROMIUM_FLAGS, another_site, page_token, post, results
+
+from utils.events.clip import choose_clip_format
+from utils.events.event import Event
+from utils.events.journal import Journal
+from utils.events.tracker import event_id
+from utils.sinks.web_access import TOKEN_HEADER
+from utils.sources import sampled_frames
+
+DOCS = REPO / "docs"
+NAME = "kitchen"
+WATCHED = "arm wrestling"  # the camera shows it: the running app has an event going on
+LABELS = ("carving ice", "juggling soccer ball", "arm wrestling")
+WAIT_MS = 60_000  # every wait for the page is bounded by this (a loaded machine is slow, never this slow)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install -r requirements-dev.txt)")
+    executable = need_binary("chromium", "chromium")  # the system's Chromium: Playwright downloads no browser
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    opened = context.new_page()
+    opened.set_default_timeout(WAIT_MS)
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def camera():
+    server = StreamServer(ARM_WRESTLING)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def events_dir(tmp_path_factory) -> Path:
+    """Twelve ended events over two days and three actions, written by the app's own Journal, with snapshots
+    from the clips and one H.264 clip as the recorder writes it; and one that lost its end (a power cut)."""
+    folder = tmp_path_factory.mktemp("events")
+    frames = [frame.image for frame in sampled_frames(CARVING_ICE, 0)][:60]
+    journal = Journal(folder)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for i in range(13):
+        label = LABELS[i % 3]
+        start = now - timedelta(hours=3 * (13 - i))
+        event = Event(event_id(label, start), label, "test", 10.0 * i, 300 * i, start, 0.70 + i / 100, 300 * i + 5)
+        files = [f"{event.id}.jpg"]
+        cv2.imwrite(str(folder / files[0]), frames[i])
+        if i == 11:
+            clip_format = choose_clip_format(folder)
+            assert clip_format.browser_plays, clip_format.name
+            writer = clip_format.open(folder / f"{event.id}.mp4", frames[0].shape[1::-1], 30.0)
+            for n, image in enumerate(frames):
+                writer.write(image, n / 30)
+            writer.close()
+            files.insert(0, f"{event.id}.mp4")
+        journal.on_start(event)
+        if i != 12:  # the last one never ended
+            ended = event.ended(event.start + 2.0 + i, start + timedelta(seconds=2 + i), "ended")
+            journal.on_end(dataclasses.replace(ended, files=tuple(files)))
+    journal.close()
+    return folder
+
+
+def journal_lines(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def start_app(camera: StreamServer, port: int, *args: str, env: dict[str, str] | None = None) -> LiveApp:
+    """classify.py --display web on the camera; returns once the first result is served."""
+    app = LiveApp("--video", f"{camera.url}/live.mjpg", "--display", "web", "--web-port", str(port), "--name", NAME,
+                  *args, env=env)
+    app.wait_for(lambda: f"web view: http://127.0.0.1:{port}/" in app.log, "the web view")
+    return app
+
+
+@pytest.fixture(scope="module")
+def app(camera, events_dir):
+    """The app watching arm wrestling, with the events folder: one event of this run is going on."""
+    port = free_port()
+    running = start_app(camera, port, "--event", WATCHED, "--events-dir", str(events_dir))
+    running.base = f"http://127.0.0.1:{port}/"
+    try:
+        running.wait_for(lambda: any(e["state"] == "going on" for e in events_json(running.base)["events"]),
+                         "an event going on")
+        yield running
+    finally:
+        running.kill()
+
+
+def shows_top_1(page, label: str) -> None:
+    """Waits until the live page's results panel has `label` on top."""
+    page.wait_for_function("label => document.querySelector('#results .label')?.textContent.startsWith(label)",
+                           arg=label)
+
+
+def events_json(base: str, query: str = "") -> dict:
+    with urllib.request.urlopen(f"{base}events.json{query}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_live_page_keeps_the_video_aspect_ratio_beside_a_long_events_list(app, page):
+    page.goto(app.base)
+    page.wait_for_function("() => document.querySelectorAll('#events a.event').length >= 5")
+    shows_top_1(page, WATCHED)
+    page.wait_for_function("() => document.getElementById('video').naturalWidth > 0")
+    box = page.evaluate("""() => {
+        const video = document.getElementById('video').getBoundingClientRect();
+        const img = document.getElementById('video');
+        return {width: video.width, height: video.height, naturalWidth: img.naturalWidth,
+                naturalHeight: img.naturalHeight, panel: document.getElementById('panel').offsetHeight};
+    }""")
+    assert box["panel"] > box["height"] + 100, f"the events list is taller than the video: {box}"
+    assert (box["naturalWidth"], box["naturalHeight"]) == (638, 480)
+    assert box["width"] / box["height"] == pytest.approx(638 / 480, rel=0.01), f"stretched: {box}"
+
+    assert page.title() == f"{NAME} · live"
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", page.text_content("#clock")), "the clock shows the app's time"
+    going_on = page.locator("#events a.event", has_text="going on")
+    assert going_on.count() == 1 and "frame.jpg" in going_on.locator("img.live").get_attribute("src")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        page.screenshot(path=str(DOCS / "web.png"))
+        shot = cv2.imread(str(DOCS / "web.png"))
+        cv2.imwrite(str(DOCS / "web.jpg"), shot, [cv2.IMWRITE_JPEG_QUALITY, 85])
+        (DOCS / "web.png").unlink()
+
+
+def test_the_events_pages_browse_filter_play_and_delete(app, events_dir, page):
+    everything = events_json(app.base, "?per_page=100")
+    total = everything["total"]
+    assert total >= 14 and everything["labels"] == sorted(LABELS)  # 13 written, 1 (at least) of this run
+    states = [e["state"] for e in everything["events"]]
+    assert states.count("going on") == 1 and states.count("unfinished") == 0
+    # The one that lost its end was closed as the app started, with the snapshot it had.
+    interrupted, = [e for e in everything["events"] if e["reason"] == "interrupted"]
+    assert interrupted["state"] == "ended" and "snapshot" in interrupted
+
+    page.goto(app.base + "events")
+    page.wait_for_function("() => document.querySelectorAll('#list a.event').length > 0")
+    assert page.title() == f"{NAME} · events"
+    assert page.text_content("#summary") == f"{total} events"
+    assert page.locator("#list a.event").count() == 10
+    assert page.text_content("#page") == f"page 1 of {-(-total // 10)}"
+    page.click("#older")
+    page.wait_for_function("() => document.getElementById('page').textContent.startsWith('page 2')")
+    page.wait_for_function(f"() => document.querySelectorAll('#list a.event').length === {min(10, total - 10)}")
+
+    # By action, then by day: the address keeps the choice.
+    page.select_option("select[name=label]", "carving ice")
+    page.wait_for_url(re.compile(r"label=carving\+ice"))
+    page.wait_for_function("() => document.getElementById('summary').textContent !== 'loading...'")
+    rows = page.locator("#list a.event")
+    carving = [e for e in everything["events"] if e["label"] == "carving ice"]
+    assert page.text_content("#summary") == f"{len(carving)} events"
+    assert rows.count() == len(carving) and all(t.startswith("carving ice, ") for t in rows.all_text_contents())
+    ended = next(e for e in carving if e["state"] == "ended")
+    page.select_option("select[name=day]", ended["day"])
+    page.wait_for_url(re.compile(f"day={ended['day']}"))
+    page.wait_for_function(f"() => document.querySelectorAll('#list a.event').length === "
+                           f"{sum(e['day'] == ended['day'] for e in carving)}")
+    row = page.locator(f"#list a.event[href$='{ended['id']}']").text_content()
+    assert f"{ended['duration']:.1f} s, peak {round(ended['peak_score'] * 100)} %" in row
+    page.wait_for_function("id => document.querySelector(`#list a[href$='${id}'] img`).naturalWidth === 172",
+                           arg=ended["id"])  # its snapshot
+
+    # One event: its clip plays in the page, its snapshot shows, and it can be downloaded and deleted.
+    (with_clip,) = [e for e in everything["events"] if e.get("clip")]
+    clip, snapshot = (events_dir / with_clip[key].split("/")[-1] for key in ("clip", "snapshot"))
+    page.goto(f"{app.base}event?id={with_clip['id']}")
+    page.wait_for_function("() => document.getElementById('clip').readyState >= 2")  # a frame decoded: it plays
+    assert page.evaluate("() => document.getElementById('clip').videoWidth") == 172
+    page.wait_for_function("() => document.getElementById('snapshot').naturalWidth === 172")
+    assert page.get_attribute("#download-clip", "href").endswith(with_clip["clip"])
+    assert f"{round(with_clip['peak_score'] * 100)} %" in page.text_content("#facts")
+
+    # Delete refused from anywhere but the page (test_web.py: and while the event goes on).
+    token, target = page_token(app.base), f"{app.base}events/{with_clip['id']}"
+    for headers in ({}, {"Origin": "http://evil.example", TOKEN_HEADER: token},
+                    {"Origin": app.base.rstrip("/"), TOKEN_HEADER: "guessed"}):
+        assert post(target, headers, "DELETE")[0] == 403, headers
+    attack = f"""<!doctype html><html><body><iframe name="hidden" id="hidden"></iframe>
+<form id="form" method="POST" action="{target}" target="hidden"></form><p id="out">started</p><script>
+(async () => {{
+  const out = document.getElementById("out");
+  for (const [method, mode] of [["DELETE", "cors"], ["DELETE", "no-cors"], ["POST", "no-cors"]]) {{
+    try {{ await fetch("{target}", {{method, mode}}); out.textContent += ` ${{method}}-${{mode}}:sent`; }}
+    catch (e) {{ out.textContent += ` ${{method}}-${{mode}}:refused`; }}
+  }}
+  document.getElementById("hidden").onload = () => out.textContent += " form:answered";
+  document.getElementById("form").submit();
+}})();
+</script></body></html>""".encode()
+    with another_site(attack) as evil_url:  # a page the user happens to open, in the same browser
+        evil = page.context.new_page()
+        evil.goto(evil_url)
+        evil.wait_for_function("() => document.getElementById('out').textContent.includes('form:answered')")
+        tried = evil.text_content("#out")
+        evil.close()
+    # The browser itself stops a DELETE from another site (no CORS allows it); the POSTs reach the view, which
+    # deletes nothing for them.
+    assert "DELETE-cors:refused DELETE-no-cors:refused POST-no-cors:sent" in tried, tried
+    assert clip.is_file() and snapshot.is_file()
+    assert with_clip["id"] in [e["id"] for e in events_json(app.base, "?per_page=100")["events"]]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete")
+    page.wait_for_function("() => document.getElementById('reply').textContent === 'deleted'")
+    assert not clip.exists() and not snapshot.exists()
+    assert journal_lines(events_dir)[-1]["type"] == "deleted"
+    assert with_clip["id"] not in [e["id"] for e in events_json(app.base, "?per_page=100")["events"]]
+
+
+def test_an_event_going_on_shows_the_live_picture(app, page):
+    live = next(e for e in events_json(app.base)["events"] if e["state"] == "going on")
+    page.goto(f"{app.base}event?id={live['id']}")
+    page.wait_for_function("() => document.getElementById('snapshot').naturalWidth === 638")  # the live frame
+    assert "frame.jpg" in page.get_attribute("#snapshot", "src")
+    assert "going on" in page.text_content("#facts") and page.is_hidden("#delete")
+
+
+def test_the_buttons_show_their_answer(app, page):
+    """Last of the tests on `app`: a reset ends the event going on."""
+    page.goto(app.base)
+    page.wait_for_function("() => document.querySelector('#results .label') !== null")
+    page.click("button[data-press=reset]")
+    page.wait_for_function("() => document.getElementById('reply').textContent.includes('reset')")
+    assert page.text_content("#reply") == "the stream was reset: the results start afresh"
+    assert page.get_attribute("#reply", "class") == "reply ok"
+
+    # A page from before a restart carries an old token: the refusal shows on the page.
+    page.evaluate("() => document.querySelector('meta[name=classify-token]').content = 'from-an-earlier-run'")
+    page.click("button[data-press=reset]")
+    page.wait_for_function("() => document.getElementById('reply').textContent.startsWith('refused')")
+    assert page.get_attribute("#reply", "class") == "reply error"
+
+
+def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
+    camera = StreamServer(ARM_WRESTLING)
+    port = free_port()
+    app = start_app(camera, port)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        page.goto(base)
+        shows_top_1(page, WATCHED)
+        assert page.is_hidden("#offline")
+
+        camera.mode = DOWN  # the camera goes away: the app says so
+        page.wait_for_function("() => !document.getElementById('offline').hidden")
+        assert page.text_content("#offline").startswith("camera offline since")
+        assert page.text_content("#results") == "no results while offline"
+        camera.mode = UP
+        page.wait_for_function("() => document.getElementById('offline').hidden")
+
+        assert app.stop() == 0  # the app stops: the page must not look live
+        page.wait_for_function("() => !document.getElementById('offline').hidden")
+        text = page.text_content("#offline")
+        assert re.fullmatch(r"offline since \d\d:\d\d:\d\d: classify.py is not answering; reconnecting...", text)
+        assert "offline" in page.get_attribute("#view", "class")
+        assert page.evaluate("() => getComputedStyle(document.getElementById('video')).filter") == (
+            "grayscale(1) brightness(0.4)")
+        assert page.text_content("#results") == "no results while offline"
+        assert page.text_content("#notice") == page.text_content("#status") == ""
+
+        app = start_app(camera, port)  # back: a new run, so the page reloads with its new token
+        page.wait_for_function("() => document.getElementById('offline').hidden", timeout=WAIT_MS)
+        shows_top_1(page, WATCHED)
+        assert page.evaluate("() => document.querySelector('meta[name=classify-token]').content") == page_token(base)
+    finally:
+        app.kill()
+        camera.close()
+
+
+def test_login_with_a_form_and_a_session_cookie(browser, camera):
+    port = free_port()
+    app = start_app(camera, port, env={"WEB_PASSWORD": "s3cret pass"})
+    base = f"http://127.0.0.1:{port}/"
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        asked = base + "events?label=arm+wrestling&page=1"
+        page.goto(asked)
+        assert page.url == base + "login?" + urlencode({"next": asked[len(base) - 1:]})
+        assert page.title() == f"{NAME} · log in"
+        page.fill("input[name=password]", "wrong")
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"failed=1"))
+        assert page.text_content("#message") == "wrong password, try again"
+        page.fill("input[name=password]", "s3cret pass")
+        page.click("button[type=submit]")
+        page.wait_for_url(asked)  # where it was going, with its whole query
+        (cookie,) = context.cookies()
+        assert cookie["name"] == f"classify_session_{port}"
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert 29 * 86400 < cookie["expires"] - time.time() <= 30 * 86400
+        assert "s3cret" not in cookie["value"]
+
+        # A bookmark with the password in the address: the page's requests work (Chrome refuses fetch() of such
+        # an address, so the page never makes one), and the buttons answer.
+        page.goto(f"http://pi:s3cret%20pass@127.0.0.1:{port}/")
+        shows_top_1(page, WATCHED)
+        page.click("button[data-press=reset]")
+        page.wait_for_function("() => document.getElementById('reply').textContent.includes('reset')")
+        assert page.get_attribute("#reply", "class") == "reply ok"
+
+        page.click("#logout")
+        page.wait_for_url(re.compile(r"/login"))
+        assert page.request.get(base + "results.json").status == 401
+        page.goto(base)
+        assert page.url.startswith(base + "login")
+    finally:
+        context.close()
+        app.kill()
+    assert "s3cret" not in app.log
+
+
+def test_scripts_still_log_in_with_http_basic(camera):
+    port = free_port()
+    app = start_app(camera, port, env={"WEB_PASSWORD": "pw"})
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        with pytest.raises(urllib.error.HTTPError, match="401") as refused:
+            results(base)
+        assert refused.value.headers["WWW-Authenticate"].startswith("Basic ")
+        opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(
+            password_mgr := urllib.request.HTTPPasswordMgrWithDefaultRealm()))
+        password_mgr.add_password(None, base, "anyone", "pw")
+        with opener.open(base + "results.json", timeout=10) as response:
+            assert "status" in json.loads(response.read())
+    finally:
+        app.stop(signal.SIGTERM)

@@ -1,0 +1,113 @@
+// The live page: the MJPEG video, the results and status twice a second, the recent events, the buttons, and
+// an unmistakable offline state when classify.py stops answering (or the camera is away).
+import {clock, eventRow, getJSON, refreshLive, say, send, url, wireLogout} from "./common.js";
+
+const $ = id => document.getElementById(id);
+const video = $("video"), view = $("view"), overlay = $("offline"), results = $("results"), status = $("status");
+const notice = $("notice"), teach = $("teach"), reply = $("reply");
+let run = null, lastAnswer = null, offline = false;
+
+function message(text) {
+  const row = document.createElement("div");
+  row.className = "row";
+  row.textContent = text;
+  return row;
+}
+
+function bars(predictions) {
+  return predictions.map(p => {
+    const row = document.createElement("div"), label = document.createElement("div");
+    const bar = document.createElement("div"), fill = document.createElement("div");
+    row.className = "row"; label.className = "label"; bar.className = "bar";
+    label.textContent = `${p.label}  ${Math.round(p.score * 100)}%`;
+    fill.style.width = `${Math.max(0, Math.min(1, p.score)) * 100}%`;
+    bar.append(fill); row.append(label, bar);
+    return row;
+  });
+}
+
+// Greyed video, an overlay that says since when, no results: a stopped app must not look live.
+function showOffline(text) {
+  view.classList.add("offline");
+  overlay.hidden = false;
+  overlay.textContent = text;
+  results.replaceChildren(message("no results while offline"));
+  notice.textContent = status.textContent = "";
+}
+
+function showOnline() {
+  view.classList.remove("offline");
+  overlay.hidden = true;
+}
+
+function show(data) {
+  const s = data.status;
+  $("clock").textContent = clock(new Date(data.time * 1000));
+  if (!s.source.online) {  // the app runs, but the camera is away
+    showOffline(s.source.message);
+    return;
+  }
+  showOnline();
+  notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
+  teach.hidden = !s.teach;
+  teach.textContent = `teach '${s.teach}'`;
+  if (!("frame" in data)) return;  // no result yet: keep "waiting..."
+  const shown = data.results.length ? data.results : s.notice ? [] : [{label: "(no label above the threshold)",
+                                                                     score: 0}];
+  results.replaceChildren(...bars(shown));
+  status.textContent = `capture ${s.capture_fps.toFixed(1)} fps, classify ${s.classify_fps.toFixed(1)} fps, ` +
+    `${s.inference_ms.toFixed(1)} ms; ${s.model}, ${s.threads} threads` +
+    (s.cpu_temp_c == null ? "" : `, ${s.cpu_temp_c.toFixed(0)} °C`) +
+    (s.cpu_percent == null ? "" : `, CPU ${s.cpu_percent.toFixed(0)}%`);
+}
+
+async function poll() {
+  let data = null;
+  try {
+    data = await getJSON("results.json");
+  } catch (e) {
+    if (!offline) {
+      offline = true;
+      showOffline(`offline since ${clock(lastAnswer || new Date())}: classify.py is not answering; reconnecting...`);
+    }
+  }
+  if (data) {
+    if (run !== null && data.run !== run) {  // restarted: a new token for the buttons, so a fresh page
+      location.reload();
+      return;
+    }
+    run = data.run;
+    lastAnswer = new Date();
+    if (offline) {  // back: the video stream ended with the app, so ask for it again
+      offline = false;
+      video.src = url(`stream.mjpg?t=${Date.now()}`);
+    }
+    show(data);
+  }
+  setTimeout(poll, 500);
+}
+
+async function pollEvents() {
+  try {
+    const data = await getJSON("events.json?per_page=5");
+    const box = $("events"), title = document.createElement("h3");
+    if (data.enabled) {
+      title.textContent = data.total ? "Recent events" : "No events yet";
+      box.replaceChildren(title, ...data.events.map(eventRow));
+    }
+  } catch (e) { /* offline: poll() says so */ }
+  refreshLive($("events"));
+  setTimeout(pollEvents, 3000);
+}
+
+for (const button of document.querySelectorAll("button[data-press]")) {
+  button.onclick = async () => {
+    reply.textContent = "...";
+    say(reply, await send(button.dataset.press));
+  };
+}
+wireLogout($("logout"));
+// The endless MJPEG request starts after the page has loaded, so the page counts as loaded.
+window.addEventListener("load", () => { video.src = url("stream.mjpg"); });
+poll();
+pollEvents();
