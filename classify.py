@@ -28,6 +28,7 @@ from utils.config import (
     non_empty_path,
 )
 from utils.errors import ClassifierError
+from utils.heap import keep_heap_compact
 from utils.native_stderr import separate_native_stderr
 from utils.stop import Stop
 
@@ -334,6 +335,7 @@ def report(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    keep_heap_compact()  # before any thread starts
     args = build_parser().parse_args(argv)
     try:
         options = options_from_args(args, argv)

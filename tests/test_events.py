@@ -10,6 +10,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -236,12 +238,11 @@ def test_a_start_that_fails_later_creates_no_events_folder(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 400 kB tmpfs: room for the journal and a snapshot, not for a clip (needs root, as CI is)."""
-    mount = tmp_path / "disk"
+@contextmanager
+def tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (e.g. "400k") mounted on the new folder `mount` (needs root, as CI is)."""
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)], capture_output=True,
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True,
                           text=True)
     if done.returncode != 0:
         skip_or_fail(f"cannot mount a small tmpfs (root is needed): {done.stderr.strip()}")
@@ -249,6 +250,13 @@ def small_disk(tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 400 kB tmpfs: room for the journal and a snapshot, not for a clip."""
+    with tmpfs(tmp_path / "disk", "400k") as mount:
+        yield mount
 
 
 def test_a_full_disk_loses_the_clip_not_the_classification(small_disk, aba_video, aba_run):

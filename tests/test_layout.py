@@ -19,7 +19,7 @@ ALLOWED = {
 }
 SHARED_MODULES = {"config", "config_file", "errors", "paths", "results", "sampler", "rate", "system_info",
                   "native_stderr", "broker_url", "utils", "stop", "resize", "regular_file", "areas",
-                  "run_summary"}
+                  "run_summary", "heap"}
 
 
 def module_name(path: Path) -> str:

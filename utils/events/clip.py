@@ -6,11 +6,16 @@ The format is chosen once, by what this machine can write (see README, Events: c
 3. OpenCV's 'mp4v' (MPEG-4 part 2): plays in OpenCV and VLC but not in Chrome or Firefox, so it warns.
 OpenCV's VP8 'VP80' would play in a browser, but took 48 ms of CPU per 640x480 frame here: it cannot keep
 up with a 30 fps camera, so it is not used.
+
+PyAV's clips are fragmented MP4 with a keyframe every second: each second is written out as a self-contained
+fragment, so a clip cut short by a kill or a power loss still plays up to its last second or so (a plain MP4
+is unplayable until its index is written at the end). Browsers, OpenCV and VLC play fragmented MP4 alike.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CLOCK = 90000  # ticks per second of the clips' timestamps (the MPEG clock)
 X264_OPTIONS = {"preset": "ultrafast", "crf": "26"}  # ultrafast: Constrained Baseline, plays everywhere
+KEYFRAME_SECONDS = 1.0  # a fragment closes at each keyframe: at most this much (plus the encoder's delay) is lost
+FRAGMENTED = "frag_keyframe+empty_moov+default_base_moof"  # the mov muxer's fragmented MP4, as MSE players use
 
 
 class ClipWriter(Protocol):
@@ -34,6 +41,9 @@ class ClipWriter(Protocol):
 
     def close(self) -> None:
         """Finishes the file (flushes the encoder and writes the index)."""
+
+    def sync(self) -> None:
+        """Makes what was written so far survive a power loss (fsync)."""
 
 
 def even_crop(image: np.ndarray) -> np.ndarray:
@@ -48,15 +58,24 @@ class PyAvClip:
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         import av
 
-        self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
+        rate = Fraction(fps or 30).limit_denominator(1001)
+        # Unbuffered: the muxer writes each fragment out whole as it closes, and sync() can fsync it.
+        self._file = path.open("wb", buffering=0)
         try:
-            self._stream = self._container.add_stream("libx264", rate=Fraction(fps or 30).limit_denominator(1001),
-                                                      options=X264_OPTIONS)
+            self._container = av.open(self._file, "w", format="mp4", options={"movflags": FRAGMENTED})
+        except BaseException:
+            self._file.close()
+            raise
+        try:
+            keyint = str(max(1, round(rate * KEYFRAME_SECONDS)))
+            self._stream = self._container.add_stream("libx264", rate=rate,
+                                                      options={**X264_OPTIONS, "g": keyint, "keyint_min": keyint})
             self._stream.width, self._stream.height = size[0] & ~1, size[1] & ~1
             self._stream.pix_fmt = "yuv420p"
             self._stream.codec_context.time_base = Fraction(1, CLOCK)
         except BaseException:
             self._container.close()
+            self._file.close()
             raise
         self._from_ndarray = av.VideoFrame.from_ndarray
         self._first: float | None = None
@@ -70,17 +89,24 @@ class PyAvClip:
         frame.pts, frame.time_base, self._last_pts = pts, Fraction(1, CLOCK), pts
         self._container.mux(self._stream.encode(frame))
 
+    def sync(self) -> None:
+        os.fsync(self._file.fileno())
+
     def close(self) -> None:
         try:
             self._container.mux(self._stream.encode(None))  # flush the encoder's delayed frames
         finally:
-            self._container.close()
+            try:
+                self._container.close()
+            finally:
+                self._file.close()
 
 
 class OpenCvClip:
     """cv2.VideoWriter at a constant frame rate (it cannot take timestamps)."""
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, fourcc: str) -> None:
+        self.path = path
         with native_stderr_to_log():
             self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*fourcc), fps or 30.0,
                                            (size[0] & ~1, size[1] & ~1))
@@ -89,6 +115,9 @@ class OpenCvClip:
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
         self._writer.write(np.ascontiguousarray(even_crop(image)))
+
+    def sync(self) -> None:
+        pass  # OpenCV's MP4 is unplayable until closed: nothing worth syncing before
 
     def close(self) -> None:
         self._writer.release()

@@ -1,14 +1,38 @@
-"""The events folder's size bound (--events-max-mb): the oldest clips and snapshots go first, the journal stays."""
+"""The events folder's size bound (--events-max-mb): the oldest clips and snapshots go first, the journal stays.
+
+Only the app's own files count and are ever deleted: their names are event ids (20250131T120000-waving-hand-
+3fa2c1.mp4), a pattern no camera or phone uses, so a folder that also holds the user's photos and videos is safe.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 EVENT_FILES = (".mp4", ".jpg")  # what an event leaves besides its lines in events.jsonl
 PARTIAL = ".partial"            # in the names of files still being written: ".<id>.partial.mp4"
+# An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits) and a suffix.
+APP_FILE = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}\.(mp4|jpg)")
+OTHER_MEDIA = (".mp4", ".jpg", ".jpeg", ".png", ".mov", ".mkv", ".avi", ".heic", ".webm")
+
+
+def is_app_file(name: str) -> bool:
+    """True for a clip or snapshot this app wrote (by its name); the user's own files never match."""
+    return APP_FILE.fullmatch(name) is not None
+
+
+def warn_about_other_media(folder: Path) -> list[str]:
+    """One warning when the events folder also holds media the app did not write; returns their names."""
+    others = sorted(p.name for p in folder.iterdir()
+                    if p.suffix.lower() in OTHER_MEDIA and not p.name.startswith(".") and not is_app_file(p.name))
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        log.warning("--events-dir %s also holds %d files the app did not write (%s): they are left alone and not "
+                    "counted in --events-max-mb; a folder of its own is tidier", folder, len(others), shown)
+    return others
 
 
 def partial_name(name: str) -> str:
@@ -17,19 +41,21 @@ def partial_name(name: str) -> str:
     return f".{stem}{PARTIAL}{dot}{suffix}"
 
 
-def remove_partials(folder: Path) -> None:
-    """Deletes files left half-written by a run that was killed (SIGKILL, power loss)."""
-    for path in folder.glob(f".*{PARTIAL}.*"):
-        path.unlink(missing_ok=True)
-        log.info("removed %s, left unfinished by an earlier run", path.name)
+def final_name(partial: str) -> str:
+    """The inverse of partial_name: ".<id>.partial.mp4" -> "<id>.mp4" ("" for any other name)."""
+    stem, dot, suffix = partial.rpartition(".")
+    if not (partial.startswith(".") and stem.endswith(PARTIAL)):
+        return ""
+    return f"{stem[1:-len(PARTIAL)]}{dot}{suffix}"
 
 
 def enforce_budget(folder: Path, max_bytes: float) -> list[str]:
     """Deletes whole events (clip and snapshot), oldest first, until their files fit in `max_bytes`; the newest
-    event is always kept. Returns the names deleted."""
+    event is always kept, and files the app did not write are neither counted nor touched. Returns the names
+    deleted."""
     groups: dict[str, list[tuple[float, int, Path]]] = {}
     for path in folder.iterdir():
-        if path.suffix in EVENT_FILES and not path.name.startswith(".") and path.is_file():
+        if is_app_file(path.name) and path.is_file():
             try:
                 stat = path.stat()
             except OSError:

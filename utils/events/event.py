@@ -33,8 +33,11 @@ class Event:
     peak_frame: int
     end: float | None = None
     end_utc: datetime | None = None
-    reason: str | None = None  # why it ended: "ended", "replaced" (another watched action) or "stopped"
-    files: tuple[str, ...] = ()
+    # Why it ended: "ended", "replaced" (another watched action), "stopped", or "interrupted" (the app was
+    # killed or lost power during it; closed at the next start).
+    reason: str | None = None
+    files: tuple[str, ...] = ()  # the files that exist when the end is announced
+    lost: tuple[str, ...] = ()   # the files that could not be written (a full disk, a read-only folder)
 
     @property
     def duration(self) -> float | None:
@@ -51,4 +54,6 @@ class Event:
         if kind == END:
             data.update(end=round(self.end or 0.0, 6), end_utc=utc_text(self.end_utc or self.start_utc),
                         duration=round(self.duration or 0.0, 6), reason=self.reason, files=list(self.files))
+            if self.lost:
+                data["lost"] = list(self.lost)
         return data

@@ -4,7 +4,11 @@ The main loop only copies each frame into a queue (about 0.1 ms at 640x480); JPE
 encoding clips and writing files happen on the "recorder" thread, so a camera's classification never waits for
 the disk (when the thread falls behind, frames are left out of the clips and counted). A file is read as fast
 as the recorder keeps up instead, so its clips lose no frame. Files are written under a hidden temporary name
-and renamed when complete.
+and renamed when complete; a clip being written is synced to disk every few seconds, so a power loss costs
+only its last seconds (recovery.py keeps it at the next start).
+
+An event's end is announced once its files are done (the clip ends post-roll seconds after the event): the
+recorder reports which files exist and which were lost, and only those that exist are listed.
 """
 
 from __future__ import annotations
@@ -21,16 +25,24 @@ import cv2
 import numpy as np
 
 from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
-from utils.events.disk import enforce_budget, partial_name, remove_partials
+from utils.events.disk import enforce_budget, partial_name, warn_about_other_media
 from utils.events.outage import Outage, describe
-from utils.events.ring import FrameRing
+from utils.events.ring import FrameRing, decode
+from utils.heap import release_free_memory
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING = 15      # frames waiting for the thread (14 MB at 640x480, 0.5 s at 30 fps): then a camera drops
+# Frames waiting for the thread, in bytes, as the app's memory is bounded (15 raw frames at 640x480 were 14 MB):
+# up to RAW_PENDING_BYTES they wait as they are (3 frames at 640x480); beyond, a camera's frames wait as JPEG
+# (encoded on the main loop, 1.5 ms at 640x480, only while the thread is behind: about 35 more frames at
+# 640x480), and beyond MAX_PENDING_BYTES they are left out of the clips.
+RAW_PENDING_BYTES = 3 * 1024 * 1024
+MAX_PENDING_BYTES = 5 * 1024 * 1024
 RING_MARGIN_S = 0.5   # the ring holds this much more than pre-roll + min-seconds
 SNAPSHOT_QUALITY = 90
 CLOSE_TIMEOUT_S = 30.0
+SYNC_S = 2.0          # open clips are fsynced this often (wall clock)
+TRIM_S = 30.0         # the free memory inside the heaps is handed back this often
 
 
 @dataclass
@@ -40,6 +52,24 @@ class _Clip:
     until: float | None   # the last (event end + post-roll), once the event has ended
     writer: ClipWriter | None = None
     frames: int = 0
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of an event's files: `written` exist in the folder, `lost` could not be written."""
+
+    event_id: str
+    written: tuple[str, ...]
+    lost: tuple[str, ...]
+
+
+@dataclass
+class _Ending:
+    """An event that ended, waiting for its clip (post-roll) before its files are reported."""
+
+    event_id: str
+    names: list[str]   # its clip and snapshot
+    clip: str | None   # the clip, while the recorder may still be writing it
 
 
 def write_file(path: Path, data: bytes) -> None:
@@ -67,15 +97,19 @@ class Recorder:
         self.max_bytes = max_mb * 1024 * 1024
         self.fps = fps
         self.live = live
-        remove_partials(folder)
+        warn_about_other_media(folder)
         self.format = clip_format or choose_clip_format(folder)
         self.ring = FrameRing(pre_roll + min_seconds + RING_MARGIN_S)
         self.dropped = 0
         self.clips_written = 0
         self.thread_cpu_s = 0.0  # CPU time of the recorder thread, for the benchmark
         self._clips: list[_Clip] = []
+        self._endings: list[_Ending] = []
+        self._saved: queue.Queue[Saved] = queue.Queue()  # filled by the thread, emptied by take_saved()
+        self._last_sync = self._last_trim = time.monotonic()
         self._queue: queue.Queue[tuple] = queue.Queue()
-        self._frame_slots = threading.Semaphore(MAX_PENDING)  # taken by add_frame, given back by the thread
+        self._pending_bytes = 0  # of the frames in the queue: added by add_frame, taken off by the thread
+        self._room = threading.Condition()
         self._outage = Outage(f"recording into {folder}", "clips and snapshots are not saved until it works")
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
@@ -85,14 +119,31 @@ class Recorder:
     # ---- called on the main loop: each returns at once
 
     def add_frame(self, timestamp: float, image: np.ndarray) -> None:
-        """Hands over a frame: a camera's is dropped when MAX_PENDING wait, a file's waits for room."""
-        if not self._frame_slots.acquire(blocking=not self.live):
-            if not self.dropped:
-                log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left out "
-                            "of the clips (classification goes on)")
-            self.dropped += 1
+        """Hands over a frame: a file's waits for room; a camera's waits as JPEG when the thread is behind, and
+        is dropped when MAX_PENDING_BYTES wait."""
+        if not self.live:
+            with self._room:
+                self._room.wait_for(lambda: self._fits(image.nbytes, RAW_PENDING_BYTES))
+                self._pending_bytes += image.nbytes
+            self._queue.put(("frame", timestamp, image.copy(), image.nbytes))  # a copy: the overlay comes next
             return
-        self._queue.put(("frame", timestamp, image.copy()))  # a copy: the overlay is drawn on the frame next
+        with self._room:
+            behind = not self._fits(image.nbytes, RAW_PENDING_BYTES)
+        frame: np.ndarray | bytes | None = self.ring.encode(image) if behind else image.copy()
+        size = image.nbytes if isinstance(frame, np.ndarray) else len(frame or b"")
+        with self._room:
+            if frame is None or not self._fits(size, MAX_PENDING_BYTES):
+                if not self.dropped:
+                    log.warning("recorder: the encoder or the disk is too slow for this camera; frames are left "
+                                "out of the clips (classification goes on)")
+                self.dropped += 1
+                return
+            self._pending_bytes += size
+        self._queue.put(("frame", timestamp, frame, size))
+
+    def _fits(self, size: int, limit: int) -> bool:
+        """Room for `size` more bytes of waiting frames (one frame always fits, however large)."""
+        return not self._pending_bytes or self._pending_bytes + size <= limit
 
     def start_clip(self, event_id: str, start: float) -> str:
         """Starts the clip of an event that began at stream time `start`; returns the clip's file name."""
@@ -100,15 +151,25 @@ class Recorder:
         self._queue.put(("start", name, start - self.pre_roll))
         return name
 
-    def end_clip(self, clip_name: str, end: float) -> None:
-        """The event ended at `end`: the clip ends post-roll seconds later (or when the recorder closes)."""
-        self._queue.put(("end", clip_name, end + self.post_roll))
+    def end_event(self, event_id: str, clip_name: str | None, end: float, snapshot: np.ndarray | None) -> None:
+        """The event ended at `end`: its clip ends post-roll seconds later (or when the recorder closes), and its
+        snapshot is replaced by `snapshot` (its peak). A Saved comes out of take_saved() once both are done."""
+        self._queue.put(("end", event_id, clip_name, end + self.post_roll, snapshot))
 
     def save_snapshot(self, event_id: str, image: np.ndarray) -> str:
-        """Saves a BGR image as the event's JPEG snapshot; returns its file name."""
+        """Saves a BGR image as the event's JPEG snapshot (replacing an earlier one whole); returns its name."""
         name = event_id + ".jpg"
         self._queue.put(("snapshot", name, image))
         return name
+
+    def take_saved(self) -> list[Saved]:
+        """The events whose files are done since the last call (never waits)."""
+        saved = []
+        while True:
+            try:
+                saved.append(self._saved.get_nowait())
+            except queue.Empty:
+                return saved
 
     def close(self) -> None:
         """Finishes every open clip with the frames it has (post-roll cut short) and stops the thread."""
@@ -118,7 +179,7 @@ class Recorder:
         self._queue.put(("stop",))
         self._thread.join(CLOSE_TIMEOUT_S)
         if self._thread.is_alive():
-            log.warning("recorder: still writing after %.0f s; its unfinished files are removed at the next start",
+            log.warning("recorder: still writing after %.0f s; what its clip holds so far is kept at the next start",
                         CLOSE_TIMEOUT_S)
         if self.dropped:
             log.info("recorder: %d frames were left out of the clips: the encoder or the disk was behind",
@@ -131,12 +192,15 @@ class Recorder:
             kind, *args = self._queue.get()
             try:
                 if kind == "frame":
-                    self._frame_slots.release()
-                    self._on_frame(*args)
+                    timestamp, frame, size = args
+                    with self._room:
+                        self._pending_bytes -= size
+                        self._room.notify()
+                    self._on_frame(timestamp, frame)
                 elif kind == "start":
                     self._start(*args)
                 elif kind == "end":
-                    self._set_end(*args)
+                    self._end_event(*args)
                 elif kind == "snapshot":
                     self._snapshot(*args)
                 else:
@@ -145,15 +209,35 @@ class Recorder:
                 log.exception("recorder: unexpected error")
         for clip in list(self._clips):
             self._finish(clip)
+        self._report_endings()
         self.thread_cpu_s = time.thread_time()
 
-    def _on_frame(self, timestamp: float, image: np.ndarray) -> None:
-        self.ring.add(timestamp, image)
+    def _on_frame(self, timestamp: float, frame: np.ndarray | bytes) -> None:
+        if isinstance(frame, bytes):  # it waited as JPEG: decoded only when a clip needs its pixels
+            jpeg, image = frame, None
+            self.ring.add_jpeg(timestamp, jpeg)
+        else:
+            jpeg, image = b"", frame
+            self.ring.add(timestamp, image)
         for clip in list(self._clips):
             if clip.until is not None and timestamp > clip.until:
                 self._finish(clip)
             else:
+                if image is None:
+                    image = decode(jpeg)
                 self._write(clip, timestamp, image)
+        if time.monotonic() - self._last_trim >= TRIM_S:
+            self._last_trim = time.monotonic()
+            release_free_memory()
+        if time.monotonic() - self._last_sync >= SYNC_S:
+            self._last_sync = time.monotonic()
+            for clip in self._clips:
+                if clip.writer is not None:
+                    try:
+                        clip.writer.sync()
+                    except OSError as e:
+                        log.debug("recorder: syncing %s: %s", clip.name, e)
+        self._report_endings()
 
     def _start(self, name: str, start: float) -> None:
         clip = _Clip(name, start, None)
@@ -161,10 +245,26 @@ class Recorder:
         for timestamp, image in self.ring.since(start):
             self._write(clip, timestamp, image)
 
-    def _set_end(self, name: str, until: float) -> None:
+    def _end_event(self, event_id: str, clip_name: str | None, until: float, snapshot: np.ndarray | None) -> None:
+        names = [clip_name] if clip_name else []
+        ending = _Ending(event_id, names, clip_name)
+        if snapshot is not None:
+            names.append(self._snapshot(event_id + ".jpg", snapshot))
         for clip in self._clips:
-            if clip.name == name:
+            if clip.name == clip_name:
                 clip.until = until
+        self._endings.append(ending)
+        self._report_endings()
+
+    def _report_endings(self) -> None:
+        """Hands over the endings whose clip is finished (or failed, or never started): the files that exist."""
+        open_clips = {clip.name for clip in self._clips}
+        for ending in list(self._endings):
+            if ending.clip in open_clips:
+                continue
+            self._endings.remove(ending)
+            written = tuple(n for n in ending.names if (self.folder / n).is_file())
+            self._saved.put(Saved(ending.event_id, written, tuple(n for n in ending.names if n not in written)))
 
     def _write(self, clip: _Clip, timestamp: float, image: np.ndarray) -> None:
         try:
@@ -195,6 +295,7 @@ class Recorder:
         self.clips_written += 1
         log.info("saved %s (%d frames)", clip.name, clip.frames)
         self._keep_budget()
+        release_free_memory()  # the encoder's buffers were freed: keeps a long run's memory flat
 
     def _abort(self, clip: _Clip) -> None:
         if clip in self._clips:
@@ -206,7 +307,7 @@ class Recorder:
                 log.debug("recorder: closing a failed clip: %s", e)
         self._temp(clip.name).unlink(missing_ok=True)
 
-    def _snapshot(self, name: str, image: np.ndarray) -> None:
+    def _snapshot(self, name: str, image: np.ndarray) -> str:
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
         try:
             if not ok:
@@ -214,9 +315,10 @@ class Recorder:
             write_file(self.folder / name, jpeg.tobytes())
         except OSError as e:
             self._outage.failed(f"cannot write {name}: {describe(e)}")
-            return
+            return name
         self._outage.ok()
         self._keep_budget()
+        return name
 
     def _keep_budget(self) -> None:
         try:

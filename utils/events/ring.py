@@ -16,6 +16,10 @@ JPEG_QUALITY = 90  # the clip is encoded again from these: keep them close to th
 MAX_FPS = 120      # the ring never holds more than seconds x this many frames
 
 
+def decode(jpeg: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
+
 class FrameRing:
     """Holds (timestamp, JPEG) for the frames of the last `seconds` of stream time."""
 
@@ -28,15 +32,23 @@ class FrameRing:
     def __len__(self) -> int:
         return len(self._frames)
 
+    def encode(self, image: np.ndarray) -> bytes | None:
+        """The frame as the ring keeps it (safe on any thread)."""
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        return jpeg.tobytes() if ok else None
+
     def add(self, timestamp: float, image: np.ndarray) -> None:
+        jpeg = self.encode(image)
+        if jpeg is not None:
+            self.add_jpeg(timestamp, jpeg)
+
+    def add_jpeg(self, timestamp: float, jpeg: bytes) -> None:
+        """Adds a frame already encoded by encode()."""
         if self._frames and timestamp < self._frames[-1][0]:
             self.clear()  # the clock went back (a looped file, a restarted camera): older frames do not precede
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
-        if not ok:
-            return
         if len(self._frames) == self._frames.maxlen:
             self.nbytes -= len(self._frames[0][1])
-        self._frames.append((timestamp, jpeg.tobytes()))
+        self._frames.append((timestamp, jpeg))
         self.nbytes += len(self._frames[-1][1])
         while self._frames and self._frames[0][0] < timestamp - self.seconds:
             self.nbytes -= len(self._frames.popleft()[1])
@@ -49,7 +61,7 @@ class FrameRing:
         """The frames at or after `timestamp`, decoded, oldest first."""
         for when, jpeg in list(self._frames):
             if when >= timestamp:
-                yield when, cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+                yield when, decode(jpeg)
 
     def rate(self) -> float:
         """Frames per second over the ring (0 with fewer than two frames): for a source that does not say."""

@@ -14,7 +14,8 @@ from utils.config import EventOptions
 from utils.events.event import START, Event
 from utils.events.journal import JOURNAL_NAME, Journal
 from utils.events.output import EventOutput
-from utils.events.recorder import Recorder
+from utils.events.recorder import Recorder, Saved
+from utils.events.recovery import close_interrupted_events
 from utils.events.tracker import CANDIDATE, EVENT, Change, EventTracker
 from utils.sinks.base import Command, Update
 from utils.sinks.overlay import draw_overlay
@@ -34,23 +35,35 @@ def snapshot_image(update: Update) -> np.ndarray:
 
 class EventSink:
     """Events from the results; clips and snapshots through the recorder (when recording); each start and end
-    to every EventOutput. It comes first among the sinks, so the recorder copies frames before any overlay."""
+    to every EventOutput. It comes first among the sinks, so the recorder copies frames before any overlay.
+
+    When recording, the snapshot is written as the event starts (its peak so far) and replaced by the event's
+    peak at the end; the end is announced once the clip is finished, with the files that exist. `interrupted`
+    are the events an earlier run left open: each output hears their end first, as of any event.
+    """
 
     def __init__(self, tracker: EventTracker, outputs: Sequence[EventOutput] = (),
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, interrupted: Sequence[Event] = ()) -> None:
         self.tracker = tracker
         self.outputs = list(outputs)
         self.recorder = recorder
+        self.interrupted = list(interrupted)
         self.needs_status = recorder is not None  # the snapshot shows the status lines
         self.wants_every_frame = recorder is not None  # the pre-roll and the clip hold every frame
         self.events: list[Event] = []  # every event that ended, for tests and the benchmark
         self._peaks: dict[str, Update] = {}  # EVENT/CANDIDATE -> the update with that run's peak score
         self._clip: str | None = None
+        self._ending: dict[str, Event] = {}  # ended events waiting for the recorder to finish their files
         self._closed = False
+        for event in self.interrupted:
+            self._tell("on_end", event)
 
     def add_output(self, output: EventOutput) -> None:
-        """Another consumer of the events (e.g. MQTT), told of every start and end from now on."""
+        """Another consumer of the events (e.g. MQTT), told of every start and end from now on (and of the
+        ends of the events an earlier run left open)."""
         self.outputs.append(output)
+        for event in self.interrupted:
+            self._tell("on_end", event, [output])
 
     def write(self, update: Update) -> Command | None:
         if not update.status.source.online:
@@ -66,6 +79,8 @@ class EventSink:
                 frame = dataclasses.replace(update.frame, image=update.frame.image.copy(), lores=None)
                 self._peaks[self.tracker.peak_of] = dataclasses.replace(update, frame=frame)
             self._apply(changes)
+        if self._ending:
+            self._announce(self.recorder.take_saved() if self.recorder else [])
         return None
 
     def _apply(self, changes: list[Change]) -> None:
@@ -81,26 +96,38 @@ class EventSink:
             self._clip = self.recorder.start_clip(event.id, event.start)
             if CANDIDATE in self._peaks:
                 self._peaks[EVENT] = self._peaks.pop(CANDIDATE)
+            if EVENT in self._peaks:  # at once: a kill or power loss later still leaves a snapshot
+                self.recorder.save_snapshot(event.id, snapshot_image(self._peaks[EVENT]))
         self._tell("on_start", event)
 
     def _ended(self, event: Event) -> None:
-        files: list[str] = []
-        if self.recorder is not None:
-            if self._clip is not None:
-                self.recorder.end_clip(self._clip, event.end or event.start)
-                files.append(self._clip)
-                self._clip = None
-            peak = self._peaks.pop(EVENT, None)
-            if peak is not None:
-                files.append(self.recorder.save_snapshot(event.id, snapshot_image(peak)))
-        event = dataclasses.replace(event, files=tuple(files))
         log.info("event: %s ended at %.1f s after %.1f s (%s)", event.label, event.end or 0.0,
                  event.duration or 0.0, event.reason)
+        if self.recorder is None:
+            self._announced(event)
+            return
+        peak = self._peaks.pop(EVENT, None)
+        self.recorder.end_event(event.id, self._clip, event.end or event.start,
+                                snapshot_image(peak) if peak is not None else None)
+        self._clip = None
+        self._ending[event.id] = event
+
+    def _announce(self, saved: Sequence[Saved]) -> None:
+        """Announces the ends whose files the recorder has finished, listing only the files that exist."""
+        for outcome in saved:
+            event = self._ending.pop(outcome.event_id, None)
+            if event is None:
+                continue
+            if outcome.lost:
+                log.warning("event %s: not saved: %s (see the warning above)", event.id, ", ".join(outcome.lost))
+            self._announced(dataclasses.replace(event, files=outcome.written, lost=outcome.lost))
+
+    def _announced(self, event: Event) -> None:
         self.events.append(event)
         self._tell("on_end", event)
 
-    def _tell(self, method: str, event: Event) -> None:
-        for output in self.outputs:
+    def _tell(self, method: str, event: Event, outputs: Sequence[EventOutput] | None = None) -> None:
+        for output in self.outputs if outputs is None else outputs:
             try:
                 getattr(output, method)(event)
             except Exception as e:  # outputs fail softly by contract; a bug in one must not stop the others
@@ -114,6 +141,11 @@ class EventSink:
         self._apply(self.tracker.finish())
         if self.recorder is not None:
             self.recorder.close()
+            self._announce(self.recorder.take_saved())
+            for event in list(self._ending.values()):  # the recorder did not finish in time
+                names = (event.id + self.recorder.format.suffix, event.id + ".jpg")
+                written = tuple(n for n in names if (self.recorder.folder / n).is_file())
+                self._announce([Saved(event.id, written, tuple(n for n in names if n not in written))])
         for output in self.outputs:
             try:
                 output.close()
@@ -137,6 +169,7 @@ def make_event_sink(options: EventOptions, source_description: str = "", source_
 
             outputs.append(WebhookOutput(options.webhook))
         outputs.insert(0, Journal(options.events_dir))  # first: the journal has an event before the others act
+        interrupted = close_interrupted_events(options.events_dir)  # the folder exists now
         if options.record:
             recorder = Recorder(options.events_dir, options.pre_roll, options.post_roll, options.event_min_seconds,
                                 options.events_max_mb, source_fps, live)
@@ -149,4 +182,4 @@ def make_event_sink(options: EventOptions, source_description: str = "", source_
     log.info("events: watching %s (score >= %g for %g s, ended after %g s below); journal %s",
              ", ".join(map(repr, options.event)), options.event_threshold, options.event_min_seconds,
              options.event_end_seconds, options.events_dir / JOURNAL_NAME)
-    return EventSink(tracker, outputs, recorder)
+    return EventSink(tracker, outputs, recorder, interrupted)

@@ -6,6 +6,12 @@ client. A JPEG is encoded only while someone is watching, and at most `max_fps` 
 connect and press buttons is web_access's job; here every connection is also bounded in time and number.
 The pages, their style and scripts are static files in web_static/; the server fills in the run's token and
 the camera's name.
+
+Connections that have not yet sent a whole request (slowloris: a header byte every few seconds, from many
+connections) cannot lock the view: they wait in a small pool of their own, not in the serving slots; the
+whole request head must arrive within a deadline (not per read); and when the pool is full, or one address
+holds its share of it, a new connection pushes out the oldest waiting one, so a browser's request, sent whole
+at once, always gets through.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import socket
 import threading
@@ -40,10 +47,14 @@ from utils.sinks.web_access import TOKEN_HEADER, WILDCARDS, WebAccess, same_orig
 log = logging.getLogger(__name__)
 
 WANTED_SECONDS = 2.0  # a client's request for frames lasts this long; streams renew it every frame
-# A client that sends nothing, or reads nothing, for this long is dropped, and only this many are served at
-# once (each holds a thread): idle connections cannot pile up until the Pi runs out of memory.
+# A client whose request head is not complete after this long, or that reads nothing for this long, is
+# dropped, and only this many requests are served at once (each holds a thread): idle connections cannot pile
+# up until the Pi runs out of memory.
 CONNECTION_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 32
+MAX_WAITING = 16             # connections still sending their request head (each holds a thread too)
+MAX_WAITING_PER_ADDRESS = 8  # of which one address may hold this many
+SERVE, BUSY, DROPPED = "serve", "busy", "dropped"  # what becomes of a connection whose request head arrived
 # The page's buttons: what each asks of the pipeline, and what the page shows when it is done.
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
 BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh",
@@ -62,44 +73,85 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\n"
-        b"Retry-After: 5\r\nConnection: close\r\n\r\ntoo many connections\n")
 
 
 class _Server(ThreadingHTTPServer):
-    """Serves each connection on its own daemon thread, at most `max_connections` at once."""
+    """Serves each connection on its own daemon thread: at most `max_connections` requests at once, and
+    besides them at most MAX_WAITING connections still sending their request head (the oldest pushed out)."""
 
     daemon_threads = True  # a client streaming for hours never holds up the exit
+    request_queue_size = 64  # the listen backlog: a burst of connections waits to be accepted, not refused
     sink: WebSink
     access: WebAccess
-    connection_timeout: float
+    connection_timeout: float = CONNECTION_TIMEOUT_S  # also the deadline for a whole request head
     refusals = 0  # requests to change something that did not come from the page
+    pushed_out = 0  # waiting connections dropped for a newer one or for their deadline
 
-    def __init__(self, address: tuple[str, int], max_connections: int) -> None:
+    def __init__(self, address: tuple[str, int], max_connections: int, max_waiting: int = MAX_WAITING,
+                 max_waiting_per_address: int = MAX_WAITING_PER_ADDRESS) -> None:
         self._slots = threading.BoundedSemaphore(max_connections)
+        self.max_waiting = max_waiting
+        self.max_waiting_per_address = max_waiting_per_address
+        self._lock = threading.Lock()
+        self._waiting: dict[socket.socket, tuple[str, float]] = {}  # -> (address, deadline), oldest first
+        self._serving: set[socket.socket] = set()  # the connections holding a slot
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address):
-        if not self._slots.acquire(blocking=False):
-            log.debug("web: %s refused: %s", client_address[0], BUSY.split(b"\r\n")[0].decode())
-            try:
-                request.settimeout(1.0)
-                request.sendall(BUSY)
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
+        with self._lock:
+            same = [s for s, (address, _) in self._waiting.items() if address == client_address[0]]
+            if len(same) >= self.max_waiting_per_address:
+                self._push_out(same[0], "its address holds too many connections that sent no request yet")
+            elif len(self._waiting) >= self.max_waiting:
+                self._push_out(next(iter(self._waiting)), "too many connections sent no request yet")
+            self._waiting[request] = (client_address[0], time.monotonic() + self.connection_timeout)
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._forget(request)
             raise
+
+    def _push_out(self, request: socket.socket, why: str) -> None:
+        """Ends a waiting connection (under the lock): its thread's read returns at once and it closes."""
+        address, _ = self._waiting.pop(request)
+        self.pushed_out += 1
+        log.log(logging.WARNING if self.pushed_out == 1 else logging.DEBUG,
+                "web: dropped a connection from %s: %s (a slow or hostile client?)", address, why)
+        try:
+            request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # closed meanwhile
+
+    def service_actions(self) -> None:
+        """Between requests (every poll interval): drops the connections whose head is late."""
+        now = time.monotonic()
+        with self._lock:
+            for request in [r for r, (_, deadline) in self._waiting.items() if deadline < now]:
+                self._push_out(request, "its request was not complete in time")
+
+    def head_received(self, request: socket.socket) -> str:
+        """A connection sent its whole request head: it leaves the waiting pool and takes a serving slot.
+        Returns SERVE, BUSY (every slot taken) or DROPPED (pushed out meanwhile: its head may be cut short)."""
+        with self._lock:
+            if self._waiting.pop(request, None) is None:
+                return DROPPED
+            if not self._slots.acquire(blocking=False):
+                return BUSY
+            self._serving.add(request)
+            return SERVE
+
+    def _forget(self, request: socket.socket) -> None:
+        with self._lock:
+            self._waiting.pop(request, None)
+            if request in self._serving:
+                self._serving.discard(request)
+                self._slots.release()
 
     def process_request_thread(self, request, client_address):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._forget(request)
 
 
 class _Server6(_Server):
@@ -115,6 +167,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         log.debug("web: %s %s", self.address_string(), format % args)
+
+    def parse_request(self) -> bool:
+        """After the whole head: a serving slot, or 503 when every one is busy."""
+        if not super().parse_request():
+            return False
+        admitted = self.server.head_received(self.connection)
+        if admitted == SERVE:
+            return True
+        self.close_connection = True
+        if admitted == DROPPED:
+            return False
+        log.debug("web: %s refused: too many connections", self.address_string())
+        try:
+            self._send(b"too many connections\n", "text/plain", HTTPStatus.SERVICE_UNAVAILABLE,
+                       {"Retry-After": "5", "Connection": "close"})
+        except OSError:
+            pass
+        return False
 
     def _headers(self, content_type: str, status: HTTPStatus, length: int | None = None,
                  extra: dict[str, str] | None = None) -> None:
@@ -293,12 +363,24 @@ class _Handler(BaseHTTPRequestHandler):
                 log.info("web: deleted event %s", event_id)
                 self._json({"message": "deleted"})
 
+    def _client_gone(self) -> bool:
+        """The client closed its end (seen without waiting: a closed socket reads as end-of-file)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
     def _stream(self, sink: WebSink) -> None:
         self._headers("multipart/x-mixed-replace; boundary=frame", HTTPStatus.OK)
         seen = -1
         while not sink.closed:
             jpeg, seen = sink.next_jpeg(seen)
             if jpeg is None:
+                if self._client_gone():  # no frame to write would tell: free the slot now
+                    return
                 continue
             self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
             self.wfile.write(jpeg + b"\r\n")
