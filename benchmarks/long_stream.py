@@ -50,7 +50,7 @@ SHORT_SECONDS = 20  # each part of a short triple
 # An --event of a short action: its start this soon after the action is first top-1, its end this soon after the
 # action's last top-1 frame (stream seconds).
 EVENT_START_WITHIN, EVENT_END_WITHIN = 2.0, 4.0
-# The issue 18 targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
+# The long-run targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
 MAX_DELAY, FIRST_SHARE, SECOND_SHARE = 15, 0.95, 0.90
 METHODS = {
     "default": [],                                     # the app's defaults
