@@ -12,7 +12,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-EVENT_FILES = (".mp4", ".jpg")  # what an event leaves besides its lines in events.jsonl
 PARTIAL = ".partial"            # in the names of files still being written: ".<id>.partial.mp4"
 # An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits) and a suffix.
 APP_FILE = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}\.(mp4|jpg)")

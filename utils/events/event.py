@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 START = "start"
 END = "end"
@@ -13,6 +13,16 @@ END = "end"
 def utc_text(moment: datetime) -> str:
     """ISO 8601 with milliseconds and the zone, e.g. 2025-01-31T12:00:00.123+00:00."""
     return moment.isoformat(timespec="milliseconds")
+
+
+def parse_utc(text: object) -> datetime | None:
+    """A journal's time (utc_text's form) back as an aware datetime (one without a zone is UTC); None if it is not
+    one."""
+    try:
+        moment = datetime.fromisoformat(str(text)) if text else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
-from utils.events.event import utc_text
+from utils.events.event import parse_utc, utc_text
 from utils.events.journal import DELETED, JOURNAL_NAME, append_record, merge_lines
 
 # Names the recorder writes (an event id and a suffix): no slashes, no "..", no hidden files.
@@ -143,13 +143,6 @@ def local_day(record: dict) -> str | None:
     """The local day (on this computer) of an event's start, e.g. "2025-02-01" for 2025-01-31T23:30Z in Berlin."""
     start = parse_utc(record.get("start_utc"))
     return start.astimezone().date().isoformat() if start else None
-
-
-def parse_utc(text: object) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text)) if text else None
-    except ValueError:
-        return None
 
 
 def disabled_event_list() -> dict:

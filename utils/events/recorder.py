@@ -226,11 +226,12 @@ class Recorder:
                 if image is None:
                     image = decode(jpeg)
                 self._write(clip, timestamp, image)
-        if time.monotonic() - self._last_trim >= TRIM_S:
-            self._last_trim = time.monotonic()
+        now = time.monotonic()
+        if now - self._last_trim >= TRIM_S:
+            self._last_trim = now
             release_free_memory()
-        if time.monotonic() - self._last_sync >= SYNC_S:
-            self._last_sync = time.monotonic()
+        if now - self._last_sync >= SYNC_S:
+            self._last_sync = now
             for clip in self._clips:
                 if clip.writer is not None:
                     try:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from utils.events.disk import PARTIAL, final_name, is_app_file
-from utils.events.event import Event
+from utils.events.event import Event, parse_utc
 from utils.events.journal import recent_events
 
 log = logging.getLogger(__name__)
@@ -51,17 +51,9 @@ def keep_partial_clips(folder: Path) -> list[str]:
     return kept
 
 
-def _parse_utc(text: object) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(text))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _interrupted(folder: Path, record: dict) -> Event | None:
     """The ended Event of a start record with no end: its end is when its files were last written."""
-    start_utc = _parse_utc(record.get("start_utc"))
+    start_utc = parse_utc(record.get("start_utc"))
     if start_utc is None or not isinstance(record.get("start"), (int, float)):
         return None
     event_id = str(record["id"])
