@@ -70,6 +70,7 @@ class StreamClassifier:
         # The last RECENT_FEATURES per-frame features (out_sum - in_sum of the head), a ring by frame number kept
         # twice over, so that the last k are always one slice (no copy on every frame).
         self._recent = np.zeros((2 * RECENT_FEATURES, self.embedding_size), np.float32)
+        self.keep_recent = False  # the taught head turns the ring on (taught.features.observer); others skip it
         self._classified = 0
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
@@ -180,7 +181,7 @@ class StreamClassifier:
         if self.window:
             self.window.feed()
         self._interpreter.invoke()
-        if self._head:
+        if self._head and self.keep_recent:
             row = self._classified % RECENT_FEATURES
             np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1), out=self._recent[row])
             self._recent[row + RECENT_FEATURES] = self._recent[row]

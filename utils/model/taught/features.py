@@ -41,6 +41,7 @@ Observe = Callable[[], Observation]  # called after each classify()
 def observer(classifier, rate: float) -> Observe:
     """What a StreamClassifier gives the taught head after each classify(), at `rate` classified frames/s."""
     k = recent_frames(rate)
+    classifier.keep_recent = True  # from now on every classify() keeps its per-frame feature
 
     def observe() -> Observation:
         mean, frames = classifier.embedding()
