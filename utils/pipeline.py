@@ -75,7 +75,6 @@ class Pipeline:
         self.stop = stop or Stop()
         self.teaching = teaching
         self.result: Result | None = None
-        self.classified = 0
         self._last_frame: Frame | None = None
         self._last_index = -1
         self._outage_shown = False
@@ -89,6 +88,11 @@ class Pipeline:
             from utils.system_info import CpuMonitor
 
             self._cpu = CpuMonitor()
+
+    @property
+    def classified(self) -> int:
+        """Frames classified so far (the run's summary counts them)."""
+        return self.summary.frames
 
     def reset(self) -> None:
         """Starts the stream afresh (the `r` key): states, sampler and the shown result."""
@@ -115,7 +119,6 @@ class Pipeline:
             if self.teaching:
                 self.teaching.classified()
             self._classify_rate.tick()
-            self.classified += 1
             self.summary.add(self.result)
         return Update(frame, self.result, is_new, self._status() if self._needs_status else Status())
 

@@ -46,22 +46,20 @@ class DrmPreviewSink:
             camera.start_preview(Preview.DRM, **window)
             camera.start()
         except Exception as e:  # pykms/picamera2 raise RuntimeError, OSError, ImportError...
-            self._restore()
+            restore_null_preview(self.camera)
             raise ClassifierError(
                 f"cannot show the camera on the monitor through DRM ({e}): is a desktop running (then use "
                 "--display window), or is no monitor connected? The DRM preview needs python3-kms++ "
                 "(sudo apt install python3-kms++)") from e
         first = next_request(camera, first_frame_timeout)
         if first is None:
-            self._restore()
+            restore_null_preview(self.camera)
             raise ClassifierError(
                 f"cannot show the camera on the monitor through DRM: no frame within {first_frame_timeout:g} s, so "
                 "something else owns the screen (a desktop? then use --display window, or --display web)")
         first.release()
         log.debug("DRM preview on %s", ", ".join(name for name, _ in screens) or "the first connector")
 
-    def _restore(self) -> None:
-        restore_null_preview(self.camera)
 
     def write(self, update: Update) -> Command | None:
         now = time.monotonic()

@@ -15,10 +15,9 @@ from utils.sinks.mqtt.topics import Topics
 __all__ = ["MqttEventOutput", "MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
 
 
-def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "",
-              web_url: str | None = None) -> MqttSink:
-    """The MQTT sink for --mqtt, connecting in the background (or waiting for the broker with --mqtt-required).
-    `web_url` is the web view's address, Home Assistant's link to the device."""
+def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "") -> MqttSink:
+    """The MQTT sink for --mqtt, connecting in the background (or waiting for the broker with --mqtt-required);
+    the web view's link comes later, through link_web_view()."""
     assert options.mqtt is not None
     password = options.mqtt_password or os.environ.get("MQTT_PASSWORD") or None
     if password is not None and (problem := mqtt_string_problem(password)):
@@ -27,6 +26,6 @@ def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = 
     sink: MqttSink | None = None
     publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],
                               password, options.mqtt_ca)
-    sink = MqttSink(publisher, watched, options.ha_discovery, version, model, web_url)
+    sink = MqttSink(publisher, watched, options.ha_discovery, version, model)
     publisher.start(required=options.mqtt_required)
     return sink

@@ -37,12 +37,12 @@ class MqttSink:
     wants_every_frame = False
 
     def __init__(self, publisher: MqttPublisher, watched: Sequence[str] = (), discovery: bool = True,
-                 version: str = "", model: str = "", web_url: str | None = None) -> None:
+                 version: str = "", model: str = "") -> None:
         self.publisher = publisher
         self.topics: Topics = publisher.topics
         self.watched = tuple(watched)
         self._discovery_of = (version, model) if discovery else None
-        self._discovery = discovery_messages(self.topics, self.watched, version, model, web_url) if discovery else []
+        self._discovery = discovery_messages(self.topics, self.watched, version, model) if discovery else []
         self._state = NO_RESULT
         self._top: str | None = None
         self._last = -float("inf")

@@ -12,11 +12,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from utils.events.event import END, START
+
 APP = "pi-action-classifier"
 DISCOVERY_PREFIX = "homeassistant"
 ONLINE, OFFLINE = "online", "offline"
 ON, OFF = "ON", "OFF"
-EVENT_TYPES = ("start", "end")  # the "type" of the event objects, as in events.jsonl
+EVENT_TYPES = (START, END)  # the "type" of the event objects, as in events.jsonl
 
 
 def slug(text: str) -> str:
