@@ -591,6 +591,21 @@ def test_a_login_from_another_site_is_refused():
         web.close()
 
 
+def test_a_logout_from_another_site_is_refused_and_the_session_goes_on():
+    web = WebSink("127.0.0.1", free_port(), password="pw")
+    try:
+        cookie = cookie_of(web._server.access.new_session())
+        token, origin = page_token(web.url, {"Cookie": cookie}), web.url.rstrip("/")
+        for headers in ({"Origin": "http://evil.example", TOKEN_HEADER: token},  # another site, the token guessed
+                        {"Origin": origin, TOKEN_HEADER: "guess"}):               # the page's origin, no token
+            assert post(web.url + "logout", {"Cookie": cookie, **headers})[0] == 403
+        assert page_token(web.url, {"Cookie": cookie}) == token  # still logged in
+        from_the_page = {"Cookie": cookie, "Origin": origin, TOKEN_HEADER: token}
+        assert post(web.url + "logout", from_the_page) == (200, "logged out")
+    finally:
+        web.close()
+
+
 def test_the_events_folder_pages_filters_and_deletes(tmp_path):
     """The journal as the events pages read it: states, pages, filters, and a deletion that keeps the lines."""
     since = datetime(2025, 1, 31, 12, 0, tzinfo=timezone.utc)  # when this run's web view started

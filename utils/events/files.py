@@ -38,6 +38,9 @@ def event_file(folder: Path | None, name: str) -> tuple[Path, str] | None:
     return path, CONTENT_TYPES[path.suffix]
 
 
+NO_SUCH_EVENT = "no such event"  # what delete() answers for an id the journal does not have
+
+
 class EventFolder:
     """The events of one folder's journal, kept between requests. The journal is only ever appended to, so a
     change reads only the lines added since (the first page of a 10,000-event journal is read whole once)."""
@@ -127,7 +130,7 @@ class EventFolder:
         lines: it is only ever appended to). Returns why it cannot, or None when done."""
         event = self.find(event_id)
         if event is None:
-            return "no such event"
+            return NO_SUCH_EVENT
         if event["state"] == GOING_ON:
             return "the event is still going on; delete it once it has ended"
         for url in (event.get("clip"), event.get("snapshot")):

@@ -38,7 +38,7 @@ import cv2
 
 from utils.config import is_loopback, web_exposure_problem
 from utils.errors import ClassifierError
-from utils.events.files import EventFolder, disabled_event_list, event_file
+from utils.events.files import NO_SUCH_EVENT, EventFolder, disabled_event_list, event_file
 from utils.results import Result
 from utils.sinks.base import Command, Status, Update
 from utils.sinks.overlay import Annotator
@@ -350,18 +350,17 @@ class _Handler(BaseHTTPRequestHandler):
         """DELETE /events/<id>: the event's clip and snapshot, from the events page only."""
         sink = self.server.sink
         event_id = path[len("/events/"):] if path.startswith("/events/") else ""
-        if sink.events is None or not sink.events.find(event_id):
-            self._json({"message": "no such event"}, HTTPStatus.NOT_FOUND)
-        elif self._from_the_page("delete"):
-            try:
-                problem = sink.events.delete(event_id)
-            except OSError as e:
-                problem = f"cannot delete: {e.strerror or e}"
-            if problem:
-                self._json({"message": problem}, HTTPStatus.CONFLICT)
-            else:
-                log.info("web: deleted event %s", event_id)
-                self._json({"message": "deleted"})
+        if not self._from_the_page("delete"):  # first: another site learns nothing, not even which ids exist
+            return
+        try:
+            problem = sink.events.delete(event_id) if sink.events is not None else NO_SUCH_EVENT
+        except OSError as e:
+            problem = f"cannot delete: {e.strerror or e}"
+        if problem:
+            self._json({"message": problem}, HTTPStatus.NOT_FOUND if problem == NO_SUCH_EVENT else HTTPStatus.CONFLICT)
+        else:
+            log.info("web: deleted event %s", event_id)
+            self._json({"message": "deleted"})
 
     def _client_gone(self) -> bool:
         """The client closed its end (seen without waiting: a closed socket reads as end-of-file)."""
