@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ METHODS = {
     "fixed-4s": ["--window", "4", "--fixed-window"],   # the default before the window restarted on a change
     "fixed-12s": ["--fixed-window"],                   # the default's length, never restarted
     "unbounded": ["--window", "0"],                    # the model's own memory, as the TF Lite example
+    "fresh-start": ["--fresh-start"],                  # the defaults, and a fresh stream at a suspected change
 }
 
 
@@ -102,20 +104,39 @@ def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], m
                     labels: Path = LABELS, threads: int | None = None) -> tuple[list[str], list[dict]]:
     """The top-1 labels of `classify.py --json` with these flags, and the ended events of `--event` on `watched`
     (events.jsonl's "end" records: label, start and end in stream seconds)."""
+    tops, events, _ = classify_run(video, flags, watched, model, labels, threads)
+    return tops, events
+
+
+def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
+                 labels: Path = LABELS, threads: int | None = None) -> tuple[list[str], list[dict], float]:
+    """top1_and_events() and the CPU seconds (user + system) that run of classify.py took, its own only (so
+    they hold with --jobs above 1 too): what extra invokes cost shows here."""
     extra = ["--num-threads", str(threads)] if threads else []
     with tempfile.TemporaryDirectory() as events_dir:
         if watched:
             extra += ["--event", ",".join(watched), "--events-dir", events_dir]
-        done = subprocess.run(
+        code, stdout, stderr, cpu = run_child(
             [sys.executable, str(REPO / "classify.py"), "--video", str(video), "--display", "none", "--json",
-             "--model", str(model), "--labels", str(labels), *extra, *flags],
-            capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"classify.py {' '.join(flags)} on {video.name} failed: {done.stderr.strip()}")
+             "--model", str(model), "--labels", str(labels), *extra, *flags])
+        if code:
+            raise RuntimeError(f"classify.py {' '.join(flags)} on {video.name} failed: {stderr.strip()}")
         journal = Path(events_dir) / "events.jsonl"
         records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.is_file() else []
-    tops = [json.loads(line)["results"][0]["label"] for line in done.stdout.splitlines()]
-    return tops, [r for r in records if r["type"] == "end"]
+    tops = [json.loads(line)["results"][0]["label"] for line in stdout.splitlines()]
+    return tops, [r for r in records if r["type"] == "end"], cpu
+
+
+def run_child(args: Sequence[str]) -> tuple[int, str, str, float]:
+    """Runs a program to its end: its exit code, stdout, stderr and CPU seconds. os.wait4 reaps this child
+    alone, so the CPU is its own even while other runs go on in the thread pool."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(args, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = code = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait for it again
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read(), usage.ru_utime + usage.ru_stime
 
 
 def fresh_start_delay(frames: list, label: str, folder: Path, threads: int | None = None) -> int | None:
@@ -253,6 +274,12 @@ def triple_metrics(tops: Sequence[str], events: Sequence[dict], first: str, seco
     return {"into": into, "back": back, "events": [[e["start"], e["end"]] for e in ours], "event_ok": event_ok}
 
 
+def triple_run(video: Path, flags: Sequence[str], first: str, second: str, part: int, threads: int | None) -> dict:
+    """triple_metrics() of one classify.py run with --event second, and its CPU seconds."""
+    tops, events, cpu = classify_run(video, flags, [second], threads=threads)
+    return {**triple_metrics(tops, events, first, second, part), "cpu_seconds": round(cpu, 3)}
+
+
 def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
     """A method's short-triple figures: the delays into B and back to A, and how many are within the targets."""
     def stats(delays: list[int | None]) -> dict:
@@ -268,7 +295,10 @@ def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
             "within_15": round(sum(d is not None and d <= MAX_DELAY for d, _ in delays) / len(delays), 4),
             "within_floor_plus_10": round(sum(d is not None and f is not None and d <= f + 10
                                               for d, f in delays) / len(delays), 4),
-            "events_ok": sum(r["event_ok"] for r, _, _ in runs)}
+            "events_ok": sum(r["event_ok"] for r, _, _ in runs),
+            # CPU of whole runs (start-up included) over their frames: what a method's extra invokes cost
+            "cpu_ms_per_frame": round(1000 * sum(r.get("cpu_seconds", 0.0) for r, _, _ in runs)
+                                      / (3 * SHORT_SECONDS * FPS * len(runs)), 2) if runs else None}
 
 
 def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None) -> dict:
@@ -283,8 +313,7 @@ def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threa
             write_video(video, [(frames[first], SHORT_SECONDS), (frames[second], SHORT_SECONDS),
                                 (frames[first], SHORT_SECONDS)])
             try:
-                runs = {m: triple_metrics(*top1_and_events(video, METHODS[m], [second], threads=threads),
-                                          first, second, part) for m in methods}
+                runs = {m: triple_run(video, METHODS[m], first, second, part, threads) for m in methods}
             finally:
                 video.unlink()
             print(f"{first} -> {second} -> {first}: " + ", ".join(
@@ -324,11 +353,12 @@ def measure_changes(methods: list[str], threads: int | None) -> dict:
 def triples_markdown(report: dict) -> str:
     """A short-triple report's summary per method, as a Markdown table."""
     lines = ["| method | triples | into B: median / p90 / max | back to A: median / p90 / max | within 15 | "
-             "within floor + 10 | events right |", "|---|---|---|---|---|---|---|"]
+             "within floor + 10 | events right | CPU ms a frame |", "|---|---|---|---|---|---|---|---|"]
     for method, s in report["summary"].items():
         into, back = (" / ".join(str(part[k]) for k in ("median", "p90", "max")) for part in (s["into"], s["back"]))
         lines.append(f"| {method} | {s['triples']} | {into} | {back} | {s['within_15']:.1%} | "
-                     f"{s['within_floor_plus_10']:.1%} | {s['events_ok']}/{s['triples']} |")
+                     f"{s['within_floor_plus_10']:.1%} | {s['events_ok']}/{s['triples']} | "
+                     f"{s.get('cpu_ms_per_frame')} |")
     return "\n".join(lines)
 
 

@@ -20,8 +20,8 @@ class Head:
         self.in_sum, self.out_sum = np.zeros(SIZE, np.float32), np.zeros(SIZE, np.float32)
         self.count = np.zeros(1, np.int32)
 
-    def window(self, frames: int, change: ChangeTest | None = None) -> HeadWindow:
-        return HeadWindow(frames, lambda: self.in_sum, lambda: self.count, lambda: self.out_sum, change)
+    def window(self, frames: int, change: ChangeTest | None = None, history: int = 1) -> HeadWindow:
+        return HeadWindow(frames, lambda: self.in_sum, lambda: self.count, lambda: self.out_sum, change, history)
 
     def step(self, window: HeadWindow, feature: np.ndarray, top1: int = -1) -> bool:
         window.feed()
@@ -142,3 +142,29 @@ def test_a_change_that_changes_the_top1_stays():
     assert len(changes) == 1 and window.undone == 0 and window.segment_start == changes[0] - test.recent + 1
 
 
+
+
+def test_the_new_action_is_found_to_start_where_its_frames_jump():
+    """The drift (a mean over 10 frames) rises over several frames after a change; each frame's own feature jumps
+    at once, so the start of the new action is found among the last frames, for a fresh stream to replay."""
+    head = Head()
+    window = head.window(60, ChangeTest())
+    for feature in action(1, 60):
+        head.step(window, feature)
+    for feature in action(2, 6):
+        head.step(window, feature)
+    assert window.change_start(12) == 60
+
+
+def test_an_adopted_fresh_stream_starts_a_segment_of_its_own_features():
+    head = Head()
+    window = head.window(60, ChangeTest(), history=70)
+    for feature in action(1, 40):
+        head.step(window, feature)
+    with pytest.raises(ValueError):
+        window.adopt(35, np.ones((4, SIZE), np.float32))  # frames 35..39 are five
+    window.adopt(35, np.ones((5, SIZE), np.float32))
+    assert window.changes == 1 and window.segment_start == 35
+    window.feed()
+    # The whole segment, none of it settled away: the fresh stream's buffers never held the old action.
+    assert head.count[0] == 5 and head.in_sum.tolist() == [5.0] * SIZE

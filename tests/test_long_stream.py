@@ -116,6 +116,8 @@ def test_whole_clips_are_as_accurate_as_with_the_unbounded_stream(label):
     (("--window", "4", "--fixed-window"), "the last 4 s (20 frames)\n"),
     (("--window", "0"), "everything seen since the start"),
     (("--fps", "10"), "the last 12 s (120 frames); it starts afresh"),
+    (("--fresh-start",), "it starts afresh when the action changes; a fresh stream checks each suspected change"),
+    (("--fresh-start", "--fixed-window"), "the last 12 s (60 frames)\n"),  # no change test: nothing to suspect
 ])
 def test_the_window_flags_reach_the_model(flags, window):
     run = run_cli("--video", str(CLIPS["carving ice"]), "--display", "none", "--json", *flags)

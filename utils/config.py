@@ -195,6 +195,7 @@ class ClassifierOptions(_Checked):
     num_threads: int = field(default_factory=default_threads)
     window_seconds: float = 12.0
     fixed_window: bool = False  # True: a plain sliding window, not restarted at a change of action
+    fresh_start: bool = False  # True: a suspected change also starts a fresh stream that may take over
     smoothing: float = 0.0
 
 

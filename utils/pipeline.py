@@ -17,6 +17,7 @@ from utils import __version__
 from utils.areas import Area
 from utils.config import BOUNDS, Config, is_loopback
 from utils.errors import ClassifierError
+from utils.model.fresh_start import FreshStart
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
 from utils.model.predictions import PredictionFilter, check_names
@@ -236,6 +237,13 @@ def change_test(config: Config, source: FrameSource) -> ChangeTest | None:
     return ChangeTest.at_rate(min(classified_rate(config, source), MAX_CHANGE_TEST_RATE))
 
 
+def fresh_start(config: Config, source: FrameSource) -> FreshStart | None:
+    """--fresh-start at this run's classified rate (None: off, or no change test to suspect a change with)."""
+    if not config.classifier.fresh_start or change_test(config, source) is None:
+        return None
+    return FreshStart.at_rate(min(classified_rate(config, source), MAX_CHANGE_TEST_RATE))
+
+
 def load_model(config: Config) -> tuple[StreamClassifier, list[str]]:
     """The model and its labels, checked against each other."""
     options = config.classifier
@@ -295,7 +303,8 @@ def window_text(classifier: StreamClassifier, config: Config) -> str:
     if window is None:
         return "scores: from everything seen since the start (--window 0)"
     text = f"scores: the average of the last {config.classifier.window_seconds:g} s ({window.frames} frames)"
-    return text + ("; it starts afresh when the action changes" if window.change else "")
+    text += "; it starts afresh when the action changes" if window.change else ""
+    return text + ("; a fresh stream checks each suspected change" if classifier.fresh else "")
 
 
 def event_counts(sinks: Sequence[Sink]) -> dict[str, int] | None:
@@ -374,7 +383,7 @@ def run(config: Config, stop: Stop | None = None) -> int:
     shown = display.name != "none" or config.output.web or config.events.record
     camera_fps = pi_camera_fps(config.source.fps, shown)
     with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
-        classifier.set_window(window_frames(config, source), change_test(config, source))
+        classifier.set_window(window_frames(config, source), change_test(config, source), fresh_start(config, source))
         log.info("model: %s", classifier.description)
         log.info("%s", window_text(classifier, config))
         log.info("source: %s; classifying %s", source.description,

@@ -98,11 +98,12 @@ class HeadWindow:
     """
 
     def __init__(self, frames: int, in_sum: TensorAccessor, in_count: TensorAccessor,
-                 out_sum: TensorAccessor, change: ChangeTest | None = None) -> None:
+                 out_sum: TensorAccessor, change: ChangeTest | None = None, history: int = 1) -> None:
         self.frames, self.change = frames, change
         self._in_sum, self._in_count, self._out_sum = in_sum, in_count, out_sum
-        # Features are kept by frame number in a ring long enough for the window and for the change test.
-        self._history = max(frames, change.recent + change.reference if change else 1)
+        # Features are kept by frame number in a ring long enough for the window, for the change test and for
+        # `history` frames that a fresh stream may replace (adopt()).
+        self._history = max(frames, change.recent + change.reference if change else 1, history)
         size = int(np.prod(in_sum().shape))
         self._features = np.zeros((self._history, size), np.float32)
         self._kept = np.zeros(size, np.float32)
@@ -121,6 +122,9 @@ class HeadWindow:
         self._tested = 0         # frames of this segment whose drift was measured
         self._top1 = -1          # the top-1 class of the last frame
         self._pending: _Pending | None = None  # the last change, until it is confirmed
+        self._adopted = False    # the segment's features come from a fresh stream: no blend to settle
+        self._reference = (0, -1)  # the frames the last drift was measured against
+        self.drift_ratio = 0.0   # the last frame's drift over the bar a change must pass (> 1: a change)
 
     def feed(self) -> None:
         """Before invoke: the sum and count of the kept features become the head's input state."""
@@ -146,6 +150,49 @@ class HeadWindow:
         self._top1 = top1
         return self.change is not None and self._test_for_change(t, self.change)
 
+    def adopt(self, first: int, features: np.ndarray) -> None:
+        """A fresh stream started at frame `first` takes over: its features (one row per frame from `first` to the
+        last updated one) replace the stream's own, and they start a new segment with no settling (the fresh
+        stream's buffers never held the action before)."""
+        if not 0 <= self.frame - first <= self._history or len(features) != self.frame - first:
+            raise ValueError(f"cannot adopt frames {first}..{self.frame - 1} with {len(features)} features")
+        for t, feature in zip(range(first, self.frame), features):
+            self._features[t % self._history] = feature
+        self.segment_start, self._adopted = first, True
+        self.changes += 1
+        self._drifts.clear()
+        self._largest_drift = 0.0
+        self._tested = 0
+        self._pending = None
+        self.drift_ratio = 0.0
+
+    def change_start(self, most: int) -> int:
+        """After update(): where the new action most likely starts among the last `most` frames.
+
+        Each frame's own feature jumps away from the segment's reference at the switch, while the drift (a mean
+        over 10 frames) rises only over the next frames. So: the cosine distance of each frame's feature to the
+        last drift's reference, and the start that maximises the sum of (distance - bar) from it to now, the bar a
+        third of the way from the reference frames' own mean distance to the last three frames'."""
+        last = self.frame - 1
+        first = max(0, last - most + 1, self.frame - self._history)
+        reference = self._before / (np.linalg.norm(self._before) or 1.0)
+
+        def distances(a: int, b: int) -> np.ndarray:
+            rows = [self._features[t % self._history] for t in range(a, b + 1)]
+            if not rows:
+                return np.zeros(0)
+            features = np.asarray(rows)
+            return 1.0 - features @ reference / np.maximum(np.linalg.norm(features, axis=1), 1e-9)
+
+        recent = distances(first, last)
+        ref_first, ref_last = self._reference
+        own = distances(max(ref_first, self.frame - self._history), ref_last)
+        if not len(own) or not len(recent):
+            return first
+        bar = own.mean() + (recent[-3:].mean() - own.mean()) / 3
+        gains = np.cumsum((recent - bar)[::-1])[::-1]  # gains[i]: the sum from frame first + i to now
+        return first + int(np.argmax(gains))
+
     def _undo(self, pending: _Pending) -> None:
         """The change left the action as it was: the segment goes on, and the drift that fired becomes its bar."""
         self.segment_start, self._drifts, self._tested = pending.segment_start, pending.drifts, pending.tested
@@ -154,8 +201,8 @@ class HeadWindow:
 
     def _first(self, t: int) -> int:
         """The first frame of the window that frame t is classified with."""
-        if self.change is None or self.changes == 0:
-            return max(0, t - self.frames + 1)
+        if self.change is None or self.changes == 0 or self._adopted:
+            return max(self.segment_start, t - self.frames + 1)
         settle = min(self.change.settle, self.frames)
         if t - self.segment_start < max(settle, self.change.settle_for):
             return max(self.segment_start, t - settle + 1)
@@ -177,15 +224,18 @@ class HeadWindow:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
         reference_last = t - test.recent
         if reference_last - reference_first + 1 < test.min_reference:
+            self.drift_ratio = 0.0
             return False
         recent = self._sum(t - test.recent + 1, t, self._recent)
         before = self._sum(reference_first, reference_last, self._before)
+        self._reference = (reference_first, reference_last)
         norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
         drift = 1.0 - float(recent @ before) / norms if norms else 0.0
         young = t - self.segment_start < test.young
         floor = test.min_threshold if not young else \
             test.young_floor if self._tested >= test.guard else test.young_threshold
         threshold = max(floor, test.margin * self._largest_drift)
+        self.drift_ratio = drift / threshold
         self._tested += 1
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
@@ -196,7 +246,7 @@ class HeadWindow:
             self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
                                      deque(self._drifts), self._largest_drift, drift, self._tested)
         # The new segment starts with the recent frames that moved away; the window changes from the next frame.
-        self.segment_start = t - test.recent + 1
+        self.segment_start, self._adopted = t - test.recent + 1, False
         self.changes += 1
         self._drifts.clear()
         self._largest_drift = 0.0

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import ModelFileError, check_tflite_file
+from utils.model.fresh_start import FrameRing, FreshRun, FreshStart
 from utils.model.head_window import ChangeTest, HeadWindow
 from utils.model.predictions import softmax
 from utils.model.runtime import Runtime, load_runtime
@@ -78,18 +80,26 @@ class StreamClassifier:
         self._changing = list(states.values())
         self._changing_but_head = [pair for n, pair in states.items() if n not in (HEAD_BUFFER, HEAD_COUNT)]
         self.window: HeadWindow | None = None
+        self.fresh: FreshStart | None = None
+        self._fresh_run: FreshRun | None = None
+        self._ring: FrameRing | None = None
         self._states = self._changing
         self._resized = np.empty((self.input_height, self.input_width, 3), np.uint8)
         self._probabilities = np.empty(self.num_classes, np.float32)
         self._smoothed: np.ndarray | None = None
         self.set_window(window_frames)
 
-    def set_window(self, frames: int, change: ChangeTest | None = None) -> None:
+    def set_window(self, frames: int, change: ChangeTest | None = None, fresh: FreshStart | None = None) -> None:
         """Bounds the head's memory to the last `frames` classified frames (0: the model's unbounded sum), of
-        the current action when a ChangeTest restarts the window at a change of action."""
+        the current action when a ChangeTest restarts the window at a change of action; with `fresh`, a
+        suspected change also starts a second stream from zero states that may take over (fresh_start.py)."""
         if frames and not self._head:
             log.warning("this model has no %s state; --window is ignored", HEAD_BUFFER)
-        self.window = HeadWindow(frames, *self._head, change=change) if frames and self._head else None
+        self.window = HeadWindow(frames, *self._head, change=change, history=fresh.span if fresh else 1) \
+            if frames and self._head else None
+        self.fresh = fresh if self.window and change else None
+        self._ring = FrameRing(fresh.replay * fresh.stride, (self.input_height, self.input_width, 3)) \
+            if self.fresh else None
         # With a window, the head pool is fed from the window instead of from its own output.
         self._states = self._changing_but_head if self.window else self._changing
         self.reset()
@@ -169,6 +179,11 @@ class StreamClassifier:
             self.window.reset()
         self._smoothed = None
         self._classified = 0
+        self._fresh_run = None
+        self._fresh_rest = 0
+        if self._ring:
+            self._ring.clear()
+        self.fresh_counts = {"started": 0, "adopted": 0, "invokes": 0, "peak": 0}  # extra invokes, and most in a frame
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
         """Classifies one RGB uint8 frame of any size; returns class probabilities.
@@ -178,6 +193,8 @@ class StreamClassifier:
         if rgb.shape[:2] != (self.input_height, self.input_width):
             rgb = shrink(rgb, self.input_size, dst=self._resized)
         self._set_image(rgb)
+        if self._ring:
+            self._ring.add(rgb)
         if self.window:
             self.window.feed()
         self._interpreter.invoke()
@@ -190,10 +207,93 @@ class StreamClassifier:
         for state_in, state_out in self._states:
             np.copyto(state_in(), state_out())
         logits = self._logits()[0]
-        if self.window and self.window.update(int(np.argmax(logits))):
+        top1 = int(np.argmax(logits))
+        changed = self.window is not None and self.window.update(top1)
+        if changed:
             log.debug("a change of action after frame %d: the window restarts", self.window.frame - 1)
+        if self.fresh:
+            logits = logits.copy()  # the interpreter refuses to invoke the fresh stream while a view is held
+            logits = self._fresh_start(self.fresh, top1, changed, logits)
         probabilities = softmax(logits, out=self._probabilities)
         return self._smooth(probabilities)
+
+    def _fresh_start(self, fresh: FreshStart, top1: int, changed: bool, logits: np.ndarray) -> np.ndarray:
+        """After the main stream's invoke: starts, feeds, adopts or drops the fresh stream; the logits to show."""
+        assert self.window is not None and self._ring is not None
+        run = self._fresh_run
+        suspected = self.window.drift_ratio >= fresh.suspect and not self._fresh_rest
+        self._fresh_rest = max(0, self._fresh_rest - 1)
+        start = self.window.change_start(fresh.replay * fresh.stride) if (suspected or changed) and fresh.estimate \
+            else self.window.frame - fresh.replay * fresh.stride
+        # A change the test confirms restarts a fresh stream that began before the new action (at a clip's own
+        # jump, say): its buffers would hold the old action.
+        if run is None and (suspected or changed) or run is not None and changed and run.first < start:
+            frames = self._ring.last(-(-(self.window.frame - start) // fresh.stride), fresh.stride)  # rounded up
+            run = self._fresh_run = FreshRun(
+                self.window.frame - len(frames) * fresh.stride, top1,
+                [np.zeros_like(state()) for state in self._state_inputs],
+                deque((frame, fresh.stride) for frame in frames))
+            self.fresh_counts["started"] += 1
+        elif run is None:
+            return logits
+        else:
+            run.queue.append((self._ring.last(1)[0], 1))
+        run.confirmed |= changed or self.window.drift_ratio >= fresh.confirm
+        played = self._play_fresh(run, fresh.per_frame)
+        self.fresh_counts["invokes"] += played
+        self.fresh_counts["peak"] = max(self.fresh_counts["peak"], played)
+        if run.queue:
+            return logits
+        run.caught_up += 1
+        if run.ready_to_adopt(fresh):
+            self._adopt(run)
+            log.debug("a fresh stream from frame %d takes over after frame %d", run.first, self.window.frame - 1)
+            return run.logits
+        if run.caught_up >= fresh.watch:
+            self._fresh_run, self._fresh_rest = None, fresh.rest
+        return logits
+
+    def _play_fresh(self, run: FreshRun, most: int) -> int:
+        """Plays up to `most` queued frames into the fresh stream, leaving the main stream's tensors as they were;
+        returns how many."""
+        assert self._head is not None and self._head_out is not None
+        main = [state().copy() for state in self._state_inputs]
+        main_head_out = [tensor().copy() for tensor in self._head_out]
+        for state, value in zip(self._state_inputs, run.states):
+            np.copyto(state(), value)
+        played = 0
+        while run.queue and played < most:
+            rgb, frames = run.queue.popleft()
+            self._set_image(rgb)
+            self._interpreter.invoke()
+            feature = self._head[2]().reshape(-1) - self._head[0]().reshape(-1)
+            run.features += [feature] * frames  # a frame of a strided replay stands for the frames it skipped
+            for state_in, state_out in self._changing:  # the head pool too: a fresh stream sums from its start
+                np.copyto(state_in(), state_out())
+            played += 1
+        run.logits = self._logits()[0].copy()
+        probabilities = softmax(run.logits)
+        run.top1 = int(np.argmax(probabilities))
+        run.score = float(probabilities[run.top1])
+        run.head_out = [tensor().copy() for tensor in self._head_out]
+        for state, value in zip(self._state_inputs, run.states):
+            np.copyto(value, state())
+        for state, value in zip(self._state_inputs, main):
+            np.copyto(state(), value)
+        for tensor, value in zip(self._head_out, main_head_out):
+            np.copyto(tensor(), value)
+        return played
+
+    def _adopt(self, run: FreshRun) -> None:
+        """The fresh stream becomes the stream: its states, its features in the window, its head for embedding()."""
+        assert self.window is not None and self._head_out is not None
+        for state, value in zip(self._state_inputs, run.states):
+            np.copyto(state(), value)
+        self.window.adopt(run.first, np.asarray(run.features))
+        for tensor, value in zip(self._head_out, run.head_out):
+            np.copyto(tensor(), value)
+        self._fresh_run = None
+        self.fresh_counts["adopted"] += 1
 
     def require_embedding(self) -> None:
         """Refuses a model whose head keeps no pool state: it has no embedding to teach actions with."""
