@@ -25,7 +25,7 @@ class FreshStart:
     """When a fresh stream starts, what it replays, and when it takes over. Lengths in classified frames."""
 
     suspect: float = 0.6      # a drift above this share of the change test's bar starts a fresh stream
-    replay: int = 10          # frames before (and with) the suspicion played into it
+    replay: int = 12          # frames before (and with) the suspicion played into it, at most
     stride: int = 1           # every stride-th of the last replay * stride frames (2: the replay at half rate)
     watch: int = 20           # frames it runs beside the main stream, once caught up, before it is dropped
     per_frame: int = 4        # extra invokes a frame at most, replay included
