@@ -9,6 +9,8 @@ nearly as far as a change of action, and walking the dog to lipstick is ambiguou
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from conftest import media, run_cli
 
@@ -21,6 +23,7 @@ from benchmarks.long_stream import (
     SHORT_SECONDS,
     clip_frames,
     fresh_start_delay,
+    run_child,
     switch_metrics,
     top1_and_events,
     top1_labels,
@@ -73,16 +76,17 @@ SHORT_MAX_DELAY = 20  # frames: the defaults' measured 18, with a margin for FFm
 
 
 @pytest.mark.slow
-def test_a_20_s_action_between_two_others_is_found_and_makes_one_event(tmp_path):
+@pytest.mark.parametrize("flags", [(), ("--fresh-start",)])
+def test_a_20_s_action_between_two_others_is_found_and_makes_one_event(tmp_path, flags):
     """Flipping pancake, juggling soccer ball, flipping pancake, 20 s each: the juggling starts while the first
     segment is still young (under 30 s), where only a drift above the fixed bar restarts the window. Both switches
-    hold the level measured with the defaults (18 frames into the juggling, docs/research/short-actions.md), and
-    the juggling makes exactly one --event."""
+    hold the level measured with the defaults (18 frames into the juggling, docs/research/short-actions.md), with
+    or without the fresh stream, and the juggling makes exactly one --event."""
     first, second = "flipping pancake", "juggling soccer ball"
     video = tmp_path / "triple.avi"
     a, b = clip_frames(CLIPS[first]), clip_frames(CLIPS[second])
     write_video(video, [(a, SHORT_SECONDS), (b, SHORT_SECONDS), (a, SHORT_SECONDS)])
-    tops, events = top1_and_events(video, [], [second])
+    tops, events = top1_and_events(video, flags, [second])
     run = triple_metrics(tops, events, first, second, SHORT_SECONDS * FPS)
     assert run["into"] is not None and run["into"] <= SHORT_MAX_DELAY, run
     assert run["back"] is not None and run["back"] <= SHORT_MAX_DELAY, run
@@ -123,3 +127,11 @@ def test_the_window_flags_reach_the_model(flags, window):
     run = run_cli("--video", str(CLIPS["carving ice"]), "--display", "none", "--json", *flags)
     assert run.returncode == 0, run.stderr
     assert window in run.stderr
+
+
+def test_a_runs_cpu_is_its_own_and_its_exit_code_kept():
+    """The benchmark's CPU per run (what --fresh-start's extra invokes cost) comes from os.wait4 on that child."""
+    busy = run_child([sys.executable, "-c", "print(sum(range(3_000_000)))"])
+    assert busy[0] == 0 and busy[1].strip() == str(sum(range(3_000_000))) and busy[3] > 0
+    failed = run_child([sys.executable, "-c", "import sys; print('bad', file=sys.stderr); sys.exit(3)"])
+    assert failed[0] == 3 and failed[2].strip() == "bad"
