@@ -143,9 +143,10 @@ def build_parser() -> ArgumentParser:
     model.add_argument("--fixed-window", action="store_true",
                        help="never restart the window at a change of action: a plain sliding window, slower to switch")
     model.add_argument("--fresh-start", action="store_true",
-                       help="at a suspected change of action, also run a second stream from zero states over the last "
-                            "2 s and let it take over when it names a new action (up to 4 extra invokes a frame "
-                            "while it runs; see docs/long-runs.md)")
+                       help="at a suspected change of action, also run a second stream from zero states, from where "
+                            "the action changed, and let it take over when the change is confirmed and it names a new "
+                            "action (up to 4 extra invokes a frame while it runs; off: slower on some actions, see "
+                            "docs/long-runs.md)")
     model.add_argument("--smoothing", type=number("smoothing"), default=classifier.smoothing,
                        help=f"smooth the scores over time (0 = off, 0.7 = calm); {allowed('smoothing')}")
     group = p.add_argument_group("results")

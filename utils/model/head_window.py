@@ -10,7 +10,8 @@ fast. 3 s switches within 3 s but holds a looped "flipping pancake" on only 64 %
 clip but takes up to 11 s to switch. So the window is long, and a drift test on the features finds the change
 and starts a new segment. Tests on the short window's *classes* false-alarm on a clip's own ambiguous stretches;
 the drift of the recent features, judged against the largest drift this segment has shown by itself, does not.
-The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower.
+The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower. A fresh
+stream started from where the change began (change_start) may take over instead (adopt; fresh_start.py).
 A learnt young bar, an undo of a change that leaves the top-1 as it was, and a shorter start window were measured
 for 20 s actions (docs/research/short-actions.md): better on the tuning clips, mixed on the judging clips (fewer
 right events, a worse hold on a looped lift), so they are off by default (`young_floor`, `confirm`, `settle`).
