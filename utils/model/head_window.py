@@ -88,6 +88,7 @@ class _Pending:
     largest_drift: float
     drift: float
     tested: int
+    adopted: bool  # the segment came from a fresh stream
     same: int = 0  # frames since the change whose top-1 is still `top1`
 
 
@@ -197,6 +198,7 @@ class HeadWindow:
     def _undo(self, pending: _Pending) -> None:
         """The change left the action as it was: the segment goes on, and the drift that fired becomes its bar."""
         self.segment_start, self._drifts, self._tested = pending.segment_start, pending.drifts, pending.tested
+        self._adopted = pending.adopted
         self._largest_drift = max(pending.largest_drift, pending.drift, *pending.drifts)
         self.undone += 1
 
@@ -245,7 +247,7 @@ class HeadWindow:
             return False
         if test.confirm:
             self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
-                                     deque(self._drifts), self._largest_drift, drift, self._tested)
+                                     deque(self._drifts), self._largest_drift, drift, self._tested, self._adopted)
         # The new segment starts with the recent frames that moved away; the window changes from the next frame.
         self.segment_start, self._adopted = t - test.recent + 1, False
         self.changes += 1

@@ -98,7 +98,7 @@ class StreamClassifier:
         self.window = HeadWindow(frames, *self._head, change=change, history=fresh.span if fresh else 1) \
             if frames and self._head else None
         self.fresh = fresh if self.window and change else None
-        self._ring = FrameRing(fresh.replay * fresh.stride, (self.input_height, self.input_width, 3)) \
+        self._ring = FrameRing(self.fresh.replay * self.fresh.stride, (self.input_height, self.input_width, 3)) \
             if self.fresh else None
         # With a window, the head pool is fed from the window instead of from its own output.
         self._states = self._changing_but_head if self.window else self._changing
@@ -210,7 +210,7 @@ class StreamClassifier:
         top1 = int(np.argmax(logits))
         changed = self.window is not None and self.window.update(top1)
         if changed:
-            log.debug("a change of action after frame %d: the window restarts", self.window.frame - 1)
+            log.debug("a change of action after frame %d: the window restarts", self._classified - 1)
         if self.fresh:
             logits = logits.copy()  # the interpreter refuses to invoke the fresh stream while a view is held
             logits = self._fresh_start(self.fresh, top1, changed, logits)
@@ -248,6 +248,7 @@ class StreamClassifier:
         if run.ready_to_adopt(fresh):
             self._adopt(run)
             log.debug("a fresh stream from frame %d takes over after frame %d", run.first, self.window.frame - 1)
+            assert run.logits is not None  # set by _play_fresh
             return run.logits
         if run.caught_up >= fresh.watch:
             self._fresh_run, self._fresh_rest = None, fresh.rest
