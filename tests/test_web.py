@@ -668,3 +668,49 @@ def test_the_events_pages_benchmark_prints_its_figures():
     assert report["events"] == 50 and report["journal_bytes"] > 50 * 400
     assert all(report[key] > 0 for key in ("first_page_ms", "page_again_ms", "page_after_one_more_event_ms",
                                            "login_key_ms"))
+
+
+def wrong_login(port: int) -> socket.socket:
+    """A login form with a wrong password, sent whole on a raw socket (as a guessing script would)."""
+    body = b"password=wrong&next=/"
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+                       b"Connection: close\r\n\r\n%s" % (port, port, len(body), body))
+    return connection
+
+
+def answer_of(connection: socket.socket) -> bytes:
+    with connection:
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
+def test_a_wrong_password_while_another_is_answered_gets_429_at_once():
+    """Wrong passwords are answered one a second; those that come meanwhile are told to retry at once instead of
+    each holding a serving slot while they wait (scripted guesses would otherwise fill every slot)."""
+    web = WebSink("127.0.0.1", free_port(), password="pw", max_connections=4)
+    try:
+        with web.login_lock:  # a wrong password is being answered (held here, so the order is certain)
+            guesses = [wrong_login(web.port) for _ in range(8)]  # twice the serving slots
+            answers = [answer_of(guess) for guess in guesses]
+        for answer in answers:
+            assert answer.split(b"\r\n", 1)[0].endswith(b" 429 Too Many Requests"), answer[:80]
+            assert b"\r\nRetry-After: 1\r\n" in answer
+        answer = answer_of(wrong_login(web.port))  # the lock is free: the guess costs its second, then the form
+        assert b" 303 " in answer.split(b"\r\n", 1)[0] and b"failed=1" in answer
+    finally:
+        web.close()
+
+
+def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
+    web = WebSink("127.0.0.1", free_port(), name="Garden <cam>")
+    try:
+        page = web.page("index.html")
+        assert web.page("index.html") is page, "the same bytes every time: filled in at the start"
+        assert web._server.access.token.encode() in page and b"Garden &lt;cam&gt; \xc2\xb7 live" in page
+        assert b"%" + b"TOKEN" not in page and b"%NAME%" not in page
+        login = web.page("login.html", "/events?x=<1>", failed=True)
+        assert b'value="/events?x=&lt;1&gt;"' in login and b"wrong password, try again" in login
+        assert b"wrong password" not in web.page("login.html") and b'value="/"' in web.page("login.html")
+    finally:
+        web.close()

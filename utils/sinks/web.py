@@ -61,10 +61,12 @@ BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh
                   Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
+LOGIN_PAGE = "login.html"
 PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",
-         "/login": "login.html"}
+         "/login": LOGIN_PAGE}
 ASSETS = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}  # under /static/
 MAX_LOGIN_BODY = 4096
+WRONG_PASSWORD_DELAY_S = 1.0  # a wrong password is answered after this long, one at a time
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
     # Scripts and styles only from the files in web_static/: an injected <script> would not run.
@@ -340,9 +342,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"refused: log in on this web view's own login page\n", "text/plain", HTTPStatus.FORBIDDEN)
         elif access.password is None or access.password_matches(first(form, "password")):
             self._redirect(target, {"Set-Cookie": access.new_session()} if access.password else None)
+        elif not self.server.sink.login_lock.acquire(blocking=False):
+            # Another wrong password is being answered: say so at once rather than queue behind it, or scripted
+            # guesses would hold every serving slot for a second each.
+            self._send(b"too many login attempts: wait a second\n", "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
+                       {"Retry-After": "1"})
         else:
-            with self.server.sink.login_lock:  # guessing costs a second a try, however many connections
-                time.sleep(1.0)
+            try:  # guessing costs a second a try, however many connections
+                time.sleep(WRONG_PASSWORD_DELAY_S)
+            finally:
+                self.server.sink.login_lock.release()
             log.warning("web: a wrong password from %s", self.address_string())
             self._redirect("/login?" + urlencode({"failed": 1, "next": target}))
 
@@ -452,6 +461,7 @@ class WebSink:
         self._server.sink = self
         self._server.access = WebAccess.for_host(host, password, self._server.server_address[1])
         self._server.connection_timeout = connection_timeout
+        self._pages = self._fill_pages()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-view", daemon=True)
         self._thread.start()
@@ -560,15 +570,25 @@ class WebSink:
             return f"teaching '{self._latest[1].teach}': watch the countdown"
         return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
-    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
-        """A page of web_static/ with the run's token, the camera's name and the login form's fields filled in."""
+    def _fill_pages(self) -> dict[str, bytes]:
+        """The pages of web_static/ with what stays the same for the whole run filled in once: the run's token,
+        its header's name and the camera's name."""
         fields = {"%TOKEN_HEADER%": TOKEN_HEADER, "%TOKEN%": self._server.access.token,
-                  "%NAME%": html.escape(self.name or socket.gethostname()), "%NEXT%": html.escape(login_next),
-                  "%MESSAGE%": "wrong password, try again" if failed else ""}
-        text = self._static[name].decode()
-        for key, value in fields.items():
-            text = text.replace(key, value)
-        return text.encode()
+                  "%NAME%": html.escape(self.name or socket.gethostname())}
+        pages = {}
+        for name in set(PAGES.values()):
+            text = self._static[name].decode()
+            for key, value in fields.items():
+                text = text.replace(key, value)
+            pages[name] = text.encode()
+        return pages
+
+    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
+        """A page, filled in; the login page also gets its form's fields (where it leads, the last failure)."""
+        if name != LOGIN_PAGE:
+            return self._pages[name]
+        return (self._pages[name].replace(b"%NEXT%", html.escape(login_next).encode())
+                .replace(b"%MESSAGE%", b"wrong password, try again" if failed else b""))
 
     def asset(self, name: str) -> tuple[bytes, str] | None:
         """(contents, content type) of a style sheet or script of web_static/, or None."""
