@@ -26,6 +26,7 @@ from utils.config import (
     gpio_pin,
     label_list,
     non_empty_path,
+    web_origins,
 )
 from utils.errors import ClassifierError
 from utils.heap import keep_heap_compact
@@ -96,6 +97,7 @@ def flag_type(parse, name: str):
 
 gpio_flag = flag_type(gpio_pin, "LABEL=PIN")
 label_names = flag_type(label_list, "LABELS")
+web_origin_list = flag_type(web_origins, "ORIGIN[,ORIGIN]")
 path = flag_type(non_empty_path, "path")
 
 
@@ -198,6 +200,10 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--web-insecure", action="store_true",
                        help="let other computers use the web view without a password: anyone who reaches it can "
                             "watch the camera and reset the stream")
+    group.add_argument("--web-embed-from", type=web_origin_list, action="extend", default=[],
+                       metavar="ORIGIN[,ORIGIN]",
+                       help="let pages of these origins show the web view in a frame, such as Home Assistant's "
+                            "webpage card: http://homeassistant.local:8123 (default: no other page may frame it)")
     group.add_argument("--json", action="store_true",
                        help="print one JSON object per classified frame on stdout (logs go to stderr)")
     mqtt, group = defaults.mqtt, p.add_argument_group("MQTT and Home Assistant")
@@ -213,6 +219,9 @@ def build_parser() -> ArgumentParser:
                        help="announce the camera to Home Assistant (retained configs under homeassistant/)")
     group.add_argument("--mqtt-required", action="store_true",
                        help="exit (code 2) when the broker cannot be used at start, instead of classifying without it")
+    group.add_argument("--mqtt-live-image", type=number("mqtt_live_image"), default=None, metavar="SECONDS",
+                       help="also publish the camera's picture (a small JPEG, without the overlay) every SECONDS "
+                            f"as Home Assistant's Live image ({allowed('mqtt_live_image')}; default: off)")
     group = p.add_argument_group("events: act on what it sees")
     group.add_argument("--event", type=label_names, action="extend", default=[], metavar="LABELS",
                        help="watch these actions (comma-separated exact names; repeatable; 'any' = whatever is "

@@ -714,3 +714,15 @@ def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
         assert b"wrong password" not in web.page("login.html") and b'value="/"' in web.page("login.html")
     finally:
         web.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--web", "--web-embed-from", "homeassistant.local:8123"], "--web-embed-from: 'homeassistant.local:8123' is "
+                                                                 "not an origin: give scheme://host[:port]"),
+    (["--web", "--web-embed-from", "http://ha:8123/lovelace"], "is not an origin"),
+    (["--web", "--web-embed-from", "http://ha; frame-ancestors *"], "is not an origin"),
+    (["--web", "--web-embed-from", ","], "must name at least one origin"),
+    (["--web-embed-from", "http://ha:8123"], "--web-embed-from needs the web view: add --web"),
+])
+def test_a_bad_embedding_origin_is_one_line_and_exit_2(args, message):
+    assert message in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))

@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import math
 import os
+import re
 import socket
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -91,6 +92,7 @@ BOUNDS: dict[str, Bound] = {
     "teach_to": Bound(0, 86400),
     "teach_seconds": Bound(1, 600),  # under a second there is no window to learn from
     "teach_countdown": Bound(0, 60),
+    "mqtt_live_image": Bound(1, 3600),  # seconds between live frames: at most one a second, at least one an hour
 }
 GPIO_PIN = Bound(0, 27, integer=True)  # the Pi's BCM GPIO numbers on the 40-pin header
 ANY = "any"  # --event any: whatever is top-1
@@ -133,6 +135,28 @@ def label_list(text: str) -> list[str]:
     if not names:
         raise ValueError("must name at least one label (comma-separated exact names)")
     return names
+
+
+ORIGIN_EXAMPLE = "http://homeassistant.local:8123"
+# scheme://host[:port] and nothing else: a name or IPv4 address, or an IPv6 address in brackets
+_ORIGIN = re.compile(r"(https?://(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]))(?::(\d{1,5}))?/?")
+
+
+def web_origin(text: str) -> str:
+    """'http://HomeAssistant.local:8123/' -> 'http://homeassistant.local:8123': an origin as a browser names it;
+    ValueError for anything else, so nothing but an origin reaches the Content-Security-Policy header."""
+    match = _ORIGIN.fullmatch(text.strip().lower())
+    if not match or (match[2] and not 1 <= int(match[2]) <= 65535):
+        raise ValueError(f"{text!r} is not an origin: give scheme://host[:port], e.g. {ORIGIN_EXAMPLE}")
+    return match[1] + (f":{int(match[2])}" if match[2] else "")
+
+
+def web_origins(text: str) -> list[str]:
+    """A comma-separated list of origins (--web-embed-from)."""
+    origins = [web_origin(part) for part in text.split(",") if part.strip()]
+    if not origins:
+        raise ValueError(f"must name at least one origin, e.g. {ORIGIN_EXAMPLE}")
+    return origins
 
 
 def non_empty_path(text: str) -> Path:
@@ -243,6 +267,7 @@ class OutputOptions(_Checked):
     web_port: int = 8080
     web_password: str | None = field(default=None, repr=False)  # WEB_PASSWORD; never logged
     web_insecure: bool = False  # beyond loopback without a password, on purpose
+    web_embed_from: tuple[str, ...] = ()  # origins whose pages may show the web view in a frame
     json: bool = False
 
     def __post_init__(self) -> None:
@@ -250,6 +275,13 @@ class OutputOptions(_Checked):
         if self.display == "web" or self.web:
             if problem := web_exposure_problem(self.web_host, self.web_password, self.web_insecure):
                 raise ClassifierError(problem)
+        elif self.web_embed_from:
+            raise ClassifierError("--web-embed-from needs the web view: add --web (or --display web)")
+        try:
+            origins = tuple(web_origin(origin) for origin in self.web_embed_from)
+        except ValueError as e:
+            raise ClassifierError(f"--web-embed-from {e}") from None
+        object.__setattr__(self, "web_embed_from", origins)  # frozen: set once, while being built
 
 
 def default_name() -> str:
@@ -269,6 +301,7 @@ class MqttOptions(_Checked):
     mqtt_prefix: str = "pi-action"
     ha_discovery: bool = True
     mqtt_required: bool = False
+    mqtt_live_image: float | None = None  # seconds of video between live frames; None: no live frame
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -285,6 +318,8 @@ class MqttOptions(_Checked):
                                   f"itself and drops what clients publish there), got {self.mqtt_prefix!r}")
         if self.mqtt_password is not None and (problem := mqtt_string_problem(self.mqtt_password)):
             raise ClassifierError(f"the MQTT password {problem}")
+        if self.mqtt_live_image is not None and self.mqtt is None:
+            raise ClassifierError("--mqtt-live-image needs --mqtt: the broker the live frame goes to")
         if self.mqtt_ca is not None and self.mqtt is None:
             raise ClassifierError("--mqtt-ca needs --mqtt: the mqtts:// broker it is the CA certificate of")
         if self.mqtt_ca is not None and self.mqtt is not None and not self.mqtt.strip().startswith("mqtts://"):
