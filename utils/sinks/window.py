@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import cv2
 
-from utils.sinks import bare_x
+import utils.sinks.bare_x as bare_x
 from utils.sinks.base import Command, Update
 from utils.sinks.overlay import Annotator, draw_banner
 
