@@ -371,8 +371,12 @@ def test_scripts_still_log_in_with_http_basic(camera):
 
 # The web view inside another site's page: Home Assistant's webpage card is an iframe.
 
+# The sandbox of Home Assistant's Webpage card (home-assistant/frontend, hui-iframe-card.ts): scripts, forms and
+# dialogs run, and the framed page keeps its own origin.
 CARD = b"""<!doctype html><html><body>
-<iframe id="card" width="960" height="640"></iframe><p id="out"></p>
+<iframe id="card" width="960" height="640"
+  sandbox="allow-forms allow-modals allow-popups allow-pointer-lock allow-same-origin allow-scripts"></iframe>
+<p id="out"></p>
 <script>
 const view = new URLSearchParams(location.search).get("view");
 const card = document.getElementById("card");
