@@ -75,11 +75,12 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src
 def security_headers(embed_from: tuple[str, ...] = ()) -> dict[str, str]:
     """The headers of every answer. By default no other page may frame this one (and trick a click on its
     buttons); `embed_from` (checked origins, --web-embed-from) may, besides the web view's own pages."""
-    headers = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + " ".join(("'self'", *embed_from))}
-    if not embed_from:
-        headers = {"X-Frame-Options": "DENY",  # for browsers without CSP's frame-ancestors
+    if embed_from:
+        framing = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + " ".join(("'self'", *embed_from))}
+    else:
+        framing = {"X-Frame-Options": "DENY",  # for browsers without CSP's frame-ancestors
                    "Content-Security-Policy": CONTENT_SECURITY_POLICY + "'none'"}
-    return {**headers, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+    return {**framing, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
 SECURITY_HEADERS = security_headers()
