@@ -219,6 +219,7 @@ class Recorder:
         else:
             jpeg, image = b"", frame
             self.ring.add(timestamp, image)
+        open_clips = len(self._clips)
         for clip in list(self._clips):
             if clip.until is not None and timestamp > clip.until:
                 self._finish(clip)
@@ -238,7 +239,8 @@ class Recorder:
                         clip.writer.sync()
                     except OSError as e:
                         log.debug("recorder: syncing %s: %s", clip.name, e)
-        self._report_endings()
+        if len(self._clips) < open_clips:  # a clip finished (or failed): its event's files are done
+            self._report_endings()
 
     def _start(self, name: str, start: float) -> None:
         clip = _Clip(name, start, None)
