@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,22 @@ def final_name(partial: str) -> str:
     if not (partial.startswith(".") and stem.endswith(PARTIAL)):
         return ""
     return f"{stem[1:-len(PARTIAL)]}{dot}{suffix}"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of an event's files: `written` exist in the folder, `lost` could not be written."""
+
+    event_id: str
+    written: tuple[str, ...]
+    lost: tuple[str, ...]
+
+
+def saved_files(folder: Path, event_id: str, names: Sequence[str], begun: Container[str] = ()) -> Saved:
+    """Which of an event's files `names` exist in `folder` (written); of the others, those whose writing
+    `begun` are lost, and those never begun (a clip that got no frame) are neither."""
+    written = tuple(name for name in names if (folder / name).is_file())
+    return Saved(event_id, written, tuple(name for name in names if name not in written and name in begun))
 
 
 def enforce_budget(folder: Path, max_bytes: float) -> list[str]:
