@@ -13,6 +13,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, run_cli
 from benchmarks.motion import first_frame, write_still_clip
 from utils.areas import Area
 from utils.config import Config
+from utils.errors import ClassifierError
 from utils.pipeline import STILL, Pipeline, load_classifier
 from utils.sinks import Status, Update
 from utils.sinks.overlay import draw_overlay
@@ -209,7 +210,11 @@ def test_the_config_file_takes_the_areas_as_the_flags_do(tmp_path):
     config = Config.from_options(**read_config_file(path))
     assert config.motion.mask_areas == (Area(0, 0, 0.2, 0.2), Area(0.8, 0, 0.2, 0.2))
     assert config.motion.crop_area == Area(0.1, 0.1, 0.8, 0.8)
+    assert config.motion.mask_areas is config.motion.mask_areas  # parsed once, as the config was built
     assert config.motion.percent(live=False) == 2.5
+    path.write_text('mask-areas = ["0,0,0.2,0.2"]\n')  # what is worked out from the options is not one
+    with pytest.raises(ClassifierError, match="unknown key 'mask-areas'"):
+        read_config_file(path)
     assert Config().motion.percent(live=True) is not None and Config().motion.percent(live=False) is None
 
 

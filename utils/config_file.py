@@ -14,10 +14,9 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Callable, Collection
-from dataclasses import fields
 from pathlib import Path
 
-from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path
+from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path, option_fields
 from utils.errors import ClassifierError
 from utils.regular_file import NotAFileError, read_at_most
 
@@ -36,7 +35,8 @@ LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(t
 
 def option_types() -> dict[str, str]:
     """Every Config option by field name, with its annotation ("float", "Path | None", "tuple[str, ...]")."""
-    return {item.name: str(item.type) for section in SECTIONS.values() for item in fields(section)}
+    return {item.name: str(item.type) for section in SECTIONS.values()
+            for item in option_fields(section)}
 
 
 def key_name(name: str) -> str:
