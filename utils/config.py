@@ -15,7 +15,7 @@ from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from utils.areas import Area, parse_areas
+from utils.areas import Area, parse_areas, parse_crop
 from utils.broker_url import mqtt_string_problem, parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
@@ -379,14 +379,6 @@ def motion_mode(text: str) -> str:
         raise ValueError(f"--motion takes auto, on, off or the share of the picture that must change in percent "
                          f"({MOTION_PERCENT.describe()}), got {text!r}")
     return f"{value:g}"
-
-
-def parse_crop(text: str) -> Area:
-    """--crop's one area from its text, x,y,w,h; ValueError with one line for the user."""
-    parts = [part.strip() for part in text.split(",")]
-    if len(parts) != 4:
-        raise ValueError(f"--crop takes one area, x,y,w,h (four fractions of the picture from 0 to 1), got {text}")
-    return parse_areas("--crop", parts)[0]
 
 
 @dataclass(frozen=True)

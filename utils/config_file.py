@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from utils.areas import area_numbers
 from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path, option_fields
 from utils.errors import ClassifierError
 from utils.regular_file import NotAFileError, read_at_most
@@ -30,7 +31,7 @@ COMMAND_LINE_ONLY = {"teach": "teaching is done once, from the command line (cla
                                "every start of a service; remove the key"}
 FIELD_NAMES = {flag_name: field for field, flag_name in FLAG_NAMES.items()}  # window -> window_seconds
 # How each item of a list option is read: as on the command line.
-LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)]}
+LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)], "motion_mask": area_numbers}
 
 
 def option_types() -> dict[str, str]:
