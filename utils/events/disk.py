@@ -50,6 +50,11 @@ def final_name(partial: str) -> str:
     return f"{stem[1:-len(PARTIAL)]}{dot}{suffix}"
 
 
+def event_file_names(event_id: str, clip_suffix: str = ".mp4") -> tuple[str, str]:
+    """(clip, snapshot): the names of an event's files, as the recorder writes them."""
+    return event_id + clip_suffix, event_id + ".jpg"
+
+
 @dataclass(frozen=True)
 class Saved:
     """What became of an event's files: `written` exist in the folder, `lost` could not be written."""

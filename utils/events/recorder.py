@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
-from utils.events.disk import Saved, enforce_budget, partial_name, saved_files, warn_about_other_media
+from utils.events.disk import Saved, enforce_budget, event_file_names, partial_name, saved_files, warn_about_other_media
 from utils.events.outage import Outage, describe
 from utils.events.ring import FrameRing, decode
 from utils.heap import release_free_memory
@@ -141,7 +141,7 @@ class Recorder:
 
     def start_clip(self, event_id: str, start: float) -> str:
         """Starts the clip of an event that began at stream time `start`; returns the clip's file name."""
-        name = event_id + self.format.suffix
+        name, _ = self.file_names(event_id)
         self._queue.put(("start", name, start - self.pre_roll))
         return name
 
@@ -152,7 +152,7 @@ class Recorder:
 
     def save_snapshot(self, event_id: str, image: np.ndarray) -> str:
         """Saves a BGR image as the event's JPEG snapshot (replacing an earlier one whole); returns its name."""
-        name = event_id + ".jpg"
+        _, name = self.file_names(event_id)
         self._queue.put(("snapshot", name, image))
         return name
 
@@ -168,7 +168,11 @@ class Recorder:
     def saved_so_far(self, event_id: str) -> Saved:
         """For an event whose end the thread did not report before close() gave up waiting: its clip and
         snapshot as they are now (one that was never begun is not lost)."""
-        return saved_files(self.folder, event_id, (event_id + self.format.suffix, event_id + ".jpg"), self._begun)
+        return saved_files(self.folder, event_id, self.file_names(event_id), self._begun)
+
+    def file_names(self, event_id: str) -> tuple[str, str]:
+        """(clip, snapshot) of an event."""
+        return event_file_names(event_id, self.format.suffix)
 
     def close(self) -> None:
         """Finishes every open clip with the frames it has (post-roll cut short) and stops the thread."""
@@ -251,7 +255,7 @@ class Recorder:
         names = [clip_name] if clip_name else []
         ending = _Ending(event_id, names, clip_name)
         if snapshot is not None:
-            names.append(self._snapshot(event_id + ".jpg", snapshot))
+            names.append(self._snapshot(self.file_names(event_id)[1], snapshot))
         for clip in self._clips:
             if clip.name == clip_name:
                 clip.until = until
