@@ -15,8 +15,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"            # in the names of files still being written: ".<id>.partial.mp4"
-# An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits) and a suffix.
-APP_FILE = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}\.(mp4|jpg)")
+# An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits), and one with a suffix.
+EVENT_ID = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}")
+APP_FILE = re.compile(EVENT_ID.pattern + r"\.(mp4|jpg)")
 OTHER_MEDIA = (".mp4", ".jpg", ".jpeg", ".png", ".mov", ".mkv", ".avi", ".heic", ".webm")
 
 
