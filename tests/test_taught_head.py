@@ -13,7 +13,14 @@ from utils.errors import ClassifierError
 from utils.model.files import usual_file_mode
 from utils.model.predictions import PredictionFilter
 from utils.model.taught.features import Observation, describe
-from utils.model.taught.head import TaughtHead, min_window_frames
+from utils.model.taught.head import (
+    DEFAULT_TAU,
+    MIN_MOTION_SHARE,
+    MIN_RECENT_COSINE,
+    TEMPERATURE,
+    TaughtHead,
+    min_window_frames,
+)
 from utils.model.taught.predictions import NONE_OF_THEM, TaughtPredictions
 from utils.model.taught.store import (
     ARRAYS,
@@ -129,9 +136,41 @@ def test_scores_are_calibrated_and_none_below_the_threshold():
     assert scores[0] > 0.9 and scores[1] == 0.0 and scores.sum() <= 1.0
     assert not head.scores(window(5)).any()  # far from both: none of them
     # Exactly at its threshold a lone action scores one half.
-    similarity = float(TaughtHead([action("a", 0)]).similarities(window(0))[0][0])
+    similarity = float(TaughtHead([action("a", 0)]).similarities(window(0))[0])
     at_tau = TaughtHead([dataclasses.replace(action("a", 0), tau=similarity - 1e-4)])
     assert at_tau.scores(window(0))[0] == pytest.approx(0.5, abs=0.01)
+
+
+def reference_scores(actions: list[TaughtAction], observation: Observation) -> np.ndarray:
+    """The head's formula (head.py's docstring), one action at a time, in plain numpy."""
+    def unit_mean(rows: np.ndarray) -> np.ndarray:
+        mean = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).mean(axis=0)
+        return mean / np.linalg.norm(mean)
+
+    seen = describe(observation)
+    similarity, recent_cosine, floors = [], [], []
+    for a in actions:
+        bc = float(np.sqrt(seen.probabilities) @ np.sqrt(a.examples.probabilities.mean(axis=0)))
+        cr = float(seen.recent_mean @ unit_mean(a.examples.recent_means) / np.linalg.norm(seen.recent_mean))
+        cc = float(seen.change @ unit_mean(a.examples.changes) / max(np.linalg.norm(seen.change), 1e-12))
+        similarity.append((bc + cr + cc) / 3)
+        recent_cosine.append(cr)
+        floors.append(MIN_MOTION_SHARE * np.median(np.linalg.norm(a.examples.changes, axis=1)
+                                                   / np.linalg.norm(a.examples.recent_means, axis=1)))
+    s, tau = np.array(similarity), np.array([DEFAULT_TAU if a.tau is None else a.tau for a in actions])
+    accepted = (s >= tau) & (np.array(recent_cosine) >= MIN_RECENT_COSINE) & (seen.motion >= np.array(floors))
+    share = np.exp(s / TEMPERATURE) / np.exp(s / TEMPERATURE).sum()
+    return np.where(accepted, share / (1 + np.exp((tau - s) / TEMPERATURE)), 0.0)
+
+
+def test_every_action_is_scored_at_once_as_the_formula_says():
+    actions = [action("a", 0), action("a again", 0, n=5), action("b", 1), action("a, strict", 0, tau=0.99),
+               action("c", 2, tau=0.3)]
+    head = TaughtHead(actions)
+    for observation in (window(0), window(1), window(0, moves_along=2), window(0, moving=False), window(5)):
+        expected = reference_scores(actions, observation)
+        assert head.scores(observation) == pytest.approx(expected, abs=1e-5)
+    assert (reference_scores(actions, window(0)) > 0).sum() == 3  # three taught alike share the score
 
 
 def test_a_still_picture_of_the_action_is_not_the_action():
