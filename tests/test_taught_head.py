@@ -58,14 +58,15 @@ def window(direction: int, moving: bool = True, moves_along: int | None = None, 
 
 def examples_of(observations: list[Observation]) -> Examples:
     described = [describe(o) for o in observations]
-    return Examples(np.stack([o.window_mean for o in observations]), np.stack([d.probabilities for d in described]),
+    return Examples(np.stack([o.window_sum / o.frames for o in observations]),
+                    np.stack([d.probabilities for d in described]),
                     np.stack([d.recent_mean for d in described]), np.stack([d.change for d in described]))
 
 
 def action(name: str, direction: int, n: int = 3, tau: float | None = None) -> TaughtAction:
     """An action taught from n windows along one axis (with a little noise)."""
     rng = np.random.default_rng(direction)
-    noisy = [Observation(o.window_mean, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
+    noisy = [Observation(o.window_sum, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
                                                                                                np.float32))
              for o in [window(direction)] * n]
     return TaughtAction(name, MODEL, examples_of(noisy), np.zeros(n, np.int32), (session(n),), tau)
