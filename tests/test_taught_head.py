@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -98,6 +99,21 @@ def test_the_file_is_plain_arrays_with_json_metadata(tmp_path):
     assert meta["tau"] is None and meta["sessions"][0]["window_frames"] == 20
     assert path.name == "caf%C3%A9 bar.npz" == file_name("café bar")
     assert path.stat().st_mode & 0o777 == usual_file_mode()  # like any new file (a service may read it), not 0600
+
+
+def test_reading_an_action_reads_the_archives_index_once(tmp_path, monkeypatch):
+    store = ActionStore(tmp_path)
+    store.write(action("wave", 0))
+    reads = []
+    real = zipfile.ZipFile._RealGetContents  # where CPython's zipfile reads the central directory
+
+    def counted(archive):
+        reads.append(archive)
+        return real(archive)
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", counted)
+    assert len(read_action(store.path("wave")).examples) == 3
+    assert len(reads) == 1
 
 
 def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
