@@ -390,6 +390,22 @@ def frozen_reference(study: Study) -> dict:
     return out
 
 
+def same_video_misses(study: Study) -> list[dict]:
+    """Every `other:` frame of changes/ the shipped head calls the taught action, with its terms."""
+    out = []
+    for clip, seg in CHANGES:
+        model = fit(taught_part(study.terms("changes", clip, f"seg{seg}", 10)))
+        f = study.terms("changes", clip, "full", 10)
+        tops = Head({"A": model}, SHIPPED, 0.5, 0.5).top(f)
+        t, found = study.data[("changes", clip)]["t"], terms(f, model)
+        for row in (r for r in study.segments if r[0] == clip + ".mp4" and r[3].startswith("other")):
+            for i in np.flatnonzero((t >= float(row[1]) - 1e-3) & (t < float(row[2]) - 1e-3) & (tops == "A")):
+                out.append({"case": f"{clip} seg{seg}", "t": round(float(t[i]), 1), "segment": row[3],
+                            **{k: round(float(found[k][i]), 2) for k in ("bc", "cs", "cd")},
+                            "motion_share": round(float(f["m"][i] / model["m"]), 2)})
+    return out
+
+
 def recent_decay(study: Study) -> list[dict]:
     """The recent frames weighed by age (decay**age) instead of alike, and a 1 s recent window, with the shipped
     head's floors."""
@@ -417,6 +433,9 @@ if __name__ == "__main__":
             print(json.dumps(entry))
     elif sys.argv[1] == "reference":  # reference CACHE: a frozen frame recorded at teach time
         print(json.dumps(frozen_reference(Study(Path(sys.argv[2]))), indent=1))
+    elif sys.argv[1] == "misses":  # misses CACHE: the same-video frames the shipped head gets wrong
+        for entry in same_video_misses(Study(Path(sys.argv[2]))):
+            print(json.dumps(entry))
     elif sys.argv[1] == "decay":  # decay CACHE: how fast the recent-frames term lets go of an action
         for entry in recent_decay(Study(Path(sys.argv[2]))):
             print(json.dumps(entry), flush=True)

@@ -97,8 +97,8 @@ class TaughtHead:
         self._one = np.ones(1, np.float32)
         self._accepted = np.zeros(len(actions), bool)
         self._recent_ok = np.zeros(len(actions), bool)
-        self._share = np.zeros(len(actions), np.float32)
-        self._scores = np.zeros(len(actions), np.float32)
+        self._exponents = np.zeros((2, len(actions)), np.float32)  # (s - best) / T and (tau - s) / T: one exp
+        self._share, self._scores = self._exponents
         self._none = np.zeros(len(actions), np.float32)
         self._none.flags.writeable = False
 
@@ -152,8 +152,10 @@ class TaughtHead:
         if not accepted.any():
             return self._none
         # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T)
-        share = np.exp(np.subtract(z, best, out=self._share), out=self._share)
-        scores = np.exp(np.subtract(self._tau_t, z, out=self._scores), out=self._scores)
+        share, scores = self._share, self._scores
+        np.subtract(z, best, out=share)
+        np.subtract(self._tau_t, z, out=scores)
+        np.exp(self._exponents, out=self._exponents)
         scores += self._one
         scores *= share.sum(keepdims=True)
         np.divide(share, scores, out=scores)
