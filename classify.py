@@ -15,6 +15,7 @@ import signal
 import sys
 
 from utils import __version__
+from utils.areas import area_numbers
 from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
 from utils.config import (
     BOUNDS,
@@ -99,6 +100,16 @@ gpio_flag = flag_type(gpio_pin, "LABEL=PIN")
 label_names = flag_type(label_list, "LABELS")
 web_origin_list = flag_type(web_origins, "ORIGIN[,ORIGIN]")
 path = flag_type(non_empty_path, "path")
+area_flag = flag_type(area_numbers, "X,Y,W,H")  # the areas themselves are checked once all are given
+
+
+def area_text(text: str) -> str:
+    """--crop's text, once it holds numbers (its area is checked as the config is built, as from a config file)."""
+    area_numbers(text)
+    return text
+
+
+crop_flag = flag_type(area_text, "X,Y,W,H")
 
 
 def motion_flag(text: str) -> str:
@@ -179,11 +190,11 @@ def build_parser() -> ArgumentParser:
                        help="skip the model while nothing moves (it says 'still'); auto = on for cameras and "
                             "streams, off for files; PERCENT = the share of the picture that must change "
                             "(on = 1)")
-    group.add_argument("--motion-mask", type=label_list, action="extend", default=[], metavar="X,Y,W,H",
+    group.add_argument("--motion-mask", type=area_flag, action="extend", default=[], metavar="X,Y,W,H",
                        help="areas where nothing counts as motion (a TV, a tree, a busy window), in fractions "
                             "of the picture (0..1): x,y of the top-left corner, width, height; several areas: "
                             "more groups of four, or the flag again")
-    group.add_argument("--crop", default=None, metavar="X,Y,W,H",
+    group.add_argument("--crop", type=crop_flag, default=None, metavar="X,Y,W,H",
                        help="classify only this part of the picture (fractions 0..1, like --motion-mask), e.g. "
                             "a far corner of a wide view; motion is looked for there too")
     group = p.add_argument_group("output")

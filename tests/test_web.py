@@ -33,6 +33,7 @@ from utils.errors import ClassifierError
 from utils.events.event import Event
 from utils.events.files import ENDED, GOING_ON, UNFINISHED, EventFolder
 from utils.events.journal import Journal
+from utils.events.tracker import event_id
 from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
@@ -614,8 +615,9 @@ def test_the_events_folder_pages_filters_and_deletes(tmp_path):
     for name, label, minutes, ends in (("old", "clapping", -90, True), ("lost", "clapping", -60, False),
                                        ("done", "juggling", 5, True), ("live", "juggling", 10, False)):
         start = since + timedelta(minutes=minutes)
-        event = Event(f"{name}-{label}", label, "test", 0.0, 0, start, 0.9, 3, files=(f"{name}-{label}.jpg",))
-        (tmp_path / f"{name}-{label}.jpg").write_bytes(b"jpeg")
+        eid = event_id(label, start)  # only names the recorder writes are served
+        event = Event(eid, label, "test", 0.0, 0, start, 0.9, 3, files=(f"{eid}.jpg",))
+        (tmp_path / f"{eid}.jpg").write_bytes(b"jpeg")
         journal.on_start(event)
         if ends:
             journal.on_end(event.ended(2.0, start + timedelta(seconds=2), "ended"))

@@ -12,11 +12,11 @@ import math
 import os
 import re
 import socket
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from utils.areas import Area, parse_areas
+from utils.areas import Area, parse_areas, parse_crop
 from utils.broker_url import mqtt_string_problem, parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
@@ -421,36 +421,25 @@ class MotionOptions:
     """The motion gate (no invoke while nothing moves), the areas it ignores, and the part that is classified.
 
     Areas are x,y,w,h in fractions of the picture (0..1), kept as the flags give them (numbers as text, four per
-    area) and read into `mask_areas` and `crop_area`.
+    area) and read once into `mask_areas` and `crop_area`.
     """
 
     motion: str = "auto"  # auto: on for cameras and streams, off for files
     motion_mask: tuple[str, ...] = ()
     crop: str | None = None
+    mask_areas: tuple[Area, ...] = field(init=False, repr=False, compare=False)
+    crop_area: Area | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
+        try:  # checked now, not when the camera is open
             object.__setattr__(self, "motion", motion_mode(str(self.motion)))
-            self.mask_areas  # noqa: B018 - checked now, not when the camera is open
-            self.crop_area  # noqa: B018
+            object.__setattr__(self, "mask_areas",
+                               parse_areas("--motion-mask", self.motion_mask) if self.motion_mask else ())
+            object.__setattr__(self, "crop_area", None if self.crop is None else parse_crop(self.crop))
         except ValueError as e:
             raise ClassifierError(str(e)) from None
         if self.motion == "off" and self.motion_mask:
             raise ClassifierError("--motion-mask is for the motion gate, but --motion is off")
-
-    @property
-    def mask_areas(self) -> tuple[Area, ...]:
-        return parse_areas("--motion-mask", self.motion_mask) if self.motion_mask else ()
-
-    @property
-    def crop_area(self) -> Area | None:
-        if self.crop is None:
-            return None
-        parts = [part.strip() for part in self.crop.split(",")]
-        if len(parts) != 4:
-            raise ValueError(f"--crop takes one area, x,y,w,h (four fractions of the picture from 0 to 1), "
-                             f"got {self.crop}")
-        return parse_areas("--crop", parts)[0]
 
     def percent(self, live: bool) -> float | None:
         """The gate's threshold for this source (None: no gate): auto gates cameras and streams, not files."""
@@ -477,11 +466,16 @@ class Config:
         """A Config from flat option names, as the flags spell them (num_threads=2, json=True)."""
         sections = {}
         for name, section in SECTIONS.items():
-            names = {f.name for f in fields(section)}
+            names = {f.name for f in option_fields(section)}
             sections[name] = section(**{k: options.pop(k) for k in list(options) if k in names})  # type: ignore
         if options:
             raise ClassifierError(f"unknown option {flag(sorted(options)[0])}")
         return cls(**sections)
+
+
+def option_fields(section: type) -> list[Field]:
+    """The fields of a section that are options (not those worked out from them, like MotionOptions' areas)."""
+    return [item for item in fields(section) if item.init]
 
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,
