@@ -15,6 +15,7 @@ import signal
 import sys
 
 from utils import __version__
+from utils.areas import area_numbers
 from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
 from utils.config import (
     BOUNDS,
@@ -26,6 +27,7 @@ from utils.config import (
     gpio_pin,
     label_list,
     non_empty_path,
+    web_origins,
 )
 from utils.errors import ClassifierError
 from utils.heap import keep_heap_compact
@@ -96,7 +98,18 @@ def flag_type(parse, name: str):
 
 gpio_flag = flag_type(gpio_pin, "LABEL=PIN")
 label_names = flag_type(label_list, "LABELS")
+web_origin_list = flag_type(web_origins, "ORIGIN[,ORIGIN]")
 path = flag_type(non_empty_path, "path")
+area_flag = flag_type(area_numbers, "X,Y,W,H")  # the areas themselves are checked once all are given
+
+
+def area_text(text: str) -> str:
+    """--crop's text, once it holds numbers (its area is checked as the config is built, as from a config file)."""
+    area_numbers(text)
+    return text
+
+
+crop_flag = flag_type(area_text, "X,Y,W,H")
 
 
 def motion_flag(text: str) -> str:
@@ -182,11 +195,11 @@ def build_parser() -> ArgumentParser:
                        help="skip the model while nothing moves (it says 'still'); auto = on for cameras and "
                             "streams, off for files; PERCENT = the share of the picture that must change "
                             "(on = 1)")
-    group.add_argument("--motion-mask", type=label_list, action="extend", default=[], metavar="X,Y,W,H",
+    group.add_argument("--motion-mask", type=area_flag, action="extend", default=[], metavar="X,Y,W,H",
                        help="areas where nothing counts as motion (a TV, a tree, a busy window), in fractions "
                             "of the picture (0..1): x,y of the top-left corner, width, height; several areas: "
                             "more groups of four, or the flag again")
-    group.add_argument("--crop", default=None, metavar="X,Y,W,H",
+    group.add_argument("--crop", type=crop_flag, default=None, metavar="X,Y,W,H",
                        help="classify only this part of the picture (fractions 0..1, like --motion-mask), e.g. "
                             "a far corner of a wide view; motion is looked for there too")
     group = p.add_argument_group("output")
@@ -203,6 +216,10 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--web-insecure", action="store_true",
                        help="let other computers use the web view without a password: anyone who reaches it can "
                             "watch the camera and reset the stream")
+    group.add_argument("--web-embed-from", type=web_origin_list, action="extend", default=[],
+                       metavar="ORIGIN[,ORIGIN]",
+                       help="let pages of these origins show the web view in a frame, such as Home Assistant's "
+                            "webpage card: http://homeassistant.local:8123 (default: no other page may frame it)")
     group.add_argument("--json", action="store_true",
                        help="print one JSON object per classified frame on stdout (logs go to stderr)")
     mqtt, group = defaults.mqtt, p.add_argument_group("MQTT and Home Assistant")
@@ -218,6 +235,9 @@ def build_parser() -> ArgumentParser:
                        help="announce the camera to Home Assistant (retained configs under homeassistant/)")
     group.add_argument("--mqtt-required", action="store_true",
                        help="exit (code 2) when the broker cannot be used at start, instead of classifying without it")
+    group.add_argument("--mqtt-live-image", type=number("mqtt_live_image"), default=None, metavar="SECONDS",
+                       help="also publish the camera's picture (a small JPEG, without the overlay) every SECONDS "
+                            f"as Home Assistant's Live image ({allowed('mqtt_live_image')}; default: off)")
     group = p.add_argument_group("events: act on what it sees")
     group.add_argument("--event", type=label_names, action="extend", default=[], metavar="LABELS",
                        help="watch these actions (comma-separated exact names; repeatable; 'any' = whatever is "

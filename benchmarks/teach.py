@@ -78,7 +78,7 @@ ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
 
 
 def copied(observation: Observation) -> Observation:
-    return Observation(observation.window_mean.copy(), observation.frames, observation.probabilities.copy(),
+    return Observation(observation.window_sum.copy(), observation.frames, observation.probabilities.copy(),
                        observation.recent.copy())
 
 

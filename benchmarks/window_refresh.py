@@ -33,12 +33,15 @@ CAMERA_FPS = 30.0
 NEW_RESULT_EVERY = 6  # --fps 5 from a 30 fps camera
 
 
-def start_xvfb(screen: str) -> tuple[subprocess.Popen, str]:
+def start_xvfb(screen: str, noreset: bool = False) -> tuple[subprocess.Popen, str]:
+    """A virtual X screen; -noreset keeps it from resetting when its last client leaves (see tests/conftest.py)."""
     binary = shutil.which("Xvfb")
     if binary is None:
         raise SystemExit("benchmarks/window_refresh.py: error: Xvfb is not installed (apt-get install xvfb)")
     read, write = os.pipe()
-    server = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", f"{screen}x24", "-nolisten", "tcp"],
+    extra = ["-noreset"] if noreset else []
+    server = subprocess.Popen([binary, "-displayfd", str(write), *extra, "-screen", "0", f"{screen}x24",
+                               "-nolisten", "tcp"],
                               pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     with os.fdopen(read) as displayfd:

@@ -240,6 +240,7 @@ class FakePicamera2:
     busy: set[int] = set()   # libcamera numbers of cameras another process holds
     cma_bytes: int | None = None  # the CMA heap left for buffers; None: enough
     instances: list[FakePicamera2] = []
+    listed = 0               # calls of global_camera_info(), Picamera2()'s own included (upstream's __init__ asks)
 
     def __init__(self, camera_num: int = 0) -> None:
         self.info = self.global_camera_info()[camera_num]  # IndexError without cameras, as picamera2
@@ -262,6 +263,7 @@ class FakePicamera2:
 
     @classmethod
     def global_camera_info(cls):
+        FakePicamera2.listed += 1
         if not cls.usb_last:
             return list(cls.cameras)
         return sorted(cls.cameras, key=lambda cam: ("/usb" not in cam["Id"], cam["Id"]), reverse=True)
@@ -432,6 +434,7 @@ def reset() -> None:
     FakePicamera2.cameras = [CSI_CAMERA]
     FakePicamera2.usb_last, FakePicamera2.lores_configured, FakePicamera2.delivering = True, None, True
     FakePicamera2.busy, FakePicamera2.cma_bytes, FakePicamera2.instances = set(), None, []
+    FakePicamera2.listed = 0
 
 
 def modules(cls: type[FakePicamera2] = FakePicamera2) -> dict[str, types.SimpleNamespace]:

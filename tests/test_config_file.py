@@ -59,6 +59,8 @@ verbose = true
     ("gpio = ['waving hand']", "gpio 'waving hand' is not LABEL=PIN"),
     ("event = [1, 2]", "event must be a string or a list of strings"),
     ("model = 3", "model must be a string, got 3"),
+    ("mqtt-live-image = 0.5", "mqtt-live-image must be a number from 1 to 3600, got 0.5"),
+    ("web-embed-from = 'http://ha/x'", "web-embed-from 'http://ha/x' is not an origin"),
     ("[events]\nrecord = true", "unknown key 'events'"),
     ("max-results = ", "is not valid TOML"),
 ])

@@ -17,7 +17,10 @@ import pytest
 
 from utils.errors import ClassifierError
 from utils.events import END, START, Event, EventTracker
+from utils.events import recorder as recorder_module
+from utils.events.clip import ClipFormat
 from utils.events.journal import Journal, check_writable_folder, recent_events
+from utils.events.recorder import Recorder
 from utils.events.webhook import WebhookOutput
 from utils.results import Prediction, Result
 from utils.sinks.base import Update
@@ -262,3 +265,42 @@ def test_a_camera_outage_is_not_recorded():
     sink.write(live)
     sink.write(Update(dark.frame, None, False, Status(source=SourceHealth(offline_since=time.time()))))
     assert recorder.timestamps == [0.0]
+
+
+def test_an_event_ended_at_close_lists_its_clip_and_snapshot(tmp_path):
+    recorder = Recorder(tmp_path, pre_roll=1.0, post_roll=1.0, min_seconds=1.0, max_mb=100, fps=5.0, live=False)
+    sink = EventSink(EventTracker(["waving hand"], min_seconds=1.0), recorder=recorder)
+    for update in updates([("waving hand", 0.9)] * 10):
+        sink.write(update)
+    sink.close()  # the event ends with the stream; the recorder finishes its clip
+    ended, = sink.events
+    assert ended.reason == "stopped" and ended.files == (f"{ended.id}.mp4", f"{ended.id}.jpg") and ended.lost == ()
+    assert all((tmp_path / name).is_file() for name in ended.files)
+
+
+def test_a_recorder_still_busy_at_close_names_lost_only_the_clip_it_had_begun(tmp_path, monkeypatch, caplog):
+    """The disk hangs on the first clip (its writer never opens): that clip was begun and is lost; the next
+    event's clip and snapshots were never begun, so they are not lost either."""
+    release = threading.Event()
+
+    def hung_disk(path, size, fps):
+        release.wait(30)  # released once the test has looked
+        raise OSError("the disk hung")
+
+    monkeypatch.setattr(recorder_module, "CLOSE_TIMEOUT_S", 0.1)  # close() gives up waiting for the thread
+    recorder = Recorder(tmp_path, pre_roll=1.0, post_roll=1.0, min_seconds=1.0, max_mb=100, fps=5.0, live=True,
+                        clip_format=ClipFormat("hung", ".mp4", hung_disk, False))
+    sink = EventSink(EventTracker(["waving hand", "clapping"], min_seconds=1.0), recorder=recorder)
+    try:
+        for update in updates([("waving hand", 0.9)] * 10 + [("clapping", 0.9)] * 10):
+            sink.write(update)
+        with caplog.at_level(logging.WARNING):
+            sink.close()
+        first, second = sink.events
+        assert (first.reason, second.reason) == ("replaced", "stopped")
+        assert first.files == () and first.lost == (f"{first.id}.mp4",)
+        assert second.files == () and second.lost == ()
+        assert f"event {first.id}: not saved: {first.id}.mp4" in caplog.text and second.id not in caplog.text
+    finally:
+        release.set()
+        recorder._thread.join(30)

@@ -13,6 +13,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, run_cli
 from benchmarks.motion import first_frame, write_still_clip
 from utils.areas import Area
 from utils.config import Config
+from utils.errors import ClassifierError
 from utils.pipeline import STILL, Pipeline, load_classifier
 from utils.sinks import Status, Update
 from utils.sinks.overlay import draw_overlay
@@ -187,6 +188,8 @@ def test_the_overlay_shows_the_mask_and_the_crop(still_frame):
     (["--crop", "10,10,100,100"], "is not inside the picture"),
     (["--motion-mask", "0.1,0.1,0.2"], "--motion-mask takes x,y,w,h (four numbers per area"),
     (["--motion-mask", "a,b,c,d"], "--motion-mask takes numbers"),
+    (["--motion-mask", ""], "argument --motion-mask: takes x,y,w,h (fractions of the picture from 0 to 1; "),
+    (["--crop", " "], "argument --crop: takes x,y,w,h (fractions of the picture from 0 to 1; "),
     (["--motion-mask", "0,0,0.2,0.2", "--motion", "off"], "--motion-mask is for the motion gate"),
     (["--motion-mask", "0,0,0.2,0.2"], "which --motion auto leaves off for files: add --motion on"),
     (["--motion", "on", "--motion-mask", "0,0,1,1"], "the motion mask covers the whole picture"),
@@ -209,7 +212,14 @@ def test_the_config_file_takes_the_areas_as_the_flags_do(tmp_path):
     config = Config.from_options(**read_config_file(path))
     assert config.motion.mask_areas == (Area(0, 0, 0.2, 0.2), Area(0.8, 0, 0.2, 0.2))
     assert config.motion.crop_area == Area(0.1, 0.1, 0.8, 0.8)
+    assert config.motion.mask_areas is config.motion.mask_areas  # parsed once, as the config was built
     assert config.motion.percent(live=False) == 2.5
+    path.write_text('motion-mask = ["0,0,0.2,0.2", ""]\n')
+    with pytest.raises(ClassifierError, match=r"config.toml: motion-mask takes x,y,w,h \(fractions .*, got \[.*''\]$"):
+        read_config_file(path)
+    path.write_text('mask-areas = ["0,0,0.2,0.2"]\n')  # what is worked out from the options is not one
+    with pytest.raises(ClassifierError, match="unknown key 'mask-areas'"):
+        read_config_file(path)
     assert Config().motion.percent(live=True) is not None and Config().motion.percent(live=False) is None
 
 

@@ -21,7 +21,8 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto,
 
 from utils.broker_url import parse_broker_url
 from utils.sinks.mqtt.publisher import MqttPublisher
-from utils.sinks.mqtt.topics import Topics, discovery_messages
+from utils.sinks.mqtt.sink import LIVE_MAX_SIDE
+from utils.sinks.mqtt.topics import Topics, discovery_messages, live_image_discovery_topic
 
 PREFIX, NAME = "pi-action", "kitchen"
 
@@ -91,7 +92,9 @@ def test_a_run_publishes_availability_state_and_discovery(mosquitto):
         assert set(states[-1]) == set(done.records[-1])  # the shape of a --json line
         # The top-1 label stays "carving ice": at most one state a second (the clip runs faster than real time).
         assert len(states) < len(done.records)
-        configs = {m.topic: json.loads(m.payload) for m in subscriber.messages if m.topic.startswith("homeassistant/")}
+        configs = {m.topic: json.loads(m.payload) for m in subscriber.messages
+                   if m.topic.startswith("homeassistant/") and m.payload}
+        assert subscriber.on(live_image_discovery_topic(TOPICS)) == [""], "no Live image: removed, if announced"
         assert set(configs) == {"homeassistant/sensor/pi_action_kitchen/action/config",
                                 "homeassistant/sensor/pi_action_kitchen/action_score/config",
                                 "homeassistant/binary_sensor/pi_action_kitchen/camera/config"}
@@ -224,6 +227,9 @@ def test_unknown_host_is_one_line():
     (["--mqtt", "mqtt://broker", "--name", "cam+1"], "--name must not contain '+'"),
     (["--mqtt", "mqtt://broker", "--mqtt-prefix", "a#"], "--mqtt-prefix must not contain '#'"),
     (["--mqtt", "mqtt://broker", "--mqtt-ca", "ca.pem"], "--mqtt-ca is for TLS"),
+    (["--mqtt", "mqtt://broker", "--mqtt-live-image", "0.5"], "--mqtt-live-image: '0.5' is not a number from 1"),
+    (["--mqtt", "mqtt://broker", "--mqtt-live-image", "often"], "--mqtt-live-image: 'often' is not a number"),
+    (["--mqtt-live-image", "5"], "--mqtt-live-image needs --mqtt"),
 ])
 def test_bad_mqtt_input_is_one_line_and_exit_2(args, message):
     done = run_cli("--video", str(CARVING_ICE), *args)
@@ -440,3 +446,86 @@ def test_events_a_broker_never_took_are_counted_at_the_exit(mosquitto, caplog):
                          f"mqtt://127.0.0.1:{relay.port} within 0.5 s of the end"]
     finally:
         relay.close()
+
+
+MARKER = f"{PREFIX}/{NAME}/test-marker"
+
+
+def subscribed(port: int, topic: str) -> Subscriber:
+    """A subscriber to `topic` whose subscription is in place, with every retained message of it received.
+
+    A marker published after the subscription comes back after every retained message: the broker sends
+    those while it handles the SUBSCRIBE, and one connection keeps the order."""
+    subscriber = Subscriber(port, (topic, MARKER))
+    subscriber.wait_for(lambda: subscriber.client.publish(MARKER, "m", qos=1).wait_for_publish(5)
+                        or subscriber.on(MARKER))
+    return subscriber
+
+
+def retained_now(port: int, topic: str) -> list[mqtt.MQTTMessage]:
+    """What the broker holds on `topic` for a newcomer (Home Assistant after a restart)."""
+    late = subscribed(port, topic)
+    try:
+        with late.lock:
+            return [m for m in late.messages if m.topic == topic]
+    finally:
+        late.close()
+
+
+def test_the_live_image_is_announced_only_when_asked_and_arrives_every_n_seconds_of_video(mosquitto):
+    """--mqtt-live-image 2 on the 10 s clip: the Live image entity, and a small JPEG of the picture at video
+    times 0, 2, 4, 6 and 8 (the schedule runs on the frames' time, so the count is exact however fast the clip
+    is classified); none is retained. A run without the flag removes the entity again."""
+    config_topic = live_image_discovery_topic(TOPICS)
+    subscriber = Subscriber(mosquitto.port)
+    try:
+        done = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--json", "--mqtt", mosquitto.url,
+                       "--name", NAME, "--mqtt-required", "--mqtt-live-image", "2")
+        assert done.returncode == 0, done.stderr
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["offline"])
+        config = json.loads(subscriber.on(config_topic)[-1])
+        assert config["image_topic"] == TOPICS.live and config["content_type"] == "image/jpeg"
+        assert "url_topic" not in config and config["availability_topic"] == TOPICS.availability
+        assert config["unique_id"] == "pi_action_kitchen_live" and config["default_entity_id"] == "image.kitchen_live"
+        frames = [cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) for jpeg in subscriber.raw(TOPICS.live)]
+        assert len(frames) == 5, f"{len(frames)} live pictures from a 10 s clip every 2 s"
+        clip = cv2.VideoCapture(str(ARM_WRESTLING))
+        ok, first = clip.read()
+        clip.release()
+        assert ok
+        for image in frames:
+            assert image is not None and image.shape == first.shape  # 340x256: no larger than LIVE_MAX_SIDE
+        assert max(first.shape) <= LIVE_MAX_SIDE
+        assert np.abs(frames[0].astype(int) - first).mean() < 6, "the clip's first picture, without the overlay"
+        assert all(len(jpeg) < 40_000 for jpeg in subscriber.raw(TOPICS.live))
+    finally:
+        subscriber.close()
+    assert retained_now(mosquitto.port, TOPICS.live) == [], "a live picture must not outlive the run on the broker"
+    assert [json.loads(m.payload)["image_topic"] for m in retained_now(mosquitto.port, config_topic)] == [TOPICS.live]
+
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", mosquitto.url, "--name", NAME,
+                   "--mqtt-required")
+    assert done.returncode == 0, done.stderr
+    assert retained_now(mosquitto.port, config_topic) == [], "without the flag the Live image is removed"
+
+
+def test_a_large_camera_picture_is_shrunk_for_the_live_image(mosquitto):
+    """A 1280x720 frame becomes a 640x360 JPEG (a Pi encodes it in a few ms; Home Assistant keeps it in memory)."""
+    from utils.sinks.base import Status, Update
+    from utils.sinks.mqtt.sink import MqttSink
+    from utils.sources import Frame
+
+    subscriber = subscribed(mosquitto.port, TOPICS.live)
+    publisher = MqttPublisher(parse_broker_url(mosquitto.url), TOPICS, lambda: [])
+    sink = MqttSink(publisher, live_image=5)
+    publisher.start(required=True)
+    try:
+        image = cv2.resize(cv2.imread(str(REPO / "tests" / "data" / "juggling_soccer_ball_frame.png")), (1280, 720))
+        for index in range(11):  # 10 s at one frame a second: pictures at 0, 5 and 10 s
+            sink.write(Update(Frame(image, float(index), index), None, False, Status()))
+        subscriber.wait_for(lambda: len(subscriber.raw(TOPICS.live)) == 3)
+        for jpeg in subscriber.raw(TOPICS.live):
+            assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (360, 640, 3)
+    finally:
+        sink.close()
+        subscriber.close()

@@ -9,7 +9,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE
 
 from utils.results import Prediction
 from utils.sinks import overlay
-from utils.sinks.base import Status
+from utils.sinks.base import Status, rate_texts
 from utils.sinks.overlay import MIN_HEIGHT, OverlayRenderer, draw_overlay, overlay_rgba, status_lines
 
 PREDICTIONS = (Prediction("arm wrestling", 0.93), Prediction("shaking hands", 0.04), Prediction("headbutting", 0.01))
@@ -87,9 +87,16 @@ def test_waiting_message_before_the_first_result():
 
 
 def test_status_lines_show_rates_model_threads_temperature_and_load():
-    assert status_lines(STATUS) == ["capture 29.8 fps   classify  5.0 fps    42.3 ms",
+    assert status_lines(STATUS) == ["classify  5.0 fps    42.3 ms   capture 29.8 fps",
                                     "movinet_a0_stream_int8   4 threads   61 C   CPU 87%"]
     assert status_lines(Status(model="m", threads=1))[1] == "m   1 threads"  # no sensor: no temperature
+
+
+def test_the_overlay_and_the_terminal_show_the_same_rates():
+    status = Status(capture_fps=30.0, classify_fps=12.5, inference_ms=4.0)
+    assert rate_texts(status) == ["classify 12.5 fps", "4.0 ms", "capture 30.0 fps"]  # the terminal's parts
+    assert status_lines(status)[0] == "classify 12.5 fps     4.0 ms   capture 30.0 fps"  # the same, aligned
+    assert rate_texts(Status(capture_fps=30.0)) == ["capture 30.0 fps"]  # no "0.0 fps" for what is not measured
 
 
 def test_rgba_overlay_over_the_frame_looks_like_the_drawn_overlay():

@@ -84,6 +84,18 @@ def test_closing_mid_clip_finishes_it_with_the_frames_so_far(tmp_path):
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
+def test_a_clip_that_got_no_frame_before_close_is_not_lost(tmp_path):
+    recorder = Recorder(tmp_path, pre_roll=0.0, post_roll=2.0, min_seconds=0.0, max_mb=100, fps=FPS, live=False)
+    with frames(1.0) as source:
+        while (frame := source.read()) is not None:
+            recorder.add_frame(frame.timestamp, frame.image)
+    name = recorder.start_clip("late", 5.0)  # starts after the last frame: no frame of it is ever written
+    recorder.end_event("late", name, 5.0, np.zeros((240, 320, 3), np.uint8))
+    recorder.close()
+    assert recorder.take_saved() == [Saved("late", ("late.jpg",), ())]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.jpg"]
+
+
 def test_opencv_fallback_writes_a_clip_opencv_reads(tmp_path):
     mp4v = ClipFormat("mp4v", ".mp4", lambda p, s, f: OpenCvClip(p, s, f, "mp4v"), False)
     record(tmp_path, clip_format=mp4v)

@@ -357,6 +357,15 @@ def test_a_usb_webcam_listed_by_libcamera_is_read_through_opencv(fake_picamera2,
     assert FakeWebcam.opened == [0] and fake_picamera2.instances == []
 
 
+def test_the_camera_list_is_asked_for_once(fake_picamera2, tmp_path):
+    with open_source(SourceOptions(), (172, 172)) as source:
+        assert isinstance(source, Picamera2Source)
+    assert fake_picamera2.listed == 2, "once by the app, once inside Picamera2() (as upstream's __init__ does)"
+    fake_picamera2.listed = 0
+    list_cameras(tmp_path)
+    assert fake_picamera2.listed == 1
+
+
 def test_the_pi_camera_is_picked_beside_a_usb_webcam(fake_picamera2):
     fake_picamera2.cameras = [USB_CAMERA, CSI_CAMERA]
     fake_picamera2.usb_last = False  # picamera2 0.3.12 (early Bookworm) lists them as libcamera does

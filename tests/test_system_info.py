@@ -42,6 +42,19 @@ def test_throttling_is_logged_when_it_starts_and_when_it_ends(caplog):
     assert "no longer slowed down (0x50000)" in lines[1]
 
 
+def test_the_watch_reads_the_flags_once_at_start(tmp_path, caplog):
+    hwmon(tmp_path, 0, "rpi_volt", "1")
+    reads = []
+
+    def read():
+        reads.append(sysfs_throttled(tmp_path))
+        return reads[-1]
+
+    with caplog.at_level(logging.WARNING), ThrottleWatch(read, interval=600) as watch:
+        assert len(reads) == 1 and watch._thread is not None
+    assert "slowed down: under-voltage (in0_lcrit_alarm=1)" in caplog.text
+
+
 def test_off_a_pi_the_watch_starts_no_thread():
     with ThrottleWatch(lambda: None) as watch:
         assert watch._thread is None

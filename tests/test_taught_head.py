@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,7 +14,14 @@ from utils.errors import ClassifierError
 from utils.model.files import usual_file_mode
 from utils.model.predictions import PredictionFilter
 from utils.model.taught.features import Observation, describe
-from utils.model.taught.head import TaughtHead, min_window_frames
+from utils.model.taught.head import (
+    DEFAULT_TAU,
+    MIN_MOTION_SHARE,
+    MIN_RECENT_COSINE,
+    TEMPERATURE,
+    TaughtHead,
+    min_window_frames,
+)
 from utils.model.taught.predictions import NONE_OF_THEM, TaughtPredictions
 from utils.model.taught.store import (
     ARRAYS,
@@ -51,14 +59,15 @@ def window(direction: int, moving: bool = True, moves_along: int | None = None, 
 
 def examples_of(observations: list[Observation]) -> Examples:
     described = [describe(o) for o in observations]
-    return Examples(np.stack([o.window_mean for o in observations]), np.stack([d.probabilities for d in described]),
+    return Examples(np.stack([o.window_sum / o.frames for o in observations]),
+                    np.stack([d.probabilities for d in described]),
                     np.stack([d.recent_mean for d in described]), np.stack([d.change for d in described]))
 
 
 def action(name: str, direction: int, n: int = 3, tau: float | None = None) -> TaughtAction:
     """An action taught from n windows along one axis (with a little noise)."""
     rng = np.random.default_rng(direction)
-    noisy = [Observation(o.window_mean, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
+    noisy = [Observation(o.window_sum, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
                                                                                                np.float32))
              for o in [window(direction)] * n]
     return TaughtAction(name, MODEL, examples_of(noisy), np.zeros(n, np.int32), (session(n),), tau)
@@ -90,6 +99,21 @@ def test_the_file_is_plain_arrays_with_json_metadata(tmp_path):
     assert meta["tau"] is None and meta["sessions"][0]["window_frames"] == 20
     assert path.name == "caf%C3%A9 bar.npz" == file_name("café bar")
     assert path.stat().st_mode & 0o777 == usual_file_mode()  # like any new file (a service may read it), not 0600
+
+
+def test_reading_an_action_reads_the_archives_index_once(tmp_path, monkeypatch):
+    store = ActionStore(tmp_path)
+    store.write(action("wave", 0))
+    reads = []
+    real = zipfile.ZipFile._RealGetContents  # where CPython's zipfile reads the central directory
+
+    def counted(archive):
+        reads.append(archive)
+        return real(archive)
+
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", counted)
+    assert len(read_action(store.path("wave")).examples) == 3
+    assert len(reads) == 1
 
 
 def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
@@ -129,9 +153,41 @@ def test_scores_are_calibrated_and_none_below_the_threshold():
     assert scores[0] > 0.9 and scores[1] == 0.0 and scores.sum() <= 1.0
     assert not head.scores(window(5)).any()  # far from both: none of them
     # Exactly at its threshold a lone action scores one half.
-    similarity = float(TaughtHead([action("a", 0)]).similarities(window(0))[0][0])
+    similarity = float(TaughtHead([action("a", 0)]).similarities(window(0))[0])
     at_tau = TaughtHead([dataclasses.replace(action("a", 0), tau=similarity - 1e-4)])
     assert at_tau.scores(window(0))[0] == pytest.approx(0.5, abs=0.01)
+
+
+def reference_scores(actions: list[TaughtAction], observation: Observation) -> np.ndarray:
+    """The head's formula (head.py's docstring), one action at a time, in plain numpy."""
+    def unit_mean(rows: np.ndarray) -> np.ndarray:
+        mean = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).mean(axis=0)
+        return mean / np.linalg.norm(mean)
+
+    seen = describe(observation)
+    similarity, recent_cosine, floors = [], [], []
+    for a in actions:
+        bc = float(np.sqrt(seen.probabilities) @ np.sqrt(a.examples.probabilities.mean(axis=0)))
+        cr = float(seen.recent_mean @ unit_mean(a.examples.recent_means) / np.linalg.norm(seen.recent_mean))
+        cc = float(seen.change @ unit_mean(a.examples.changes) / max(np.linalg.norm(seen.change), 1e-12))
+        similarity.append((bc + cr + cc) / 3)
+        recent_cosine.append(cr)
+        floors.append(MIN_MOTION_SHARE * np.median(np.linalg.norm(a.examples.changes, axis=1)
+                                                   / np.linalg.norm(a.examples.recent_means, axis=1)))
+    s, tau = np.array(similarity), np.array([DEFAULT_TAU if a.tau is None else a.tau for a in actions])
+    accepted = (s >= tau) & (np.array(recent_cosine) >= MIN_RECENT_COSINE) & (seen.motion >= np.array(floors))
+    share = np.exp(s / TEMPERATURE) / np.exp(s / TEMPERATURE).sum()
+    return np.where(accepted, share / (1 + np.exp((tau - s) / TEMPERATURE)), 0.0)
+
+
+def test_every_action_is_scored_at_once_as_the_formula_says():
+    actions = [action("a", 0), action("a again", 0, n=5), action("b", 1), action("a, strict", 0, tau=0.99),
+               action("c", 2, tau=0.3)]
+    head = TaughtHead(actions)
+    for observation in (window(0), window(1), window(0, moves_along=2), window(0, moving=False), window(5)):
+        expected = reference_scores(actions, observation)
+        assert head.scores(observation) == pytest.approx(expected, abs=1e-5)
+    assert (reference_scores(actions, window(0)) > 0).sum() == 3  # three taught alike share the score
 
 
 def test_a_still_picture_of_the_action_is_not_the_action():

@@ -33,6 +33,7 @@ from utils.errors import ClassifierError
 from utils.events.event import Event
 from utils.events.files import ENDED, GOING_ON, UNFINISHED, EventFolder
 from utils.events.journal import Journal
+from utils.events.tracker import event_id
 from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
@@ -614,8 +615,9 @@ def test_the_events_folder_pages_filters_and_deletes(tmp_path):
     for name, label, minutes, ends in (("old", "clapping", -90, True), ("lost", "clapping", -60, False),
                                        ("done", "juggling", 5, True), ("live", "juggling", 10, False)):
         start = since + timedelta(minutes=minutes)
-        event = Event(f"{name}-{label}", label, "test", 0.0, 0, start, 0.9, 3, files=(f"{name}-{label}.jpg",))
-        (tmp_path / f"{name}-{label}.jpg").write_bytes(b"jpeg")
+        eid = event_id(label, start)  # only names the recorder writes are served
+        event = Event(eid, label, "test", 0.0, 0, start, 0.9, 3, files=(f"{eid}.jpg",))
+        (tmp_path / f"{eid}.jpg").write_bytes(b"jpeg")
         journal.on_start(event)
         if ends:
             journal.on_end(event.ended(2.0, start + timedelta(seconds=2), "ended"))
@@ -668,3 +670,61 @@ def test_the_events_pages_benchmark_prints_its_figures():
     assert report["events"] == 50 and report["journal_bytes"] > 50 * 400
     assert all(report[key] > 0 for key in ("first_page_ms", "page_again_ms", "page_after_one_more_event_ms",
                                            "login_key_ms"))
+
+
+def wrong_login(port: int) -> socket.socket:
+    """A login form with a wrong password, sent whole on a raw socket (as a guessing script would)."""
+    body = b"password=wrong&next=/"
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: http://127.0.0.1:%d\r\n"
+                       b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n"
+                       b"Connection: close\r\n\r\n%s" % (port, port, len(body), body))
+    return connection
+
+
+def answer_of(connection: socket.socket) -> bytes:
+    with connection:
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
+def test_a_wrong_password_while_another_is_answered_gets_429_at_once():
+    """Wrong passwords are answered one a second; those that come meanwhile are told to retry at once instead of
+    each holding a serving slot while they wait (scripted guesses would otherwise fill every slot)."""
+    web = WebSink("127.0.0.1", free_port(), password="pw", max_connections=4)
+    try:
+        with web.login_lock:  # a wrong password is being answered (held here, so the order is certain)
+            guesses = [wrong_login(web.port) for _ in range(8)]  # twice the serving slots
+            answers = [answer_of(guess) for guess in guesses]
+        for answer in answers:
+            assert answer.split(b"\r\n", 1)[0].endswith(b" 429 Too Many Requests"), answer[:80]
+            assert b"\r\nRetry-After: 1\r\n" in answer
+        answer = answer_of(wrong_login(web.port))  # the lock is free: the guess costs its second, then the form
+        assert b" 303 " in answer.split(b"\r\n", 1)[0] and b"failed=1" in answer
+    finally:
+        web.close()
+
+
+def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
+    web = WebSink("127.0.0.1", free_port(), name="Garden <cam>")
+    try:
+        page = web.page("index.html")
+        assert web.page("index.html") is page, "the same bytes every time: filled in at the start"
+        assert web._server.access.token.encode() in page and b"Garden &lt;cam&gt; \xc2\xb7 live" in page
+        assert b"%" + b"TOKEN" not in page and b"%NAME%" not in page
+        login = web.page("login.html", "/events?x=<1>", failed=True)
+        assert b'value="/events?x=&lt;1&gt;"' in login and b"wrong password, try again" in login
+        assert b"wrong password" not in web.page("login.html") and b'value="/"' in web.page("login.html")
+    finally:
+        web.close()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--web", "--web-embed-from", "homeassistant.local:8123"], "--web-embed-from: 'homeassistant.local:8123' is "
+                                                                 "not an origin: give scheme://host[:port]"),
+    (["--web", "--web-embed-from", "http://ha:8123/lovelace"], "is not an origin"),
+    (["--web", "--web-embed-from", "http://ha; frame-ancestors *"], "is not an origin"),
+    (["--web", "--web-embed-from", ","], "must name at least one origin"),
+    (["--web-embed-from", "http://ha:8123"], "--web-embed-from needs the web view: add --web"),
+])
+def test_a_bad_embedding_origin_is_one_line_and_exit_2(args, message):
+    assert message in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))

@@ -3,14 +3,18 @@ real model on an endless MJPEG camera (tests/live.py), with an events folder of 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import http.client
 import json
+import logging
 import os
 import re
 import signal
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,12 +23,14 @@ import cv2
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, REPO, free_port, need_binary, skip_or_fail
 from live import DOWN, UP, LiveApp, StreamServer
-from test_web import CHROMIUM_FLAGS, another_site, page_token, post, results
+from test_web import CHROMIUM_FLAGS, another_site, page_token, pipeline_running, post, results
 
 from utils.events.clip import choose_clip_format
 from utils.events.event import Event
 from utils.events.journal import Journal
 from utils.events.tracker import event_id
+from utils.sinks import Command
+from utils.sinks.web import WebSink
 from utils.sinks.web_access import TOKEN_HEADER
 from utils.sources import sampled_frames
 
@@ -361,3 +367,142 @@ def test_scripts_still_log_in_with_http_basic(camera):
             assert "status" in json.loads(response.read())
     finally:
         app.stop(signal.SIGTERM)
+
+
+# The web view inside another site's page: Home Assistant's webpage card is an iframe.
+
+# The sandbox of Home Assistant's Webpage card (home-assistant/frontend, hui-iframe-card.ts): scripts, forms and
+# dialogs run, and the framed page keeps its own origin.
+CARD = b"""<!doctype html><html><body>
+<iframe id="card" width="960" height="640"
+  sandbox="allow-forms allow-modals allow-popups allow-pointer-lock allow-same-origin allow-scripts"></iframe>
+<p id="out"></p>
+<script>
+const view = new URLSearchParams(location.search).get("view");
+const card = document.getElementById("card");
+card.onload = () => {
+  let access = "no-access";
+  try { if (card.contentDocument) access = "read"; } catch (e) {}
+  document.getElementById("out").textContent = "loaded " + access;
+};
+card.src = view;
+// What this page can do to the framed view on its own: send the buttons' requests (no token: it cannot read
+// the frame's page), and try a DELETE.
+window.attack = async () => {
+  const said = [];
+  for (const path of ["reset", "teach", "teach/undo"]) {
+    try {
+      await fetch(view + path, {method: "POST", mode: "no-cors", credentials: "include"});
+      said.push(path + ":sent");
+    }
+    catch (e) { said.push(path + ":refused"); }
+  }
+  try { await fetch(view + "events/x", {method: "DELETE", credentials: "include"}); said.push("delete:answered"); }
+  catch (e) { said.push("delete:refused"); }
+  return said.join(" ");
+};
+</script></body></html>"""
+
+
+@contextlib.contextmanager
+def home_assistant_card() -> Iterator[str]:
+    """A dashboard page that frames ?view=URL, served on 127.0.0.1 but opened as http://localhost:PORT: another
+    site than the web view's 127.0.0.1 for the browser (a site is the scheme and the registrable name, whatever
+    the port), as Home Assistant at homeassistant.local is for a web view at pi.local. Yields its origin."""
+    with another_site(CARD) as url:
+        yield url.replace("http://127.0.0.1:", "http://localhost:").rstrip("/")
+
+
+def open_card(page, origin: str, view: str):
+    """Opens the card page with the web view in its frame; returns the frame once loaded (or refused)."""
+    page.goto(f"{origin}/?{urlencode({'view': view})}")
+    page.wait_for_function("() => document.getElementById('out').textContent.startsWith('loaded')")
+    return page.frames[1]
+
+
+def test_another_site_cannot_frame_the_web_view_by_default(page, caplog):
+    web = WebSink("127.0.0.1", free_port())
+    try:
+        with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"), home_assistant_card() as origin:
+            frame = open_card(page, origin, web.url)
+            assert '"GET / HTTP/1.1" 200' in caplog.text, "the page was served: the browser refused to show it"
+        assert frame.query_selector("#video") is None and "classify-token" not in frame.content()
+        headers = urllib.request.urlopen(web.url, timeout=10).headers
+        assert headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    finally:
+        web.close()
+
+
+def test_an_allowed_origin_frames_the_live_view_and_still_cannot_press_its_buttons(page, caplog):
+    """--web-embed-from the card's origin (no password, plain HTTP): the frame shows the live picture and the
+    results, and its own buttons work; the embedding page cannot read it, and its requests change nothing."""
+    with home_assistant_card() as origin:
+        web = WebSink("127.0.0.1", free_port(), embed_from=(origin,))
+        try:
+            headers = urllib.request.urlopen(web.url, timeout=10).headers
+            assert "X-Frame-Options" not in headers
+            assert f"frame-ancestors 'self' {origin}" in headers["Content-Security-Policy"]
+            with pipeline_running(web) as commands:
+                frame = open_card(page, origin, web.url)
+                assert page.text_content("#out") == "loaded no-access", "the dashboard cannot read the view"
+                frame.wait_for_function("() => document.getElementById('video').naturalWidth > 0")
+                frame.wait_for_function("() => document.getElementById('results').textContent.includes('carving ice')")
+                with caplog.at_level(logging.DEBUG, logger="utils.sinks.web"):
+                    tried = page.evaluate("attack()")  # resolves once the view has answered each request
+                assert tried == "reset:sent teach:sent teach/undo:sent delete:refused", tried
+                assert caplog.text.count('HTTP/1.1" 403') == 3, caplog.text
+                assert commands == [], "a request of the embedding page changed something"
+                frame.click("button[data-press=reset]")  # the user's own click, inside the frame
+                frame.wait_for_function("() => document.getElementById('reply').textContent.includes('reset')")
+            assert commands == [Command.RESET]
+        finally:
+            web.close()
+
+
+def test_with_a_password_over_plain_http_the_frame_gets_only_the_login_page(browser):
+    """The session cookie is SameSite=Strict over HTTP: a login in the browser's own tab does not reach a frame
+    on another site, so the card shows the login form (docs/web.md: a password needs HTTPS to be framed)."""
+    context = browser.new_context()
+    with home_assistant_card() as origin:
+        web = WebSink("127.0.0.1", free_port(), password="s3cret pass", embed_from=(origin,))
+        try:
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(web.url + "login")
+            page.fill("input[name=password]", "s3cret pass")
+            page.click("button[type=submit]")
+            page.wait_for_url(web.url)
+            frame = open_card(page, origin, web.url)
+            frame.wait_for_selector("input[name=password]")
+            assert frame.query_selector("#video") is None
+        finally:
+            context.close()
+            web.close()
+
+
+def test_over_https_with_framing_allowed_the_session_cookie_is_samesite_none_and_secure():
+    """Behind a TLS proxy the page's Origin is https://: the login's cookie is then sent in the frame too."""
+    origin = "https://homeassistant.local:8123"
+    for embed_from, expected in (((origin,), "SameSite=None; Secure"), ((), "SameSite=Strict")):
+        web = WebSink("127.0.0.1", free_port(), password="pw", embed_from=embed_from)
+        try:
+            for scheme, proxy, cookie in (("https", {}, expected), ("http", {}, "SameSite=Strict"),
+                                          ("http", {"X-Forwarded-Proto": "https"}, expected)):
+                status, set_cookie = login(web.port, scheme, proxy)
+                assert status == 303 and set_cookie.endswith(f"HttpOnly; {cookie}"), (embed_from, scheme, set_cookie)
+        finally:
+            web.close()
+
+
+def login(port: int, scheme: str, extra: dict[str, str]) -> tuple[int, str]:
+    """The login form's POST as a browser on http(s)://127.0.0.1:port sends it (through a TLS proxy with
+    `extra`: X-Forwarded-Proto); returns (status, Set-Cookie)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/login", b"password=pw&next=/", {
+            "Host": f"127.0.0.1:{port}", "Origin": f"{scheme}://127.0.0.1:{port}",
+            "Content-Type": "application/x-www-form-urlencoded", **extra})
+        response = connection.getresponse()
+        return response.status, response.headers["Set-Cookie"] or ""
+    finally:
+        connection.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, need_binar
 
 from utils.config import Config
 from utils.results import Prediction, Result
-from utils.sinks import Command, Update, WindowSink
+from utils.sinks import Command, Update, WindowSink, bare_x
 from utils.sinks.base import Status
 from utils.sinks.display import choose_display
 from utils.sources import Frame
@@ -182,6 +183,65 @@ def test_over_ssh_without_display_auto_finds_the_screen(xvfb, tmp_path):
     assert f"display: window (--display window: a window on DISPLAY={xvfb})" in stderr
 
 
+WINDOW_AND_REMAP = """
+import os, sys, time
+import cv2, numpy
+from utils.sinks.bare_x import remap_on_bare_x, shows
+grey, white, dark = (numpy.full((60, 80, 3), level, numpy.uint8) for level in (200, 255, 10))
+cv2.namedWindow(sys.argv[1], cv2.WINDOW_NORMAL | cv2.WINDOW_GUI_NORMAL)
+cv2.resizeWindow(sys.argv[1], 80, 60)  # as the window sink does: the window is the picture's size
+cv2.imshow(sys.argv[1], grey)
+for _ in range(20):
+    cv2.waitKey(10)  # (whether Qt painted it or not: it is mapped again below)
+remapped = remap_on_bare_x(sys.argv[1])
+print(remapped, remap_on_bare_x("another title"), remap_on_bare_x(sys.argv[1], pid=os.getppid()))
+deadline = time.monotonic() + 60  # Qt repaints the window once it has handled the new MapNotify: wait for that
+while remapped and shows(sys.argv[1], grey) is not True and time.monotonic() < deadline:
+    cv2.waitKey(20)
+print(shows(sys.argv[1], grey), shows(sys.argv[1], white), shows(sys.argv[1], dark), shows("another title", grey))
+cv2.destroyAllWindows()
+cv2.waitKey(1)
+"""
+
+
+def test_the_window_is_read_back_and_mapped_again_only_on_an_x_server_without_a_window_manager(xvfb):
+    """remap_on_bare_x maps again the windows of its own process with the title, and `shows` tells whether such a
+    window shows a picture (None: too dark to tell, or no such window); under a window manager (which maps the
+    windows itself, told by _NET_SUPPORTING_WM_CHECK on the root) both leave the window alone."""
+    env = {**os.environ, "DISPLAY": xvfb, "QT_QPA_PLATFORM": "xcb"}
+
+    def run() -> str:
+        done = subprocess.run([sys.executable, "-c", WINDOW_AND_REMAP, TITLE], capture_output=True, text=True,
+                              env=env, cwd=REPO, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    # Its own window only (not another title, not another process's), which shows the grey picture again.
+    assert run() == "True False False\nTrue False None None"
+    xprop = need_binary("xprop", "x11-utils")
+    subprocess.run([xprop, "-root", "-f", "_NET_SUPPORTING_WM_CHECK", "32x", "-set", "_NET_SUPPORTING_WM_CHECK",
+                    "0x1"], env=env, check=True, timeout=10)
+    try:
+        assert run() == "False False False\nNone None None None"
+    finally:
+        subprocess.run([xprop, "-root", "-remove", "_NET_SUPPORTING_WM_CHECK"], env=env, check=True, timeout=10)
+
+
+def test_the_window_shows_frames_in_every_run_on_a_bare_x_server():
+    """Qt sometimes never handles the window's first MapNotify on an X server without a window manager, and then
+    never paints it: before the window was mapped again, about 1 run in 16 stayed black for the whole run.
+    benchmarks/window_black.py starts the app on its own Xvfb each run and reads the window back."""
+    need_binary("Xvfb", "xvfb")
+    need_binary("xdotool", "xdotool")
+    need_binary("import", "imagemagick")
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "window_black.py"), "--runs", "8"],
+                          capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["runs"] == 8 and report["no_window"] == 0
+    assert report["black"] == 0, report
+
+
 # The keys, with OpenCV's window calls replaced: no X server needed.
 
 class FakeHighGui:
@@ -191,6 +251,8 @@ class FakeHighGui:
     def install(self, monkeypatch):
         for name in ("namedWindow", "resizeWindow", "setWindowProperty", "imshow", "destroyWindow"):
             monkeypatch.setattr(cv2, name, lambda *args, _name=name: self.calls.append((_name, *args[1:])))
+        # No X server at all: the window is never read back (test_a_window_qt_did_not_paint_is_mapped_again).
+        monkeypatch.setattr(bare_x, "on_bare_x", lambda: False)
         monkeypatch.setattr(cv2, "getWindowProperty", lambda *args: self.visible)
         monkeypatch.setattr(cv2, "waitKey", lambda delay: self.keys.pop(0) if self.keys else -1)
         return self
@@ -235,3 +297,31 @@ def test_closing_the_window_quits(monkeypatch):
     assert sink.write(an_update()) is None
     gui.visible = 0.0
     assert sink.write(an_update()) is Command.QUIT
+
+
+def test_a_window_qt_did_not_paint_is_mapped_again_until_it_shows_the_picture(monkeypatch):
+    """On a bare X server the window is read back half a second after it opened, then every second: mapped
+    again while it shows something else than the picture, and left alone once it shows it."""
+    gui = FakeHighGui().install(monkeypatch)
+    answers = iter([False, None, False, True])  # unpainted, too dark to tell, unpainted, painted
+    monkeypatch.setattr(bare_x, "on_bare_x", lambda: True)
+    monkeypatch.setattr(bare_x, "shows", lambda title, image: next(answers))
+    monkeypatch.setattr(bare_x, "remap_on_bare_x", lambda title: gui.calls.append(("remap", title)) or True)
+    now = [0.0]
+    sink = WindowSink(clock=lambda: now[0])
+    remaps = []
+    for now[0] in (0.0, 0.4, 0.5, 1.0, 1.5, 2.5, 3.5, 10.0):
+        sink.write(an_update())
+        remaps.append(sink.remaps)
+    assert remaps == [0, 0, 1, 1, 1, 2, 2, 2]  # checks at 0.5, 1.5, 2.5 and 3.5 s; none after the picture showed
+    assert [call for call in gui.calls if call[0] == "remap"] == [("remap", "Action classifier")] * 2
+
+
+def test_a_window_on_a_desktop_is_never_read_back(monkeypatch):
+    FakeHighGui().install(monkeypatch)
+    monkeypatch.setattr(bare_x, "shows", lambda title, image: pytest.fail("read back under a window manager"))
+    now = [0.0]
+    sink = WindowSink(clock=lambda: now[0])
+    for now[0] in (0.0, 0.5, 1.5, 10.0):
+        sink.write(an_update())
+    assert sink.remaps == 0

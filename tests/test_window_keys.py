@@ -103,4 +103,4 @@ def test_the_banner_stays_out_of_the_shared_overlay(monkeypatch):
 
 def test_the_rates_wait_until_they_are_measured():
     assert status_lines(Status())[0] == "measuring the rates..."
-    assert status_lines(Status(capture_fps=30, classify_fps=5, inference_ms=4))[0].startswith("capture 30.0 fps")
+    assert status_lines(Status(capture_fps=30, classify_fps=5, inference_ms=4))[0].startswith("classify  5.0 fps")

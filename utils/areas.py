@@ -51,6 +51,22 @@ class Area:
 WHOLE = Area(0.0, 0.0, 1.0, 1.0)
 
 
+def area_numbers(text: str) -> list[str]:
+    """The numbers as an area flag gives them ("0,0,0.2,0.2": x,y,w,h, four per area), read into areas by
+    parse_areas once all are given; ValueError for text that holds none."""
+    if not text.strip():
+        raise ValueError(f"takes x,y,w,h (fractions of the picture from 0 to 1; {EXAMPLE})")
+    return [part.strip() for part in text.split(",")]
+
+
+def parse_crop(text: str) -> Area:
+    """--crop's one area from its text, x,y,w,h; ValueError with one line for the user."""
+    parts = area_numbers(text)
+    if len(parts) != 4:
+        raise ValueError(f"--crop takes one area, x,y,w,h (four fractions of the picture from 0 to 1), got {text}")
+    return parse_areas("--crop", parts)[0]
+
+
 def parse_areas(flag: str, parts: Sequence[str]) -> tuple[Area, ...]:
     """Areas from numbers as the flag gives them (x,y,w,h, four per area); ValueError with one line for the user."""
     if len(parts) % 4 or not parts:

@@ -10,12 +10,13 @@ import argparse
 import ipaddress
 import math
 import os
+import re
 import socket
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from utils.areas import Area, parse_areas
+from utils.areas import Area, parse_areas, parse_crop
 from utils.broker_url import mqtt_string_problem, parse_broker_url, topic_name_problem
 from utils.errors import ClassifierError
 from utils.paths import DEFAULT_ACTIONS_DIR, DEFAULT_EVENTS_DIR, DEFAULT_LABELS, DEFAULT_MODEL
@@ -91,6 +92,7 @@ BOUNDS: dict[str, Bound] = {
     "teach_to": Bound(0, 86400),
     "teach_seconds": Bound(1, 600),  # under a second there is no window to learn from
     "teach_countdown": Bound(0, 60),
+    "mqtt_live_image": Bound(1, 3600),  # seconds between live frames: at most one a second, at least one an hour
 }
 GPIO_PIN = Bound(0, 27, integer=True)  # the Pi's BCM GPIO numbers on the 40-pin header
 ANY = "any"  # --event any: whatever is top-1
@@ -133,6 +135,28 @@ def label_list(text: str) -> list[str]:
     if not names:
         raise ValueError("must name at least one label (comma-separated exact names)")
     return names
+
+
+ORIGIN_EXAMPLE = "http://homeassistant.local:8123"
+# scheme://host[:port] and nothing else: a name or IPv4 address, or an IPv6 address in brackets
+_ORIGIN = re.compile(r"(https?://(?:[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\]))(?::(\d{1,5}))?/?")
+
+
+def web_origin(text: str) -> str:
+    """'http://HomeAssistant.local:8123/' -> 'http://homeassistant.local:8123': an origin as a browser names it;
+    ValueError for anything else, so nothing but an origin reaches the Content-Security-Policy header."""
+    match = _ORIGIN.fullmatch(text.strip().lower())
+    if not match or (match[2] and not 1 <= int(match[2]) <= 65535):
+        raise ValueError(f"{text!r} is not an origin: give scheme://host[:port], e.g. {ORIGIN_EXAMPLE}")
+    return match[1] + (f":{int(match[2])}" if match[2] else "")
+
+
+def web_origins(text: str) -> list[str]:
+    """A comma-separated list of origins (--web-embed-from)."""
+    origins = [web_origin(part) for part in text.split(",") if part.strip()]
+    if not origins:
+        raise ValueError(f"must name at least one origin, e.g. {ORIGIN_EXAMPLE}")
+    return origins
 
 
 def non_empty_path(text: str) -> Path:
@@ -244,6 +268,7 @@ class OutputOptions(_Checked):
     web_port: int = 8080
     web_password: str | None = field(default=None, repr=False)  # WEB_PASSWORD; never logged
     web_insecure: bool = False  # beyond loopback without a password, on purpose
+    web_embed_from: tuple[str, ...] = ()  # origins whose pages may show the web view in a frame
     json: bool = False
 
     def __post_init__(self) -> None:
@@ -251,6 +276,13 @@ class OutputOptions(_Checked):
         if self.display == "web" or self.web:
             if problem := web_exposure_problem(self.web_host, self.web_password, self.web_insecure):
                 raise ClassifierError(problem)
+        elif self.web_embed_from:
+            raise ClassifierError("--web-embed-from needs the web view: add --web (or --display web)")
+        try:
+            origins = tuple(web_origin(origin) for origin in self.web_embed_from)
+        except ValueError as e:
+            raise ClassifierError(f"--web-embed-from {e}") from None
+        object.__setattr__(self, "web_embed_from", origins)  # frozen: set once, while being built
 
 
 def default_name() -> str:
@@ -270,6 +302,7 @@ class MqttOptions(_Checked):
     mqtt_prefix: str = "pi-action"
     ha_discovery: bool = True
     mqtt_required: bool = False
+    mqtt_live_image: float | None = None  # seconds of video between live frames; None: no live frame
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -286,6 +319,8 @@ class MqttOptions(_Checked):
                                   f"itself and drops what clients publish there), got {self.mqtt_prefix!r}")
         if self.mqtt_password is not None and (problem := mqtt_string_problem(self.mqtt_password)):
             raise ClassifierError(f"the MQTT password {problem}")
+        if self.mqtt_live_image is not None and self.mqtt is None:
+            raise ClassifierError("--mqtt-live-image needs --mqtt: the broker the live frame goes to")
         if self.mqtt_ca is not None and self.mqtt is None:
             raise ClassifierError("--mqtt-ca needs --mqtt: the mqtts:// broker it is the CA certificate of")
         if self.mqtt_ca is not None and self.mqtt is not None and not self.mqtt.strip().startswith("mqtts://"):
@@ -387,36 +422,25 @@ class MotionOptions:
     """The motion gate (no invoke while nothing moves), the areas it ignores, and the part that is classified.
 
     Areas are x,y,w,h in fractions of the picture (0..1), kept as the flags give them (numbers as text, four per
-    area) and read into `mask_areas` and `crop_area`.
+    area) and read once into `mask_areas` and `crop_area`.
     """
 
     motion: str = "auto"  # auto: on for cameras and streams, off for files
     motion_mask: tuple[str, ...] = ()
     crop: str | None = None
+    mask_areas: tuple[Area, ...] = field(init=False, repr=False, compare=False)
+    crop_area: Area | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        try:
+        try:  # checked now, not when the camera is open
             object.__setattr__(self, "motion", motion_mode(str(self.motion)))
-            self.mask_areas  # noqa: B018 - checked now, not when the camera is open
-            self.crop_area  # noqa: B018
+            object.__setattr__(self, "mask_areas",
+                               parse_areas("--motion-mask", self.motion_mask) if self.motion_mask else ())
+            object.__setattr__(self, "crop_area", None if self.crop is None else parse_crop(self.crop))
         except ValueError as e:
             raise ClassifierError(str(e)) from None
         if self.motion == "off" and self.motion_mask:
             raise ClassifierError("--motion-mask is for the motion gate, but --motion is off")
-
-    @property
-    def mask_areas(self) -> tuple[Area, ...]:
-        return parse_areas("--motion-mask", self.motion_mask) if self.motion_mask else ()
-
-    @property
-    def crop_area(self) -> Area | None:
-        if self.crop is None:
-            return None
-        parts = [part.strip() for part in self.crop.split(",")]
-        if len(parts) != 4:
-            raise ValueError(f"--crop takes one area, x,y,w,h (four fractions of the picture from 0 to 1), "
-                             f"got {self.crop}")
-        return parse_areas("--crop", parts)[0]
 
     def percent(self, live: bool) -> float | None:
         """The gate's threshold for this source (None: no gate): auto gates cameras and streams, not files."""
@@ -443,11 +467,16 @@ class Config:
         """A Config from flat option names, as the flags spell them (num_threads=2, json=True)."""
         sections = {}
         for name, section in SECTIONS.items():
-            names = {f.name for f in fields(section)}
+            names = {f.name for f in option_fields(section)}
             sections[name] = section(**{k: options.pop(k) for k in list(options) if k in names})  # type: ignore
         if options:
             raise ClassifierError(f"unknown option {flag(sorted(options)[0])}")
         return cls(**sections)
+
+
+def option_fields(section: type) -> list[Field]:
+    """The fields of a section that are options (not those worked out from them, like MotionOptions' areas)."""
+    return [item for item in fields(section) if item.init]
 
 
 SECTIONS: dict[str, type] = {"classifier": ClassifierOptions, "results": ResultOptions, "source": SourceOptions,

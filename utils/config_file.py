@@ -14,10 +14,20 @@ from __future__ import annotations
 import difflib
 import sys
 from collections.abc import Callable, Collection
-from dataclasses import fields
 from pathlib import Path
 
-from utils.config import BOUNDS, CHOICES, FLAG_NAMES, SECTIONS, gpio_pin, label_list, non_empty_path
+from utils.areas import area_numbers
+from utils.config import (
+    BOUNDS,
+    CHOICES,
+    FLAG_NAMES,
+    SECTIONS,
+    gpio_pin,
+    label_list,
+    non_empty_path,
+    option_fields,
+    web_origins,
+)
 from utils.errors import ClassifierError
 from utils.regular_file import NotAFileError, read_at_most
 
@@ -31,12 +41,14 @@ COMMAND_LINE_ONLY = {"teach": "teaching is done once, from the command line (cla
                                "every start of a service; remove the key"}
 FIELD_NAMES = {flag_name: field for field, flag_name in FLAG_NAMES.items()}  # window -> window_seconds
 # How each item of a list option is read: as on the command line.
-LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)]}
+LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)], "motion_mask": area_numbers,
+                                                "web_embed_from": web_origins}
 
 
 def option_types() -> dict[str, str]:
     """Every Config option by field name, with its annotation ("float", "Path | None", "tuple[str, ...]")."""
-    return {item.name: str(item.type) for section in SECTIONS.values() for item in fields(section)}
+    return {item.name: str(item.type) for section in SECTIONS.values()
+            for item in option_fields(section)}
 
 
 def key_name(name: str) -> str:

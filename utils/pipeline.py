@@ -31,7 +31,7 @@ from utils.sampler import FrameSampler
 from utils.sinks.base import Command, Sink, Status, Update
 from utils.sinks.display import choose_display
 from utils.sinks.factory import make_sinks
-from utils.sources import FrameSource, open_source, video_length
+from utils.sources import FrameSource, open_source, pi_camera_list, video_length
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
 from utils.sources.health import SourceHealth
@@ -369,7 +369,9 @@ def run(config: Config, stop: Stop | None = None) -> int:
 
         check_writable_folder(config.events.events_dir)  # a bad --events-dir is found before anything starts
     classifier, prediction_filter, taught = load_run(config)
-    display = choose_display(config)
+    # picamera2's camera list, asked once for the display choice (DRM needs a Pi camera) and the source.
+    cameras = pi_camera_list() if config.source.uses_pi_camera else None
+    display = choose_display(config, drm=lambda: cameras is not None and cameras.problem is None)
     os.environ.update(display.environ)  # DISPLAY, XAUTHORITY, QT_QPA_PLATFORM: read when the window opens
     sinks: list[Sink] = []
     sinks_ready = False
@@ -382,7 +384,8 @@ def run(config: Config, stop: Stop | None = None) -> int:
     # Headless and not recording, the Pi camera need not send 30 frames a second through Python.
     shown = display.name != "none" or config.output.web or config.events.record
     camera_fps = pi_camera_fps(config.source.fps, shown)
-    with closing(open_source(config.source, classifier.input_size, demand, camera_fps)) as source, ThrottleWatch():
+    source = open_source(config.source, classifier.input_size, demand, camera_fps, cameras)
+    with closing(source), ThrottleWatch():
         classifier.set_window(window_frames(config, source), change_test(config, source), fresh_start(config, source))
         log.info("model: %s", classifier.description)
         log.info("%s", window_text(classifier, config))

@@ -110,9 +110,9 @@ class ThrottleWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def check(self) -> None:
-        """One look: a line when the set of current problems changes."""
-        flags = self.read() or {}
+    def check(self, flags: dict[str, object] | None = None) -> None:
+        """One look (at `flags` when they were just read): a line when the set of current problems changes."""
+        flags = (flags if flags is not None else self.read()) or {}
         now = tuple(text for name, text in THROTTLING_NOW.items() if flags.get(name))
         if now and now != self._now:
             log.warning("the Pi is being slowed down: %s (%s); check the power supply (a Pi 4 needs 5 V 3 A, a "
@@ -126,8 +126,9 @@ class ThrottleWatch:
             self.check()
 
     def __enter__(self) -> ThrottleWatch:
-        if self.read() is not None:
-            self.check()
+        flags = self.read()
+        if flags is not None:  # a Pi: the first look is this reading
+            self.check(flags)
             self._thread = threading.Thread(target=self._loop, name="throttle-watch", daemon=True)
             self._thread.start()
         return self

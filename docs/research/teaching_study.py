@@ -99,18 +99,24 @@ def load(cache: Path) -> dict:
     return data
 
 
-def frame_terms(r: dict, k_max: int) -> dict:
+def frame_terms(r: dict, k_max: int, decay: float = 1.0) -> dict:
     """Per frame: the window mean (emb), its softmax (prob), the mean of the last k_max per-frame features (S),
-    their mean absolute change (D), and that change relative to S's length (m)."""
+    their mean absolute change (D), and that change relative to S's length (m). decay < 1 weighs a frame of age
+    a by decay**a (the newest 1) in S and D."""
     f, n = r["feat"], r["n"]
     short, change = np.zeros_like(f), np.zeros_like(f)
     m = np.zeros(len(f), np.float32)
+
+    def weights(count: int) -> np.ndarray:
+        w = decay ** np.arange(count, dtype=np.float64)[::-1]
+        return (w / w.sum()).astype(np.float32)
+
     for i in range(len(f)):
         k = min(k_max, int(n[i]), i + 1)
         seg = f[i - k + 1:i + 1]
-        short[i] = seg.mean(0)
+        short[i] = weights(k) @ seg
         if k >= 2:
-            change[i] = np.abs(np.diff(seg, axis=0)).mean(0)
+            change[i] = weights(k - 1) @ np.abs(np.diff(seg, axis=0))
             m[i] = np.linalg.norm(change[i]) / max(float(np.linalg.norm(short[i])), 1e-9)
     return {"emb": r["emb"], "prob": r["prob"], "S": short, "D": change, "m": m, "n": n}
 
@@ -120,6 +126,7 @@ def pick(f: dict, idx) -> dict:
 
 
 MIN_FRAMES = [5]  # the windows taught and scored: at least 1 s (a list: the study can change it)
+DECAY = [1.0]  # the recent frames' weight per frame of age (1: a plain mean, as the app)
 
 
 def taught_part(f: dict, a: int = 0, b: int | None = None) -> dict:
@@ -134,25 +141,36 @@ def fit(e: dict) -> dict:
             "cs_self": float(np.median(unit(e["S"]) @ unit(unit(e["S"]).mean(0))))}
 
 
+def terms(f: dict, m: dict) -> dict:
+    return {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
+            "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
+
+
 class Head:
     """Weighted mean of the terms (ce: window cosine, cs: short-window cosine, bc: Bhattacharyya of the
-    softmax, cd: cosine of the change vectors) >= tau, and the motion m >= rho x the action's median motion."""
+    softmax, cd: cosine of the change vectors) >= tau, and the motion m >= rho x the action's median motion.
+    An action with a "background" (fit() of a background session) is also required to be closer to itself than
+    to it: mean of `against` terms for the action - for the background >= margin."""
 
-    def __init__(self, models: dict, weights: dict, tau: float, rho: float) -> None:
+    def __init__(self, models: dict, weights: dict, tau: float, rho: float, against: tuple = ("cs", "cd"),
+                 margin: float = 0.0) -> None:
         self.gates = {k[1:]: v for k, v in weights.items() if k.startswith(">")}  # ">cs": 0.6, a floor
         weights = {k: v for k, v in weights.items() if not k.startswith(">")}
         self.names, self.models = list(models), list(models.values())
         self.weights, self.tau, self.rho = weights, tau, rho
+        self.against, self.margin = against, margin
 
     def scores(self, f: dict) -> np.ndarray:
         out = np.full((len(f["n"]), len(self.models)), -9.0)
         for j, m in enumerate(self.models):
-            t = {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
-                 "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
+            t = terms(f, m)
             s = sum(w * t[k] for k, w in self.weights.items()) / sum(self.weights.values())
             ok = (f["m"] >= self.rho * m["m"]) & (f["n"] >= MIN_FRAMES[0])
             for term, floor in self.gates.items():
                 ok &= t[term] >= (floor if floor > 0 else -floor * m["cs_self"])  # negative: x the own median
+            if "background" in m:
+                b = terms(f, m["background"])
+                ok &= sum(t[k] - b[k] for k in self.against) / len(self.against) >= self.margin
             out[:, j] = np.where(ok, s, -9.0)
         return out
 
@@ -177,11 +195,11 @@ class Study:
         self.segments = rows
 
     def terms(self, set_name: str, clip: str, run_name: str, k: int) -> dict:
-        key = (set_name, clip, run_name, k)
+        key = (set_name, clip, run_name, k, DECAY[0])
         if key not in self._terms:
             d = self.data[(set_name, clip)]
             r = {x[len(run_name) + 1:]: v for x, v in d.items() if x.startswith(run_name + "_")}
-            self._terms[key] = frame_terms(r, k)
+            self._terms[key] = frame_terms(r, k, DECAY[0])
         return self._terms[key]
 
     def evaluate(self, weights: dict, tau: float, rho: float, k: int, one_shot: bool = False,
@@ -295,12 +313,132 @@ def not_kinetics(study: Study) -> dict:
     return out
 
 
+SHIPPED = {"bc": 1, "cs": 1, "cd": 1, ">cs": 0.45}
+# Background sessions tried on changes/: (clip, taught segment) -> [(from s, to s, what the seconds show)]. Each is
+# a fresh stream from the start of the segment that holds it, as --teach from a file part starts one.
+BACKGROUNDS = {
+    ("walk_sip_sit_charades_univtg", 1): [(7.75, 9.5, "after: sitting down"),
+                                          (0.0, 2.75, "before: walking to the door"),
+                                          (9.5, 19.0, "later: sitting still, first half")],
+    ("long_jump_broadcast_bmt", 3): [(14.5, 16.0, "after: in the sand pit"),
+                                     (16.0, 19.2, "later: walking back, first half"), (5.1, 8.4, "before: the crowd")],
+    ("long_jump_broadcast_bmt", 6): [(33.5, 34.9, "after: in the sand pit (replay)"),
+                                     (14.5, 16.0, "the first jump's sand pit"),
+                                     (16.0, 19.2, "walking back, first half")],
+}
+
+
+def same_video_row(study: Study, clip: str, seg: int, background: dict | None, skip: np.ndarray | None = None,
+                   against: tuple = ("cs", "cd"), margin: float = 0.0) -> tuple[int, int, float]:
+    """The same-video row of one case: other frames none (outside `skip`), of how many, and the taught part found."""
+    model = fit(taught_part(study.terms("changes", clip, f"seg{seg}", 10)))
+    if background is not None:
+        model["background"] = background
+    tops = Head({"A": model}, SHIPPED, 0.5, 0.5, against, margin).top(study.terms("changes", clip, "full", 10))
+    t = study.data[("changes", clip)]["t"]
+    keep = np.ones(len(t), bool) if skip is None else ~skip
+    other, action = [], []
+    for row in (r for r in study.segments if r[0] == clip + ".mp4"):
+        inside = (t >= float(row[1]) - 1e-3) & (t < float(row[2]) - 1e-3) & keep
+        (other if row[3].startswith("other") else action).append(tops[inside])
+    other_tops, action_tops = np.concatenate(other), np.concatenate(action)
+    return int((other_tops == "none").sum()), len(other_tops), round(float(np.mean(action_tops == "A")), 3)
+
+
+def background_session(study: Study) -> list[dict]:
+    """A background session of the same camera: each case of changes/ judged without the background's seconds,
+    with no background and with one, its similarity compared on the window terms too (bc, cs, cd) or on the
+    recent ones (cs, cd), margin 0: a frame is the action only if closer to it than to the background."""
+    out = []
+    for (clip, seg), choices in BACKGROUNDS.items():
+        rows = [r for r in study.segments if r[0] == clip + ".mp4"]
+        t = study.data[("changes", clip)]["t"]
+        for start, end, what in choices:
+            index = next(i for i, r in enumerate(rows) if abs(float(r[1]) - start) < 1e-3)
+            run = study.terms("changes", clip, f"seg{index}", 10)
+            background = fit(taught_part(run, 0, round((end - start) * FPS)))
+            skip = (t >= start - 1e-3) & (t < end - 1e-3)
+            entry = {"case": f"{clip} seg{seg}", "background": f"{start}-{end} s, {what}",
+                     "no background": same_video_row(study, clip, seg, None, skip)}
+            for against in (("bc", "cs", "cd"), ("cs", "cd")):
+                entry["+".join(against)] = same_video_row(study, clip, seg, background, skip, against)
+            out.append(entry)
+    return out
+
+
+def frozen_reference(study: Study) -> dict:
+    """A frozen frame recorded at teach time as each action's background: the shared clips' middle frame held
+    10 s (frozen_h) as the reference, judged on the taught half's middle frame (frozen_q) and the second half;
+    changes/ with the taught segment's middle frame held."""
+    out = {}
+    for against in (("bc", "cs", "cd"), ("cs", "cd")):
+        models = {}
+        for clip in study.shared:
+            f = study.terms("shared", clip, "full", 10)
+            models[clip] = dict(fit(taught_part(f, 0, len(f["n"]) // 2)),
+                                background=fit(taught_part(study.terms("shared", clip, "frozen_h", 10))))
+        head = Head(models, SHIPPED, 0.5, 0.5, against)
+        frozen = np.concatenate([head.top(pick(study.terms("shared", c, "frozen_q", 10), slice(10, None))) == "none"
+                                 for c in study.shared])
+        half = np.concatenate([head.top(pick(study.terms("shared", c, "second", 10), slice(10, None))) == c
+                               for c in study.shared])
+        same = [same_video_row(study, clip, seg, fit(taught_part(study.terms("changes", clip, f"segfrozen{seg}", 10))),
+                               None, against) for clip, seg in CHANGES]
+        out["+".join(against)] = {"frozen_none": round(float(frozen.mean()), 3),
+                                  "half_right": round(float(half.mean()), 3),
+                                  "same_video_none": [round(n / total, 3) for n, total, _ in same]}
+    return out
+
+
+def same_video_misses(study: Study) -> list[dict]:
+    """Every `other:` frame of changes/ the shipped head calls the taught action, with its terms."""
+    out = []
+    for clip, seg in CHANGES:
+        model = fit(taught_part(study.terms("changes", clip, f"seg{seg}", 10)))
+        f = study.terms("changes", clip, "full", 10)
+        tops = Head({"A": model}, SHIPPED, 0.5, 0.5).top(f)
+        t, found = study.data[("changes", clip)]["t"], terms(f, model)
+        for row in (r for r in study.segments if r[0] == clip + ".mp4" and r[3].startswith("other")):
+            for i in np.flatnonzero((t >= float(row[1]) - 1e-3) & (t < float(row[2]) - 1e-3) & (tops == "A")):
+                out.append({"case": f"{clip} seg{seg}", "t": round(float(t[i]), 1), "segment": row[3],
+                            **{k: round(float(found[k][i]), 2) for k in ("bc", "cs", "cd")},
+                            "motion_share": round(float(f["m"][i] / model["m"]), 2)})
+    return out
+
+
+def recent_decay(study: Study) -> list[dict]:
+    """The recent frames weighed by age (decay**age) instead of alike, and a 1 s recent window, with the shipped
+    head's floors."""
+    out = []
+    for decay in (1.0, 0.9, 0.8, 0.7):
+        DECAY[0] = decay
+        for floor in (0.45, 0.5):
+            r = study.evaluate({"bc": 1, "cs": 1, "cd": 1, ">cs": floor}, 0.5, 0.5, 10)
+            out.append({"decay": decay, "cs_floor": floor, **{x: round(r[x], 3) for x in SUMMARY}})
+    DECAY[0] = 1.0
+    for floor in (0.45, 0.5):
+        r = study.evaluate({"bc": 1, "cs": 1, "cd": 1, ">cs": floor}, 0.5, 0.5, 5)
+        out.append({"recent_frames": 5, "cs_floor": floor, **{x: round(r[x], 3) for x in SUMMARY}})
+    return out
+
+
 if __name__ == "__main__":
     import json
     if sys.argv[1] == "extract":
         extract(Path(sys.argv[2]))
     elif sys.argv[1] == "loco":  # loco CACHE
         print(json.dumps(leave_one_clip_out(Study(Path(sys.argv[2])), [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6])))
+    elif sys.argv[1] == "background":  # background CACHE: a background session of the same camera (changes/)
+        for entry in background_session(Study(Path(sys.argv[2]))):
+            print(json.dumps(entry))
+    elif sys.argv[1] == "reference":  # reference CACHE: a frozen frame recorded at teach time
+        print(json.dumps(frozen_reference(Study(Path(sys.argv[2]))), indent=1))
+    elif sys.argv[1] == "misses":  # misses CACHE: the same-video frames the shipped head gets wrong
+        for entry in same_video_misses(Study(Path(sys.argv[2]))):
+            print(json.dumps(entry))
+    elif sys.argv[1] == "decay":  # decay CACHE: how fast the recent-frames term lets go of an action
+        for entry in recent_decay(Study(Path(sys.argv[2]))):
+            print(json.dumps(entry), flush=True)
     elif sys.argv[1] == "other":  # other CACHE: actions that are not Kinetics classes
         print(json.dumps(not_kinetics(Study(Path(sys.argv[2]))), indent=1))
     elif sys.argv[1] == "compare":  # compare CACHE '[[weights, tau, rho, k], ...]'

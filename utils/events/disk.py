@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Container, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 PARTIAL = ".partial"            # in the names of files still being written: ".<id>.partial.mp4"
-# An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits) and a suffix.
-APP_FILE = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}\.(mp4|jpg)")
+# An event id (tracker.event_id: UTC time, the action's slug, 6 random hex digits), and one with a suffix.
+EVENT_ID = re.compile(r"\d{8}T\d{6}-[a-z0-9-]{1,40}-[0-9a-f]{6}")
+APP_FILE = re.compile(EVENT_ID.pattern + r"\.(mp4|jpg)")
 OTHER_MEDIA = (".mp4", ".jpg", ".jpeg", ".png", ".mov", ".mkv", ".avi", ".heic", ".webm")
 
 
@@ -46,6 +49,27 @@ def final_name(partial: str) -> str:
     if not (partial.startswith(".") and stem.endswith(PARTIAL)):
         return ""
     return f"{stem[1:-len(PARTIAL)]}{dot}{suffix}"
+
+
+def event_file_names(event_id: str, clip_suffix: str = ".mp4") -> tuple[str, str]:
+    """(clip, snapshot): the names of an event's files, as the recorder writes them."""
+    return event_id + clip_suffix, event_id + ".jpg"
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What became of an event's files: `written` exist in the folder, `lost` could not be written."""
+
+    event_id: str
+    written: tuple[str, ...]
+    lost: tuple[str, ...]
+
+
+def saved_files(folder: Path, event_id: str, names: Sequence[str], begun: Container[str] = ()) -> Saved:
+    """Which of an event's files `names` exist in `folder` (written); of the others, those whose writing
+    `begun` are lost, and those never begun (a clip that got no frame) are neither."""
+    written = tuple(name for name in names if (folder / name).is_file())
+    return Saved(event_id, written, tuple(name for name in names if name not in written and name in begun))
 
 
 def enforce_budget(folder: Path, max_bytes: float) -> list[str]:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from utils.events.disk import EVENT_ID, is_app_file
 from utils.events.event import parse_utc, utc_text
 from utils.events.journal import DELETED, JOURNAL_NAME, append_record, merge_lines
 
-# Names the recorder writes (an event id and a suffix): no slashes, no "..", no hidden files.
-EVENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-FILE_NAME = re.compile(EVENT_ID.pattern + r"\.(mp4|jpg)")
 CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg"}
 URL_PREFIX = "events/"
 PER_PAGE = 10
@@ -27,7 +24,7 @@ SHOWN = ("id", "label", "start_utc", "end_utc", "duration", "peak_score", "reaso
 def event_file(folder: Path | None, name: str) -> tuple[Path, str] | None:
     """(path, content type) of an event's clip or snapshot in `folder`, or None: unknown names, other folders
     and anything that is not a plain file in it are refused."""
-    if folder is None or not FILE_NAME.fullmatch(name):
+    if folder is None or not is_app_file(name):
         return None
     path = folder / name
     try:
@@ -104,7 +101,7 @@ class EventFolder:
             else:
                 item["state"] = UNFINISHED
             for name in record.get("files") or []:
-                if isinstance(name, str) and name in present and FILE_NAME.fullmatch(name):
+                if isinstance(name, str) and name in present and is_app_file(name):
                     item["clip" if name.endswith(".mp4") else "snapshot"] = URL_PREFIX + name
             items.append(item)
         return items

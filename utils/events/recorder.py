@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from utils.events.clip import ClipFormat, ClipWriter, choose_clip_format
-from utils.events.disk import enforce_budget, partial_name, warn_about_other_media
+from utils.events.disk import Saved, enforce_budget, event_file_names, partial_name, saved_files, warn_about_other_media
 from utils.events.outage import Outage, describe
 from utils.events.ring import FrameRing, decode
 from utils.heap import release_free_memory
@@ -52,15 +52,6 @@ class _Clip:
     until: float | None   # the last (event end + post-roll), once the event has ended
     writer: ClipWriter | None = None
     frames: int = 0
-
-
-@dataclass(frozen=True)
-class Saved:
-    """What became of an event's files: `written` exist in the folder, `lost` could not be written."""
-
-    event_id: str
-    written: tuple[str, ...]
-    lost: tuple[str, ...]
 
 
 @dataclass
@@ -105,6 +96,9 @@ class Recorder:
         self.thread_cpu_s = 0.0  # CPU time of the recorder thread, for the benchmark
         self._clips: list[_Clip] = []
         self._endings: list[_Ending] = []
+        # The files whose writing began (a clip's first frame, a snapshot): one that is missing then was lost.
+        # Filled by the thread; read by saved_so_far() too (membership tests of a set are atomic).
+        self._begun: set[str] = set()
         self._saved: queue.Queue[Saved] = queue.Queue()  # filled by the thread, emptied by take_saved()
         self._last_sync = self._last_trim = time.monotonic()
         self._queue: queue.Queue[tuple] = queue.Queue()
@@ -147,7 +141,7 @@ class Recorder:
 
     def start_clip(self, event_id: str, start: float) -> str:
         """Starts the clip of an event that began at stream time `start`; returns the clip's file name."""
-        name = event_id + self.format.suffix
+        name, _ = self.file_names(event_id)
         self._queue.put(("start", name, start - self.pre_roll))
         return name
 
@@ -158,7 +152,7 @@ class Recorder:
 
     def save_snapshot(self, event_id: str, image: np.ndarray) -> str:
         """Saves a BGR image as the event's JPEG snapshot (replacing an earlier one whole); returns its name."""
-        name = event_id + ".jpg"
+        _, name = self.file_names(event_id)
         self._queue.put(("snapshot", name, image))
         return name
 
@@ -170,6 +164,15 @@ class Recorder:
                 saved.append(self._saved.get_nowait())
             except queue.Empty:
                 return saved
+
+    def saved_so_far(self, event_id: str) -> Saved:
+        """For an event whose end the thread did not report before close() gave up waiting: its clip and
+        snapshot as they are now (one that was never begun is not lost)."""
+        return saved_files(self.folder, event_id, self.file_names(event_id), self._begun)
+
+    def file_names(self, event_id: str) -> tuple[str, str]:
+        """(clip, snapshot) of an event."""
+        return event_file_names(event_id, self.format.suffix)
 
     def close(self) -> None:
         """Finishes every open clip with the frames it has (post-roll cut short) and stops the thread."""
@@ -219,6 +222,7 @@ class Recorder:
         else:
             jpeg, image = b"", frame
             self.ring.add(timestamp, image)
+        open_clips = len(self._clips)
         for clip in list(self._clips):
             if clip.until is not None and timestamp > clip.until:
                 self._finish(clip)
@@ -238,7 +242,8 @@ class Recorder:
                         clip.writer.sync()
                     except OSError as e:
                         log.debug("recorder: syncing %s: %s", clip.name, e)
-        self._report_endings()
+        if len(self._clips) < open_clips:  # a clip finished (or failed): its event's files are done
+            self._report_endings()
 
     def _start(self, name: str, start: float) -> None:
         clip = _Clip(name, start, None)
@@ -250,7 +255,7 @@ class Recorder:
         names = [clip_name] if clip_name else []
         ending = _Ending(event_id, names, clip_name)
         if snapshot is not None:
-            names.append(self._snapshot(event_id + ".jpg", snapshot))
+            names.append(self._snapshot(self.file_names(event_id)[1], snapshot))
         for clip in self._clips:
             if clip.name == clip_name:
                 clip.until = until
@@ -264,12 +269,13 @@ class Recorder:
             if ending.clip in open_clips:
                 continue
             self._endings.remove(ending)
-            written = tuple(n for n in ending.names if (self.folder / n).is_file())
-            self._saved.put(Saved(ending.event_id, written, tuple(n for n in ending.names if n not in written)))
+            self._saved.put(saved_files(self.folder, ending.event_id, ending.names, self._begun))
+            self._begun.difference_update(ending.names)
 
     def _write(self, clip: _Clip, timestamp: float, image: np.ndarray) -> None:
         try:
             if clip.writer is None:
+                self._begun.add(clip.name)
                 height, width = image.shape[:2]
                 clip.writer = self.format.open(self._temp(clip.name), (width, height), self.fps or self.ring.rate())
             clip.writer.write(image, timestamp)
@@ -309,6 +315,7 @@ class Recorder:
         self._temp(clip.name).unlink(missing_ok=True)
 
     def _snapshot(self, name: str, image: np.ndarray) -> str:
+        self._begun.add(name)
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
         try:
             if not ok:

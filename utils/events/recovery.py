@@ -13,7 +13,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from utils.events.disk import PARTIAL, final_name, is_app_file
+from utils.events.disk import PARTIAL, event_file_names, final_name, is_app_file, saved_files
 from utils.events.event import Event, parse_utc
 from utils.events.journal import recent_events
 
@@ -57,12 +57,12 @@ def _interrupted(folder: Path, record: dict) -> Event | None:
     if start_utc is None or not isinstance(record.get("start"), (int, float)):
         return None
     event_id = str(record["id"])
-    files = [name for suffix in (".mp4", ".jpg") if (folder / (name := event_id + suffix)).is_file()]
+    files = saved_files(folder, event_id, event_file_names(event_id)).written
     written = [datetime.fromtimestamp((folder / name).stat().st_mtime, timezone.utc) for name in files]
     end_utc = max([start_utc, *written])
     event = Event(event_id, str(record.get("label", "")), str(record.get("source", "")), float(record["start"]),
                   int(record.get("peak_frame") or 0), start_utc, float(record.get("peak_score") or 0.0),
-                  int(record.get("peak_frame") or 0), files=tuple(files))
+                  int(record.get("peak_frame") or 0), files=files)
     return event.ended(event.start + (end_utc - start_utc) / timedelta(seconds=1), end_utc, INTERRUPTED)
 
 

@@ -53,6 +53,8 @@ class PredictionFilter:
         keep[[index[n] for n in allow] if allow else slice(None)] = True
         keep[[index[n] for n in deny]] = False
         self._candidates = np.flatnonzero(keep)
+        self._candidate_labels = self._candidates.tolist()  # Python ints: cheaper to index and compare per result
+        self.taught_from = len(self.labels)  # labels from this index on are actions the user taught (model/taught)
         if not self._candidates.size:
             raise ClassifierError("--allow and --deny leave no label to report (every allowed label is denied); "
                                   "drop a --deny or allow more labels")
@@ -65,6 +67,7 @@ class PredictionFilter:
         # argpartition finds the k best in O(n); only those k are sorted.
         top = np.argpartition(scores, -k)[-k:]
         top = top[np.lexsort((top, -scores[top]))]  # by score, ties in label order
+        labels, candidates, taught_from = self.labels, self._candidate_labels, self.taught_from
         return tuple(
-            Prediction(self.labels[self._candidates[i]], float(scores[i]))
+            Prediction(labels[candidates[i]], float(scores[i]), candidates[i] >= taught_from)
             for i in top if scores[i] >= self.score_threshold and scores[i] > 0)

@@ -309,12 +309,18 @@ class StreamClassifier:
         """After classify(): the mean of the head's per-frame features over the window (what the head itself
         classifies: a video embedding of `embedding_size` numbers that costs no extra invoke) and the number of
         frames that window holds. The array is reused by the next call; copy it to keep it."""
+        total, frames = self.window_sum()
+        np.divide(total, max(frames, 1), out=self._embedding)
+        return self._embedding, frames
+
+    def window_sum(self) -> tuple[np.ndarray, int]:
+        """After classify(): embedding() before its division (the sum of the per-frame features over the window,
+        and the number of frames), for a caller that needs the mean only now and then. The sum is a view of the
+        model's state, which the next classify() changes."""
         if self._head_out is None:
             raise self._no_embedding()
         total, count = self._head_out
-        frames = int(count().reshape(-1)[0])
-        np.divide(total().reshape(-1), max(frames, 1), out=self._embedding)
-        return self._embedding, frames
+        return total().reshape(-1), int(count().reshape(-1)[0])
 
     @property
     def probabilities(self) -> np.ndarray:

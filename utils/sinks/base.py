@@ -39,6 +39,21 @@ class Status:
     mask: tuple[Area, ...] = ()  # --motion-mask: the areas where nothing counts as motion, drawn too
 
 
+def rate_texts(status: Status, aligned: bool = False) -> list[str]:
+    """The rates measured so far, as the terminal and the overlay show them (0 is not measured yet: no "0.0 fps"
+    at the start). Capture comes last: a narrow terminal drops it first. `aligned` pads the numbers to a steady
+    width, so a line drawn over the video does not shift as they change."""
+    fps, ms = ("4.1f", "5.1f") if aligned else (".1f", ".1f")
+    shown = []
+    if status.classify_fps > 0:
+        shown.append(f"classify {status.classify_fps:{fps}} fps")
+    if status.inference_ms > 0:
+        shown.append(f"{status.inference_ms:{ms}} ms")
+    if status.capture_fps > 0:
+        shown.append(f"capture {status.capture_fps:{fps}} fps")
+    return shown
+
+
 @dataclass(frozen=True)
 class Update:
     """One captured frame with the latest result; `is_new` when that result came from this frame.

@@ -142,10 +142,8 @@ class EventSink:
         if self.recorder is not None:
             self.recorder.close()
             self._announce(self.recorder.take_saved())
-            for event in list(self._ending.values()):  # the recorder did not finish in time
-                names = (event.id + self.recorder.format.suffix, event.id + ".jpg")
-                written = tuple(n for n in names if (self.recorder.folder / n).is_file())
-                self._announce([Saved(event.id, written, tuple(n for n in names if n not in written))])
+            # The recorder did not finish in time: the files as they are.
+            self._announce([self.recorder.saved_so_far(event_id) for event_id in list(self._ending)])
         for output in self.outputs:
             try:
                 output.close()

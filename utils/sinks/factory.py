@@ -42,7 +42,8 @@ def _web(options: OutputOptions, display: DisplayChoice, source: FrameSource | N
     from utils.sinks.web import WebSink
 
     return WebSink(options.web_host, options.web_port, annotator=annotator, password=options.web_password,
-                   insecure=options.web_insecure, events_dir=events_dir, name=name)
+                   insecure=options.web_insecure, events_dir=events_dir, name=name,
+                   embed_from=options.web_embed_from)
 
 
 # The sink that shows the video for each --display; "none" shows none.

@@ -12,7 +12,7 @@ import numpy as np
 
 from utils.areas import Area
 from utils.results import Prediction
-from utils.sinks.base import Status, Update
+from utils.sinks.base import Status, Update, rate_texts
 
 Colour = tuple[int, int, int]  # BGR, as OpenCV draws
 
@@ -56,11 +56,8 @@ def _darken(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> None:
 
 
 def status_lines(status: Status) -> list[str]:
-    if status.classify_fps > 0:
-        lines = [f"capture {status.capture_fps:4.1f} fps   classify {status.classify_fps:4.1f} fps   "
-                 f"{status.inference_ms:5.1f} ms"]
-    else:  # nothing measured yet: no "0.0 fps" at the start
-        lines = ["measuring the rates..."]
+    rates = rate_texts(status, aligned=True)
+    lines = ["   ".join(rates) if rates else "measuring the rates..."]
     machine = [f"{status.model}", f"{status.threads} threads"]
     if status.cpu_temp_c is not None:
         machine.append(f"{status.cpu_temp_c:.0f} C")

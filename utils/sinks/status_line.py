@@ -12,7 +12,7 @@ import time
 from typing import TextIO
 
 from utils.results import Prediction
-from utils.sinks.base import Command, Status, Update
+from utils.sinks.base import Command, Update, rate_texts
 from utils.sinks.json_lines import discard_output
 
 ERASE_TO_END = "\x1b[K"  # ECMA-48 "erase in line": the rest of a longer, older status goes
@@ -57,18 +57,6 @@ class FileProgress:
         if spent >= 1.0 and played > 0:  # a second in, the speed is known well enough
             shown += f", {clock((self.length - position) * spent / played)} left"
         return shown
-
-
-def rates(status: Status) -> list[str]:
-    """The rates once they have been measured (0 means not yet: no "0.0 fps" at the start)."""
-    shown = []
-    if status.classify_fps > 0:
-        shown.append(f"classify {status.classify_fps:.1f} fps")
-    if status.inference_ms > 0:
-        shown.append(f"{status.inference_ms:.1f} ms")
-    if status.capture_fps > 0:  # last: the first to go when the terminal is narrow
-        shown.append(f"capture {status.capture_fps:.1f} fps")
-    return shown
 
 
 class _ClearStatusFirst(logging.Formatter):
@@ -136,7 +124,7 @@ class StatusLineSink:
                 parts.append(described(taught))
             if self.progress:
                 parts.append(self.progress.text(update.frame.timestamp, time.monotonic()))
-            self._parts = parts + rates(s)
+            self._parts = parts + rate_texts(s)
         else:
             return None
         now = time.monotonic()

@@ -61,18 +61,29 @@ BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh
                   Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
+LOGIN_PAGE = "login.html"
 PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html", "/event": "event.html",
-         "/login": "login.html"}
+         "/login": LOGIN_PAGE}
 ASSETS = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}  # under /static/
 MAX_LOGIN_BODY = 4096
-SECURITY_HEADERS = {
-    "X-Frame-Options": "DENY",  # no other page may frame this one and trick a click on its buttons
-    # Scripts and styles only from the files in web_static/: an injected <script> would not run.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
+WRONG_PASSWORD_DELAY_S = 1.0  # a wrong password is answered after this long, one at a time
+# Scripts and styles only from the files in web_static/: an injected <script> would not run.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                           "form-action 'self'; frame-ancestors ")
+
+
+def security_headers(embed_from: tuple[str, ...] = ()) -> dict[str, str]:
+    """The headers of every answer. By default no other page may frame this one (and trick a click on its
+    buttons); `embed_from` (checked origins, --web-embed-from) may, besides the web view's own pages."""
+    if embed_from:
+        framing = {"Content-Security-Policy": CONTENT_SECURITY_POLICY + " ".join(("'self'", *embed_from))}
+    else:
+        framing = {"X-Frame-Options": "DENY",  # for browsers without CSP's frame-ancestors
+                   "Content-Security-Policy": CONTENT_SECURITY_POLICY + "'none'"}
+    return {**framing, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+
+
+SECURITY_HEADERS = security_headers()
 
 
 class _Server(ThreadingHTTPServer):
@@ -84,6 +95,7 @@ class _Server(ThreadingHTTPServer):
     sink: WebSink
     access: WebAccess
     connection_timeout: float = CONNECTION_TIMEOUT_S  # also the deadline for a whole request head
+    security_headers: dict[str, str] = SECURITY_HEADERS
     refusals = 0  # requests to change something that did not come from the page
     pushed_out = 0  # waiting connections dropped for a newer one or for their deadline
 
@@ -193,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
         if length is not None:
             self.send_header("Content-Length", str(length))
         self.send_header("Cache-Control", "no-store")
-        for name, value in {**SECURITY_HEADERS, **(extra or {})}.items():
+        for name, value in {**self.server.security_headers, **(extra or {})}.items():
             self.send_header(name, value)
         self.end_headers()
 
@@ -316,7 +328,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/logout":
             if self._from_the_page("logout"):
-                self._json({"message": "logged out"}, extra={"Set-Cookie": self.server.access.end_session()})
+                self._json({"message": "logged out"},
+                           extra={"Set-Cookie": self.server.access.end_session(framed=self._framed_over_https())})
             return
         button = BUTTONS.get(path)
         if button is None:
@@ -325,6 +338,15 @@ class _Handler(BaseHTTPRequestHandler):
             taken = self.server.sink.press(button)
             self._json({"message": self.server.sink.button_reply(button, taken)},
                        HTTPStatus.OK if taken else HTTPStatus.ACCEPTED)
+
+    def _framed_over_https(self) -> bool:
+        """Framing is allowed (--web-embed-from) and the browser reached the page over HTTPS, through a TLS proxy
+        in front: the session cookie may then be SameSite=None, which browsers take only with Secure, over HTTPS.
+        The browser's Origin says the scheme, or the proxy's X-Forwarded-Proto when it rewrites Origin. A client
+        that claims HTTPS over plain HTTP only gets a cookie its browser drops."""
+        origin = self.headers.get("Origin") or self.headers.get("Referer") or ""
+        https = origin.startswith("https://") or self.headers.get("X-Forwarded-Proto", "").strip() == "https"
+        return https and self.server.security_headers is not SECURITY_HEADERS
 
     def _login(self) -> None:
         """The login form: the password gives a session cookie. Wrong passwords are answered one a second."""
@@ -339,10 +361,18 @@ class _Handler(BaseHTTPRequestHandler):
         if not same_origin(self.headers.get("Host"), self.headers.get("Origin") or self.headers.get("Referer")):
             self._send(b"refused: log in on this web view's own login page\n", "text/plain", HTTPStatus.FORBIDDEN)
         elif access.password is None or access.password_matches(first(form, "password")):
-            self._redirect(target, {"Set-Cookie": access.new_session()} if access.password else None)
+            self._redirect(target, {"Set-Cookie": access.new_session(framed=self._framed_over_https())}
+                           if access.password else None)
+        elif not self.server.sink.login_lock.acquire(blocking=False):
+            # Another wrong password is being answered: say so at once rather than queue behind it, or scripted
+            # guesses would hold every serving slot for a second each.
+            self._send(b"too many login attempts: wait a second\n", "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
+                       {"Retry-After": "1"})
         else:
-            with self.server.sink.login_lock:  # guessing costs a second a try, however many connections
-                time.sleep(1.0)
+            try:  # guessing costs a second a try, however many connections
+                time.sleep(WRONG_PASSWORD_DELAY_S)
+            finally:
+                self.server.sink.login_lock.release()
             log.warning("web: a wrong password from %s", self.address_string())
             self._redirect("/login?" + urlencode({"failed": 1, "next": target}))
 
@@ -424,7 +454,7 @@ class WebSink:
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, max_fps: float = 10.0, quality: int = 80,
                  annotator: Annotator | None = None, password: str | None = None, insecure: bool = False,
                  connection_timeout: float = CONNECTION_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
-                 events_dir: Path | None = None, name: str = "") -> None:
+                 events_dir: Path | None = None, name: str = "", embed_from: tuple[str, ...] = ()) -> None:
         self.annotator = annotator or Annotator()
         self.events_dir = events_dir  # events, their snapshots and clips are listed from here
         self.events = EventFolder(events_dir) if events_dir is not None else None
@@ -452,6 +482,8 @@ class WebSink:
         self._server.sink = self
         self._server.access = WebAccess.for_host(host, password, self._server.server_address[1])
         self._server.connection_timeout = connection_timeout
+        self._server.security_headers = security_headers(embed_from) if embed_from else SECURITY_HEADERS
+        self._pages = self._fill_pages()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-view", daemon=True)
         self._thread.start()
@@ -560,15 +592,25 @@ class WebSink:
             return f"teaching '{self._latest[1].teach}': watch the countdown"
         return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
-    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
-        """A page of web_static/ with the run's token, the camera's name and the login form's fields filled in."""
+    def _fill_pages(self) -> dict[str, bytes]:
+        """The pages of web_static/ with what stays the same for the whole run filled in once: the run's token,
+        its header's name and the camera's name."""
         fields = {"%TOKEN_HEADER%": TOKEN_HEADER, "%TOKEN%": self._server.access.token,
-                  "%NAME%": html.escape(self.name or socket.gethostname()), "%NEXT%": html.escape(login_next),
-                  "%MESSAGE%": "wrong password, try again" if failed else ""}
-        text = self._static[name].decode()
-        for key, value in fields.items():
-            text = text.replace(key, value)
-        return text.encode()
+                  "%NAME%": html.escape(self.name or socket.gethostname())}
+        pages = {}
+        for name in set(PAGES.values()):
+            text = self._static[name].decode()
+            for key, value in fields.items():
+                text = text.replace(key, value)
+            pages[name] = text.encode()
+        return pages
+
+    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
+        """A page, filled in; the login page also gets its form's fields (where it leads, the last failure)."""
+        if name != LOGIN_PAGE:
+            return self._pages[name]
+        return (self._pages[name].replace(b"%NEXT%", html.escape(login_next).encode())
+                .replace(b"%MESSAGE%", b"wrong password, try again" if failed else b""))
 
     def asset(self, name: str) -> tuple[bytes, str] | None:
         """(contents, content type) of a style sheet or script of web_static/, or None."""

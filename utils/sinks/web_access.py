@@ -110,16 +110,20 @@ class WebAccess:
     def password_matches(self, given: str) -> bool:
         return self.password is not None and hmac.compare_digest(given.encode(), self.password.encode())
 
-    def new_session(self, now: float | None = None) -> str:
-        """A Set-Cookie value for a browser that logged in: a random token and its expiry, signed."""
+    def new_session(self, now: float | None = None, framed: bool = False) -> str:
+        """A Set-Cookie value for a browser that logged in: a random token and its expiry, signed.
+
+        SameSite=Strict keeps it out of every request another site starts. A page of another site that frames
+        the web view (--web-embed-from) is such a site too: with `framed` (only over HTTPS) the cookie is
+        SameSite=None; Secure, so the frame gets it; the buttons are still guarded by Origin and the token."""
         expires = int((time.time() if now is None else now) + SESSION_DAYS * 86400)
         value = f"{secrets.token_urlsafe(18)}.{expires}"
         return (f"{self.cookie_name}={value}.{self._sign(value)}; Max-Age={SESSION_DAYS * 86400}; Path=/; "
-                "HttpOnly; SameSite=Strict")
+                f"HttpOnly; {same_site(framed)}")
 
-    def end_session(self) -> str:
+    def end_session(self, framed: bool = False) -> str:
         """A Set-Cookie value that removes the session cookie (logging out)."""
-        return f"{self.cookie_name}=; Max-Age=0; Path=/; HttpOnly; SameSite=Strict"
+        return f"{self.cookie_name}=; Max-Age=0; Path=/; HttpOnly; {same_site(framed)}"
 
     def _session_ok(self, cookie_header: str | None, now: float | None = None) -> bool:
         try:
@@ -141,6 +145,11 @@ class WebAccess:
         """A state-changing request must come from the page itself: `origin` (the Origin header, else the
         Referer) on the same host and port as `host` (the Host header), with the run's token."""
         return same_origin(host, origin) and hmac.compare_digest((token or "").encode(), self.token.encode())
+
+
+def same_site(framed: bool) -> str:
+    """The cookie's SameSite attribute; a browser takes SameSite=None only with Secure (HTTPS)."""
+    return "SameSite=None; Secure" if framed else "SameSite=Strict"
 
 
 def same_origin(host: str | None, origin: str | None) -> bool:

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import cv2
 
+import utils.sinks.bare_x as bare_x
 from utils.sinks.base import Command, Update
 from utils.sinks.overlay import Annotator, draw_banner
+
+log = logging.getLogger(__name__)
 
 KEY_HELP = ("q or Esc: quit    r: restart the stream    f: full screen",
             "o: overlay full, compact or off    t: teach (--teach NAME)    h: hide these keys")
 FEEDBACK_SECONDS = 3.0  # how long what a key did stays on the screen
 FIRST_HINT = "h: show the keys"
+# On an X server without a window manager Qt may miss the window's mapping and never paint it (bare_x.py): once
+# the window has been open this long, and then every CHECK_EVERY_S, its middle is read back from the X server,
+# and it is mapped again while it does not show the picture, up to MAX_REMAPS times. A picture too dark to tell
+# from an unpainted window is checked again, up to MAX_CHECKS times in all.
+FIRST_CHECK_S = 0.5
+CHECK_EVERY_S = 1.0
+MAX_REMAPS = 5
+MAX_CHECKS = 30
 
 
 class WindowSink:
@@ -38,6 +50,8 @@ class WindowSink:
         self._last_shown = -float("inf")
         self.help = False
         self._open = False
+        self._check_at: float | None = None  # when the window is next read back (bare X server); None: done
+        self._checks = self.remaps = 0
         self._feedback = FIRST_HINT
         self._feedback_until = float("inf")  # the hint stays until the first result has been on screen a while
 
@@ -77,12 +91,25 @@ class WindowSink:
             draw_banner(image, lines)
         if not self._open:
             self._create(image.shape[1], image.shape[0])
+            self._check_at = now + FIRST_CHECK_S
         elif cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) < 1:
             return Command.QUIT  # the user closed the window
+        elif self._check_at is not None and now >= self._check_at:
+            self._check_painted(image, now)
         cv2.imshow(self.title, image)
         self._last_shown = now
         self.shown += 1
         return self._keys(update)
+
+    def _check_painted(self, image, now: float) -> None:
+        """Maps the window again if, on a bare X server, it does not show the picture (shown a frame ago)."""
+        self._checks += 1
+        painted = bare_x.shows(self.title, image) if self._checks > 1 or bare_x.on_bare_x() else True
+        if painted is False and self.remaps < MAX_REMAPS and bare_x.remap_on_bare_x(self.title):
+            self.remaps += 1
+            log.info("window: Qt has not painted the window: mapped it again (an X server without a window manager)")
+        done = painted is True or self.remaps >= MAX_REMAPS or self._checks >= MAX_CHECKS
+        self._check_at = None if done else now + CHECK_EVERY_S
 
     def _keys(self, update: Update) -> Command | None:
         key = cv2.waitKey(1) & 0xFF

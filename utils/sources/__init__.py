@@ -13,15 +13,15 @@ from utils.sources.demand import Demand
 from utils.sources.frame import Frame, FrameSource
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import OpenCVSource, sampled_frames
-from utils.sources.picamera import Picamera2Source, picamera2_available, picamera2_problem
+from utils.sources.picamera import Picamera2Source, PiCameraList, pi_camera_list, picamera2_available
 from utils.sources.prefetch import prefetched
 from utils.sources.synthetic import SyntheticSource
 from utils.sources.v4l2 import raw_camera_node
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Frame", "FrameSource", "OpenCVSource", "Picamera2Source", "SourceHealth", "SyntheticSource",
-           "open_source", "picamera2_available", "sampled_frames", "video_length"]
+__all__ = ["Frame", "FrameSource", "OpenCVSource", "PiCameraList", "Picamera2Source", "SourceHealth",
+           "SyntheticSource", "open_source", "pi_camera_list", "picamera2_available", "sampled_frames", "video_length"]
 
 
 def video_length(source: FrameSource | None) -> float:
@@ -34,22 +34,24 @@ def video_length(source: FrameSource | None) -> float:
 
 
 def open_source(options: SourceOptions, model_size: tuple[int, int], demand: Demand | None = None,
-                camera_fps: float | None = None) -> FrameSource:
+                camera_fps: float | None = None, cameras: PiCameraList | None = None) -> FrameSource:
     """Picks the source from the flags: --video, --camera-id, --pi-camera, else the Pi camera, else camera 0.
 
     OpenCV sources are read on their own thread (picamera2 already captures on its own). With a `demand`,
     frames are sampled where they are read, and those nobody needs are not decoded. `camera_fps` is the
-    Pi camera's frame rate (None: 30).
+    Pi camera's frame rate (None: 30); `cameras` picamera2's list, when the caller asked for it already.
     """
     if options.video is not None:
         return prefetched(OpenCVSource(options.video, realtime=options.realtime), demand)
     if options.camera_id is not None:
         return prefetched(_usb_camera(options.camera_id, options), demand)
-    problem = picamera2_problem()
+    cameras = cameras or pi_camera_list()
+    problem = cameras.problem
     if problem is None or options.pi_camera is not None:
         if problem is not None:
             raise ClassifierError(f"--pi-camera {options.pi_camera}: {problem}")
-        camera = Picamera2Source(options.width, options.height, model_size, options.pi_camera, camera_fps=camera_fps)
+        camera = Picamera2Source(options.width, options.height, model_size, options.pi_camera, camera_fps=camera_fps,
+                                 cameras=cameras)
         camera.set_demand(demand)
         return camera
     log.debug("no Pi camera through picamera2 (%s); trying USB camera 0", problem)

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from utils.sources.picamera import pi_cameras
+from utils.sources.picamera import pi_camera_list, pi_cameras
 from utils.sources.v4l2 import usb_cameras
 
 
 def pi_camera_lines() -> list[str]:
     """One line per camera on a camera connector, numbered as --pi-camera counts them; or why there are none."""
-    try:
-        from picamera2 import Picamera2
-    except ImportError as e:
-        return [f"  none: picamera2 does not import ({e})"]
-    try:
-        info = Picamera2.global_camera_info()
-    except Exception as e:  # libcamera broken or missing
-        return [f"  none: libcamera cannot list the cameras ({e})"]
+    cameras = pi_camera_list()
+    info = cameras.info
     lines = [f"  --pi-camera {number}: {info[index].get('Model', '?')} ({info[index].get('Id', '')})"
              for number, index in enumerate(pi_cameras(info))]
-    return lines or ["  none found by libcamera"]
+    return lines or [f"  none: {cameras.problem}"]
 
 
 def list_cameras(root: Path = Path("/")) -> str:

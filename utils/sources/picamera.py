@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -223,9 +224,10 @@ class Picamera2Source(ClosingSource):
 
     def __init__(self, width: int, height: int, model_size: tuple[int, int], pi_camera: int | None = None,
                  frame_timeout: float = FRAME_TIMEOUT, holders: Callable[[], list[tuple[int, str]]] = camera_holders,
-                 camera_fps: float | None = None) -> None:
+                 camera_fps: float | None = None, cameras: PiCameraList | None = None) -> None:
         """`pi_camera` counts the cameras on the camera connectors only (0 or 1 on a Pi 5); None: the first.
-        `camera_fps`: the frame rate to run at (None: CAMERA_FPS)."""
+        `camera_fps`: the frame rate to run at (None: CAMERA_FPS). `cameras`: picamera2's list, when it was
+        asked already (None: asked here)."""
         # imported here so utils works where picamera2 is absent; python3-libcamera comes with it
         from libcamera import ColorSpace
         from picamera2 import Picamera2
@@ -235,7 +237,7 @@ class Picamera2Source(ClosingSource):
             log.warning("this user is not in the %s group%s, which the camera and the screen need: sudo usermod "
                         "-aG %s $USER (for the service: its User=), then log in again", " and ".join(missing),
                         "s" if len(missing) > 1 else "", ",".join(missing))
-        info = Picamera2.global_camera_info()
+        info = (cameras or pi_camera_list()).info
         index = pick_pi_camera(info, pi_camera)
         model = info[index].get("Model", "camera")
         name = f"the Pi camera {pi_camera or 0} ({model})"
@@ -361,20 +363,30 @@ class Picamera2Source(ClosingSource):
             self._camera.close()
 
 
-def picamera2_problem() -> str | None:
-    """Why the Pi camera cannot be read through picamera2, or None when a Pi camera is there to read."""
+@dataclass(frozen=True)
+class PiCameraList:
+    """picamera2's cameras (`info`: global_camera_info(), empty when it cannot be had) and `problem`: why no Pi
+    camera can be read through picamera2, or None when one is there to read."""
+
+    info: list[dict[str, Any]]
+    problem: str | None
+
+
+def pi_camera_list() -> PiCameraList:
+    """Asks picamera2 for its cameras once, for everything that needs them at start (libcamera looks through
+    every camera to answer)."""
     try:
         from picamera2 import Picamera2
     except ImportError as e:
-        return (f"picamera2 does not import ({e}): install it with 'sudo apt install python3-picamera2', and "
-                "create the virtual environment with --system-site-packages")
+        return PiCameraList([], f"picamera2 does not import ({e}): install it with 'sudo apt install "
+                                "python3-picamera2', and create the virtual environment with --system-site-packages")
     try:
-        found = bool(pi_cameras(Picamera2.global_camera_info()))
+        info = Picamera2.global_camera_info()
     except Exception as e:  # a broken libcamera install should not stop the USB-camera fallback
-        return f"libcamera cannot list the cameras ({e})"
-    return None if found else "libcamera sees no camera on the camera connector"
+        return PiCameraList([], f"libcamera cannot list the cameras ({e})")
+    return PiCameraList(info, None if pi_cameras(info) else "libcamera sees no camera on the camera connector")
 
 
 def picamera2_available() -> bool:
     """True when picamera2 imports and libcamera sees a camera on the camera connector (not a USB one)."""
-    return picamera2_problem() is None
+    return pi_camera_list().problem is None

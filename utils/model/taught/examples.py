@@ -26,7 +26,7 @@ class ExampleRecorder:
         self.classified += 1
         if observation.frames >= self.min_frames:
             description = describe(observation)
-            self._rows.append((observation.window_mean.copy(), description.probabilities.copy(),
+            self._rows.append((observation.window_sum / observation.frames, description.probabilities.copy(),
                                description.recent_mean, description.change))
 
     @property

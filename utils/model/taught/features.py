@@ -29,7 +29,7 @@ def recent_frames(rate: float) -> int:
 class Observation(NamedTuple):  # a tuple: made on every classified frame, and cheaper than a dataclass
     """One classified frame as the taught head sees it. The arrays may be reused by the next frame."""
 
-    window_mean: np.ndarray  # [dim] the mean of the head's features over the window
+    window_sum: np.ndarray  # [dim] the sum of the head's features over the window (teaching keeps their mean)
     frames: int  # how many frames the window holds
     probabilities: np.ndarray  # [classes] the model's softmax of that window (not smoothed)
     recent: np.ndarray  # [k, dim] the last k per-frame features, oldest first (k <= recent_frames)
@@ -43,9 +43,9 @@ def observer(classifier, rate: float) -> Observe:
     k = recent_frames(rate)
     classifier.keep_recent = True  # from now on every classify() keeps its per-frame feature
 
-    def observe() -> Observation:
-        mean, frames = classifier.embedding()
-        return Observation(mean, frames, classifier.probabilities, classifier.recent_features(min(k, frames)))
+    def observe() -> Observation:  # on every classified frame: the sum, not the mean the head does not use
+        total, frames = classifier.window_sum()
+        return Observation(total, frames, classifier.probabilities, classifier.recent_features(min(k, frames)))
 
     return observe
 

@@ -58,7 +58,7 @@ def motion_floor(examples: Examples) -> float:
 
 
 class TaughtHead:
-    """Scores one window against the taught actions."""
+    """Scores one window against the taught actions: every action at once, in two matrix products."""
 
     def __init__(self, actions: Sequence[TaughtAction], default_tau: float = DEFAULT_TAU) -> None:
         self.names = [action.name for action in actions]
@@ -67,60 +67,97 @@ class TaughtHead:
             raise ClassifierError(f"the taught actions have different sizes {sorted(sizes)} for one model; "
                                   "forget and teach them again")
         examples = [action.examples for action in actions]
-        # One matrix for the three terms, so a window costs one product: [sqrt p, unit recent, unit change].
+        dim, classes = next(iter(sizes)) if actions else (0, 0)
+        # Each action's three means side by side: [sqrt p | unit recent | unit change], one row per action.
         self._means = np.stack([np.concatenate([np.sqrt(e.probabilities.mean(axis=0)),
                                                 unit(unit(e.recent_means).mean(axis=0)),
-                                                unit(unit(e.changes).mean(axis=0))]) / 3.0
+                                                unit(unit(e.changes).mean(axis=0))])
                                 for e in examples]).astype(np.float32) if actions else np.zeros((0, 0), np.float32)
-        classes = examples[0].probabilities.shape[1] if actions else 0
-        dim = examples[0].dim if actions else 0
-        self._recent = np.ascontiguousarray(self._means[:, classes:classes + dim] * np.float32(3.0))  # cosine alone
-        self._query = np.zeros(classes + 2 * dim, np.float32)
-        self._parts = (self._query[:classes], self._query[classes:classes + dim], self._query[classes + dim:])
+        # The window's three parts, each on its own row and zero elsewhere, so that one product gives every
+        # action's three terms, [actions, 3]: the Bhattacharyya coefficient, and the recent features' and their
+        # change's dot products (cosines once divided by the window's lengths, which the weights below do).
+        self._query = np.zeros((3, classes + 2 * dim), np.float32)
+        self._root_probabilities = self._query[0, :classes]
+        self._recent_sum = self._query[1, classes:classes + dim]
+        self._change_sum = self._query[2, classes + dim:]
         self._steps = np.zeros((RECENT_FEATURES, dim), np.float32)
+        self._ones = np.ones(RECENT_FEATURES, np.float32)
+        self._terms = np.zeros((len(actions), 3), np.float32)
+        self._weights = np.zeros(3, np.float32)  # [1, 1/|recent|, 1/|change|] / (3 T): similarities over T
+        self._inverse_t = 1.0 / TEMPERATURE
+        self._tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
+                               np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
+        self._lowest_tau_t = float(self._tau_t.min()) if actions else 0.0
         self._motion_floor = np.array([motion_floor(e) for e in examples], np.float32)
-        self._tau = np.array([default_tau if a.tau is None else a.tau for a in actions], np.float32)
-        self._lowest_tau = float(self._tau.min()) if actions else 0.0
-        self._inverse_t = np.float32(1.0 / TEMPERATURE)
-        self._none = np.zeros(len(self.names), np.float32)
+        self._motion_floors = (float(self._motion_floor.min()), float(self._motion_floor.max())) if actions else (0, 0)
+        # Preallocated, and one-element arrays rather than Python numbers beside arrays: numpy takes a scalar
+        # operand far more slowly than an array.
+        self._recent_terms = self._terms[:, 1]
+        self._recent_floor = np.zeros(1, np.float32)  # MIN_RECENT_COSINE x the recent sum's length
+        self._one = np.ones(1, np.float32)
+        self._accepted = np.zeros(len(actions), bool)
+        self._recent_ok = np.zeros(len(actions), bool)
+        self._exponents = np.zeros((2, len(actions)), np.float32)  # (s - best) / T and (tau - s) / T: one exp
+        self._share, self._scores = self._exponents
+        self._none = np.zeros(len(actions), np.float32)
         self._none.flags.writeable = False
 
     def __len__(self) -> int:
         return len(self.names)
 
-    def similarities(self, observation: Observation) -> tuple[np.ndarray, float, float]:
-        """The window's similarity to each action, and the lengths of its recent features' sum and of their
-        changes' sum (after which the query holds their directions)."""
-        root_probabilities, recent_sum, change_sum = self._parts
-        np.sqrt(observation.probabilities, out=root_probabilities)
+    def similarities(self, observation: Observation) -> np.ndarray:
+        """The window's similarity to each action."""
+        return self._over_temperature(observation)[0] * np.float32(TEMPERATURE)
+
+    def _over_temperature(self, observation: Observation) -> tuple[np.ndarray, float, float]:
+        """The window's similarity to each action over the temperature, and the lengths of its recent features'
+        sum and of their changes' sum. Sums, not means, and as few numpy calls as can be: this runs on every
+        classified frame, and numpy's cost per call, not the arithmetic, is most of its time (np.dot's is lower
+        than matmul's)."""
         recent = observation.recent
-        np.add.reduce(recent, axis=0, out=recent_sum)
-        if len(recent) >= 2:  # sums, not means, and as few numpy calls as can be: this runs on every frame
-            steps = np.subtract(recent[1:], recent[:-1], out=self._steps[:len(recent) - 1])
-            np.add.reduce(np.abs(steps, out=steps), axis=0, out=change_sum)
+        k = len(recent)
+        np.sqrt(observation.probabilities, out=self._root_probabilities)
+        np.dot(self._ones[:k], recent, out=self._recent_sum)
+        if k >= 2:
+            steps = np.subtract(recent[1:], recent[:-1], out=self._steps[:k - 1])
+            np.dot(self._ones[:k - 1], np.abs(steps, out=steps), out=self._change_sum)
         else:
-            change_sum[:] = 0.0
-        recent_norm = max(math.sqrt(float(recent_sum @ recent_sum)), 1e-12)
-        change_norm = math.sqrt(float(change_sum @ change_sum))
-        recent_sum *= np.float32(1.0 / recent_norm)
-        change_sum *= np.float32(1.0 / max(change_norm, 1e-12))
-        return self._means @ self._query, recent_norm, change_norm
+            self._change_sum[:] = 0.0
+        recent_norm = math.sqrt(float(np.dot(self._recent_sum, self._recent_sum)))
+        change_norm = math.sqrt(float(np.dot(self._change_sum, self._change_sum)))
+        np.dot(self._means, self._query.T, out=self._terms)
+        weights, third = self._weights, self._inverse_t / 3.0
+        weights[0], weights[1], weights[2] = third, third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
+        return np.dot(self._terms, weights), recent_norm, change_norm
 
     def scores(self, observation: Observation) -> np.ndarray:
-        """Each action's calibrated score in [0, 1]; 0 for those it rejects. Do not write to it."""
+        """Each action's calibrated score in [0, 1]; 0 for those it rejects. Reused by the next call: do not
+        write to it."""
         if not self.names:
             return self._none
-        s, recent_norm, change_norm = self.similarities(observation)
-        best = s.max()
-        if best < self._lowest_tau:  # the usual case away from the taught actions: nothing more to do
+        z, recent_norm, change_norm = self._over_temperature(observation)
+        best = z.max(keepdims=True)
+        if best[0] < self._lowest_tau_t:  # the usual case away from the taught actions: nothing more to do
             return self._none
         k = len(observation.recent)
-        motion = (change_norm / max(k - 1, 1)) / (recent_norm / k)  # the mean change / the mean's length
-        accepted = (s >= self._tau) & (self._recent @ self._parts[1] >= MIN_RECENT_COSINE) & (
-            motion >= self._motion_floor)
+        motion = (change_norm / max(k - 1, 1)) / max(recent_norm / k, 1e-12)  # the mean change / the mean's length
+        lowest_floor, highest_floor = self._motion_floors
+        if motion < lowest_floor:
+            return self._none
+        accepted = np.greater_equal(z, self._tau_t, out=self._accepted)
+        self._recent_floor[0] = MIN_RECENT_COSINE * recent_norm  # the recent features' cosine alone
+        accepted &= np.greater_equal(self._recent_terms, self._recent_floor, out=self._recent_ok)
+        if motion < highest_floor:
+            accepted &= self._motion_floor <= motion
         if not accepted.any():
             return self._none
-        share = np.exp((s - best) * self._inverse_t)
-        scores = share / (share.sum() * (1.0 + np.exp((self._tau - s) * self._inverse_t)))
-        scores[~accepted] = 0.0
+        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T)
+        share, scores = self._share, self._scores
+        np.subtract(z, best, out=share)
+        np.subtract(self._tau_t, z, out=scores)
+        np.exp(self._exponents, out=self._exponents)
+        scores += self._one
+        scores *= share.sum(keepdims=True)
+        np.divide(share, scores, out=scores)
+        scores *= accepted
         return scores

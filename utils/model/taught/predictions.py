@@ -38,15 +38,17 @@ class TaughtPredictions:
         self.min_frames = min_frames
         self.only = only
         self.nothing = NONE_OF_THEM if only else ""  # what the screen says when no label is reported
+        prediction_filter.taught_from = self.model_labels  # its results say which labels are taught
         self._scores = np.zeros(len(prediction_filter.labels), np.float32)
+        self._taught_scores = self._scores[self.model_labels:]
         self._actions = {action.name: action for action in actions}
-        self._taught = frozenset(self.names)
         self._fit()
 
     def _fit(self) -> None:
         taught = [name for name in self.names if name in self._actions]
         self.head = TaughtHead([self._actions[name] for name in taught])
         self._positions = self.model_labels + np.array([self.names.index(n) for n in taught], np.intp)
+        self._every_name_taught = len(taught) == len(self.names)  # then the head's scores fill the taught labels
 
     def learn(self, name: str, action: TaughtAction | None) -> None:
         """Takes a newly taught, re-taught or undone action into account from the next frame on (None: the
@@ -60,11 +62,13 @@ class TaughtPredictions:
     def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
         if not self.only:
             self._scores[:self.model_labels] = probabilities
-        self._scores[self.model_labels:] = 0.0
-        if len(self.head):
-            observation = self.observe()
-            if observation.frames >= self.min_frames:  # scored on windows like those it was taught from
-                self._scores[self._positions] = self.head.scores(observation)
-        return tuple(Prediction(p.label, p.score, taught=True) if p.label in self._taught else p
-                     for p in self.prediction_filter(self._scores))
+        observation = self.observe() if len(self.head) else None
+        if observation is None or observation.frames < self.min_frames:  # scored on windows like those taught
+            self._taught_scores[:] = 0.0
+        elif self._every_name_taught:
+            self._taught_scores[:] = self.head.scores(observation)
+        else:  # the name --teach is about to teach scores 0
+            self._taught_scores[:] = 0.0
+            self._scores[self._positions] = self.head.scores(observation)
+        return self.prediction_filter(self._scores)
 

@@ -28,7 +28,7 @@ import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -308,23 +308,21 @@ def read_action(path: Path) -> TaughtAction:
     forget = f"remove it (classify.py --forget {urllib.parse.unquote(path.stem)!r})"
     try:
         with open_regular(path) as f:
-            if not zipfile.is_zipfile(f):
-                f.seek(0)
-                if f.read(len(NPY_MAGIC)) == NPY_MAGIC:  # a lone .npy array renamed
-                    raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the "
-                                          f"actions folder, or {forget}")
-                raise zipfile.BadZipFile("not a zip archive")
-            check_archive(f, where, forget)
+            if f.read(len(NPY_MAGIC)) == NPY_MAGIC:  # a lone .npy array renamed
+                raise ClassifierError(f"{where} is not a taught action (a single array): move it out of the "
+                                      f"actions folder, or {forget}")
             f.seek(0)
-            with np.load(f, allow_pickle=False) as arrays:
-                if set(arrays.files) == {"examples", "sessions", "meta"}:
+            with zipfile.ZipFile(f) as archive:  # its index is read once, here
+                members = checked_members(archive, where, forget)
+                if set(members) == {"examples", "sessions", "meta"}:
                     raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
                                           f"{forget} and teach that action again")
-                if set(arrays.files) != ARRAYS:
+                if set(members) != ARRAYS:
                     raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out "
                                           f"of the actions folder, or {forget}")
-                examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
-                sessions, raw_meta = arrays["sessions"], arrays["meta"]
+                arrays = {name: read_member(archive, members[name]) for name in ARRAYS}
+        examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
+        sessions, raw_meta = arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
     except ClassifierError:
         raise
@@ -349,25 +347,32 @@ def read_action(path: Path) -> TaughtAction:
     return action
 
 
-def check_archive(f: BinaryIO, where: str, forget: str) -> None:
-    """Refuses an archive bigger than an action can be, or whose arrays are not of their type and size, from its
-    zip and .npy headers alone (nothing is decompressed beyond them). Which arrays it holds is checked after."""
-    with zipfile.ZipFile(f) as archive:
-        infos = archive.infolist()
-        members = {info.filename.removesuffix(".npy"): info for info in infos}
-        if len(members) != len(infos):
-            raise ValueError("an array is in it twice")
-        total = sum(info.file_size for info in infos)
-        if total > MAX_ACTION_BYTES:
-            raise ClassifierError(f"{where} holds {total >> 20} MB of arrays, more than a taught action can "
-                                  f"({MAX_ACTION_BYTES >> 20} MB): {forget}")
-        for name, info in members.items():
-            if name not in DTYPES:  # refused by name after
-                continue
-            with archive.open(info) as member:
-                shape, dtype = _array_header(member)
-            if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
-                raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
+def checked_members(archive: zipfile.ZipFile, where: str, forget: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's arrays by name. Refuses an archive bigger than an action can be, or whose arrays are not of
+    their type and size, from its zip and .npy headers alone (nothing is decompressed beyond them). Which arrays
+    it holds is checked after."""
+    infos = archive.infolist()
+    members = {info.filename.removesuffix(".npy"): info for info in infos}
+    if len(members) != len(infos):
+        raise ValueError("an array is in it twice")
+    total = sum(info.file_size for info in infos)
+    if total > MAX_ACTION_BYTES:
+        raise ClassifierError(f"{where} holds {total >> 20} MB of arrays, more than a taught action can "
+                              f"({MAX_ACTION_BYTES >> 20} MB): {forget}")
+    for name, info in members.items():
+        if name not in DTYPES:  # refused by name after
+            continue
+        with archive.open(info) as member:
+            shape, dtype = _array_header(member)
+        if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
+            raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
+    return members
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    """One array of the archive, as np.load reads an .npz member (never a pickle)."""
+    with archive.open(info) as member:
+        return np.lib.format.read_array(member, allow_pickle=False)
 
 
 def _array_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:

@@ -26,6 +26,6 @@ def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = 
     sink: MqttSink | None = None
     publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],
                               password, options.mqtt_ca)
-    sink = MqttSink(publisher, watched, options.ha_discovery, version, model)
+    sink = MqttSink(publisher, watched, options.ha_discovery, version, model, options.mqtt_live_image)
     publisher.start(required=options.mqtt_required)
     return sink

@@ -10,16 +10,21 @@ from collections.abc import Sequence
 import cv2
 
 from utils.events.event import END, START, Event
+from utils.resize import shrink
 from utils.results import Result
 from utils.sinks.base import Command, Update
 from utils.sinks.mqtt.publisher import MqttPublisher, Payload
-from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages
+from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages, live_image_discovery_topic
 from utils.sources.health import ONLINE
 
 log = logging.getLogger(__name__)
 
 STATE_INTERVAL = 1.0  # seconds between state messages while the top-1 label stays the same
 SNAPSHOT_QUALITY = 80  # JPEG quality of the Snapshot image: about 40 kB for 640x480
+# The Live image: at most this wide or high, at this JPEG quality; small enough for a Pi to encode now and then
+# and for Home Assistant to hold in memory and send to every dashboard that shows it.
+LIVE_MAX_SIDE = 640
+LIVE_QUALITY = 70
 # The state before the first result: the Action sensor says "none" at once after a restart instead of the
 # label the broker kept from the last run. The keys of a result (a --json line), without a frame.
 NO_RESULT = json.dumps({"frame": None, "timestamp": None, "inference_ms": None, "results": []})
@@ -30,19 +35,22 @@ class MqttSink:
 
     Event starts and ends go to <prefix>/<name>/event (QoS 1) and switch <prefix>/<name>/active/<action>;
     the first classified frame of each event goes to <prefix>/<name>/snapshot (a retained JPEG);
-    <prefix>/<name>/camera says whether the camera or stream delivers frames.
+    <prefix>/<name>/camera says whether the camera or stream delivers frames. With `live_image` (seconds), the
+    camera's picture goes to <prefix>/<name>/live that often, not retained: a broker never holds a stale one.
     """
 
     needs_status = False
     wants_every_frame = False
 
     def __init__(self, publisher: MqttPublisher, watched: Sequence[str] = (), discovery: bool = True,
-                 version: str = "", model: str = "") -> None:
+                 version: str = "", model: str = "", live_image: float | None = None) -> None:
         self.publisher = publisher
         self.topics: Topics = publisher.topics
         self.watched = tuple(watched)
+        self.live_interval = live_image
+        self._live_due = -float("inf")  # the frame time the next live picture is due at
         self._discovery_of = (version, model) if discovery else None
-        self._discovery = discovery_messages(self.topics, self.watched, version, model) if discovery else []
+        self._discovery = self._discovery_messages() if discovery else []
         self._state = NO_RESULT
         self._top: str | None = None
         self._last = -float("inf")
@@ -51,17 +59,25 @@ class MqttSink:
         self._snapshot: bytes | None = None
         self._snapshot_due = False
 
+    def _discovery_messages(self, web_url: str | None = None) -> list[tuple[str, dict]]:
+        assert self._discovery_of is not None
+        return discovery_messages(self.topics, self.watched, *self._discovery_of, web_url,
+                                  live_image=self.live_interval is not None)
+
     def link_web_view(self, url: str | None) -> None:
         """Gives the device in Home Assistant a link to the web view (its discovery again, if connected)."""
         if self._discovery_of is None or not url:
             return
-        self._discovery = discovery_messages(self.topics, self.watched, *self._discovery_of, url)
+        self._discovery = self._discovery_messages(url)
         for topic, payload in self._discovery:
             self.publisher.publish_state(topic, json.dumps(payload))
 
     def retained(self) -> list[tuple[str, Payload]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""
         messages: list[tuple[str, Payload]] = [(topic, json.dumps(payload)) for topic, payload in self._discovery]
+        if self._discovery_of is not None and self.live_interval is None:
+            # An empty retained config removes the Live image a run with --mqtt-live-image announced.
+            messages.append((live_image_discovery_topic(self.topics), ""))
         messages.append((self.topics.state, self._state))
         messages += [(self.topics.active(label), state) for label, state in list(self._active.items())]
         messages.append((self.topics.camera, json.dumps(self._camera.as_dict())))
@@ -78,7 +94,24 @@ class MqttSink:
                 self._snapshot_due = False
                 self.publish_snapshot(update.frame.image)
             self.publish_state(update.result)
+        if self.live_interval is not None and self.publisher.connected:
+            self._maybe_publish_live(update.frame.timestamp, update.frame.image)
         return None
+
+    def _maybe_publish_live(self, timestamp: float, image) -> None:
+        """The picture every `live_interval` seconds of the frames' time: on a schedule, so the rate holds on
+        average whatever the frame rate; a jump (a reconnect, a restarted video) starts the schedule again."""
+        due, interval = self._live_due, self.live_interval
+        assert interval is not None
+        if due - interval <= timestamp < due:
+            return
+        self._live_due = due + interval if due <= timestamp < due + interval else timestamp + interval
+        height, width = image.shape[:2]
+        scale = min(1.0, LIVE_MAX_SIDE / max(width, height))
+        small = shrink(image, (max(1, round(width * scale)), max(1, round(height * scale))))
+        ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
+        if ok:
+            self.publisher.publish(self.topics.live, jpeg.tobytes(), qos=0, retain=False)
 
     def publish_state(self, result: Result) -> None:
         top = result.predictions[0].label if result.predictions else None

@@ -28,8 +28,8 @@ def slug(text: str) -> str:
 
 @dataclass(frozen=True)
 class Topics:
-    """<prefix>/<name>/availability, /state, /event, /camera, /snapshot, and /active/<action> for each watched
-    action."""
+    """<prefix>/<name>/availability, /state, /event, /camera, /snapshot, /live, and /active/<action> for each
+    watched action."""
 
     prefix: str
     name: str
@@ -39,10 +39,11 @@ class Topics:
     event: str = field(init=False)
     camera: str = field(init=False)
     snapshot: str = field(init=False)
+    live: str = field(init=False)
 
     def __post_init__(self) -> None:
         base = f"{self.prefix}/{self.name}"
-        for key in ("availability", "state", "event", "camera", "snapshot"):
+        for key in ("availability", "state", "event", "camera", "snapshot", "live"):
             object.__setattr__(self, key, f"{base}/{key}")  # frozen: set once, here
         object.__setattr__(self, "base", base)
 
@@ -57,12 +58,22 @@ EVENT_TEMPLATE = ("{{ {'event_type': value_json.type, 'label': value_json.label,
                   "'duration': value_json.get('duration'), 'reason': value_json.get('reason')} | tojson }}")
 
 
+def discovery_topic(topics: Topics, component: str, key: str) -> str:
+    return f"{DISCOVERY_PREFIX}/{component}/{slug(f'{topics.prefix}_{topics.name}')}/{key}/config"
+
+
+def live_image_discovery_topic(topics: Topics) -> str:
+    """Where the Live image is announced; an empty retained message there removes it from Home Assistant."""
+    return discovery_topic(topics, "image", "live")
+
+
 def discovery_messages(topics: Topics, watched: Sequence[str], version: str, model: str,
-                       web_url: str | None = None) -> list[tuple[str, dict]]:
+                       web_url: str | None = None, live_image: bool = False) -> list[tuple[str, dict]]:
     """(topic, payload) of every discovery config: the Action and Action score sensors, the Camera
-    connectivity sensor (off while the camera or stream is offline, a diagnostic), and with events: the Event
-    entity (each start and end), the Snapshot image (the latest event's first frame) and one binary sensor per
-    watched action ("any" is one binary sensor for whichever action has an event).
+    connectivity sensor (off while the camera or stream is offline, a diagnostic), with `live_image` the Live
+    image (the camera's picture every few seconds), and with events: the Event entity (each start and end), the
+    Snapshot image (the latest event's first frame) and one binary sensor per watched action ("any" is one
+    binary sensor for whichever action has an event).
 
     No entity carries per-result attributes: Home Assistant's recorder stores a new attributes row whenever
     they change, which would be once a second. The full top-k stays on the state topic.
@@ -80,7 +91,7 @@ def discovery_messages(topics: Topics, watched: Sequence[str], version: str, mod
     def config(component: str, key: str, fields: dict) -> tuple[str, dict]:
         payload = {**fields, "unique_id": f"{node}_{key}", "default_entity_id": f"{component}.{entity}_{key}",
                    **common}
-        return f"{DISCOVERY_PREFIX}/{component}/{node}/{key}/config", payload
+        return discovery_topic(topics, component, key), payload
 
     messages = [
         config("sensor", "action", {
@@ -98,6 +109,12 @@ def discovery_messages(topics: Topics, watched: Sequence[str], version: str, mod
             "json_attributes_topic": topics.camera,  # changes only with the camera's health
         }),
     ]
+    if live_image:
+        # The picture itself on image_topic (raw JPEG bytes): Home Assistant keeps the last one in memory and
+        # serves it. url_topic would make it fetch a URL, which needs a web view it can reach without a login.
+        messages.append(config("image", "live", {
+            "name": "Live", "icon": "mdi:cctv", "image_topic": topics.live, "content_type": "image/jpeg",
+        }))
     if not watched:
         return messages
     messages += [
