@@ -550,7 +550,8 @@ def test_a_restart_watching_other_actions_removes_the_old_ones_before_online(mos
         done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--event", new, "--events-dir",
                        str(tmp_path / "b"), "--mqtt", mosquitto.url, "--name", NAME, "--mqtt-required")
         assert done.returncode == 0, done.stderr
-        subscriber.wait_for(lambda: "online" in subscriber.on(TOPICS.availability)[-3:])
+        subscriber.wait_for(lambda: any(m.topic == TOPICS.availability and m.payload == b"online"
+                                        for m in subscriber.messages[crashed:]))  # the restart's
         with subscriber.lock:
             before = _before_online(subscriber.messages, crashed)
         assert before[old_config] == "" and before[TOPICS.active(old)] == "", before.keys()
