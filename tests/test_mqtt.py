@@ -529,3 +529,36 @@ def test_a_large_camera_picture_is_shrunk_for_the_live_image(mosquitto):
     finally:
         sink.close()
         subscriber.close()
+
+
+def test_a_restart_watching_other_actions_removes_the_old_ones_before_online(mosquitto, tmp_path):
+    """SIGKILL during an "arm wrestling" event, then a run that watches only "walking the dog": the broker still
+    held the old action's binary sensor config and its active/ ON, so Home Assistant kept a sensor that turned
+    on again, and stayed on, as soon as the device said "online". The restart must remove both before it."""
+    old, new = "arm wrestling", "walking the dog"
+    old_config = "homeassistant/binary_sensor/pi_action_kitchen/event_arm_wrestling/config"
+    subscriber = Subscriber(mosquitto.port)
+    app = classify("--video", str(ARM_WRESTLING), "--realtime", "--event", old, "--events-dir", str(tmp_path / "a"),
+                   "--mqtt", mosquitto.url, "--mqtt-required")
+    try:
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.active(old))[-1:] == ["ON"], timeout=60)
+        app.kill()
+        app.wait(10)
+        subscriber.wait_for(lambda: subscriber.on(TOPICS.availability)[-1:] == ["offline"])  # the last will
+        with subscriber.lock:
+            crashed = len(subscriber.messages)
+        done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--event", new, "--events-dir",
+                       str(tmp_path / "b"), "--mqtt", mosquitto.url, "--name", NAME, "--mqtt-required")
+        assert done.returncode == 0, done.stderr
+        subscriber.wait_for(lambda: any(m.topic == TOPICS.availability and m.payload == b"online"
+                                        for m in subscriber.messages[crashed:]))  # the restart's
+        with subscriber.lock:
+            before = _before_online(subscriber.messages, crashed)
+        assert before[old_config] == "" and before[TOPICS.active(old)] == "", before.keys()
+        assert json.loads(before[f"homeassistant/binary_sensor/pi_action_kitchen/event_{new.replace(' ', '_')}/config"])
+        assert before[TOPICS.active(new)] == "OFF"
+    finally:
+        app.kill()
+        app.communicate()
+        subscriber.close()
+    assert retained_now(mosquitto.port, old_config) == [] and retained_now(mosquitto.port, TOPICS.active(old)) == []

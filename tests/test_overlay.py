@@ -265,3 +265,15 @@ def test_an_outage_takes_the_place_of_the_results():
     assert ink(offline) > ink(waiting) > 0, "a longer line than 'waiting for the first result...'"
     assert overlay.idle_text(Status(source=SourceHealth(offline_since=0.0))).startswith("camera offline since ")
     assert overlay.idle_text(STATUS) == overlay.WAITING
+
+
+@pytest.mark.parametrize("size", [(640, 480), (340, 256), (320, 240)])
+def test_the_window_key_help_is_whole_on_small_frames(size):
+    """The key help (h) on the Pi camera's 640x480 and smaller: every key's hint is drawn whole, none cut with
+    '...' (the second line used to end in "h: hide the...")."""
+    from utils.sinks.window import KEY_HELP
+
+    drawn = [text for text, _ in overlay.banner_lines(KEY_HELP, overlay._Layout(*size, 1, 0))]
+    assert not any(text.endswith("...") for text in drawn), drawn
+    hints = [hint for line in KEY_HELP for hint in line.split("    ")]
+    assert [hint for text in drawn for hint in text.split("    ")] == hints

@@ -326,6 +326,27 @@ class OverlayRenderer:
         return self.mode
 
 
+BANNER_GAP = "    "  # between the hints of one banner line: where a line too long for the frame is broken
+
+
+def banner_lines(lines: Sequence[str], layout: _Layout) -> list[tuple[str, float]]:
+    """The banner's lines as drawn (text, scale) on a frame of this layout: a line too long even at the
+    smallest size is broken between its hints rather than cut, so no key's hint loses its end."""
+    def fit(text: str) -> tuple[str, float]:
+        return _fit(text, LABEL_SCALE * layout.unit, layout.px(1), layout.width - 2 * layout.margin)
+
+    drawn = []
+    for line in lines:
+        parts = line.split(BANNER_GAP)
+        while parts:
+            taken = len(parts)  # the most parts that fit whole (one part alone is cut if it must be)
+            while taken > 1 and fit(BANNER_GAP.join(parts[:taken]))[0] != BANNER_GAP.join(parts[:taken]):
+                taken -= 1
+            drawn.append(fit(BANNER_GAP.join(parts[:taken])))
+            parts = parts[taken:]
+    return drawn
+
+
 def draw_banner(image: np.ndarray, lines: Sequence[str]) -> None:
     """Draws lines of text on a darkened band across the lower middle of the frame (in place): the window's
     key help and what a key did, clear of the overlay's panels."""
@@ -333,12 +354,12 @@ def draw_banner(image: np.ndarray, lines: Sequence[str]) -> None:
         return
     layout = _Layout(image.shape[1], image.shape[0], 1, 0)
     margin, px = layout.margin, layout.px
+    fitted = banner_lines(lines, layout)
     step = px(28)
     bottom = layout.height - margin - px(22) * 2 - margin  # above the status lines
-    top = max(0, bottom - step * len(lines) - margin)
+    top = max(0, bottom - step * len(fitted) - margin)
     _darken(image, 0, top, layout.width, bottom)
-    for i, line in enumerate(lines):
-        text, scale = _fit(line, LABEL_SCALE * layout.unit, px(1), layout.width - 2 * margin)
+    for i, (text, scale) in enumerate(fitted):
         sprite = _sprite(text, scale, px(1), TEXT)
         _paste(image, sprite.patch, sprite.mask, margin + sprite.left, top + margin // 2 + (i + 1) * step - px(8)
                + sprite.top)

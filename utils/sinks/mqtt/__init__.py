@@ -10,7 +10,7 @@ from utils.config import MqttOptions
 from utils.errors import ClassifierError
 from utils.sinks.mqtt.publisher import MqttPublisher
 from utils.sinks.mqtt.sink import MqttEventOutput, MqttSink
-from utils.sinks.mqtt.topics import Topics
+from utils.sinks.mqtt.topics import Topics, owned_filters
 
 __all__ = ["MqttEventOutput", "MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
 
@@ -25,7 +25,7 @@ def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = 
     topics = Topics(options.mqtt_prefix, options.name)
     sink: MqttSink | None = None
     publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],
-                              password, options.mqtt_ca)
+                              password, options.mqtt_ca, owned=owned_filters(topics, options.ha_discovery))
     sink = MqttSink(publisher, watched, options.ha_discovery, version, model, options.mqtt_live_image)
     publisher.start(required=options.mqtt_required)
     return sink

@@ -7,6 +7,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ KEEPALIVE = 30          # seconds; the broker publishes the last will after 1.5x
 RETRY_DELAYS = (1, 30)  # seconds: reconnect back-off, doubling from the first to the second
 REQUIRED_WAIT = 10.0    # seconds --mqtt-required waits for the broker at start
 CLOSE_WAIT = 5.0        # seconds close() waits for queued events to reach the broker, connecting included
+LEFTOVERS_WAIT = 3.0    # seconds a connect waits for the broker's leftovers of earlier runs before going online
 
 Payload = str | bytes
 Retained = Callable[[], list[tuple[str, Payload]]]  # the current state, (re)published on every connect
@@ -56,7 +58,8 @@ class MqttPublisher:
     crash. On every (re)connect `retained()` (discovery, latest state, event states) is published *before*
     `online`: after a crash the broker still holds the last run's states (an event ON, its label), and a
     subscriber must never see them on an available device. That also makes a restarted broker without
-    persistence whole again.
+    persistence whole again. With `owned` topic filters, a connect first collects what the broker retains
+    there and deletes what this run does not publish (an action an earlier run watched, left ON by a crash).
 
     Two kinds of messages: states (publish_state: retained, QoS 0, sent only while connected, since the next
     connect sends the current ones; a queued old state would land after them and undo them) and events
@@ -64,11 +67,16 @@ class MqttPublisher:
     """
 
     def __init__(self, address: BrokerAddress, topics: Topics, retained: Retained, password: str | None = None,
-                 ca_file: Path | None = None, close_wait: float = CLOSE_WAIT) -> None:
+                 ca_file: Path | None = None, close_wait: float = CLOSE_WAIT, owned: tuple[str, ...] = ()) -> None:
         self.address = address
         self._close_wait = close_wait
         self.topics = topics
         self._retained = retained
+        # Topic filters of retained topics only this camera publishes: what an earlier run left there that this
+        # run does not publish (an action no longer watched, its ON after a crash) is removed on connect.
+        self._owned = owned
+        self._leftovers: set[str] = set()
+        self._sync: str | None = None  # the marker this connect waits for; None once it went online
         self._stop = threading.Event()
         self._first_answer = threading.Event()  # connected, or failed for good
         self._failure: str | None = None  # why MQTT is off for good (refused, TLS)
@@ -93,6 +101,7 @@ class MqttPublisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
         self._connector = threading.Thread(target=self._connect_until_up, name="mqtt-connect", daemon=True)
 
     @property
@@ -171,10 +180,42 @@ class MqttPublisher:
         log.info("MQTT: %s %s as %s", "connected again to" if self._outage_logged else "connected to",
                  self.address, self.topics.base)
         self._outage_logged = False
-        # QoS 0 like every state: one TCP connection keeps the order, and a reconnect drops unsent QoS 0
-        # messages (paho's reconnect()), so none of these can arrive after a newer state.
+        if not self._owned:
+            self._go_online()
+            return
+        # The broker sends the retained messages of a subscription while it handles the SUBSCRIBE, so the
+        # marker published after it comes back after all of them (one connection keeps the order).
         with self._state_lock:
-            for topic, payload in self._retained():
+            self._leftovers.clear()
+            self._sync = sync = f"{self.topics.base}/sync/{uuid.uuid4().hex}"
+        client.subscribe([(topic, 0) for topic in (*self._owned, sync)])
+        client.publish(sync, "", qos=0)
+        timer = threading.Timer(LEFTOVERS_WAIT, self._go_online, (sync,))  # a broker that denies the subscription
+        timer.daemon = True
+        timer.start()
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic == self._sync:
+            self._go_online(message.topic)
+        elif message.retain and message.payload:
+            with self._state_lock:
+                self._leftovers.add(message.topic)
+
+    def _go_online(self, sync: str | None = None) -> None:
+        """Removes the leftovers, publishes the current state, then `online` (once per connect)."""
+        with self._state_lock:
+            if sync != self._sync:  # the marker came before the timer, or a newer connect is under way
+                return
+            self._sync = None
+            current = self._retained()
+            if sync is not None:  # (only a connect that subscribed waits for a marker)
+                self._client.unsubscribe([*self._owned, sync])
+                published = {topic for topic, _ in current}
+                for topic in sorted(self._leftovers - published):
+                    self.publish(topic, b"", qos=0, retain=True)  # an empty retained message deletes it
+            # QoS 0 like every state: one TCP connection keeps the order, and a reconnect drops unsent QoS 0
+            # messages (paho's reconnect()), so none of these can arrive after a newer state.
+            for topic, payload in current:
                 self.publish(topic, payload, qos=0, retain=True)
             self.publish(self.topics.availability, ONLINE, qos=0, retain=True)
             self._connected = True
@@ -183,6 +224,7 @@ class MqttPublisher:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         with self._state_lock:
             self._connected = False
+            self._sync = None  # a connect lost while it waited for its marker never goes online
         if not self._stop.is_set() and self._failure is None:
             self._outage(f"lost the broker {self.address} ({reason_code})")
 

@@ -67,6 +67,15 @@ def live_image_discovery_topic(topics: Topics) -> str:
     return discovery_topic(topics, "image", "live")
 
 
+def owned_filters(topics: Topics, discovery: bool) -> tuple[str, ...]:
+    """The retained topics only this camera publishes, as topic filters: every action's on/off state and, with
+    discovery, every entity's config. A connect removes what earlier runs left there that this run does not
+    publish (an action no longer watched), before it says "online"."""
+    active = f"{topics.base}/active/+"
+    configs = f"{DISCOVERY_PREFIX}/+/{slug(f'{topics.prefix}_{topics.name}')}/+/config"
+    return (active, configs) if discovery else (active,)
+
+
 def discovery_messages(topics: Topics, watched: Sequence[str], version: str, model: str,
                        web_url: str | None = None, live_image: bool = False) -> list[tuple[str, dict]]:
     """(topic, payload) of every discovery config: the Action and Action score sensors, the Camera
