@@ -273,10 +273,15 @@ def build_parser() -> ArgumentParser:
                           help="learn NAME (any text without '/') from --video's part, or from the camera: a "
                                "countdown, then --teach-seconds of video; the t key and the web view's button "
                                "teach it again; teaching a name again adds to it")
+    commands.add_argument("--teach-background", metavar="NAME", default=None,
+                          help="record what the camera sees when the taught action NAME is not happening (e.g. right "
+                               "after it), as --teach records NAME: NAME then holds in a room where other things "
+                               "happen")
     commands.add_argument("--actions", action="store_true", help="list the taught actions, then exit")
     commands.add_argument("--forget", metavar="NAME", default=None, help="remove the taught action NAME, then exit")
     group.add_argument("--last", action="store_true",
-                       help="with --forget NAME: undo only its last teaching session (its only one: the action)")
+                       help="with --forget NAME: undo only its last session, of the action or of its background "
+                            "(the action's only one: the action)")
     # No default shown for the part: argparse would say "None" where the text says what it means.
     group.add_argument("--teach-from", type=number("teach_from"), default=argparse.SUPPRESS, metavar="SECONDS",
                        help=f"with --video: where the part to learn from starts (default: its start), "

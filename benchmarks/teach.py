@@ -13,6 +13,9 @@ none when `--taught only` reports nothing. The rows (docs/research/teaching.md s
 - frozen: the middle frame of each taught half, repeated for 10 s: must be none (nobody moves).
 - same_video: changes/: "sipping" taught from 2.75-7.75 s of the Charades clip, then each long-jump segment in
   turn; the whole video run: its `other:` segments must be none (every frame, from the start).
+- same_video_background: the same cases, each action with a background (--teach-background) taught from the
+  seconds right after its taught part (the sitting down, the sand pit); those seconds are left out of the judged
+  frames, and the row without a background is given on the same frames beside it.
 - another_clip: teach/: push ups and tai chi taught from one clip, found on the other (both directions), with
   the eight shared clips, squats and the other action taught too.
 - untaught: the eight shared clips, push ups and tai chi taught; val/ and teach/squats must be none. And every
@@ -52,6 +55,7 @@ from utils.model.runtime import load_runtime
 from utils.model.stream_classifier import StreamClassifier
 from utils.model.taught import (
     ExampleRecorder,
+    Examples,
     ModelIdentity,
     Observation,
     Session,
@@ -73,6 +77,9 @@ TARGETS = {"half_right": 0.95, "frozen_none": 0.95, "same_video_none": 0.90, "an
 NONE = "none"
 SAME_VIDEO = {"sipping": ("walk_sip_sit_charades_univtg.mp4", [(2.75, 7.75)]),
               "long jump": ("long_jump_broadcast_bmt.mp4", [(9.75, 14.50), (22.40, 33.50)])}
+# The background of each same-video part: the seconds right after it (SEGMENTS.tsv), a fresh stream as
+# --teach-background --video FILE --teach-from --teach-to starts one.
+BACKGROUNDS = {"sipping": [(7.75, 9.50)], "long jump": [(14.50, 16.00), (33.50, 34.90)]}
 ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
                 "tai chi": ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton")}
 
@@ -98,13 +105,17 @@ class Recorder:
         return observations
 
 
-def taught(name: str, run: Sequence[Observation], stop: int | None, model: ModelIdentity) -> TaughtAction:
-    """The action `--teach` makes from the frames [0, stop) of a stream reset at 0."""
+def recorded(name: str, run: Sequence[Observation], stop: int | None) -> tuple[Examples, Session]:
+    """What a session records from the frames [0, stop) of a stream reset at 0."""
     recorder = ExampleRecorder(FPS, WINDOW_FRAMES)
     for observation in run[:stop]:
         recorder.add(observation)
-    session = Session(recorder.seconds, len(recorder), WINDOW_FRAMES, FPS, f"{name} frames 0-{stop}")
-    return TaughtAction.first(name, model, recorder.examples, session)
+    return recorder.examples, Session(recorder.seconds, len(recorder), WINDOW_FRAMES, FPS, f"{name} frames 0-{stop}")
+
+
+def taught(name: str, run: Sequence[Observation], stop: int | None, model: ModelIdentity) -> TaughtAction:
+    """The action `--teach` makes from the frames [0, stop) of a stream reset at 0."""
+    return TaughtAction.first(name, model, *recorded(name, run, stop))
 
 
 class Replay:
@@ -144,7 +155,8 @@ class Media:
     shared: dict[str, dict[str, list[Observation]]]  # clip -> {"full", "second_half", "frozen"}
     teach: dict[str, list[Observation]]  # teach/ clip -> full run
     val: dict[str, list[Observation]]
-    same_video: dict[str, dict]  # action -> {"full", "times", "parts": [run per taught part], "other": [indices]}
+    same_video: dict[str, dict]  # action -> {"full", "parts": [run per taught part], "inside": [indices per part],
+    #                                         "other": indices, "backgrounds": [run per part], "behind": [indices]}
 
 
 def record(recorder: Recorder, media: Path, size: tuple[int, int]) -> Media:
@@ -169,9 +181,12 @@ def record(recorder: Recorder, media: Path, size: tuple[int, int]) -> Media:
         for row in segments:
             if row[0] == file and row[3].startswith("other"):
                 other |= (times >= float(row[1]) - 1e-3) & (times < float(row[2]) - 1e-3)
+        behind = [(times >= a - 1e-3) & (times < b - 1e-3) for a, b in BACKGROUNDS[action]]
         same_video[action] = {"full": recorder.run(images), "parts": [recorder.run(
             [images[i] for i in np.flatnonzero(part)]) for part in inside],
-            "inside": [np.flatnonzero(part) for part in inside], "other": np.flatnonzero(other)}
+            "inside": [np.flatnonzero(part) for part in inside], "other": np.flatnonzero(other),
+            "backgrounds": [recorder.run([images[i] for i in np.flatnonzero(seconds)]) for seconds in behind],
+            "behind": [np.flatnonzero(seconds) for seconds in behind]}
     return Media(shared, teach, val, same_video)
 
 
@@ -199,17 +214,36 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
                      "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in frozen.items()}}
 
     cases: dict[str, dict] = {}
+    background_cases: dict[str, dict] = {}
     for action, video in media.same_video.items():
         for i, part in enumerate(video["parts"]):
-            tops = reported([taught(action, part, stop(len(part)), model)], video["full"], labels)
+            alone = taught(action, part, stop(len(part)), model)
+            tops = reported([alone], video["full"], labels)
             other = [tops[j] for j in video["other"]]
             own = [tops[j] for j in video["inside"][i]]
             cases[f"{action} (part {i + 1})"] = {"other_frames": len(other), "other_none": other.count(NONE),
                                                  "other_none_rate": rate(other.count(NONE), len(other)),
                                                  "taught_part_found_rate": rate(own.count(action), len(own))}
+            background = video["backgrounds"][i]
+            with_background = alone.with_background(*recorded(f"{action} background", background, None))
+            judged = np.setdiff1d(video["other"], video["behind"][i])
+            found = reported([with_background], video["full"], labels)
+            before, after = [tops[j] for j in judged], [found[j] for j in judged]
+            own = [found[j] for j in video["inside"][i]]
+            background_cases[f"{action} (part {i + 1})"] = {
+                "background_seconds": list(BACKGROUNDS[action][i]), "judged_frames": len(judged),
+                "none_without": before.count(NONE), "none_with": after.count(NONE),
+                "none_rate_without": rate(before.count(NONE), len(judged)),
+                "none_rate_with": rate(after.count(NONE), len(judged)),
+                "taught_part_found_rate_with": rate(own.count(action), len(own))}
     none = sum(c["other_none"] for c in cases.values())
     frames = sum(c["other_frames"] for c in cases.values())
     out["same_video"] = {"none_rate": rate(none, frames), "cases": cases}
+    frames = sum(c["judged_frames"] for c in background_cases.values())
+    out["same_video_background"] = {
+        "none_rate_without": rate(sum(c["none_without"] for c in background_cases.values()), frames),
+        "none_rate_with": rate(sum(c["none_with"] for c in background_cases.values()), frames),
+        "judged_frames": frames, "cases": background_cases}
 
     def teach_clip(clip: str, name: str) -> TaughtAction:
         run = media.teach[clip]

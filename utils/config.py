@@ -381,17 +381,23 @@ class TaughtOptions(_Checked):
     teach_to: float | None = None  # None: its end (or teach_from + teach_seconds)
     teach_seconds: float | None = None  # how long a camera records (None: DEFAULT_TEACH_SECONDS); in a file: to - from
     teach_countdown: float = 3.0  # from a camera: time to get into the picture
+    teach_background: str | None = None  # the taught action whose background is recorded, as --teach records one
 
     def __post_init__(self) -> None:
         super().__post_init__()
         given = [flag(name) for name in ("teach_from", "teach_to", "teach_seconds") if getattr(self, name) is not None]
-        if given and self.teach is None:
-            raise ClassifierError(f"{given[0]} needs --teach NAME (the action to teach)")
+        if given and self.teaching is None:
+            raise ClassifierError(f"{given[0]} needs --teach NAME (the action to teach) or --teach-background NAME")
         if self.teach_to is not None and self.teach_seconds is not None:
             raise ClassifierError("give either --teach-to or --teach-seconds, not both")
         if self.teach_to is not None and self.teach_to <= (self.teach_from or 0.0):
             raise ClassifierError(f"--teach-to ({self.teach_to:g} s) must come after --teach-from "
                                   f"({self.teach_from or 0:g} s)")
+
+    @property
+    def teaching(self) -> str | None:
+        """The name a session records: an action (--teach) or its background (--teach-background)."""
+        return self.teach if self.teach is not None else self.teach_background
 
 
 MOTION_MODES = ("auto", "on", "off")  # or a number: the share of the picture (%) that must change

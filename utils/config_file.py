@@ -37,8 +37,8 @@ else:  # pragma: no cover - Python 3.9/3.10
     import tomli as tomllib
 
 MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; /dev/zero or a video given by mistake stops here
-COMMAND_LINE_ONLY = {"teach": "teaching is done once, from the command line (classify.py --teach NAME), not at "
-                               "every start of a service; remove the key"}
+COMMAND_LINE_ONLY = {name: "teaching is done once, from the command line (classify.py --teach NAME), not at "
+                           "every start of a service; remove the key" for name in ("teach", "teach_background")}
 FIELD_NAMES = {flag_name: field for field, flag_name in FLAG_NAMES.items()}  # window -> window_seconds
 # How each item of a list option is read: as on the command line.
 LIST_ITEMS: dict[str, Callable[[str], list]] = {"gpio": lambda text: [gpio_pin(text)], "motion_mask": area_numbers,

@@ -1,4 +1,5 @@
-"""classify.py's taught-actions commands: --teach NAME --video FILE, --actions, --forget NAME.
+"""classify.py's taught-actions commands: --teach NAME --video FILE, --teach-background NAME --video FILE,
+--actions, --forget NAME.
 
 Teaching from a camera or a stream is part of a normal run (utils/pipeline.py, with a countdown).
 """
@@ -20,6 +21,7 @@ from utils.model.taught.store import (
     ActionStore,
     ModelIdentity,
     Session,
+    background_hint,
     check_features,
     check_model,
     check_name,
@@ -45,7 +47,7 @@ class CommandOutput:
 
 def teaches_from_file(config: Config) -> bool:
     video = config.source.video
-    return config.taught.teach is not None and video is not None and not is_url(video)
+    return config.taught.teaching is not None and video is not None and not is_url(video)
 
 
 def taught_command(config: Config, list_actions: bool = False, forget: str | None = None,
@@ -66,17 +68,21 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
 
 
 def teach_from_file(config: Config) -> str:
-    """Teaches --teach NAME from --video's part [--teach-from, --teach-to) and saves it; returns what was done.
+    """Teaches --teach NAME (or records its background, --teach-background NAME) from --video's part
+    [--teach-from, --teach-to) and saves it; returns what was done.
 
     The stream starts fresh where the part starts, and every classified frame whose window holds a second of
     video gives one example, so a part must hold at least one second.
     """
     options, video = config.taught, str(config.source.video)
+    background = options.teach_background is not None
     classifier, labels = load_model(config)
-    name = check_new_name(str(options.teach), labels)
+    name = check_name(str(options.teach_background)) if background else check_new_name(str(options.teach), labels)
     store = ActionStore(options.actions_dir)
     model = ModelIdentity.of(classifier.model_path)
     existing = store.read(name)
+    if existing is None and background:
+        raise store.missing(name)
     if existing is not None:  # before the video is read: refused at once
         check_model(existing, model, store.path(name))
         check_features(existing, classifier.embedding_size, store.path(name))
@@ -96,11 +102,15 @@ def teach_from_file(config: Config) -> str:
         raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
                               "teaching needs at least 1 s: give a longer part or a longer clip")
     session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
+    if background:
+        action = store.add_background(name, model, recorder.examples, session)
+        return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
+                f"{action.background.seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
     action = store.add(name, model, recorder.examples, session)
-    return (f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
-            f"saved in {shown(store.path(name))}" + (
-                "\nteach it again from another clip or moment for an action that holds beyond this one"
-                if len(action.sessions) == 1 else ""))
+    hints = ["teach it again from another clip or moment for an action that holds beyond this one"
+             if len(action.sessions) == 1 else "", "" if action.background else background_hint(name)]
+    return "\n".join([f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
+                      f"saved in {shown(store.path(name))}", *filter(None, hints)])
 
 
 def record_part(config: Config, classifier, start: float, end: float | None):
@@ -137,10 +147,7 @@ def forget_action(config: Config, name: str) -> str:
 def forget_last_session(config: Config, name: str) -> str:
     store = ActionStore(config.taught.actions_dir)
     name = check_name(name)
-    before = store.remove_last_session(name)
-    if before is None:
-        return f"forgot {name!r}: its only session was undone ({shown(store.path(name))} removed)"
-    return f"undid the last session of {name!r}: {before.summary} left, in {shown(store.path(name))}"
+    return store.remove_last_session(name)[1]
 
 
 def actions_listing(config: Config) -> CommandOutput:
@@ -159,7 +166,8 @@ def actions_listing(config: Config) -> CommandOutput:
     rows = [{"name": a.name, "examples": len(a.examples), "seconds": round(a.seconds, 3),
              "sessions": len(a.sessions), "model": a.model.file, "model_sha256": a.model.sha256,
              "this_model": model is not None and a.model.sha256 == model.sha256, "last_taught": a.last_taught,
-             "history": [{"when": s.taught, "source": s.source, "seconds": s.seconds} for s in a.sessions]}
+             "history": history(a.sessions), "background_seconds": round(a.background.seconds, 3) if a.background
+             else 0.0, "background_history": history(a.background.sessions if a.background else ())}
             for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
@@ -170,12 +178,17 @@ def actions_listing(config: Config) -> CommandOutput:
     return CommandOutput(text, problems[0] if problems else None)
 
 
+def history(sessions) -> list[dict]:
+    return [{"when": s.taught, "source": s.source, "seconds": s.seconds} for s in sessions]
+
+
 def table(rows: list[dict], store: ActionStore) -> str:
-    header = ("name", "examples", "seconds", "sessions", "last taught (UTC)", "model")
+    header = ("name", "examples", "seconds", "sessions", "background", "last taught (UTC)", "model")
     cells = [(r["name"], str(r["examples"]), f"{r['seconds']:.1f}", str(r["sessions"]),
+              f"{r['background_seconds']:.1f} s" if r["background_history"] else "none",
               r["last_taught"][:16].replace("T", " "),
               r["model"] + ("" if r["this_model"] else " (not the model in use)")) for r in rows]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *cells)]
-    lines = ["  ".join(c.ljust(w) if i in (0, 4, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+    lines = ["  ".join(c.ljust(w) if i in (0, 5, 6) else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
              for line in (header, *cells)]
     return "\n".join([*(line.rstrip() for line in lines), f"({len(rows)} in {shown(store.folder)})"])

@@ -14,6 +14,10 @@ action is not the action). Its score, with s the similarities to every action an
 
     p_c = sigmoid((s_c - tau_c) / T) * softmax(s / T)_c      (0 when rejected: not reported)
 
+An action with a background (what the camera sees when it is not happening) is also rejected unless the window
+is at least as close to the action as to the background on the recent terms: (cr + cc) for the action >= (cr + cc)
+for the background (no margin; the probabilities, which hold an action for the whole window, are left out).
+
 The first factor is 0.5 exactly at the threshold, the second shares the score between similar actions, so the
 taught actions' scores sum to at most 1 and read like the model's own probabilities. No training step: it
 works with a single action, and teaching again only moves the means.
@@ -51,6 +55,12 @@ def min_window_frames(rate: float, window_frames: int) -> int:
     return min(frames, window_frames) if window_frames else frames
 
 
+def means(examples: Examples) -> np.ndarray:
+    """The three means a window is compared with, side by side: [sqrt p | unit recent | unit change]."""
+    return np.concatenate([np.sqrt(examples.probabilities.mean(axis=0)), unit(unit(examples.recent_means).mean(axis=0)),
+                           unit(unit(examples.changes).mean(axis=0))])
+
+
 def motion_floor(examples: Examples) -> float:
     """The least motion a window of this action must show."""
     described = Description(examples.probabilities, examples.recent_means, examples.changes)
@@ -69,10 +79,17 @@ class TaughtHead:
         examples = [action.examples for action in actions]
         dim, classes = next(iter(sizes)) if actions else (0, 0)
         # Each action's three means side by side: [sqrt p | unit recent | unit change], one row per action.
-        self._means = np.stack([np.concatenate([np.sqrt(e.probabilities.mean(axis=0)),
-                                                unit(unit(e.recent_means).mean(axis=0)),
-                                                unit(unit(e.changes).mean(axis=0))])
-                                for e in examples]).astype(np.float32) if actions else np.zeros((0, 0), np.float32)
+        self._means = np.stack([means(e) for e in examples]).astype(np.float32) if actions else np.zeros((0, 0),
+                                                                                                      np.float32)
+        # The actions with a background, and for each the action's means minus the background's on the recent
+        # parts (none on the probabilities): one product gives (cr + cc) for the action - for the background.
+        self._with_background = np.array([i for i, a in enumerate(actions) if a.background is not None], np.intp)
+        differences = [self._means[i] - means(actions[i].background.examples) for i in self._with_background]
+        self._differences = np.stack(differences).astype(np.float32) if differences else None
+        if self._differences is not None:
+            self._differences[:, :classes] = 0.0
+            self._difference_terms = np.zeros((len(differences), 3), np.float32)
+            self._closer = np.zeros(len(differences), np.float32)
         # The window's three parts, each on its own row and zero elsewhere, so that one product gives every
         # action's three terms, [actions, 3]: the Bhattacharyya coefficient, and the recent features' and their
         # change's dot products (cosines once divided by the window's lengths, which the weights below do).
@@ -149,6 +166,11 @@ class TaughtHead:
         accepted &= np.greater_equal(self._recent_terms, self._recent_floor, out=self._recent_ok)
         if motion < highest_floor:
             accepted &= self._motion_floor <= motion
+        if self._differences is not None and accepted[self._with_background].any():
+            # The same weights as the similarities: 1/|recent| and 1/|change| make cosines of the dot products.
+            np.dot(self._differences, self._query.T, out=self._difference_terms)
+            np.dot(self._difference_terms, self._weights, out=self._closer)
+            accepted[self._with_background] &= self._closer >= 0.0
         if not accepted.any():
             return self._none
         # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T)

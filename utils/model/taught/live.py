@@ -14,7 +14,7 @@ from collections.abc import Callable
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
 from utils.model.taught.features import Observe
-from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction
+from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction, background_hint
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,12 @@ class LiveTeaching:
 
     def __init__(self, name: str, seconds: float, countdown: float, store: ActionStore, model: ModelIdentity,
                  observe: Observe, rate: float, window_frames: int, source: str,
-                 learned: Callable[[str, TaughtAction | None], None]) -> None:
+                 learned: Callable[[str, TaughtAction | None], None], background: bool = False) -> None:
         """`learned(name, action)` is called with the action as it is after a session, or after an undo (None:
-        the action is gone)."""
+        the action is gone). With `background`, each session records the background of the taught action `name`."""
         self.name, self.seconds, self.countdown = name, seconds, countdown
+        self.background = background
+        self.what = f"the background of '{name}'" if background else f"'{name}'"  # what a session teaches
         self.store, self.model, self.observe = store, model, observe
         self.rate, self.window_frames, self.source = rate, window_frames, source
         self.learned = learned
@@ -61,11 +63,11 @@ class LiveTeaching:
         if self._requested:
             self._requested = False
             self.phase, self._until = Phase.COUNTDOWN, timestamp + self.countdown
-            log.info("teaching %r: recording %g s of video starts in %g s", self.name, self.seconds, self.countdown)
+            log.info("teaching %s: recording %g s of video starts in %g s", self.what, self.seconds, self.countdown)
         if self.phase is Phase.COUNTDOWN and timestamp >= self._until:
             self.phase, self._until = Phase.RECORDING, timestamp + self.seconds
             self._recorder = ExampleRecorder(self.rate, self.window_frames)
-            log.info("teaching %r: recording", self.name)
+            log.info("teaching %s: recording", self.what)
             return True
         if self.phase is Phase.RECORDING and timestamp >= self._until:
             self._finish()
@@ -82,22 +84,21 @@ class LiveTeaching:
             log.info("teaching %r: a session is under way, nothing undone", self.name)
             return
         try:
-            action = self.store.remove_last_session(self.name)
+            action, undone = self.store.remove_last_session(self.name)
         except ClassifierError as e:  # nothing taught yet: the run goes on
             log.warning("nothing to undo: %s", e)
             return
         self.learned(self.name, action)
-        self._show(f"undid the last session of '{self.name}'" + (f": {action.summary}" if action else
-                                                                   ", which was its only one: it is gone"))
+        self._show(undone)
         log.info("%s", self._outcome)
 
     def end(self) -> None:
         """The run ends (Ctrl-C, the end of the stream): a session under way is lost, and the user is told."""
         if self.phase is Phase.RECORDING:
-            log.warning("teaching %r was cut short after %.1f of %g s of video: nothing saved; teach it again",
-                        self.name, self._recorder.seconds, self.seconds)
+            log.warning("teaching %s was cut short after %.1f of %g s of video: nothing saved; teach it again",
+                        self.what, self._recorder.seconds, self.seconds)
         elif self.phase is Phase.COUNTDOWN or self._requested:
-            log.warning("teaching %r was cut short before its recording began: nothing saved", self.name)
+            log.warning("teaching %s was cut short before its recording began: nothing saved", self.what)
         self.phase, self._requested = Phase.IDLE, False
 
     def _finish(self) -> None:
@@ -105,14 +106,21 @@ class LiveTeaching:
         recorder = self._recorder
         if not len(recorder):
             self._show(f"not taught: {recorder.seconds:.1f} s of video came, at least 1 s is needed")
-            log.warning("teaching %r: %s", self.name, self._outcome)
+            log.warning("teaching %s: %s", self.what, self._outcome)
             return
         session = Session(round(recorder.seconds, 3), len(recorder), self.window_frames, self.rate, self.source)
-        action = self.store.add(self.name, self.model, recorder.examples, session)
+        if self.background:
+            action = self.store.add_background(self.name, self.model, recorder.examples, session)
+            self._show(f"recorded the background of '{self.name}': {len(recorder)} examples "
+                       f"({action.background.seconds:.1f} s in all)")
+        else:
+            action = self.store.add(self.name, self.model, recorder.examples, session)
+            self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})" + (
+                "; teach it again later for an action that holds (t)" if len(action.sessions) == 1 else ""))
         self.learned(self.name, action)
-        self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})" + (
-            "; teach it again later for an action that holds (t)" if len(action.sessions) == 1 else ""))
         log.info("%s, saved in %s", self._outcome, self.store.path(self.name))
+        if action.background is None:
+            log.info("%s", background_hint(self.name))
 
     def _show(self, outcome: str) -> None:
         self._outcome, self._outcome_until = outcome, self._now + OUTCOME_SECONDS
@@ -122,7 +130,7 @@ class LiveTeaching:
         """What the screen says about the teaching now ("" when there is nothing to say)."""
         left = max(1, math.ceil(self._until - self._now - 1e-6))
         if self.phase is Phase.COUNTDOWN:
-            return f"teaching '{self.name}': get ready, recording in {left}"
+            return f"teaching {self.what}: get ready, recording in {left}"
         if self.phase is Phase.RECORDING:
-            return f"teaching '{self.name}': recording, {left} s left"
+            return f"teaching {self.what}: recording, {left} s left"
         return self._outcome if self._now < self._outcome_until else ""

@@ -37,7 +37,8 @@ class RunActions:
     model: ModelIdentity
     actions: tuple[TaughtAction, ...]  # taught with this model, reported unless --taught off
     names: tuple[str, ...]  # the labels they add: those actions, then the one --teach teaches when it is new
-    teach: str | None  # the checked --teach name
+    teach: str | None  # the checked --teach (or --teach-background) name
+    background: bool = False  # a session records the background of `teach`, a taught action
 
     def predictions(self, prediction_filter: PredictionFilter, observe: Observe, rate: float,
                     window_frames: int) -> PredictionFilter | TaughtPredictions:
@@ -50,13 +51,14 @@ class RunActions:
 
     def live_teaching(self, predictions: PredictionFilter | TaughtPredictions, observe: Observe, rate: float,
                       window_frames: int, source: str) -> LiveTeaching | None:
-        """Teaching --teach NAME from a camera or stream: started at once, again with the t key or button."""
+        """Teaching --teach NAME (or its background) from a camera or stream: started at once, again with the t key
+        or button."""
         if self.teach is None:
             return None
         learned = predictions.learn if isinstance(predictions, TaughtPredictions) else lambda name, action: None
         teaching = LiveTeaching(self.teach, self.options.teach_seconds or DEFAULT_TEACH_SECONDS,
                                 self.options.teach_countdown, self.store, self.model, observe, rate, window_frames,
-                                source, learned)
+                                source, learned, self.background)
         teaching.start()
         return teaching
 
@@ -79,6 +81,9 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
     model are left out with a warning."""
     teach = check_new_name(options.teach, labels) if options.teach is not None else None
     store = ActionStore(options.actions_dir)
+    background = options.teach_background is not None
+    if background:  # of an action already taught, checked below before the camera opens
+        teach = check_name(str(options.teach_background))
     if teach is None and (options.taught == "off" or not store.files()):
         if options.taught == "only":
             raise ClassifierError(f"--taught only, but {shown(store.folder)} holds no taught actions; teach one "
@@ -99,6 +104,8 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
                                   "name of one of the model's labels; --forget it and teach it under another name")
     if teach is not None:
         existing = next((a for a in everything if a.name == teach), None)
+        if existing is None and background:
+            raise store.missing(teach)
         if existing is not None:
             check_model(existing, model, store.path(teach))
     names = tuple(a.name for a in mine) + ((teach,) if teach and all(a.name != teach for a in mine) else ())
@@ -113,4 +120,4 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
         if once:
             log.info("taught in one session only: %s; another session (other clothes, light or moment) makes an "
                      "action hold better: --teach NAME again", ", ".join(repr(name) for name in once))
-    return RunActions(options, store, model, mine, names, teach)
+    return RunActions(options, store, model, mine, names, teach, background)

@@ -9,6 +9,11 @@ The file `<folder>/<name, percent-encoded>.npz` holds these arrays and is read w
     sessions       int32   [n]           which teaching session each example came from (0, 1, ...)
     meta           uint8   [bytes]       UTF-8 JSON: format, name, model {file, sha256}, dim, tau (null: the
                                          default), sessions [{seconds, examples, window_frames, fps, source, taught}]
+                                         and, with a background, background_sessions [the same]
+
+and, for an action with a background (--teach-background: what the camera sees when the action is not
+happening), the same five arrays of its background sessions, each name prefixed with "background_". A file
+without them has no background.
 
 All raw, so the head can change without teaching again.
 
@@ -43,6 +48,8 @@ FORMAT = "pi-action-classifier/taught-action/2"
 SUFFIX = ".npz"
 EXAMPLE_ARRAYS = ("window_means", "probabilities", "recent_means", "changes")
 ARRAYS = {*EXAMPLE_ARRAYS, "sessions", "meta"}
+BACKGROUND = "background_"  # the prefix of a background's arrays
+BACKGROUND_ARRAYS = {BACKGROUND + name for name in (*EXAMPLE_ARRAYS, "sessions")}
 SAFE_CHARACTERS = " -_.,()+=@'"  # kept as they are in file names; everything else is percent-encoded
 MAX_FILE_NAME_BYTES = 255  # ext4, FAT and exFAT
 # The arrays of one action, uncompressed: 256 MB is 32,000 examples of A0 (2,040 numbers each), about 100
@@ -52,6 +59,7 @@ MAX_ACTION_BYTES = 256 << 20
 NPY_MAGIC = b"\x93NUMPY"
 DTYPES = {**{name: np.dtype(np.float32) for name in EXAMPLE_ARRAYS}, "sessions": np.dtype(np.int32),
           "meta": np.dtype(np.uint8)}
+DTYPES.update({BACKGROUND + name: DTYPES[name] for name in (*EXAMPLE_ARRAYS, "sessions")})
 
 
 def check_name(name: str) -> str:
@@ -150,6 +158,7 @@ class TaughtAction:
     session_of_example: np.ndarray  # int32 [n]
     sessions: tuple[Session, ...]
     tau: float | None = None  # its cosine threshold for "none of these"; None: the head's default
+    background: Background | None = None  # what the camera sees when the action is not happening
 
     @property
     def seconds(self) -> float:
@@ -164,6 +173,18 @@ class TaughtAction:
     def last_taught(self) -> str:
         return self.sessions[-1].taught
 
+    def with_background(self, examples: Examples, session: Session) -> TaughtAction:
+        """This action with one more background session (the first one gives it a background)."""
+        background = Background.first(examples, session) if self.background is None else \
+            self.background.recorded_again(examples, session)
+        return dataclasses.replace(self, background=background)
+
+    @property
+    def background_is_last(self) -> bool:
+        """Whether its last session was a background's (a background is recorded after the action, so at the same
+        second it is the later one)."""
+        return self.background is not None and self.background.sessions[-1].taught >= self.last_taught
+
     def taught_again(self, examples: Examples, session: Session) -> TaughtAction:
         """This action with one more session's examples (teaching the same name again adds to it)."""
         index = np.full(len(examples), len(self.sessions), np.int32)
@@ -172,7 +193,10 @@ class TaughtAction:
                                    sessions=(*self.sessions, session))
 
     def without_last_session(self) -> TaughtAction | None:
-        """This action as it was before its last session; None when that was its only one."""
+        """This action as it was before its last session, of the action or of its background; None when that was
+        the action's only one (its background goes with it)."""
+        if self.background_is_last:
+            return dataclasses.replace(self, background=self.background.without_last_session())
         if len(self.sessions) < 2:
             return None
         keep = self.session_of_example < len(self.sessions) - 1
@@ -184,9 +208,49 @@ class TaughtAction:
         return cls(name, model, examples, np.zeros(len(examples), np.int32), (session,))
 
     def metadata(self) -> dict:
-        return {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
+        meta = {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
                 "dim": self.examples.dim, "tau": self.tau,
                 "sessions": [dataclasses.asdict(session) for session in self.sessions]}
+        if self.background is not None:
+            meta["background_sessions"] = [dataclasses.asdict(session) for session in self.background.sessions]
+        return meta
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The file's arrays but meta."""
+        arrays = {**self.examples.arrays(), "sessions": self.session_of_example.astype(np.int32)}
+        if self.background is not None:
+            arrays.update({BACKGROUND + name: array for name, array in self.background.examples.arrays().items()})
+            arrays[BACKGROUND + "sessions"] = self.background.session_of_example.astype(np.int32)
+        return arrays
+
+
+@dataclass(frozen=True)
+class Background:
+    """What the camera sees when an action is not happening (right after it, say), recorded like the action: a
+    window is that action only if it is closer to it than to this (head.py)."""
+
+    examples: Examples
+    session_of_example: np.ndarray  # int32 [n]
+    sessions: tuple[Session, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(session.seconds for session in self.sessions)
+
+    @classmethod
+    def first(cls, examples: Examples, session: Session) -> Background:
+        return cls(examples, np.zeros(len(examples), np.int32), (session,))
+
+    def recorded_again(self, examples: Examples, session: Session) -> Background:
+        index = np.full(len(examples), len(self.sessions), np.int32)
+        return Background(self.examples.then(examples), np.concatenate([self.session_of_example, index]),
+                          (*self.sessions, session))
+
+    def without_last_session(self) -> Background | None:
+        if len(self.sessions) < 2:
+            return None
+        keep = self.session_of_example < len(self.sessions) - 1
+        return Background(self.examples.rows(keep), self.session_of_example[keep], self.sessions[:-1])
 
 
 class ActionStore:
@@ -220,7 +284,8 @@ class ActionStore:
         """Replaces the action's file in one step: a crash or a full disk leaves the old file whole."""
         path = self.path(action.name)
         meta = json.dumps(action.metadata(), ensure_ascii=False, sort_keys=True).encode()
-        size = sum(array.nbytes for array in action.examples.arrays().values()) + len(meta)
+        arrays = action.arrays()
+        size = sum(array.nbytes for array in arrays.values()) + len(meta)
         if size > MAX_ACTION_BYTES:  # it could not be read back: the file on disk stays as it was
             raise ClassifierError(f"{action.name!r} would hold {size >> 20} MB of examples, more than a taught "
                                   f"action can ({MAX_ACTION_BYTES >> 20} MB); teach more under another name")
@@ -231,8 +296,7 @@ class ActionStore:
             raise save_error(self.folder, e) from e
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez(out, **action.examples.arrays(),
-                         sessions=action.session_of_example.astype(np.int32), meta=np.frombuffer(meta, np.uint8))
+                np.savez(out, **arrays, meta=np.frombuffer(meta, np.uint8))
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(temporary, usual_file_mode())
@@ -257,27 +321,51 @@ class ActionStore:
         self.write(action)
         return action
 
+    def add_background(self, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
+        """Records one more background session for the taught action `name` and saves it."""
+        existing = read_action(self._existing(name))
+        check_model(existing, model, self.path(name))
+        check_features(existing, examples.dim, self.path(name))
+        action = existing.with_background(examples, session)
+        self.write(action)
+        return action
+
     def remove(self, name: str) -> Path:
         path = self._existing(name)
         path.unlink()
         return path
 
-    def remove_last_session(self, name: str) -> TaughtAction | None:
-        """Undoes the last teaching of `name`: the action as it is now, or None when it is gone with it."""
+    def remove_last_session(self, name: str) -> tuple[TaughtAction | None, str]:
+        """Undoes the last session of `name`, of the action or of its background: the action as it is now (None
+        when it is gone with it), and one line that says what was undone."""
         action = read_action(self._existing(name))
         before = action.without_last_session()
+        where = shown(self.path(name))
         if before is None:
             self.remove(name)
-        else:
-            self.write(before)
-        return before
+            return None, f"forgot {name!r}: its only session was undone ({where} removed)"
+        self.write(before)
+        if action.background_is_last:
+            left = f"{before.background.seconds:.1f} s of background" if before.background else "no background"
+            return before, f"undid the last background session of {name!r}: {left} left, in {where}"
+        return before, f"undid the last session of {name!r}: {before.summary} left, in {where}"
+
+    def missing(self, name: str) -> ClassifierError:
+        taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
+        return ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught}); teach it with "
+                               "--teach NAME first")
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)
         if not path.exists():
-            taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
-            raise ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught})")
+            raise self.missing(name)
         return path
+
+
+def background_hint(name: str) -> str:
+    """What the app says after a session of an action without a background."""
+    return (f"a background helps {name!r} hold where other things happen: record what the camera sees when it is "
+            f"not happening (e.g. right after it) with classify.py --teach-background {name!r}")
 
 
 def save_error(where: Path, error: OSError) -> ClassifierError:
@@ -317,10 +405,11 @@ def read_action(path: Path) -> TaughtAction:
                 if set(members) == {"examples", "sessions", "meta"}:
                     raise ClassifierError(f"{where} was taught by an earlier version, which kept no motion: "
                                           f"{forget} and teach that action again")
-                if set(members) != ARRAYS:
+                background = set(members) & BACKGROUND_ARRAYS  # all of them, or none: no background
+                if set(members) - background != ARRAYS or background not in (set(), BACKGROUND_ARRAYS):
                     raise ClassifierError(f"{where} is not a taught action (it holds other arrays): move it out "
                                           f"of the actions folder, or {forget}")
-                arrays = {name: read_member(archive, members[name]) for name in ARRAYS}
+                arrays = {name: read_member(archive, info) for name, info in members.items()}
         examples = Examples(**{name: arrays[name] for name in EXAMPLE_ARRAYS})
         sessions, raw_meta = arrays["sessions"], arrays["meta"]
         meta = json.loads(raw_meta.astype(np.uint8).tobytes().decode())
@@ -338,6 +427,8 @@ def read_action(path: Path) -> TaughtAction:
                               f"actions folder, or {forget}")
     try:
         action = _action_from(meta, examples, sessions)
+        if BACKGROUND + "sessions" in arrays:
+            action = dataclasses.replace(action, background=_background_from(meta, arrays, action.examples.dim))
     except (KeyError, TypeError, ValueError) as e:
         raise ClassifierError(f"{where} is a damaged taught action ({type(e).__name__}: {e}): {forget} and teach "
                               "that action again") from e
@@ -383,19 +474,32 @@ def _array_header(member: IO[bytes]) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> TaughtAction:
+def _sessions_from(described: list[dict], examples: Examples, sessions: np.ndarray, dim: int) -> tuple[Session, ...]:
+    """The sessions the metadata describes, checked against their examples."""
     sessions_meta = tuple(Session(float(s["seconds"]), int(s["examples"]), int(s["window_frames"]), float(s["fps"]),
-                                  str(s["source"]), str(s["taught"])) for s in meta["sessions"])
-    dim = int(meta["dim"])
+                                  str(s["source"]), str(s["taught"])) for s in described)
     examples.check()
     if examples.dim != dim:
         raise ValueError(f"examples of {examples.dim} features do not match dim {dim}")
     if sessions.shape != (len(examples),) or not np.all((sessions >= 0) & (sessions < len(sessions_meta))):
         raise ValueError("the examples' sessions do not match the metadata")
-    tau = meta.get("tau")
-    numbers = [tau] if tau is not None else []
-    numbers += [number for session in sessions_meta for number in (session.seconds, session.fps)]
+    numbers = [number for session in sessions_meta for number in (session.seconds, session.fps)]
     if not all(math.isfinite(float(number)) for number in numbers):  # JSON's NaN and Infinity parse too
+        raise ValueError("numbers that are not finite (NaN or infinite)")
+    return sessions_meta
+
+
+def _background_from(meta: dict, arrays: dict[str, np.ndarray], dim: int) -> Background:
+    examples = Examples(**{name: arrays[BACKGROUND + name] for name in EXAMPLE_ARRAYS})
+    sessions = arrays[BACKGROUND + "sessions"]
+    return Background(examples, sessions.astype(np.int32),
+                      _sessions_from(meta["background_sessions"], examples, sessions, dim))
+
+
+def _action_from(meta: dict, examples: Examples, sessions: np.ndarray) -> TaughtAction:
+    sessions_meta = _sessions_from(meta["sessions"], examples, sessions, int(meta["dim"]))
+    tau = meta.get("tau")
+    if tau is not None and not math.isfinite(float(tau)):  # JSON's NaN and Infinity parse too
         raise ValueError("numbers that are not finite (NaN or infinite)")
     if tau is not None and not -1.0 <= float(tau) <= 1.0:
         raise ValueError(f"tau {tau} is not a cosine (from -1 to 1)")
