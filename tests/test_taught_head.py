@@ -215,7 +215,7 @@ def test_the_last_session_can_be_undone(tmp_path):
     before, _ = store.remove_last_session("wave")
     assert before is not None and len(before.examples) == 3 and len(before.sessions) == 1
     assert len(store.read("wave").examples) == 3
-    assert store.remove_last_session("wave")[0] is None and store.read("wave") is None  # its only session: gone
+    assert store.remove_last_session("wave") == (None, False) and store.read("wave") is None  # its only session: gone
     with pytest.raises(ClassifierError, match="no taught action 'wave'"):
         store.remove_last_session("wave")
 

@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, media, run_cli
 from test_teach_cli import fingerprint, listed, one_error_line, teach
+from test_teach_live import ListSink, live_run, notices
+
+from utils.sinks import Command
+from utils.sources import OpenCVSource
 
 from utils.model.taught import ActionStore, Observation, TaughtHead, read_action
 from utils.model.taught.store import BACKGROUND_ARRAYS
@@ -121,6 +125,21 @@ def test_actions_without_a_background_score_the_same(folder, tmp_path):
             assert without[0] == with_[0]  # arm: bit for bit
             rejected += bool(without[1] > 0 and with_[1] == 0)
     assert rejected > 0  # and the background does reject some of sipping's windows
+
+
+def test_from_a_camera_a_background_is_recorded_as_a_session_is(tmp_path):
+    """The clip stands in for the camera: the same countdown and length as --teach, saved as the background of
+    the action already taught; the web view's undo then takes that background session back."""
+    assert teach(tmp_path, "ice", CARVING_ICE, "--teach-to", "2.2").returncode == 0
+    sink = ListSink(Command.UNDO_TEACH, at=4.0)  # after the background session
+    live_run(tmp_path, CARVING_ICE, sink, OpenCVSource, teach_background="ice", teach_seconds=2, teach_countdown=1)
+    said = notices(sink)
+    assert said[0] == (0.0, "teaching the background of 'ice': get ready, recording in 1")
+    assert said[1] == (1.0, "teaching the background of 'ice': recording, 2 s left")
+    assert said[3] == (3.0, "recorded the background of 'ice': 6 examples (2.0 s in all)")
+    assert "undid the last background session of 'ice': no background left" in [text for _, text in said]
+    action = read_action(tmp_path / "ice.npz")
+    assert action.background is None and len(action.sessions) == 1  # the action itself stays
 
 
 def old_file(folder: Path) -> None:

@@ -76,9 +76,10 @@ def test_teach_list_teach_again_and_forget(tmp_path):
     assert again.returncode == 0, again.stderr
     assert "6 examples from 2.0-4.0 s" in again.stdout and "13 examples, 2 sessions, 4.2 s in all" in again.stdout
     table = run_cli("--actions", "--actions-dir", str(folder)).stdout.splitlines()
-    assert table[0].split() == ["name", "examples", "seconds", "sessions", "last", "taught", "(UTC)", "model"]
+    assert table[0].split() == ["name", "examples", "seconds", "sessions", "background", "last", "taught", "(UTC)",
+                                "model"]
     cells = table[1].split()
-    assert cells[:4] == ["ice", "13", "4.2", "2"] and cells[-1] == MODEL.name
+    assert cells[:5] == ["ice", "13", "4.2", "2", "none"] and cells[-1] == MODEL.name
     assert [(s["source"], s["seconds"]) for s in listed(folder)[0]["history"]] == [
         ("carving_ice.mp4 0.0-2.2 s", 2.2), ("carving_ice.mp4 2.0-4.0 s", 2.0)]
     # A mistake undone: the last session only, then (its only one) the action.

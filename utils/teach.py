@@ -22,6 +22,7 @@ from utils.model.taught.store import (
     ModelIdentity,
     Session,
     background_hint,
+    background_left,
     check_features,
     check_model,
     check_name,
@@ -147,7 +148,12 @@ def forget_action(config: Config, name: str) -> str:
 def forget_last_session(config: Config, name: str) -> str:
     store = ActionStore(config.taught.actions_dir)
     name = check_name(name)
-    return store.remove_last_session(name)[1]
+    before, background = store.remove_last_session(name)
+    if before is None:
+        return f"forgot {name!r}: its only session was undone ({shown(store.path(name))} removed)"
+    if background:
+        return f"undid the last background session of {name!r}: {background_left(before)}, in {shown(store.path(name))}"
+    return f"undid the last session of {name!r}: {before.summary} left, in {shown(store.path(name))}"
 
 
 def actions_listing(config: Config) -> CommandOutput:

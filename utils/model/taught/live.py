@@ -14,7 +14,7 @@ from collections.abc import Callable
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
 from utils.model.taught.features import Observe
-from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction, background_hint
+from utils.model.taught.store import ActionStore, ModelIdentity, Session, TaughtAction, background_hint, background_left
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,17 @@ class LiveTeaching:
             log.info("teaching %r: a session is under way, nothing undone", self.name)
             return
         try:
-            action, undone = self.store.remove_last_session(self.name)
+            action, background = self.store.remove_last_session(self.name)
         except ClassifierError as e:  # nothing taught yet: the run goes on
             log.warning("nothing to undo: %s", e)
             return
         self.learned(self.name, action)
-        self._show(undone)
+        if action is None:
+            self._show(f"undid the last session of '{self.name}', which was its only one: it is gone")
+        elif background:
+            self._show(f"undid the last background session of '{self.name}': {background_left(action)}")
+        else:
+            self._show(f"undid the last session of '{self.name}': {action.summary}")
         log.info("%s", self._outcome)
 
     def end(self) -> None:

@@ -335,20 +335,16 @@ class ActionStore:
         path.unlink()
         return path
 
-    def remove_last_session(self, name: str) -> tuple[TaughtAction | None, str]:
+    def remove_last_session(self, name: str) -> tuple[TaughtAction | None, bool]:
         """Undoes the last session of `name`, of the action or of its background: the action as it is now (None
-        when it is gone with it), and one line that says what was undone."""
+        when it is gone with it), and whether the session undone was a background's."""
         action = read_action(self._existing(name))
         before = action.without_last_session()
-        where = shown(self.path(name))
         if before is None:
             self.remove(name)
-            return None, f"forgot {name!r}: its only session was undone ({where} removed)"
-        self.write(before)
-        if action.background_is_last:
-            left = f"{before.background.seconds:.1f} s of background" if before.background else "no background"
-            return before, f"undid the last background session of {name!r}: {left} left, in {where}"
-        return before, f"undid the last session of {name!r}: {before.summary} left, in {where}"
+        else:
+            self.write(before)
+        return before, action.background_is_last
 
     def missing(self, name: str) -> ClassifierError:
         taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
@@ -360,6 +356,11 @@ class ActionStore:
         if not path.exists():
             raise self.missing(name)
         return path
+
+
+def background_left(action: TaughtAction) -> str:
+    """What is left of an action's background after an undo."""
+    return f"{action.background.seconds:.1f} s of background left" if action.background else "no background left"
 
 
 def background_hint(name: str) -> str:
