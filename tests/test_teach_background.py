@@ -15,11 +15,10 @@ from conftest import ARM_WRESTLING, CARVING_ICE, media, run_cli
 from test_teach_cli import fingerprint, listed, one_error_line, teach
 from test_teach_live import ListSink, live_run, notices
 
-from utils.sinks import Command
-from utils.sources import OpenCVSource
-
 from utils.model.taught import ActionStore, Observation, TaughtHead, read_action
 from utils.model.taught.store import BACKGROUND_ARRAYS
+from utils.sinks import Command
+from utils.sources import OpenCVSource
 
 SIPPING = ("2.75", "7.75")  # changes/SEGMENTS.tsv: sipping cup
 AFTER = ("7.75", "9.5")  # other: sitting down in front of the camera, right after it

@@ -106,7 +106,7 @@ def teach_from_file(config: Config) -> str:
     if background:
         action = store.add_background(name, model, recorder.examples, session)
         return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
-                f"{action.background.seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
+                f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
     action = store.add(name, model, recorder.examples, session)
     hints = ["teach it again from another clip or moment for an action that holds beyond this one"
              if len(action.sessions) == 1 else "", "" if action.background else background_hint(name)]
@@ -172,8 +172,8 @@ def actions_listing(config: Config) -> CommandOutput:
     rows = [{"name": a.name, "examples": len(a.examples), "seconds": round(a.seconds, 3),
              "sessions": len(a.sessions), "model": a.model.file, "model_sha256": a.model.sha256,
              "this_model": model is not None and a.model.sha256 == model.sha256, "last_taught": a.last_taught,
-             "history": history(a.sessions), "background_seconds": round(a.background.seconds, 3) if a.background
-             else 0.0, "background_history": history(a.background.sessions if a.background else ())}
+             "history": history(a.sessions), "background_seconds": round(a.background_seconds, 3),
+             "background_history": history(a.background.sessions if a.background else ())}
             for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)

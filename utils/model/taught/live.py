@@ -117,7 +117,7 @@ class LiveTeaching:
         if self.background:
             action = self.store.add_background(self.name, self.model, recorder.examples, session)
             self._show(f"recorded the background of '{self.name}': {len(recorder)} examples "
-                       f"({action.background.seconds:.1f} s in all)")
+                       f"({action.background_seconds:.1f} s in all)")
         else:
             action = self.store.add(self.name, self.model, recorder.examples, session)
             self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})" + (

@@ -180,6 +180,10 @@ class TaughtAction:
         return dataclasses.replace(self, background=background)
 
     @property
+    def background_seconds(self) -> float:
+        return self.background.seconds if self.background is not None else 0.0
+
+    @property
     def background_is_last(self) -> bool:
         """Whether its last session was a background's (a background is recorded after the action, so at the same
         second it is the later one)."""
@@ -195,7 +199,7 @@ class TaughtAction:
     def without_last_session(self) -> TaughtAction | None:
         """This action as it was before its last session, of the action or of its background; None when that was
         the action's only one (its background goes with it)."""
-        if self.background_is_last:
+        if self.background is not None and self.background_is_last:
             return dataclasses.replace(self, background=self.background.without_last_session())
         if len(self.sessions) < 2:
             return None
@@ -360,7 +364,7 @@ class ActionStore:
 
 def background_left(action: TaughtAction) -> str:
     """What is left of an action's background after an undo."""
-    return f"{action.background.seconds:.1f} s of background left" if action.background else "no background left"
+    return f"{action.background_seconds:.1f} s of background left" if action.background else "no background left"
 
 
 def background_hint(name: str) -> str:
