@@ -167,7 +167,9 @@ class TaughtAction:
     @property
     def summary(self) -> str:
         sessions = len(self.sessions)
-        return f"{len(self.examples)} examples, {sessions} session{'s' * (sessions > 1)}, {self.seconds:.1f} s in all"
+        background = f", {self.background_seconds:.1f} s of background" if self.background else ""
+        return (f"{len(self.examples)} examples, {sessions} session{'s' * (sessions > 1)}, {self.seconds:.1f} s in all"
+                + background)
 
     @property
     def last_taught(self) -> str:
