@@ -7,11 +7,12 @@ new action mid-way and is slower. So at a suspicion (a drift above part of the c
 stream (zeroed states) is started a few frames *back*: the last `replay` frames are played into it from a ring,
 at most `per_frame` extra invokes a frame (so a Pi camera is not stalled by a burst), and then it runs beside the
 main stream for up to `watch` frames. When it names an action other than the one shown at the suspicion, with
-at least `adopt_score`, once the change test has fired, both streams race for up to `race` frames: the main
-stream, whose buffers still hold the old action, names some new actions sooner than any fresh stream can (a fresh
-stream is never quicker than the action's own delay from zero states). The fresh stream's states replace the main
-stream's when both name its action or the race ends with it still ready; it is dropped when the main stream moves
-on to another action first, or when it is not ready at the end.
+at least `adopt_score`, once the change test has fired, its states replace the main stream's; otherwise it is
+dropped. With `race` above 0 both streams first run for up to `race` frames more, because the main stream, whose
+buffers still hold the old action, names some new actions sooner than any fresh stream can: the fresh stream takes
+over when both name its action or the race ends with it still ready, and is dropped when the main stream names
+another new action first. Off by default: judged on the validation clips it cost right events, because the main
+stream's restarted window names wrong new actions as readily as the fresh stream does.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class FreshStart:
     confirm: float = 1.0      # by a drift of this share of the change test's bar (1: the change test fired)
     rest: int = 10            # frames after a dropped one before the next may start
     estimate: bool = True     # replay from where the frames' features jump (HeadWindow.change_start), not all
-    race: int = 20            # frames both streams run once it is ready to take over (0: it takes over at once)
+    race: int = 0             # frames both streams run once it is ready to take over (0: it takes over at once)
 
     @property
     def span(self) -> int:
