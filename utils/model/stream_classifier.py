@@ -183,7 +183,8 @@ class StreamClassifier:
         self._fresh_rest = 0
         if self._ring:
             self._ring.clear()
-        self.fresh_counts = {"started": 0, "adopted": 0, "invokes": 0, "peak": 0}  # extra invokes, and most in a frame
+        # extra invokes and the most in a frame; "outraced": fresh streams dropped because the main stream was ahead
+        self.fresh_counts = {"started": 0, "adopted": 0, "outraced": 0, "invokes": 0, "peak": 0}
 
     def classify(self, rgb: np.ndarray) -> np.ndarray:
         """Classifies one RGB uint8 frame of any size; returns class probabilities.
@@ -245,14 +246,18 @@ class StreamClassifier:
         if run.queue:
             return logits
         run.caught_up += 1
-        if run.ready_to_adopt(fresh):
+        winner = run.race_winner(fresh, top1)
+        assert run.logits is not None  # set by _play_fresh
+        if winner == "fresh":
             self._adopt(run)
             log.debug("a fresh stream from frame %d takes over after frame %d", run.first, self.window.frame - 1)
-            assert run.logits is not None  # set by _play_fresh
             return run.logits
-        if run.caught_up >= fresh.watch:
+        if winner == "main" or run.raced < 0 and run.caught_up >= fresh.watch:
             self._fresh_run, self._fresh_rest = None, fresh.rest
-        return logits
+            self.fresh_counts["outraced"] += winner == "main"
+            return logits
+        # While they race, the fresh stream is shown when it names a new action, as it would have taken over.
+        return run.logits if run.ready_to_adopt(fresh) else logits
 
     def _play_fresh(self, run: FreshRun, most: int) -> int:
         """Plays up to `most` queued frames into the fresh stream, leaving the main stream's tensors as they were;
