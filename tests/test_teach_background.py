@@ -137,6 +137,7 @@ def test_from_a_camera_a_background_is_recorded_as_a_session_is(tmp_path):
     assert said[1] == (1.0, "teaching the background of 'ice': recording, 2 s left")
     assert said[3] == (3.0, "recorded the background of 'ice': 6 examples (2.0 s in all)")
     assert "undid the last background session of 'ice': no background left" in [text for _, text in said]
+    assert {u.status.teach_what for u in sink.updates} == {"the background of 'ice'"}  # the button and t say so
     action = read_action(tmp_path / "ice.npz")
     assert action.background is None and len(action.sessions) == 1  # the action itself stays
 

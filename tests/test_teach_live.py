@@ -81,7 +81,7 @@ def test_a_countdown_then_seconds_of_video_teach_the_action(tmp_path):
     assert said[2] == (2.0, "teaching 'ice': recording, 1 s left")
     assert said[3] == (3.0, "taught 'ice': 6 new examples (6 examples, 1 session, 2.0 s in all); teach it again "
                             "later for an action that holds (t)")
-    assert {u.status.teach for u in sink.updates} == {"ice"}
+    assert {(u.status.teach, u.status.teach_what) for u in sink.updates} == {("ice", "'ice'")}
     # The recording started a fresh stream: the frame at 1.0 s was classified at once.
     start = next(u for u in sink.updates if u.frame.timestamp >= 1.0)
     assert start.is_new and start.result.frame == start.frame.index

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
 import logging
@@ -315,7 +316,7 @@ def test_a_button_the_pipeline_does_not_take_up_in_time_says_so(sink):
 
 def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
     update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
-                    Status(notice="teaching 'ice': get ready, recording in 3", teach="ice"))
+                    Status(notice="teaching 'ice': get ready, recording in 3", teach="ice", teach_what="'ice'"))
     assert sink.write(update) is None
     status = json.loads(get(sink.url + "results.json"))["status"]
     assert status["notice"] == "teaching 'ice': get ready, recording in 3" and status["teach"] == "ice"
@@ -326,6 +327,11 @@ def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
     with pipeline_running(sink, update=lambda i: update) as commands:
         assert post(sink.url + "teach", {"Origin": origin, TOKEN_HEADER: token}) == (
             200, "teaching 'ice': watch the countdown")
+    assert commands == [Command.TEACH]
+    background = dataclasses.replace(update, status=Status(teach="ice", teach_what="the background of 'ice'"))
+    with pipeline_running(sink, update=lambda i: background) as commands:  # --teach-background: says so
+        assert post(sink.url + "teach", {"Origin": origin, TOKEN_HEADER: token}) == (
+            200, "teaching the background of 'ice': watch the countdown")
     assert commands == [Command.TEACH]
 
 

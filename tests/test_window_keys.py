@@ -70,8 +70,11 @@ def test_r_and_t_say_on_the_screen_what_they_did(monkeypatch):
     assert command is Command.RESET and sink.banner(0.0)[-1] == "r: the stream starts afresh"
     command, _ = press(monkeypatch, sink, "t")
     assert command is Command.TEACH and sink.banner(0.0)[-1] == "t: nothing to teach; start with --teach NAME"
-    command, _ = press(monkeypatch, sink, "t", grey_update(Status(teach="my wave")))
+    command, _ = press(monkeypatch, sink, "t", grey_update(Status(teach="my wave", teach_what="'my wave'")))
     assert command is Command.TEACH and sink.banner(0.0)[-1] == "t: teaching 'my wave'"
+    background = Status(teach="my wave", teach_what="the background of 'my wave'")  # --teach-background
+    command, _ = press(monkeypatch, sink, "t", grey_update(background))
+    assert command is Command.TEACH and sink.banner(0.0)[-1] == "t: teaching the background of 'my wave'"
     _, gui = press(monkeypatch, sink, "x")
     band = shown(gui)[200:430]  # between the overlay's panels
     assert (band > 230).all(axis=2).sum() > 200, "the feedback is drawn"

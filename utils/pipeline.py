@@ -172,7 +172,8 @@ class Pipeline:
         return Status(self._capture_rate.rate, self._classify_rate.rate,
                       self.result.inference_ms if self.result else 0.0, self._model_name,
                       self.classifier.num_threads, temperature, cpu, notice=self._notice(),
-                      teach=self.teaching.name if self.teaching else "", crop=self.crop,
+                      teach=self.teaching.name if self.teaching else "",
+                      teach_what=self.teaching.what if self.teaching else "", crop=self.crop,
                       mask=self.gate.mask if self.gate else ())
 
     def _notice(self) -> str:

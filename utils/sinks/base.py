@@ -35,6 +35,7 @@ class Status:
     source: SourceHealth = ONLINE  # always filled in: an outage is news for every output
     notice: str = ""  # for the person at the screen: the teaching countdown, "none of the taught actions"
     teach: str = ""  # the action the t key and the web view's button teach ("": none, no --teach)
+    teach_what: str = ""  # what a session records: "'NAME'", or "the background of 'NAME'"
     crop: Area | None = None  # --crop: the part of the picture that is classified, drawn over the video
     mask: tuple[Area, ...] = ()  # --motion-mask: the areas where nothing counts as motion, drawn too
 

@@ -589,7 +589,7 @@ class WebSink:
         if not taken:
             return f"asked to {button.value}, but classify.py has not taken it up yet (busy, or the video is over)"
         if button is Command.TEACH:
-            return f"teaching '{self._latest[1].teach}': watch the countdown"
+            return f"teaching {self._latest[1].teach_what}: watch the countdown"
         return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
     def _fill_pages(self) -> dict[str, bytes]:

@@ -119,8 +119,8 @@ class WindowSink:
             self.say("r: the stream starts afresh")
             return Command.RESET
         if key == ord("t"):
-            teach = update.status.teach
-            self.say(f"t: teaching '{teach}'" if teach else "t: nothing to teach; start with --teach NAME")
+            what = update.status.teach_what
+            self.say(f"t: teaching {what}" if what else "t: nothing to teach; start with --teach NAME")
             return Command.TEACH
         if key == ord("f"):
             self.fullscreen = not self.fullscreen

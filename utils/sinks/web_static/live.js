@@ -50,7 +50,7 @@ function show(data) {
   showOnline();
   notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
   teach.hidden = undo.hidden = !s.teach;
-  teach.textContent = `teach '${s.teach}'`;
+  teach.textContent = `teach ${s.teach_what}`;  // 'NAME', or the background of 'NAME'
   if (!("frame" in data)) return;  // no result yet: keep "waiting..."
   const shown = data.results.length ? data.results : s.notice ? [] : [{label: "(no label above the threshold)",
                                                                      score: 0}];
