@@ -201,7 +201,7 @@ class StreamClassifier:
         self._interpreter.invoke()
         if self._head and self.keep_recent:
             row = self._classified % RECENT_FEATURES
-            np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1), out=self._recent[row])
+            self._frame_feature(out=self._recent[row])
             self._recent[row + RECENT_FEATURES] = self._recent[row]
         self._classified += 1
         # The states' outputs become next call's inputs (copied in place, no allocation).
@@ -217,6 +217,11 @@ class StreamClassifier:
             logits = self._fresh_start(self.fresh, top1, changed, logits)
         probabilities = softmax(logits, out=self._probabilities)
         return self._smooth(probabilities)
+
+    def _frame_feature(self, out: np.ndarray | None = None) -> np.ndarray:
+        """After an invoke: the frame's own feature, what the head pool added for it (out_sum - in_sum)."""
+        assert self._head is not None
+        return np.subtract(self._head[2]().reshape(-1), self._head[0]().reshape(-1), out=out)
 
     def _fresh_start(self, fresh: FreshStart, top1: int, changed: bool, logits: np.ndarray) -> np.ndarray:
         """After the main stream's invoke: starts, feeds, adopts or drops the fresh stream; the logits to show."""
@@ -272,8 +277,8 @@ class StreamClassifier:
             rgb, frames = run.queue.popleft()
             self._set_image(rgb)
             self._interpreter.invoke()
-            feature = self._head[2]().reshape(-1) - self._head[0]().reshape(-1)
-            run.features += [feature] * frames  # a frame of a strided replay stands for the frames it skipped
+            # A frame of a strided replay stands for the frames it skipped.
+            run.features += [self._frame_feature()] * frames
             for state_in, state_out in self._changing:  # the head pool too: a fresh stream sums from its start
                 np.copyto(state_in(), state_out())
             played += 1
