@@ -96,6 +96,7 @@ class _Server(ThreadingHTTPServer):
     access: WebAccess
     connection_timeout: float = CONNECTION_TIMEOUT_S  # also the deadline for a whole request head
     security_headers: dict[str, str] = SECURITY_HEADERS
+    embed_from: tuple[str, ...] = ()  # --web-embed-from: the origins whose pages may frame this one
     refusals = 0  # requests to change something that did not come from the page
     pushed_out = 0  # waiting connections dropped for a newer one or for their deadline
 
@@ -346,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         that claims HTTPS over plain HTTP only gets a cookie its browser drops."""
         origin = self.headers.get("Origin") or self.headers.get("Referer") or ""
         https = origin.startswith("https://") or self.headers.get("X-Forwarded-Proto", "").strip() == "https"
-        return https and self.server.security_headers is not SECURITY_HEADERS
+        return https and bool(self.server.embed_from)
 
     def _login(self) -> None:
         """The login form: the password gives a session cookie. Wrong passwords are answered one a second."""
@@ -482,7 +483,8 @@ class WebSink:
         self._server.sink = self
         self._server.access = WebAccess.for_host(host, password, self._server.server_address[1])
         self._server.connection_timeout = connection_timeout
-        self._server.security_headers = security_headers(embed_from) if embed_from else SECURITY_HEADERS
+        self._server.embed_from = embed_from
+        self._server.security_headers = security_headers(embed_from)
         self._pages = self._fill_pages()
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="web-view", daemon=True)
