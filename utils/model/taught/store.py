@@ -162,7 +162,16 @@ class TaughtAction:
 
     @property
     def seconds(self) -> float:
-        return sum(session.seconds for session in self.sessions)
+        return self._recorded.seconds
+
+    @property
+    def _recorded(self) -> Background:
+        """Its own sessions, kept as a background's are: one piece of code appends and undoes both."""
+        return Background(self.examples, self.session_of_example, self.sessions)
+
+    def _with_recorded(self, recorded: Background) -> TaughtAction:
+        return dataclasses.replace(self, examples=recorded.examples, session_of_example=recorded.session_of_example,
+                                   sessions=recorded.sessions)
 
     @property
     def summary(self) -> str:
@@ -193,25 +202,20 @@ class TaughtAction:
 
     def taught_again(self, examples: Examples, session: Session) -> TaughtAction:
         """This action with one more session's examples (teaching the same name again adds to it)."""
-        index = np.full(len(examples), len(self.sessions), np.int32)
-        return dataclasses.replace(self, examples=self.examples.then(examples),
-                                   session_of_example=np.concatenate([self.session_of_example, index]),
-                                   sessions=(*self.sessions, session))
+        return self._with_recorded(self._recorded.recorded_again(examples, session))
 
     def without_last_session(self) -> TaughtAction | None:
         """This action as it was before its last session, of the action or of its background; None when that was
         the action's only one (its background goes with it)."""
         if self.background is not None and self.background_is_last:
             return dataclasses.replace(self, background=self.background.without_last_session())
-        if len(self.sessions) < 2:
-            return None
-        keep = self.session_of_example < len(self.sessions) - 1
-        return dataclasses.replace(self, examples=self.examples.rows(keep),
-                                   session_of_example=self.session_of_example[keep], sessions=self.sessions[:-1])
+        before = self._recorded.without_last_session()
+        return self._with_recorded(before) if before is not None else None
 
     @classmethod
     def first(cls, name: str, model: ModelIdentity, examples: Examples, session: Session) -> TaughtAction:
-        return cls(name, model, examples, np.zeros(len(examples), np.int32), (session,))
+        recorded = Background.first(examples, session)
+        return cls(name, model, recorded.examples, recorded.session_of_example, recorded.sessions)
 
     def metadata(self) -> dict:
         meta = {"format": FORMAT, "name": self.name, "model": dataclasses.asdict(self.model),
@@ -233,7 +237,8 @@ class TaughtAction:
 @dataclass(frozen=True)
 class Background:
     """What the camera sees when an action is not happening (right after it, say), recorded like the action: a
-    window is that action only if it is closer to it than to this (head.py)."""
+    window is that action only if it is closer to it than to this (head.py). Its examples, which session each
+    came from and the sessions: an action's own are kept the same way (TaughtAction._recorded)."""
 
     examples: Examples
     session_of_example: np.ndarray  # int32 [n]
@@ -248,11 +253,13 @@ class Background:
         return cls(examples, np.zeros(len(examples), np.int32), (session,))
 
     def recorded_again(self, examples: Examples, session: Session) -> Background:
+        """With one more session's examples."""
         index = np.full(len(examples), len(self.sessions), np.int32)
         return Background(self.examples.then(examples), np.concatenate([self.session_of_example, index]),
                           (*self.sessions, session))
 
     def without_last_session(self) -> Background | None:
+        """As it was before its last session; None when that was its only one."""
         if len(self.sessions) < 2:
             return None
         keep = self.session_of_example < len(self.sessions) - 1
