@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from utils.events.disk import PARTIAL, event_file_names, final_name, is_app_file, saved_files
-from utils.events.event import Event, parse_utc
+from utils.events.event import START, Event, parse_utc
 from utils.events.journal import recent_events
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def close_interrupted_events(folder: Path) -> list[Event]:
     keep_partial_clips(folder)
     events = []
     for record in reversed(recent_events(folder, OPEN_EVENTS_LOOKED_AT)):
-        if record.get("type") == "start" and isinstance(record.get("id"), str):
+        if record.get("type") == START and isinstance(record.get("id"), str):
             event = _interrupted(folder, record)
             if event is not None:
                 events.append(event)
