@@ -239,8 +239,9 @@ def change_test(config: Config, source: FrameSource) -> ChangeTest | None:
 
 
 def fresh_start(config: Config, source: FrameSource) -> FreshStart | None:
-    """--fresh-start at this run's classified rate (None: off, or no change test to suspect a change with)."""
-    if not config.classifier.fresh_start or change_test(config, source) is None:
+    """--fresh-start at this run's classified rate (None: off). Without a change test to suspect a change with,
+    StreamClassifier.set_window leaves it off."""
+    if not config.classifier.fresh_start:
         return None
     return FreshStart.at_rate(min(classified_rate(config, source), MAX_CHANGE_TEST_RATE))
 
