@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.paths import MEDIA, MODEL  # noqa: E402
+from benchmarks.paths import LABELS, MEDIA, MODEL  # noqa: E402
 from utils.model.head_window import ChangeTest  # noqa: E402
 from utils.model.runtime import load_runtime  # noqa: E402
 from utils.model.stream_classifier import StreamClassifier  # noqa: E402
@@ -118,7 +118,50 @@ def frame_terms(r: dict, k_max: int, decay: float = 1.0) -> dict:
         if k >= 2:
             change[i] = weights(k - 1) @ np.abs(np.diff(seg, axis=0))
             m[i] = np.linalg.norm(change[i]) / max(float(np.linalg.norm(short[i])), 1e-9)
-    return {"emb": r["emb"], "prob": r["prob"], "S": short, "D": change, "m": m, "n": n}
+    out = {"emb": r["emb"], "prob": r["prob"], "S": short, "D": change, "m": m, "n": n}
+    if LOGITS[0]:
+        rl = recent_logits(short)
+        rp = np.exp(rl - rl.max(-1, keepdims=True))
+        out.update(wl=centred_logits(np.log(np.maximum(r["prob"], 1e-8))), rl=centred_logits(rl),
+                   rp=(rp / rp.sum(-1, keepdims=True)).astype(np.float32))
+    return out
+
+
+def classifier_head() -> tuple:
+    """The model's classifier after the head pool (480 -> 2048, ReLU6, -> 600), dequantized from the int8 model, so
+    that the class logits of any mean of per-frame features (not only the window's) can be computed."""
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(str(MODEL))
+    interpreter.allocate_tensors()
+    tensors = {d["name"]: d for d in interpreter.get_tensor_details()}
+
+    def value(part: str, rank: int) -> np.ndarray:
+        d = next(d for n, d in tensors.items() if n.startswith(part) and len(d["shape"]) == rank)
+        v = interpreter.get_tensor(d["index"]).astype(np.float64)
+        scales = d["quantization_parameters"]["scales"]
+        return (v.reshape(v.shape[0], -1) * scales[:, None]) if rank > 1 else v * scales
+
+    return (value("movinet_classifier/classifier_head/head/conv2d/conv2d/Conv2D", 4),
+            value("classifier_head/head/conv2d/conv2d/bias", 1),
+            value("movinet_classifier/classifier_head/classifier/conv2d/conv2d_1/Conv2D", 4),
+            value("movinet_classifier/classifier_head/classifier/conv2d/conv2d_1/BiasAdd", 1))
+
+
+HEAD: list = []  # classifier_head(), loaded on first use
+
+
+def centred_logits(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities less their mean over the classes, as unit vectors: the whole class profile, where the
+    softmax keeps only its top."""
+    return unit(logits - logits.mean(-1, keepdims=True))
+
+
+def recent_logits(recent: np.ndarray) -> np.ndarray:
+    """The model's class logits of the recent per-frame features' mean (what the model would say of the last 2 s)."""
+    if not HEAD:
+        HEAD.extend(classifier_head())
+    w1, b1, w2, b2 = HEAD
+    return np.clip(recent @ w1.T + b1, 0.0, 6.0) @ w2.T + b2
 
 
 def pick(f: dict, idx) -> dict:
@@ -126,6 +169,7 @@ def pick(f: dict, idx) -> dict:
 
 
 MIN_FRAMES = [5]  # the windows taught and scored: at least 1 s (a list: the study can change it)
+LOGITS = [False]  # also the logit terms (wl, rl, rb): the `logits` comparison only
 DECAY = [1.0]  # the recent frames' weight per frame of age (1: a plain mean, as the app)
 
 
@@ -136,14 +180,19 @@ def taught_part(f: dict, a: int = 0, b: int | None = None) -> dict:
 
 
 def fit(e: dict) -> dict:
-    return {"emb": unit(unit(e["emb"]).mean(0)), "prob": np.sqrt(e["prob"].mean(0)),
+    logit_means = ({"wl": unit(e["wl"].mean(0)), "rl": unit(e["rl"].mean(0)), "rp": np.sqrt(e["rp"].mean(0))}
+                   if "wl" in e else {})
+    return {**logit_means, "emb": unit(unit(e["emb"]).mean(0)), "prob": np.sqrt(e["prob"].mean(0)),
             "S": unit(unit(e["S"]).mean(0)), "D": unit(unit(e["D"]).mean(0)), "m": float(np.median(e["m"])),
             "cs_self": float(np.median(unit(e["S"]) @ unit(unit(e["S"]).mean(0))))}
 
 
 def terms(f: dict, m: dict) -> dict:
-    return {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
-            "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
+    out = {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
+           "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
+    if "wl" in f:  # wl: the window's centred logits, rl: the recent features' (cosines); rb: bc of the recent softmax
+        out.update(wl=f["wl"] @ m["wl"], rl=f["rl"] @ m["rl"], rb=np.sqrt(f["rp"]) @ m["rp"])
+    return out
 
 
 class Head:
@@ -153,7 +202,8 @@ class Head:
     to it: mean of `against` terms for the action - for the background >= margin."""
 
     def __init__(self, models: dict, weights: dict, tau: float, rho: float, against: tuple = ("cs", "cd"),
-                 margin: float = 0.0) -> None:
+                 margin: float = 0.0, route: tuple | None = None) -> None:
+        self.route = route  # (term, floor): a second way in, that term >= floor with the motion floor alone
         self.gates = {k[1:]: v for k, v in weights.items() if k.startswith(">")}  # ">cs": 0.6, a floor
         weights = {k: v for k, v in weights.items() if not k.startswith(">")}
         self.names, self.models = list(models), list(models.values())
@@ -172,6 +222,10 @@ class Head:
                 b = terms(f, m["background"])
                 ok &= sum(t[k] - b[k] for k in self.against) / len(self.against) >= self.margin
             out[:, j] = np.where(ok, s, -9.0)
+            if self.route:
+                term, floor = self.route
+                alone = (f["m"] >= self.rho * m["m"]) & (f["n"] >= MIN_FRAMES[0]) & (t[term] >= floor)
+                out[:, j] = np.maximum(out[:, j], np.where(alone, self.tau + t[term] - floor, -9.0))
         return out
 
     def top(self, f: dict) -> np.ndarray:
@@ -182,6 +236,8 @@ class Head:
 
 PAIRS = [("push_ups_9syed", "push_ups_ggperroni"), ("push_ups_ggperroni", "push_ups_9syed"),
          ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton"), ("tai_chi_stgcn_skeleton", "tai_chi_charl0tte19")]
+ACTION = {"push_ups_9syed": "push_ups", "push_ups_ggperroni": "push_ups", "tai_chi_charl0tte19": "tai_chi",
+          "tai_chi_stgcn_skeleton": "tai_chi"}  # the action each teach/ clip shows
 CHANGES = [("walk_sip_sit_charades_univtg", 1), ("long_jump_broadcast_bmt", 3), ("long_jump_broadcast_bmt", 6)]
 
 
@@ -195,7 +251,7 @@ class Study:
         self.segments = rows
 
     def terms(self, set_name: str, clip: str, run_name: str, k: int) -> dict:
-        key = (set_name, clip, run_name, k, DECAY[0])
+        key = (set_name, clip, run_name, k, DECAY[0], LOGITS[0])
         if key not in self._terms:
             d = self.data[(set_name, clip)]
             r = {x[len(run_name) + 1:]: v for x, v in d.items() if x.startswith(run_name + "_")}
@@ -203,9 +259,9 @@ class Study:
         return self._terms[key]
 
     def evaluate(self, weights: dict, tau: float, rho: float, k: int, one_shot: bool = False,
-                 shared: list[str] | None = None, only_shared: bool = False) -> dict:
+                 shared: list[str] | None = None, only_shared: bool = False, route: tuple | None = None) -> dict:
         def head(models):
-            return Head(models, weights, tau, rho)
+            return Head(models, weights, tau, rho, route=route)
 
         def taught(set_name, clip, run_name="full", half=False):
             f = self.terms(set_name, clip, run_name, k)
@@ -250,11 +306,11 @@ class Study:
         everything = dict(sh, squats=taught("teach", "squats_farzadmalik"))
         cross = {}
         for a, b in PAIRS:
-            action = a.rsplit("_", 1)[0]
+            action = ACTION[a]
             models = dict(everything)
-            for x, _ in PAIRS:
-                if x.rsplit("_", 1)[0] != action and x.rsplit("_", 1)[0] not in models:
-                    models[x.rsplit("_", 1)[0]] = taught("teach", x)
+            for x, _ in PAIRS:  # the other action, taught from its first clip
+                if ACTION[x] != action and ACTION[x] not in models:
+                    models[ACTION[x]] = taught("teach", x)
             models[action] = taught("teach", a)
             t = head(models).top(scored("teach", b, "full"))
             cross[f"{a}->{b}"] = {"found": round(float(np.mean(t == action)), 3),
@@ -406,6 +462,30 @@ def same_video_misses(study: Study) -> list[dict]:
     return out
 
 
+def logit_terms(study: Study) -> list[dict]:
+    """The model's logits instead of its softmax: the window's (wl) as a second way in beside the shipped head,
+    and the recent features' (rl, and rb: their softmax) in place of bc."""
+    LOGITS[0] = True
+    labels = LABELS.read_text().splitlines()
+    out = []
+    for clip in ACTION:  # what the model itself says of each teach/ clip, and where the action's own class ranks
+        mean = study.terms("teach", clip, "full", 10)["prob"][10:].mean(0)
+        own = labels.index(ACTION[clip].replace("_", " ").replace("push ups", "push up"))
+        out.append({"clip": clip, "top": [[labels[i], round(float(mean[i]), 3)] for i in np.argsort(-mean)[:3]],
+                    "own_class_rank": int((mean > mean[own]).sum()) + 1})
+    for floor in (0.5, 0.45, 0.4):
+        r = study.evaluate(SHIPPED, 0.5, 0.5, 10, route=("wl", floor))
+        out.append({"head": f"shipped, or wl >= {floor} with the motion floor", **{x: round(r[x], 3) for x in SUMMARY},
+                    "cross": {c: v["found"] for c, v in r["cross"].items()}})
+    for weights in ({"rb": 1, "cs": 1, "cd": 1, ">cs": 0.45}, {"rl": 1, "cs": 1, "cd": 1, ">cs": 0.45},
+                    {"rb": 1, "cd": 1}, {"rl": 1, "cd": 1}, {"rl": 1}, {"rb": 1}):
+        r = study.evaluate(weights, 0.5, 0.5, 10)
+        out.append({"head": weights, **{x: round(r[x], 3) for x in SUMMARY},
+                    "cross": {c: v["found"] for c, v in r["cross"].items()}})
+    LOGITS[0] = False
+    return out
+
+
 def recent_decay(study: Study) -> list[dict]:
     """The recent frames weighed by age (decay**age) instead of alike, and a 1 s recent window, with the shipped
     head's floors."""
@@ -438,6 +518,9 @@ if __name__ == "__main__":
             print(json.dumps(entry))
     elif sys.argv[1] == "decay":  # decay CACHE: how fast the recent-frames term lets go of an action
         for entry in recent_decay(Study(Path(sys.argv[2]))):
+            print(json.dumps(entry), flush=True)
+    elif sys.argv[1] == "logits":  # logits CACHE: the model's logits, of the window and of the recent frames
+        for entry in logit_terms(Study(Path(sys.argv[2]))):
             print(json.dumps(entry), flush=True)
     elif sys.argv[1] == "other":  # other CACHE: actions that are not Kinetics classes
         print(json.dumps(not_kinetics(Study(Path(sys.argv[2]))), indent=1))
