@@ -1,6 +1,7 @@
 """How well taught actions are learnt, what they hold against, and what scoring them costs.
 
     python -m benchmarks.teach [--media DIR] [--model PATH] [--blocks 9]
+    python -m benchmarks.teach --rooms DIR    # only the same-video rows, on DIR's videos and SEGMENTS.tsv
 
 Every clip stands for one "new" action, taught under its file name (the head never sees a Kinetics label).
 At the app's defaults (5 fps, a 12 s window restarted on a change of action), every run a fresh stream as a
@@ -16,6 +17,8 @@ none when `--taught only` reports nothing. The rows (docs/research/teaching.md s
 - same_video_background: the same cases, each action with a background (--teach-background) taught from the
   seconds right after its taught part (the sitting down, the sand pit); those seconds are left out of the judged
   frames, and the row without a background is given on the same frames beside it.
+  Both rows read the cases from SEGMENTS.tsv: every segment with a Kinetics label is a taught part, its
+  background the `other:` segment right after it (the rule docs/teaching.md gives users).
 - another_clip: teach/: push ups and tai chi taught from one clip, found on the other (both directions), with
   the eight shared clips, squats and the other action taught too.
 - untaught: the eight shared clips, push ups and tai chi taught; val/ and teach/squats must be none. And every
@@ -75,13 +78,46 @@ TAUGHT_FOR_COST = 20
 TARGETS = {"half_right": 0.95, "frozen_none": 0.95, "same_video_none": 0.90, "another_clip_found": 0.70,
            "untaught_none": 0.92, "cost_percent_of_invoke": 2.0}
 NONE = "none"
-SAME_VIDEO = {"sipping": ("walk_sip_sit_charades_univtg.mp4", [(2.75, 7.75)]),
-              "long jump": ("long_jump_broadcast_bmt.mp4", [(9.75, 14.50), (22.40, 33.50)])}
-# The background of each same-video part: the seconds right after it (SEGMENTS.tsv), a fresh stream as
-# --teach-background --video FILE --teach-from --teach-to starts one.
-BACKGROUNDS = {"sipping": [(7.75, 9.50)], "long jump": [(14.50, 16.00), (33.50, 34.90)]}
+OTHER = "other"  # SEGMENTS.tsv: a label starting with it is not the action
 ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
                 "tai chi": ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton")}
+
+
+@dataclasses.dataclass(frozen=True)
+class SameVideo:
+    """An action in one video of a folder with SEGMENTS.tsv: the parts it is taught from, the background of each
+    (the `other:` segment right after it, taught as --teach-background --video FILE --teach-from --teach-to
+    teaches one: a fresh stream), and the video's `other:` segments, which must be none. Seconds of the video."""
+
+    file: str
+    action: str
+    parts: list[tuple[float, float]]
+    backgrounds: list[tuple[float, float]]
+    other: list[tuple[float, float]]
+
+
+def same_video_cases(folder: Path) -> list[SameVideo]:
+    """Every (video, Kinetics label) of folder/SEGMENTS.tsv (file, start_s, end_s, label) as a case."""
+    path = folder / "SEGMENTS.tsv"
+    by_file: dict[str, list[tuple[float, float, str]]] = {}
+    for number, line in enumerate(path.read_text().splitlines()[1:], start=2):
+        fields = line.split("\t")
+        if len(fields) != 4:
+            raise ValueError(f"{path} line {number}: needs 4 tab-separated fields (file, start_s, end_s, label)")
+        file, start, end, label = fields
+        by_file.setdefault(file, []).append((float(start), float(end), label))
+    cases = []
+    for file, segments in by_file.items():
+        segments.sort()
+        other = [(a, b) for a, b, label in segments if label.startswith(OTHER)]
+        for action in dict.fromkeys(label for *_, label in segments if not label.startswith(OTHER)):
+            at = [i for i, segment in enumerate(segments) if segment[2] == action]
+            if any(i + 1 == len(segments) or not segments[i + 1][2].startswith(OTHER) for i in at):
+                raise ValueError(f"{path}: every {action!r} segment of {file} needs an "
+                                 f"'other:' segment right after it (its background)")
+            cases.append(SameVideo(file, action, [segments[i][:2] for i in at],
+                                   [segments[i + 1][:2] for i in at], other))
+    return cases
 
 
 def copied(observation: Observation) -> Observation:
@@ -155,39 +191,108 @@ class Media:
     shared: dict[str, dict[str, list[Observation]]]  # clip -> {"full", "second_half", "frozen"}
     teach: dict[str, list[Observation]]  # teach/ clip -> full run
     val: dict[str, list[Observation]]
-    same_video: dict[str, dict]  # action -> {"full", "parts": [run per taught part], "inside": [indices per part],
-    #                                         "other": indices, "backgrounds": [run per part], "behind": [indices]}
+    same_video: list[RecordedVideo]  # changes/
+
+
+@dataclasses.dataclass
+class RecordedVideo:
+    """A same-video case's streams: the whole video, each taught part and each background, each its own stream;
+    and the frame indices of the whole video's run that each part, each background and the `other:` segments hold."""
+
+    case: SameVideo
+    full: list[Observation]
+    parts: list[list[Observation]]
+    inside: list[np.ndarray]
+    backgrounds: list[list[Observation]]
+    behind: list[np.ndarray]
+    other: np.ndarray
+
+
+def sampled(path: Path, size: tuple[int, int]) -> tuple[list[np.ndarray], np.ndarray]:
+    """The model's images of a video at FPS, and their timestamps in seconds."""
+    frames = list(sampled_frames(path, FPS))
+    return [f.model_rgb(size) for f in frames], np.array([f.timestamp for f in frames])
+
+
+def within(times: np.ndarray, spans: list[tuple[float, float]]) -> list[np.ndarray]:
+    """The indices of the frames each span [a, b) of seconds holds."""
+    return [np.flatnonzero((times >= a - 1e-3) & (times < b - 1e-3)) for a, b in spans]
+
+
+def record_same_video(recorder: Recorder, folder: Path, size: tuple[int, int]) -> list[RecordedVideo]:
+    videos = []
+    for case in same_video_cases(folder):
+        images, times = sampled(folder / case.file, size)
+        inside, behind = within(times, case.parts), within(times, case.backgrounds)
+        videos.append(RecordedVideo(
+            case, recorder.run(images), [recorder.run([images[i] for i in part]) for part in inside], inside,
+            [recorder.run([images[i] for i in seconds]) for seconds in behind], behind,
+            np.unique(np.concatenate([np.zeros(0, int), *within(times, case.other)]))))
+    return videos
 
 
 def record(recorder: Recorder, media: Path, size: tuple[int, int]) -> Media:
-    def frames(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-        sampled = list(sampled_frames(path, FPS))
-        return [f.model_rgb(size) for f in sampled], np.array([f.timestamp for f in sampled])
-
     shared = {}
     for path in sorted(media.glob("*.mp4")):
-        images, _ = frames(path)
+        images, _ = sampled(path, size)
         half = len(images) // 2
         shared[path.stem] = {"full": recorder.run(images), "second_half": recorder.run(images[half:]),
                              "frozen": recorder.run([images[half // 2]] * FROZEN)}
-    teach = {p.stem: recorder.run(frames(p)[0]) for p in sorted((media / "teach").glob("*.mp4"))}
-    val = {p.stem: recorder.run(frames(p)[0]) for p in sorted((media / "val").glob("*.mp4"))}
-    segments = [line.split("\t") for line in (media / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
-    same_video = {}
-    for action, (file, parts) in SAME_VIDEO.items():
-        images, times = frames(media / "changes" / file)
-        inside = [(times >= a - 1e-3) & (times < b - 1e-3) for a, b in parts]
-        other = np.zeros(len(times), bool)
-        for row in segments:
-            if row[0] == file and row[3].startswith("other"):
-                other |= (times >= float(row[1]) - 1e-3) & (times < float(row[2]) - 1e-3)
-        behind = [(times >= a - 1e-3) & (times < b - 1e-3) for a, b in BACKGROUNDS[action]]
-        same_video[action] = {"full": recorder.run(images), "parts": [recorder.run(
-            [images[i] for i in np.flatnonzero(part)]) for part in inside],
-            "inside": [np.flatnonzero(part) for part in inside], "other": np.flatnonzero(other),
-            "backgrounds": [recorder.run([images[i] for i in np.flatnonzero(seconds)]) for seconds in behind],
-            "behind": [np.flatnonzero(seconds) for seconds in behind]}
-    return Media(shared, teach, val, same_video)
+    teach = {p.stem: recorder.run(sampled(p, size)[0]) for p in sorted((media / "teach").glob("*.mp4"))}
+    val = {p.stem: recorder.run(sampled(p, size)[0]) for p in sorted((media / "val").glob("*.mp4"))}
+    return Media(shared, teach, val, record_same_video(recorder, media / "changes", size))
+
+
+def same_video_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int | None], model: ModelIdentity,
+                    labels: list[str]) -> dict:
+    """same_video and same_video_background: each taught part alone, then with its background, over the whole
+    video run (every frame from the start)."""
+    cases: dict[str, dict] = {}
+    background_cases: dict[str, dict] = {}
+    for video in videos:
+        action = video.case.action
+        for i, part in enumerate(video.parts):
+            alone = taught(action, part, stop(len(part)), model)
+            tops = reported([alone], video.full, labels)
+            other = [tops[j] for j in video.other]
+            own = [tops[j] for j in video.inside[i]]
+            cases[f"{action} (part {i + 1})"] = {"other_frames": len(other), "other_none": other.count(NONE),
+                                                 "other_none_rate": rate(other.count(NONE), len(other)),
+                                                 "taught_part_found_rate": rate(own.count(action), len(own))}
+            background = video.backgrounds[i]
+            with_background = alone.with_background(*recorded(f"{action} background", background, None))
+            judged = np.setdiff1d(video.other, video.behind[i])
+            found = reported([with_background], video.full, labels)
+            before, after = [tops[j] for j in judged], [found[j] for j in judged]
+            own_with = [found[j] for j in video.inside[i]]
+            background_cases[f"{action} (part {i + 1})"] = {
+                "background_seconds": list(video.case.backgrounds[i]), "judged_frames": len(judged),
+                "none_without": before.count(NONE), "none_with": after.count(NONE),
+                "none_rate_without": rate(before.count(NONE), len(judged)),
+                "none_rate_with": rate(after.count(NONE), len(judged)),
+                "taught_part_found_rate_without": rate(own.count(action), len(own)),
+                "taught_part_found_rate_with": rate(own_with.count(action), len(own_with))}
+    none = sum(c["other_none"] for c in cases.values())
+    frames = sum(c["other_frames"] for c in cases.values())
+    judged = sum(c["judged_frames"] for c in background_cases.values())
+    return {"same_video": {"none_rate": rate(none, frames), "cases": cases},
+            "same_video_background": {
+                "none_rate_without": rate(sum(c["none_without"] for c in background_cases.values()), judged),
+                "none_rate_with": rate(sum(c["none_with"] for c in background_cases.values()), judged),
+                "judged_frames": judged, "cases": background_cases}}
+
+
+def rooms_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int | None], model: ModelIdentity,
+               labels: list[str]) -> dict:
+    """The same-video rows of each video of a --rooms folder, and the background row of all of them together."""
+    by_video = {video.case.file: same_video_rows([video], stop, model, labels) for video in videos}
+    cases = [c for rows in by_video.values() for c in rows["same_video_background"]["cases"].values()]
+    judged = sum(c["judged_frames"] for c in cases)
+    return {"videos": by_video, "same_video_background": {
+        "judged_frames": judged, "none_without": sum(c["none_without"] for c in cases),
+        "none_with": sum(c["none_with"] for c in cases),
+        "none_rate_without": rate(sum(c["none_without"] for c in cases), judged),
+        "none_rate_with": rate(sum(c["none_with"] for c in cases), judged)}}
 
 
 def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, labels: list[str]) -> dict:
@@ -213,43 +318,13 @@ def rows(media: Media, stop: Callable[[int], int | None], model: ModelIdentity, 
     out["frozen"] = {"none": none, "frames": frames, "none_rate": rate(none, frames),
                      "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in frozen.items()}}
 
-    cases: dict[str, dict] = {}
-    background_cases: dict[str, dict] = {}
-    for action, video in media.same_video.items():
-        for i, part in enumerate(video["parts"]):
-            alone = taught(action, part, stop(len(part)), model)
-            tops = reported([alone], video["full"], labels)
-            other = [tops[j] for j in video["other"]]
-            own = [tops[j] for j in video["inside"][i]]
-            cases[f"{action} (part {i + 1})"] = {"other_frames": len(other), "other_none": other.count(NONE),
-                                                 "other_none_rate": rate(other.count(NONE), len(other)),
-                                                 "taught_part_found_rate": rate(own.count(action), len(own))}
-            background = video["backgrounds"][i]
-            with_background = alone.with_background(*recorded(f"{action} background", background, None))
-            judged = np.setdiff1d(video["other"], video["behind"][i])
-            found = reported([with_background], video["full"], labels)
-            before, after = [tops[j] for j in judged], [found[j] for j in judged]
-            own = [found[j] for j in video["inside"][i]]
-            background_cases[f"{action} (part {i + 1})"] = {
-                "background_seconds": list(BACKGROUNDS[action][i]), "judged_frames": len(judged),
-                "none_without": before.count(NONE), "none_with": after.count(NONE),
-                "none_rate_without": rate(before.count(NONE), len(judged)),
-                "none_rate_with": rate(after.count(NONE), len(judged)),
-                "taught_part_found_rate_with": rate(own.count(action), len(own))}
-    none = sum(c["other_none"] for c in cases.values())
-    frames = sum(c["other_frames"] for c in cases.values())
-    out["same_video"] = {"none_rate": rate(none, frames), "cases": cases}
-    frames = sum(c["judged_frames"] for c in background_cases.values())
-    out["same_video_background"] = {
-        "none_rate_without": rate(sum(c["none_without"] for c in background_cases.values()), frames),
-        "none_rate_with": rate(sum(c["none_with"] for c in background_cases.values()), frames),
-        "judged_frames": frames, "cases": background_cases}
+    out.update(same_video_rows(media.same_video, stop, model, labels))
 
     def teach_clip(clip: str, name: str) -> TaughtAction:
         run = media.teach[clip]
         return taught(name, run, stop(len(run)), model)
 
-    cases = {}  # of another clip: the same shape
+    cases: dict[str, dict] = {}  # of another clip
     for action, clips in ANOTHER_CLIP.items():
         for source, target in (clips, clips[::-1]):
             among = [*everything, teach_clip("squats_farzadmalik", "squats"), teach_clip(source, action),
@@ -337,6 +412,18 @@ def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, obse
     return {"matched": matched, **{f"{k}_ms": round(statistics.median(v), 5) for k, v in parts.items()}}, invokes
 
 
+def rooms_problem(folder: Path) -> str | None:
+    """What keeps a --rooms folder from being measured, in a sentence; None when nothing does."""
+    try:
+        cases = same_video_cases(folder)
+    except (OSError, ValueError) as e:
+        return str(e)
+    if not cases:
+        return f"{folder / 'SEGMENTS.tsv'} names no segment with a Kinetics label (the action to teach)"
+    missing = [c.file for c in cases if not (folder / c.file).is_file()]
+    return f"{folder} has no {missing[0]} (named in its SEGMENTS.tsv)" if missing else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.teach", description=__doc__.splitlines()[0])
     parser.add_argument("--media", type=Path, default=MEDIA,
@@ -345,20 +432,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, default=LABELS)
     parser.add_argument("--runtime", default="auto")
     parser.add_argument("--blocks", type=int, default=9, help="timed blocks of the cost (medians over them); 0: none")
+    parser.add_argument("--rooms", type=Path, metavar="DIR",
+                        help="instead: only the same-video rows, on DIR's videos as DIR/SEGMENTS.tsv cuts them")
     args = parser.parse_args(argv)
+    if args.rooms is not None:
+        problem = rooms_problem(args.rooms)
+        if problem:
+            print(f"{parser.prog}: error: --rooms: {problem}", file=sys.stderr)
+            return 2
+    elif len(list(args.media.glob("*.mp4"))) < 2:
+        parser.error(f"{args.media} needs at least two .mp4 clips")
 
     runtime = load_runtime(args.runtime)
     classifier = StreamClassifier(args.model, 1, runtime)
     classifier.set_window(WINDOW_FRAMES, ChangeTest.at_rate(FPS))  # as a run sets it (a reset stream per clip)
     labels = load_labels(args.labels)
     model = ModelIdentity.of(args.model)
-    if len(list(args.media.glob("*.mp4"))) < 2:
-        parser.error(f"{args.media} needs at least two .mp4 clips")
-    media = record(Recorder(classifier), args.media, classifier.input_size)
     report: dict = {
         "machine": machine(), "model": args.model.name, "runtime": str(runtime),
         "settings": {"fps": FPS, "window_frames": WINDOW_FRAMES, "scored_from_seconds": SCORED_FROM / FPS,
                      "one_shot_seconds": ONE_SHOT / FPS, "frozen_seconds": FROZEN / FPS},
+    }
+    if args.rooms is not None:
+        videos = record_same_video(Recorder(classifier), args.rooms, classifier.input_size)
+        report["rooms"] = {"taught": rooms_rows(videos, lambda frames: frames, model, labels),
+                           "one_shot": rooms_rows(videos, lambda frames: ONE_SHOT, model, labels)}
+        json.dump(report, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    media = record(Recorder(classifier), args.media, classifier.input_size)
+    report |= {
         "taught": rows(media, lambda frames: frames, model, labels),
         "one_shot": rows(media, lambda frames: ONE_SHOT, model, labels),
         "targets": TARGETS,
