@@ -24,6 +24,9 @@ none when `--taught only` reports nothing. The rows (docs/research/teaching.md s
 - untaught: the eight shared clips, push ups and tai chi taught; val/ and teach/squats must be none. And every
   split of the shared clips into 4 taught and 4 untaught (70).
 - one_shot: the same rows taught from the first 2 s of each teaching part.
+- rooms (--rooms DIR, instead of all the above): same_video and same_video_background of each video of DIR, cut
+  by DIR/SEGMENTS.tsv, and the background row over all of them, taught from each whole part and one-shot
+  (docs/research/rooms/ lists the takes measured in docs/research/teaching.md).
 
 cost: with 20 taught actions, the CPU time of this thread per classified frame (one inference thread, so the
 invoke's work is on this thread too) of the bare invoke and of the taught scoring (observe the window, score,
