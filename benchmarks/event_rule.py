@@ -268,30 +268,33 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def counts(run: dict, clips: Callable[[str], bool] = lambda clip: True) -> tuple[int, int, float]:
-    """Triples right, false events and the median announce delay, over the triples and loops whose clips all
-    pass `clips` (a false event's label is a clip too, when the other clips are watched). False events: on the
-    loops with the other clips watched and with any, and on the triples with any."""
+def counts(run: dict, clips: Callable[[str], bool] = lambda clip: True) -> tuple[int, int, float, float]:
+    """Triples right, false events and the median and longest announce delay, over the triples and loops whose
+    clips all pass `clips` (a false event's label is a clip too, when the other clips are watched). False events:
+    on the loops with the other clips watched and with any, and on the triples with any."""
     triples = [t for key, t in run["triples"].items() if all(map(clips, key.split(":")))]
     loops = {clip: c for clip, c in run["loops"].items() if clips(clip)}
     false = (sum(clips(event[0]) for c in loops.values() for event in c["false"])
              + sum(len(c["false_any"]) for c in loops.values()) + sum(len(t["false_any"]) for t in triples))
     after = [t["announced_after"] for t in triples if t["announced_after"] is not None]
-    return sum(t["fault"] is None for t in triples), false, statistics.median(after) if after else float("inf")
+    return (sum(t["fault"] is None for t in triples), false, statistics.median(after) if after else float("inf"),
+            max(after, default=float("inf")))
 
 
 def choose(runs: Sequence[dict], clips: Callable[[str], bool] = lambda clip: True) -> dict:
-    """The rule stated before judging: no more false events on the loops than the defaults; then the most
-    triples right; then the lowest median announce delay; then the fewest settings changed; then the closest."""
+    """The rule stated before judging: no more false events than the defaults; then the most triples right; then
+    the lowest median, then longest, announce delay; then the fewest settings changed; then the closest to the
+    defaults (a floor counts by its distance from the threshold: no floor is a floor at the threshold)."""
     default = next(run for run in runs if run["rule"] == DEFAULT_RULE)
     most_false = counts(default, clips)[1]
 
     def key(run: dict) -> tuple:
         rule = run["rule"]
-        right, _, after = counts(run, clips)
+        right, _, median_after, max_after = counts(run, clips)
         changed = sum(rule.get(k) != v for k, v in DEFAULT_RULE.items()) + ("floor" in rule)
         distance = sum(abs(rule[k] - v) for k, v in DEFAULT_RULE.items())
-        return -right, after, changed, distance
+        distance += rule["threshold"] - rule.get("floor", rule["threshold"])
+        return -right, median_after, max_after, changed, distance
 
     return min((run for run in runs if counts(run, clips)[1] <= most_false), key=key)
 
