@@ -250,6 +250,14 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--event-end-seconds", type=number("event_end_seconds"), default=events.event_end_seconds,
                        help="an event ends after the action has been below the threshold (or not top-1) this many "
                             f"seconds, {BOUNDS['event_end_seconds'].describe()}")
+    group.add_argument("--event-floor", type=number("event_floor"), default=events.event_floor, metavar="X",
+                       help="also start an event once a watched action has been top-1 at X or more (below the "
+                            "threshold) for --event-floor-seconds, and hold it while it stays so: catches actions the "
+                            f"model names steadily at modest scores, at the cost of more false events "
+                            f"({allowed('event_floor')}; default: off)")
+    group.add_argument("--event-floor-seconds", type=number("event_floor_seconds"),
+                       default=events.event_floor_seconds, metavar="S",
+                       help=f"how long the top-1 at --event-floor must last, {allowed('event_floor_seconds')}")
     group.add_argument("--events-dir", type=path, default=events.events_dir,
                        help="folder of events.jsonl, clips and snapshots")
     group.add_argument("--record", action="store_true",

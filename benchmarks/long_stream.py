@@ -5,6 +5,7 @@
     python -m benchmarks.long_stream > pairs.json && python -m benchmarks.long_stream --markdown pairs.json
     python -m benchmarks.long_stream --clips val --triples  # 20 s of A, 20 s of B, 20 s of A, with --event B
     python -m benchmarks.long_stream --changes              # the real changes of action in media/changes/
+    python -m benchmarks.long_stream --triples --keep runs/  # and each run's per-frame results, to replay events on
 
 For each pair it writes a video at 5 fps (the first clip looped for --minutes, then the second for 30 s, MJPG as a
 USB camera sends it) and runs `classify.py --video … --display none --json` on it with each method's flags. Per pair:
@@ -95,23 +96,31 @@ def write_switch_video(path: Path, first: list, second: list, first_seconds: flo
 
 
 def top1_labels(video: Path, flags: Sequence[str], model: Path = MODEL, labels: Path = LABELS,
-                threads: int | None = None) -> list[str]:
+                threads: int | None = None, keep: Path | None = None) -> list[str]:
     """The top-1 label of every classified frame of `classify.py --json` with these flags."""
-    return top1_and_events(video, flags, (), model, labels, threads)[0]
+    return top1_and_events(video, flags, (), model, labels, threads, keep)[0]
 
 
 def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
-                    labels: Path = LABELS, threads: int | None = None) -> tuple[list[str], list[dict]]:
+                    labels: Path = LABELS, threads: int | None = None,
+                    keep: Path | None = None) -> tuple[list[str], list[dict]]:
     """The top-1 labels of `classify.py --json` with these flags, and the ended events of `--event` on `watched`
     (events.jsonl's "end" records: label, start and end in stream seconds)."""
-    tops, events, _ = classify_run(video, flags, watched, model, labels, threads)
+    tops, events, _ = classify_run(video, flags, watched, model, labels, threads, keep)
     return tops, events
 
 
+def kept(keep_dir: Path | None, name: str) -> Path | None:
+    """Where --keep saves one run's JSON lines (None: not kept)."""
+    return keep_dir / f"{name}.jsonl" if keep_dir is not None else None
+
+
 def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
-                 labels: Path = LABELS, threads: int | None = None) -> tuple[list[str], list[dict], float]:
+                 labels: Path = LABELS, threads: int | None = None,
+                 keep: Path | None = None) -> tuple[list[str], list[dict], float]:
     """top1_and_events() and the CPU seconds (user + system) that run of classify.py took, its own only (so
-    they hold with --jobs above 1 too): what extra invokes cost shows here."""
+    they hold with --jobs above 1 too): what extra invokes cost shows here. `keep`: a file to save the run's
+    JSON lines to (each classified frame's timestamp and top labels), to replay other event rules on later."""
     extra = ["--num-threads", str(threads)] if threads else []
     with tempfile.TemporaryDirectory() as events_dir:
         if watched:
@@ -121,6 +130,8 @@ def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], mode
              "--model", str(model), "--labels", str(labels), *extra, *flags])
         if code:
             raise RuntimeError(f"classify.py {' '.join(flags)} on {video.name} failed: {stderr.strip()}")
+        if keep is not None:
+            keep.write_text(stdout)
         journal = Path(events_dir) / "events.jsonl"
         records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.is_file() else []
     tops = [json.loads(line)["results"][0]["label"] for line in stdout.splitlines()]
@@ -204,7 +215,7 @@ def parse_pairs(text: str, clips: dict[str, Path] = CLIPS) -> list[tuple[str, st
 
 
 def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jobs: int, threads: int | None,
-            clips: dict[str, Path] = CLIPS) -> dict:
+            clips: dict[str, Path] = CLIPS, keep_dir: Path | None = None) -> dict:
     frames = {label: clip_frames(path) for label, path in clips.items() if any(label in p for p in pairs)}
     switch_at = round(minutes * 60 * FPS)
     report: dict = {"fps": FPS, "first_action_seconds": minutes * 60, "second_action_seconds": SECOND_SECONDS,
@@ -215,7 +226,9 @@ def measure(pairs: list[tuple[str, str]], methods: list[str], minutes: float, jo
             video = Path(folder) / f"{first}-{second}.avi"
             write_switch_video(video, frames[first], frames[second], minutes * 60, SECOND_SECONDS)
             try:
-                runs = {m: switch_metrics(top1_labels(video, METHODS[m], threads=threads), first, second, switch_at)
+                runs = {m: switch_metrics(top1_labels(video, METHODS[m], threads=threads,
+                                                      keep=kept(keep_dir, f"{video.stem}.{m}")),
+                                          first, second, switch_at)
                         for m in methods}
             finally:
                 video.unlink()
@@ -274,9 +287,10 @@ def triple_metrics(tops: Sequence[str], events: Sequence[dict], first: str, seco
     return {"into": into, "back": back, "events": [[e["start"], e["end"]] for e in ours], "event_ok": event_ok}
 
 
-def triple_run(video: Path, flags: Sequence[str], first: str, second: str, part: int, threads: int | None) -> dict:
+def triple_run(video: Path, flags: Sequence[str], first: str, second: str, part: int, threads: int | None,
+               keep: Path | None = None) -> dict:
     """triple_metrics() of one classify.py run with --event second, and its CPU seconds."""
-    tops, events, cpu = classify_run(video, flags, [second], threads=threads)
+    tops, events, cpu = classify_run(video, flags, [second], threads=threads, keep=keep)
     return {**triple_metrics(tops, events, first, second, part), "cpu_seconds": round(cpu, 3)}
 
 
@@ -301,7 +315,8 @@ def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
                                       / (3 * SHORT_SECONDS * FPS * len(runs)), 2) if runs else None}
 
 
-def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None) -> dict:
+def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None,
+                    keep_dir: Path | None = None) -> dict:
     """Every ordered pair of `clips` as A, B, A of SHORT_SECONDS each, with --event B."""
     frames = {label: clip_frames(path) for label, path in clips.items()}
     part = SHORT_SECONDS * FPS
@@ -313,7 +328,8 @@ def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threa
             write_video(video, [(frames[first], SHORT_SECONDS), (frames[second], SHORT_SECONDS),
                                 (frames[first], SHORT_SECONDS)])
             try:
-                runs = {m: triple_run(video, METHODS[m], first, second, part, threads) for m in methods}
+                runs = {m: triple_run(video, METHODS[m], first, second, part, threads,
+                                      kept(keep_dir, f"{video.stem}.{m}")) for m in methods}
             finally:
                 video.unlink()
             print(f"{first} -> {second} -> {first}: " + ", ".join(
@@ -329,7 +345,7 @@ def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threa
     return report
 
 
-def measure_changes(methods: list[str], threads: int | None) -> dict:
+def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | None = None) -> dict:
     """media/changes/: when each Kinetics segment's action is first top-1, and the events --event gives."""
     with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
         rows = [row for row in csv.DictReader(f, delimiter="\t") if not row["kinetics600_label"].startswith("other")]
@@ -339,7 +355,8 @@ def measure_changes(methods: list[str], threads: int | None) -> dict:
         actions = sorted({row["kinetics600_label"] for row in segments})
         runs = {}
         for m in methods:
-            tops, events = top1_and_events(MEDIA / "changes" / name, METHODS[m], actions, threads=threads)
+            tops, events = top1_and_events(MEDIA / "changes" / name, METHODS[m], actions, threads=threads,
+                                           keep=kept(keep_dir, f"{Path(name).stem}.{m}"))
             runs[m] = {"segments": [
                 {"label": row["kinetics600_label"], "start": float(row["start_s"]), "end": float(row["end_s"]),
                  "first_top1": next((round(i / FPS, 2) for i, top in enumerate(tops) if top == row["kinetics600_label"]
@@ -427,6 +444,9 @@ def main() -> None:
     parser.add_argument("--triples", action="store_true",
                         help=f"short actions: A, B and A again, {SHORT_SECONDS} s each, with --event B")
     parser.add_argument("--changes", action="store_true", help="the videos of media/changes/ (SEGMENTS.tsv)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="save each run's JSON lines (per classified frame: timestamp, top labels and scores) "
+                             "in DIR as <video>.<method>.jsonl, to replay event rules on (benchmarks/event_rule.py)")
     parser.add_argument("--markdown", type=Path, metavar="REPORT",
                         help="measure nothing: print a saved JSON report as Markdown tables")
     args = parser.parse_args()
@@ -436,13 +456,15 @@ def main() -> None:
     methods = args.methods.split(",")
     if unknown := [m for m in methods if m not in METHODS]:
         parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    if args.keep is not None and not args.keep.is_dir():
+        parser.error(f"--keep: {args.keep} is not a directory")
     if args.changes:
-        report = measure_changes(methods, args.threads)
+        report = measure_changes(methods, args.threads, args.keep)
     elif args.triples:
-        report = measure_triples(CLIP_SETS[args.clips](), methods, max(1, args.jobs), args.threads)
+        report = measure_triples(CLIP_SETS[args.clips](), methods, max(1, args.jobs), args.threads, args.keep)
     else:
         report = measure(parse_pairs(args.pairs, CLIP_SETS[args.clips]()), methods, args.minutes, max(1, args.jobs),
-                         args.threads, CLIP_SETS[args.clips]())
+                         args.threads, CLIP_SETS[args.clips](), args.keep)
     print(json.dumps(report, indent=1))
 
 

@@ -110,3 +110,34 @@ def test_records_are_the_documented_json_objects():
     assert end["end"] == 0.6 and end["duration"] == 0.6 and end["files"] == []
     assert datetime.fromisoformat(end["end_utc"]) == T0 + timedelta(seconds=0.6)
     assert start["id"].startswith("20250131T120000-waving-hand-")
+
+
+def test_a_steady_top1_at_the_floor_starts_an_event_from_its_first_result():
+    tracker = EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0,
+                           floor=0.3, floor_seconds=2.0)
+    # 1.8 s at 0.4 (under floor_seconds) starts nothing; then 3 s at 0.4 starts one 2 s in, dated from its start.
+    changes = feed(tracker, scores(("waving hand", 0.4, 9), ("idle", 0.9, 6), ("waving hand", 0.4, 15),
+                                   ("waving hand", 0.25, 6)))
+    assert [(kind, index) for kind, _, index in changes] == [(START, 25), (END, 35)]
+    start, end = changes[0][1], changes[1][1]
+    assert start.start == pytest.approx(15 / FPS) and start.start_frame == 15
+    assert end.end == pytest.approx(30 / FPS)  # under the floor from there, for end_seconds
+
+
+def test_with_a_floor_an_event_lasts_while_its_action_is_top1_at_the_floor():
+    tracker = EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0,
+                           floor=0.3, floor_seconds=2.0)
+    # At the threshold for 1 s, then 4 s at 0.35: one event; without the floor the 0.35 ends it after 1 s.
+    sequence = scores(("idle", 0.9, 2), ("waving hand", 0.35, 2), ("waving hand", 0.9, 6),
+                      ("waving hand", 0.35, 20), ("idle", 0.9, 6))
+    changes = feed(tracker, sequence)
+    assert [(kind, index) for kind, _, index in changes] == [(START, 9), (END, 35)]
+    assert changes[0][1].start == pytest.approx(2 / FPS)  # the run at the floor began before the strong part
+    assert changes[1][1].end == pytest.approx(30 / FPS)
+    plain = feed(EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0), sequence)
+    assert [(kind, index) for kind, _, index in plain] == [(START, 9), (END, 15)]
+
+
+def test_a_floor_above_the_threshold_is_refused():
+    with pytest.raises(ValueError, match="floor"):
+        EventTracker(["waving hand"], threshold=0.5, floor=0.6)

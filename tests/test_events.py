@@ -17,7 +17,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CLEANING_POOL, LABELS, MODEL, REPO, free_port, run_cli, skip_or_fail
+from conftest import (
+    ARM_WRESTLING,
+    CLEANING_POOL,
+    LABELS,
+    MODEL,
+    REPO,
+    WALKING_THE_DOG,
+    free_port,
+    run_cli,
+    skip_or_fail,
+)
 from test_cli import assert_json_contract, one_error_line
 from test_event_outputs import Receiver
 from test_recorder import read_clip
@@ -87,6 +97,27 @@ def test_one_event_for_the_watched_action_with_its_times(aba_run):
     assert 600 <= end["peak_frame"] < 1200
     assert str(Path(aba_run.folder.parent)) not in json.dumps(end["files"])  # names inside the folder
     assert "aba.mp4" in start["source"]
+
+
+def test_a_floor_starts_the_event_of_an_action_named_steadily_at_modest_scores(tmp_path):
+    """Walking the dog's clip is top-1 from 3.8 s at 0.2-0.35 and passes 0.6 only at 12.8 s (of 14 s). With
+    --event-floor 0.2 its event starts at the first frame at the floor, and the clip still holds the whole
+    pre-roll, though the start is announced --event-floor-seconds after it, not --event-min-seconds."""
+    def event(*flags: str) -> tuple[dict, Path]:
+        folder = tmp_path / str(len(flags))
+        run = run_cli("--video", str(WALKING_THE_DOG), "--display", "none", "--event", "walking the dog",
+                      "--record", "--post-roll", "0", "--events-dir", str(folder), *flags)
+        assert run.returncode == 0, run.stderr
+        (end,) = [record for record in journal(folder) if record["type"] == "end"]
+        return end, folder
+
+    plain, _ = event()
+    floored, folder = event("--event-floor", "0.2", "--event-floor-seconds", "2")
+    assert plain["start"] >= 12.0 and plain["end"] == floored["end"]
+    assert 4.0 <= floored["start"] <= 6.0, floored
+    _, seconds, _ = read_clip(folder / floored["files"][0])
+    # From --pre-roll (3 s) before the start to the last frame of the video (stopped: no post-roll to wait for).
+    assert seconds >= floored["end"] - (floored["start"] - 3.0) - 0.1
 
 
 def test_frame_lines_stay_exactly_as_they_are(aba_run):
@@ -201,6 +232,7 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),
     (["--event", WATCHED, "--gpio", "clapping=17"], "'clapping' is not watched; add it to --event"),
     (["--event", WATCHED, "--event-threshold", "1.5"], "--event-threshold"),
+    (["--event", WATCHED, "--event-floor", "0.7"], "--event-floor 0.7 is above --event-threshold 0.6"),
     (["--event", WATCHED, "--events-max-mb", "0"], "--events-max-mb"),
 ])
 def test_bad_event_options_are_one_line(args, message, tmp_path):

@@ -85,6 +85,8 @@ BOUNDS: dict[str, Bound] = {
     "event_threshold": Bound(0, 1),
     "event_min_seconds": Bound(0, 3600),
     "event_end_seconds": Bound(0, 3600),
+    "event_floor": Bound(0, 1),
+    "event_floor_seconds": Bound(0, 3600),
     "pre_roll": Bound(0, 30),
     "post_roll": Bound(0, 60),
     "events_max_mb": Bound(0.01, 100000),  # MB: up to 100 GB
@@ -335,6 +337,8 @@ class EventOptions(_Checked):
     event_threshold: float = 0.6
     event_min_seconds: float = 1.0
     event_end_seconds: float = 2.0
+    event_floor: float | None = None  # off; else a steady top-1 at this score also starts (and holds) an event
+    event_floor_seconds: float = 2.0
     events_dir: Path = DEFAULT_EVENTS_DIR
     record: bool = False
     pre_roll: float = 3.0
@@ -350,6 +354,9 @@ class EventOptions(_Checked):
                                                    ("gpio", not self.gpio)) if not unset]
             if used:
                 raise ClassifierError(f"{used[0]} needs --event: the actions to watch (or --event any)")
+        if self.event_floor is not None and self.event_floor > self.event_threshold:
+            raise ClassifierError(f"--event-floor {self.event_floor:g} is above --event-threshold "
+                                  f"{self.event_threshold:g}: the floor is the lower of the two scores")
         if self.webhook is not None and (problem := url_problem(self.webhook)):
             raise ClassifierError(f"--webhook {problem}, got {self.webhook!r}")
         pins = [pin for _, pin in self.gpio]
@@ -363,6 +370,11 @@ class EventOptions(_Checked):
     @property
     def enabled(self) -> bool:
         return bool(self.event)
+
+    @property
+    def start_lead(self) -> float:
+        """The longest an event's start lies before its announcement (the pre-roll ring must reach back so far)."""
+        return max(self.event_min_seconds, self.event_floor_seconds if self.event_floor is not None else 0.0)
 
     def labels(self) -> tuple[str, ...]:
         """Every label name the options mention (to check against the label file), without "any"."""

@@ -5,6 +5,10 @@ A watched action starts an event once it has been top-1 with a score at or above
 for `end_seconds`. The gap between the two thresholds in time is the hysteresis: a single low frame inside an
 event does not split it. Another watched action that qualifies for `min_seconds` ends the current event and
 starts its own.
+
+With a `floor` below the threshold, an action that stays top-1 at the floor or more for `floor_seconds` starts
+an event too (a steady top-1 is evidence even at a modest score); an event then starts at the first result of
+its run at the floor, and lasts while its action is top-1 at the floor.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class _Run:
     start_utc: datetime
     peak_score: float
     peak_frame: int
+    strong_since: float | None  # the stream time since which it has been at the threshold (None: below it)
 
 
 def event_id(label: str, start_utc: datetime) -> str:
@@ -56,12 +61,18 @@ class EventTracker:
 
     def __init__(self, watched: Collection[str], threshold: float = 0.6, min_seconds: float = 1.0,
                  end_seconds: float = 2.0, source: str = "",
-                 new_id: Callable[[str, datetime], str] = event_id) -> None:
+                 new_id: Callable[[str, datetime], str] = event_id, *, floor: float | None = None,
+                 floor_seconds: float = 2.0) -> None:
+        if floor is not None and floor > threshold:
+            raise ValueError(f"the floor ({floor}) is above the threshold ({threshold})")
         self.watch_any = ANY in watched
         self.watched = frozenset(watched) - {ANY}
         self.threshold = threshold
         self.min_seconds = min_seconds
         self.end_seconds = end_seconds
+        # Without a floor, the threshold is the floor and only min_seconds at it starts an event.
+        self.floor = threshold if floor is None else floor
+        self.floor_seconds = floor_seconds if floor is not None else float("inf")
         self.source = source
         self.new_id = new_id
         self.active: Event | None = None
@@ -71,8 +82,9 @@ class EventTracker:
         self._last: tuple[float, datetime] | None = None
 
     def _qualifying(self, predictions: Sequence[Prediction]) -> Prediction | None:
+        """The top-1 if it is watched and at the floor (the threshold when there is no floor)."""
         top = predictions[0] if predictions else None
-        if top is None or top.score < self.threshold:
+        if top is None or top.score < self.floor:
             return None
         return top if self.watch_any or top.label in self.watched else None
 
@@ -98,7 +110,7 @@ class EventTracker:
                 changes.append(self._end("ended"))
         self._follow_candidate(top, frame, timestamp, now)
         run = self._run
-        if run is not None and timestamp - run.start >= self.min_seconds - TOLERANCE_S:
+        if run is not None and self._long_enough(run, timestamp):
             if self.active is not None:
                 changes.append(self._end("replaced"))
             self.active = Event(self.new_id(run.label, run.start_utc), run.label, self.source, run.start,
@@ -107,14 +119,26 @@ class EventTracker:
             changes.append(Change(START, self.active))
         return changes
 
+    def _long_enough(self, run: _Run, timestamp: float) -> bool:
+        """The candidate has been at the threshold for min_seconds, or top-1 at the floor for floor_seconds."""
+        return ((run.strong_since is not None and timestamp - run.strong_since >= self.min_seconds - TOLERANCE_S)
+                or timestamp - run.start >= self.floor_seconds - TOLERANCE_S)
+
     def _follow_candidate(self, top: Prediction | None, frame: int, timestamp: float, now: datetime) -> None:
         """Starts, extends or drops the candidate run from this result's qualifying top-1 (or None)."""
         if top is None:
             self._run = None
-        elif self._run is None or self._run.label != top.label:
-            self._run = _Run(top.label, timestamp, frame, now, top.score, frame)
+            return
+        strong = top.score >= self.threshold
+        if self._run is None or self._run.label != top.label:
+            self._run = _Run(top.label, timestamp, frame, now, top.score, frame, timestamp if strong else None)
             self.peak_of = CANDIDATE
-        elif top.score > self._run.peak_score:
+            return
+        if not strong:
+            self._run.strong_since = None
+        elif self._run.strong_since is None:
+            self._run.strong_since = timestamp
+        if top.score > self._run.peak_score:
             self._run.peak_score, self._run.peak_frame = top.score, frame
             self.peak_of = CANDIDATE
 

@@ -169,15 +169,18 @@ def make_event_sink(options: EventOptions, source_description: str = "", source_
         outputs.insert(0, Journal(options.events_dir))  # first: the journal has an event before the others act
         interrupted = close_interrupted_events(options.events_dir)  # the folder exists now
         if options.record:
-            recorder = Recorder(options.events_dir, options.pre_roll, options.post_roll, options.event_min_seconds,
+            recorder = Recorder(options.events_dir, options.pre_roll, options.post_roll, options.start_lead,
                                 options.events_max_mb, source_fps, live)
     except BaseException:
         for output in outputs:
             output.close()
         raise
     tracker = EventTracker(options.event, options.event_threshold, options.event_min_seconds,
-                           options.event_end_seconds, source_description)
-    log.info("events: watching %s (score >= %g for %g s, ended after %g s below); journal %s",
-             ", ".join(map(repr, options.event)), options.event_threshold, options.event_min_seconds,
+                           options.event_end_seconds, source_description, floor=options.event_floor,
+                           floor_seconds=options.event_floor_seconds)
+    floor = ("" if options.event_floor is None else
+             f", or top-1 at >= {options.event_floor:g} for {options.event_floor_seconds:g} s")
+    log.info("events: watching %s (score >= %g for %g s%s, ended after %g s below); journal %s",
+             ", ".join(map(repr, options.event)), options.event_threshold, options.event_min_seconds, floor,
              options.event_end_seconds, options.events_dir / JOURNAL_NAME)
     return EventSink(tracker, outputs, recorder, interrupted)

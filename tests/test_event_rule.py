@@ -1,0 +1,53 @@
+"""The event-rule study's replay (benchmarks/event_rule.py): it must give the app's own events on a kept run,
+judge a triple's event as long_stream does, and choose only among rules without more false events."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ARM_WRESTLING, CARVING_ICE
+
+from benchmarks.event_rule import DEFAULT_RULE, Result, choose, read_run, replay, triple_fault
+from benchmarks.long_stream import FPS, SHORT_SECONDS, clip_frames, top1_and_events, write_video
+from utils.results import Prediction
+
+
+def test_a_kept_run_replayed_gives_the_apps_own_events(tmp_path):
+    video, kept = tmp_path / "triple.avi", tmp_path / "run.jsonl"
+    a, b = clip_frames(ARM_WRESTLING), clip_frames(CARVING_ICE)
+    write_video(video, [(a, 8), (b, 8), (a, 8)])
+    tops, events = top1_and_events(video, [], ["carving ice"], keep=kept)
+    results = read_run(kept)
+    assert [r.predictions[0].label for r in results] == tops and len(tops) == 24 * FPS
+    assert events, "carving ice made no event: nothing to compare"
+    replayed = replay(results, ["carving ice"], DEFAULT_RULE)
+    assert [(e.label, pytest.approx(e.start), pytest.approx(e.end)) for e in replayed] == [
+        (e["label"], e["start"], e["end"]) for e in events]
+
+
+def triple(b_scores: list[float]) -> list[Result]:
+    """A, B, A of SHORT_SECONDS each at FPS: A top-1 at 0.9, then B top-1 at these scores (then at 0.9)."""
+    part = SHORT_SECONDS * FPS
+    scores = [("a", 0.9)] * part + [("b", s) for s in b_scores] + [("b", 0.9)] * (part - len(b_scores)) + \
+        [("a", 0.9)] * part
+    return [Result(i, i / FPS, (Prediction(label, score),)) for i, (label, score) in enumerate(scores)]
+
+
+def test_a_triple_is_judged_by_its_first_fault():
+    late = triple([0.45] * 15)  # B top-1 at once, but under the threshold for 3 s
+    assert triple_fault(late, replay(late, ["b"], DEFAULT_RULE), "a", "b") == "late start"
+    floor = {**DEFAULT_RULE, "floor": 0.3, "floor_seconds": 2.0}
+    assert triple_fault(late, replay(late, ["b"], floor), "a", "b") is None
+    split = triple([0.9] * 20 + [0.2] * 15)  # 3 s low in the middle of B
+    assert triple_fault(split, replay(split, ["b"], DEFAULT_RULE), "a", "b") == "split"
+    assert triple_fault(split, replay(split, ["b"], {**DEFAULT_RULE, "end_seconds": 4.0}), "a", "b") is None
+
+
+def test_the_rule_with_more_false_events_than_the_defaults_is_not_chosen():
+    def run(rule: dict, right: int, false: int) -> dict:
+        triples = {f"a:b{i}": {"fault": None if i < right else "late start", "announced_after": 1.0,
+                               "false_any": []} for i in range(10)}
+        loops = {"a": {"false": [], "false_any": [["x", 0.0, 1.0]] * false}}
+        return {"rule": rule, "triples": triples, "loops": loops}
+    runs = [run(DEFAULT_RULE, 5, 1), run({**DEFAULT_RULE, "threshold": 0.3}, 9, 2),
+            run({**DEFAULT_RULE, "threshold": 0.5}, 7, 1), run({**DEFAULT_RULE, "threshold": 0.4}, 7, 0)]
+    assert choose(runs)["rule"] == {**DEFAULT_RULE, "threshold": 0.5}  # 0.4 ties on right; 0.5 is closer
