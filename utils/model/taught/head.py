@@ -106,16 +106,16 @@ class TaughtHead:
                                np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
         self._lowest_tau_t = float(self._tau_t.min()) if actions else 0.0
         self._motion_floor = np.array([motion_floor(e) for e in examples], np.float32)
-        self._motion_floors = (float(self._motion_floor.min()), float(self._motion_floor.max())) if actions else (0, 0)
-        # Preallocated, and one-element arrays rather than Python numbers beside arrays: numpy takes a scalar
-        # operand far more slowly than an array.
+        self._lowest_motion_floor = float(self._motion_floor.min()) if actions else 0.0
+        # What the matched path compares with, as Python floats: past the products, each action is a few
+        # numbers, and for tens of actions plain floats cost less than numpy's per-call overhead.
+        self._tau_ts = self._tau_t.tolist()
+        self._motion_floor_list = self._motion_floor.tolist()
+        self._background_row = [-1] * len(actions)  # each action's row of self._differences (-1: none)
+        for row, i in enumerate(self._with_background.tolist()):
+            self._background_row[i] = row
         self._recent_terms = self._terms[:, 1]
-        self._recent_floor = np.zeros(1, np.float32)  # MIN_RECENT_COSINE x the recent sum's length
-        self._one = np.ones(1, np.float32)
-        self._accepted = np.zeros(len(actions), bool)
-        self._recent_ok = np.zeros(len(actions), bool)
-        self._exponents = np.zeros((2, len(actions)), np.float32)  # (s - best) / T and (tau - s) / T: one exp
-        self._share, self._scores = self._exponents
+        self._scores = np.zeros(len(actions), np.float32)
         self._none = np.zeros(len(actions), np.float32)
         self._none.flags.writeable = False
 
@@ -152,34 +152,35 @@ class TaughtHead:
         write to it."""
         if not self.names:
             return self._none
-        z, recent_norm, change_norm = self._over_temperature(observation)
-        best = z.max(keepdims=True)
-        if best[0] < self._lowest_tau_t:  # the usual case away from the taught actions: nothing more to do
+        z_array, recent_norm, change_norm = self._over_temperature(observation)
+        z = z_array.tolist()  # exact: float32 values compare with float32 thresholds as they did in numpy
+        best = max(z)
+        if best < self._lowest_tau_t:  # the usual case away from the taught actions: nothing more to do
             return self._none
         k = len(observation.recent)
         motion = (change_norm / max(k - 1, 1)) / max(recent_norm / k, 1e-12)  # the mean change / the mean's length
-        lowest_floor, highest_floor = self._motion_floors
-        if motion < lowest_floor:
+        if motion < self._lowest_motion_floor:
             return self._none
-        accepted = np.greater_equal(z, self._tau_t, out=self._accepted)
-        self._recent_floor[0] = MIN_RECENT_COSINE * recent_norm  # the recent features' cosine alone
-        accepted &= np.greater_equal(self._recent_terms, self._recent_floor, out=self._recent_ok)
-        if motion < highest_floor:
-            accepted &= self._motion_floor <= motion
-        if self._differences is not None and accepted[self._with_background].any():
+        # Only the actions within their threshold can be accepted: usually a few, checked one by one.
+        accepted = [i for i, tau in enumerate(self._tau_ts) if z[i] >= tau]
+        recent_terms = self._recent_terms.tolist()
+        recent_floor = MIN_RECENT_COSINE * recent_norm  # the recent features' cosine alone
+        floors = self._motion_floor_list
+        accepted = [i for i in accepted if recent_terms[i] >= recent_floor and motion >= floors[i]]
+        rows = self._background_row
+        if self._differences is not None and any(rows[i] >= 0 for i in accepted):
             # The same weights as the similarities: 1/|recent| and 1/|change| make cosines of the dot products.
             np.dot(self._differences, self._query.T, out=self._difference_terms)
-            np.dot(self._difference_terms, self._weights, out=self._closer)
-            accepted[self._with_background] &= self._closer >= 0.0
-        if not accepted.any():
+            closer = np.dot(self._difference_terms, self._weights, out=self._closer).tolist()
+            accepted = [i for i in accepted if rows[i] < 0 or closer[rows[i]] >= 0.0]
+        if not accepted:
             return self._none
-        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T)
-        share, scores = self._share, self._scores
-        np.subtract(z, best, out=share)
-        np.subtract(self._tau_t, z, out=scores)
-        np.exp(self._exponents, out=self._exponents)
-        scores += self._one
-        scores *= share.sum(keepdims=True)
-        np.divide(share, scores, out=scores)
-        scores *= accepted
+        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp(s / T).
+        # No max subtracted: s is at most 1 (a Bhattacharyya coefficient and two cosines), so e <= exp(1 / T)
+        # and float64 cannot overflow; and tau <= s for an accepted action.
+        total = sum(map(math.exp, z))
+        scores, tau_ts = self._scores, self._tau_ts
+        scores.fill(0.0)
+        for i in accepted:
+            scores[i] = math.exp(z[i]) / (total * (1.0 + math.exp(tau_ts[i] - z[i])))
         return scores
