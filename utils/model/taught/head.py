@@ -68,7 +68,7 @@ def motion_floor(examples: Examples) -> float:
 
 
 class TaughtHead:
-    """Scores one window against the taught actions: every action at once, in two matrix products."""
+    """Scores one window against the taught actions: every action at once, in one matrix product."""
 
     def __init__(self, actions: Sequence[TaughtAction], default_tau: float = DEFAULT_TAU) -> None:
         self.names = [action.name for action in actions]
@@ -78,9 +78,15 @@ class TaughtHead:
                                   "forget and teach them again")
         examples = [action.examples for action in actions]
         dim, classes = next(iter(sizes)) if actions else (0, 0)
-        # Each action's three means side by side: [sqrt p | unit recent | unit change], one row per action.
-        self._means = np.stack([means(e) for e in examples]).astype(np.float32) if actions else np.zeros((0, 0),
-                                                                                                      np.float32)
+        # Each action's three means side by side, [sqrt p | unit recent | unit change], one row per action, and
+        # below them the window's three parts, each on its own row and zero elsewhere: one product of every row
+        # with the window's gives every action's three terms, [actions, 3] (the Bhattacharyya coefficient, and
+        # the recent features' and their change's dot products: cosines once divided by the window's lengths,
+        # which the weights below do), and the window's own squared lengths, one numpy call rather than three.
+        rows = np.zeros((len(actions) + 3, classes + 2 * dim), np.float32)
+        if actions:
+            rows[:len(actions)] = np.stack([means(e) for e in examples])
+        self._rows, self._means, self._query = rows, rows[:len(actions)], rows[len(actions):]
         # The actions with a background, and for each the action's means minus the background's on the recent
         # parts (none on the probabilities): one product gives (cr + cc) for the action - for the background.
         self._with_background = np.array([i for i, a in enumerate(actions) if a.background is not None], np.intp)
@@ -90,16 +96,15 @@ class TaughtHead:
             self._differences[:, :classes] = 0.0
             self._difference_terms = np.zeros((len(differences), 3), np.float32)
             self._closer = np.zeros(len(differences), np.float32)
-        # The window's three parts, each on its own row and zero elsewhere, so that one product gives every
-        # action's three terms, [actions, 3]: the Bhattacharyya coefficient, and the recent features' and their
-        # change's dot products (cosines once divided by the window's lengths, which the weights below do).
-        self._query = np.zeros((3, classes + 2 * dim), np.float32)
         self._root_probabilities = self._query[0, :classes]
         self._recent_sum = self._query[1, classes:classes + dim]
         self._change_sum = self._query[2, classes + dim:]
         self._steps = np.zeros((RECENT_FEATURES, dim), np.float32)
         self._ones = np.ones(RECENT_FEATURES, np.float32)
-        self._terms = np.zeros((len(actions), 3), np.float32)
+        self._products = np.zeros((len(actions) + 3, 3), np.float32)
+        self._terms = self._products[:len(actions)]
+        self._recent_square = (len(actions) + 1, 1)  # where the product puts |recent sum|^2
+        self._change_square = (len(actions) + 2, 2)
         self._weights = np.zeros(3, np.float32)  # [1, 1/|recent|, 1/|change|] / (3 T): similarities over T
         self._inverse_t = 1.0 / TEMPERATURE
         self._tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
@@ -140,9 +145,9 @@ class TaughtHead:
             np.dot(self._ones[:k - 1], np.abs(steps, out=steps), out=self._change_sum)
         else:
             self._change_sum[:] = 0.0
-        recent_norm = math.sqrt(float(np.dot(self._recent_sum, self._recent_sum)))
-        change_norm = math.sqrt(float(np.dot(self._change_sum, self._change_sum)))
-        np.dot(self._means, self._query.T, out=self._terms)
+        products = np.dot(self._rows, self._query.T, out=self._products)
+        recent_norm = math.sqrt(products.item(self._recent_square))
+        change_norm = math.sqrt(products.item(self._change_square))
         weights, third = self._weights, self._inverse_t / 3.0
         weights[0], weights[1], weights[2] = third, third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
         return np.dot(self._terms, weights), recent_norm, change_norm
