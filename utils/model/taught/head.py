@@ -105,8 +105,11 @@ class TaughtHead:
         self._terms = self._products[:len(actions)]
         self._recent_square = (len(actions) + 1, 1)  # where the product puts |recent sum|^2
         self._change_square = (len(actions) + 2, 2)
-        self._weights = np.zeros(3, np.float32)  # [1, 1/|recent|, 1/|change|] / (3 T): similarities over T
         self._inverse_t = 1.0 / TEMPERATURE
+        self._third = self._inverse_t / 3.0
+        # [1, 1/|recent|, 1/|change|] / (3 T): the terms' weights that make similarities over T (the last two
+        # are the window's, set on every frame).
+        self._weights = np.full(3, self._third, np.float32)
         self._tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
                                np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
         self._lowest_tau_t = float(self._tau_t.min()) if actions else 0.0
@@ -148,8 +151,8 @@ class TaughtHead:
         products = np.dot(self._rows, self._query.T, out=self._products)
         recent_norm = math.sqrt(products.item(self._recent_square))
         change_norm = math.sqrt(products.item(self._change_square))
-        weights, third = self._weights, self._inverse_t / 3.0
-        weights[0], weights[1], weights[2] = third, third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
+        weights, third = self._weights, self._third
+        weights[1], weights[2] = third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
         return np.dot(self._terms, weights), recent_norm, change_norm
 
     def scores(self, observation: Observation) -> np.ndarray:
