@@ -183,12 +183,11 @@ class TaughtHead:
             accepted = [i for i in accepted if rows[i] < 0 or closer[rows[i]] >= 0.0]
         if not accepted:
             return self._none
-        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp(s / T).
-        # No max subtracted: s is at most 1 (a Bhattacharyya coefficient and two cosines), so e <= exp(1 / T)
-        # and float64 cannot overflow; and tau <= s for an accepted action.
-        total = sum(map(math.exp, z))
+        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T),
+        # in float64; neither exp can overflow (s <= best, and tau <= s for an accepted action).
+        total = sum([math.exp(v - best) for v in z])
         scores, tau_ts = self._scores, self._tau_ts
         scores.fill(0.0)
         for i in accepted:
-            scores[i] = math.exp(z[i]) / (total * (1.0 + math.exp(tau_ts[i] - z[i])))
+            scores[i] = math.exp(z[i] - best) / (total * (1.0 + math.exp(tau_ts[i] - z[i])))
         return scores
