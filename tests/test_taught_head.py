@@ -48,11 +48,13 @@ def axis(direction: int, size: int = DIM) -> np.ndarray:
     return np.eye(size, dtype=np.float32)[direction]
 
 
-def window(direction: int, moving: bool = True, moves_along: int | None = None, frames: int = 20) -> Observation:
+def window(direction: int, moving: bool = True, moves_along: int | None = None, frames: int = 20,
+           swing: float = 2.0) -> Observation:
     """A window of an action along one axis: the model's probabilities on class `direction`, the last 10 frames'
-    features along that axis too, changing from frame to frame (moving) or all the same (a frozen picture)."""
+    features along that axis too, changing from frame to frame by `swing` (moving) or all the same (a frozen
+    picture)."""
     along = axis(direction if moves_along is None else moves_along)
-    recent = np.stack([along * (1.0 + 2.0 * (i % 2) * moving) for i in range(10)])
+    recent = np.stack([along * (1.0 + swing * (i % 2) * moving) for i in range(10)])
     probabilities = 0.5 * axis(direction, CLASSES) + 0.5 / CLASSES
     return Observation(along, frames, probabilities, recent)
 
@@ -64,12 +66,12 @@ def examples_of(observations: list[Observation]) -> Examples:
                     np.stack([d.recent_mean for d in described]), np.stack([d.change for d in described]))
 
 
-def action(name: str, direction: int, n: int = 3, tau: float | None = None) -> TaughtAction:
+def action(name: str, direction: int, n: int = 3, tau: float | None = None, swing: float = 2.0) -> TaughtAction:
     """An action taught from n windows along one axis (with a little noise)."""
     rng = np.random.default_rng(direction)
     noisy = [Observation(o.window_sum, o.frames, o.probabilities, o.recent + 0.05 * rng.random(o.recent.shape,
                                                                                                np.float32))
-             for o in [window(direction)] * n]
+             for o in [window(direction, swing=swing)] * n]
     return TaughtAction(name, MODEL, examples_of(noisy), np.zeros(n, np.int32), (session(n),), tau)
 
 
@@ -194,6 +196,16 @@ def test_a_still_picture_of_the_action_is_not_the_action():
     head = TaughtHead([action("a", 0)])
     assert head.scores(window(0))[0] > 0.9
     assert head.scores(window(0, moving=False))[0] == 0.0  # same probabilities and features, nothing moves
+
+
+def test_each_action_holds_the_window_to_its_own_motion_floor():
+    """Motion 0.57 (a swing of 0.8 on a mean of 1.4): below the floor of an action taught swinging by 4 (0.67),
+    above that of one taught swinging by 0.5 (0.2); the rest of the two alike."""
+    actions = [action("big", 0, swing=4.0), action("small", 0, swing=0.5)]
+    observation = window(0, swing=0.8)
+    expected = reference_scores(actions, observation)
+    assert expected[0] == 0.0 and expected[1] > 0.0
+    assert TaughtHead(actions).scores(observation) == pytest.approx(expected, abs=1e-5)
 
 
 def test_what_moves_now_must_look_like_the_action():

@@ -68,7 +68,7 @@ def motion_floor(examples: Examples) -> float:
 
 
 class TaughtHead:
-    """Scores one window against the taught actions: every action at once, in two matrix products."""
+    """Scores one window against the taught actions: every action at once, in one matrix product."""
 
     def __init__(self, actions: Sequence[TaughtAction], default_tau: float = DEFAULT_TAU) -> None:
         self.names = [action.name for action in actions]
@@ -78,9 +78,15 @@ class TaughtHead:
                                   "forget and teach them again")
         examples = [action.examples for action in actions]
         dim, classes = next(iter(sizes)) if actions else (0, 0)
-        # Each action's three means side by side: [sqrt p | unit recent | unit change], one row per action.
-        self._means = np.stack([means(e) for e in examples]).astype(np.float32) if actions else np.zeros((0, 0),
-                                                                                                      np.float32)
+        # Each action's three means side by side, [sqrt p | unit recent | unit change], one row per action, and
+        # below them the window's three parts, each on its own row and zero elsewhere: one product of every row
+        # with the window's gives every action's three terms, [actions, 3] (the Bhattacharyya coefficient, and
+        # the recent features' and their change's dot products: cosines once divided by the window's lengths,
+        # which the weights below do), and the window's own squared lengths, one numpy call rather than three.
+        rows = np.zeros((len(actions) + 3, classes + 2 * dim), np.float32)
+        if actions:
+            rows[:len(actions)] = np.stack([means(e) for e in examples])
+        self._rows, self._means, self._query = rows, rows[:len(actions)], rows[len(actions):]
         # The actions with a background, and for each the action's means minus the background's on the recent
         # parts (none on the probabilities): one product gives (cr + cc) for the action - for the background.
         self._with_background = np.array([i for i, a in enumerate(actions) if a.background is not None], np.intp)
@@ -90,32 +96,34 @@ class TaughtHead:
             self._differences[:, :classes] = 0.0
             self._difference_terms = np.zeros((len(differences), 3), np.float32)
             self._closer = np.zeros(len(differences), np.float32)
-        # The window's three parts, each on its own row and zero elsewhere, so that one product gives every
-        # action's three terms, [actions, 3]: the Bhattacharyya coefficient, and the recent features' and their
-        # change's dot products (cosines once divided by the window's lengths, which the weights below do).
-        self._query = np.zeros((3, classes + 2 * dim), np.float32)
         self._root_probabilities = self._query[0, :classes]
         self._recent_sum = self._query[1, classes:classes + dim]
         self._change_sum = self._query[2, classes + dim:]
         self._steps = np.zeros((RECENT_FEATURES, dim), np.float32)
         self._ones = np.ones(RECENT_FEATURES, np.float32)
-        self._terms = np.zeros((len(actions), 3), np.float32)
-        self._weights = np.zeros(3, np.float32)  # [1, 1/|recent|, 1/|change|] / (3 T): similarities over T
+        self._products = np.zeros((len(actions) + 3, 3), np.float32)
+        self._terms = self._products[:len(actions)]
+        self._recent_square = (len(actions) + 1, 1)  # where the product puts |recent sum|^2
+        self._change_square = (len(actions) + 2, 2)
         self._inverse_t = 1.0 / TEMPERATURE
+        self._third = self._inverse_t / 3.0
+        # [1, 1/|recent|, 1/|change|] / (3 T): the terms' weights that make similarities over T (the last two
+        # are the window's, set on every frame).
+        self._weights = np.full(3, self._third, np.float32)
         self._tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
                                np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
         self._lowest_tau_t = float(self._tau_t.min()) if actions else 0.0
         self._motion_floor = np.array([motion_floor(e) for e in examples], np.float32)
-        self._motion_floors = (float(self._motion_floor.min()), float(self._motion_floor.max())) if actions else (0, 0)
-        # Preallocated, and one-element arrays rather than Python numbers beside arrays: numpy takes a scalar
-        # operand far more slowly than an array.
+        self._lowest_motion_floor = float(self._motion_floor.min()) if actions else 0.0
+        # What the matched path compares with, as Python floats: past the products, each action is a few
+        # numbers, and for tens of actions plain floats cost less than numpy's per-call overhead.
+        self._tau_ts = self._tau_t.tolist()
+        self._motion_floor_list = self._motion_floor.tolist()
+        self._background_row = [-1] * len(actions)  # each action's row of self._differences (-1: none)
+        for row, i in enumerate(self._with_background.tolist()):
+            self._background_row[i] = row
         self._recent_terms = self._terms[:, 1]
-        self._recent_floor = np.zeros(1, np.float32)  # MIN_RECENT_COSINE x the recent sum's length
-        self._one = np.ones(1, np.float32)
-        self._accepted = np.zeros(len(actions), bool)
-        self._recent_ok = np.zeros(len(actions), bool)
-        self._exponents = np.zeros((2, len(actions)), np.float32)  # (s - best) / T and (tau - s) / T: one exp
-        self._share, self._scores = self._exponents
+        self._scores = np.zeros(len(actions), np.float32)
         self._none = np.zeros(len(actions), np.float32)
         self._none.flags.writeable = False
 
@@ -140,11 +148,11 @@ class TaughtHead:
             np.dot(self._ones[:k - 1], np.abs(steps, out=steps), out=self._change_sum)
         else:
             self._change_sum[:] = 0.0
-        recent_norm = math.sqrt(float(np.dot(self._recent_sum, self._recent_sum)))
-        change_norm = math.sqrt(float(np.dot(self._change_sum, self._change_sum)))
-        np.dot(self._means, self._query.T, out=self._terms)
-        weights, third = self._weights, self._inverse_t / 3.0
-        weights[0], weights[1], weights[2] = third, third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
+        products = np.dot(self._rows, self._query.T, out=self._products)
+        recent_norm = math.sqrt(products.item(self._recent_square))
+        change_norm = math.sqrt(products.item(self._change_square))
+        weights, third = self._weights, self._third
+        weights[1], weights[2] = third / max(recent_norm, 1e-12), third / max(change_norm, 1e-12)
         return np.dot(self._terms, weights), recent_norm, change_norm
 
     def scores(self, observation: Observation) -> np.ndarray:
@@ -152,34 +160,34 @@ class TaughtHead:
         write to it."""
         if not self.names:
             return self._none
-        z, recent_norm, change_norm = self._over_temperature(observation)
-        best = z.max(keepdims=True)
-        if best[0] < self._lowest_tau_t:  # the usual case away from the taught actions: nothing more to do
+        z_array, recent_norm, change_norm = self._over_temperature(observation)
+        z = z_array.tolist()  # exact: float32 values compare with float32 thresholds as they did in numpy
+        best = max(z)
+        if best < self._lowest_tau_t:  # the usual case away from the taught actions: nothing more to do
             return self._none
         k = len(observation.recent)
         motion = (change_norm / max(k - 1, 1)) / max(recent_norm / k, 1e-12)  # the mean change / the mean's length
-        lowest_floor, highest_floor = self._motion_floors
-        if motion < lowest_floor:
+        if motion < self._lowest_motion_floor:
             return self._none
-        accepted = np.greater_equal(z, self._tau_t, out=self._accepted)
-        self._recent_floor[0] = MIN_RECENT_COSINE * recent_norm  # the recent features' cosine alone
-        accepted &= np.greater_equal(self._recent_terms, self._recent_floor, out=self._recent_ok)
-        if motion < highest_floor:
-            accepted &= self._motion_floor <= motion
-        if self._differences is not None and accepted[self._with_background].any():
+        # Only the actions within their threshold can be accepted: usually a few, checked one by one.
+        accepted = [i for i, tau in enumerate(self._tau_ts) if z[i] >= tau]
+        recent_terms = self._recent_terms.tolist()
+        recent_floor = MIN_RECENT_COSINE * recent_norm  # the recent features' cosine alone
+        floors = self._motion_floor_list
+        accepted = [i for i in accepted if recent_terms[i] >= recent_floor and motion >= floors[i]]
+        rows = self._background_row
+        if self._differences is not None and any(rows[i] >= 0 for i in accepted):
             # The same weights as the similarities: 1/|recent| and 1/|change| make cosines of the dot products.
             np.dot(self._differences, self._query.T, out=self._difference_terms)
-            np.dot(self._difference_terms, self._weights, out=self._closer)
-            accepted[self._with_background] &= self._closer >= 0.0
-        if not accepted.any():
+            closer = np.dot(self._difference_terms, self._weights, out=self._closer).tolist()
+            accepted = [i for i in accepted if rows[i] < 0 or closer[rows[i]] >= 0.0]
+        if not accepted:
             return self._none
-        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T)
-        share, scores = self._share, self._scores
-        np.subtract(z, best, out=share)
-        np.subtract(self._tau_t, z, out=scores)
-        np.exp(self._exponents, out=self._exponents)
-        scores += self._one
-        scores *= share.sum(keepdims=True)
-        np.divide(share, scores, out=scores)
-        scores *= accepted
+        # sigmoid((s - tau) / T) * softmax(s / T) = e / (sum(e) * (1 + exp((tau - s) / T))), e = exp((s - best) / T),
+        # in float64; neither exp can overflow (s <= best, and tau <= s for an accepted action).
+        total = sum([math.exp(v - best) for v in z])
+        scores, tau_ts = self._scores, self._tau_ts
+        scores.fill(0.0)
+        for i in accepted:
+            scores[i] = math.exp(z[i] - best) / (total * (1.0 + math.exp(tau_ts[i] - z[i])))
         return scores

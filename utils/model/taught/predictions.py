@@ -40,7 +40,7 @@ class TaughtPredictions:
         self.nothing = NONE_OF_THEM if only else ""  # what the screen says when no label is reported
         prediction_filter.taught_from = self.model_labels  # its results say which labels are taught
         self._scores = np.zeros(len(prediction_filter.labels), np.float32)
-        self._taught_scores = self._scores[self.model_labels:]
+        self._model_scores, self._taught_scores = self._scores[:self.model_labels], self._scores[self.model_labels:]
         self._actions = {action.name: action for action in actions}
         self._fit()
 
@@ -49,6 +49,7 @@ class TaughtPredictions:
         self.head = TaughtHead([self._actions[name] for name in taught])
         self._positions = self.model_labels + np.array([self.names.index(n) for n in taught], np.intp)
         self._every_name_taught = len(taught) == len(self.names)  # then the head's scores fill the taught labels
+        self._any_taught = bool(taught)
 
     def learn(self, name: str, action: TaughtAction | None) -> None:
         """Takes a newly taught, re-taught or undone action into account from the next frame on (None: the
@@ -61,8 +62,8 @@ class TaughtPredictions:
 
     def __call__(self, probabilities: np.ndarray) -> tuple[Prediction, ...]:
         if not self.only:
-            self._scores[:self.model_labels] = probabilities
-        observation = self.observe() if len(self.head) else None
+            self._model_scores[...] = probabilities
+        observation = self.observe() if self._any_taught else None
         if observation is None or observation.frames < self.min_frames:  # scored on windows like those taught
             self._taught_scores[:] = 0.0
         elif self._every_name_taught:
