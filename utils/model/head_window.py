@@ -47,6 +47,11 @@ class ChangeTest:
     A change must change the action: if on most of the `confirm` frames after it the top-1 is still the one from
     before the change, it was the action's own variation (a camera move, a repeat that starts over) and is
     undone: the segment goes on as before, its bar raised to the drift that fired.
+
+    A change must also be new: with `seen`, the recent frames are compared with every stretch of `recent` frames
+    among the last `seen` (before and since the segment's start) that the top-1 named as it does now, and a drift
+    from the frames just before is no change when the recent frames are within `min_threshold` of one of those (an
+    action that repeats, a clip that starts over: what the stream has shown as this action a moment ago).
     """
 
     recent: int = 10
@@ -61,6 +66,7 @@ class ChangeTest:
     settle: int = 10
     settle_for: int = 20
     confirm: int = 0
+    seen: int = 150  # 30 s, as `young`: the horizon over which a segment already learns its own drift
 
     @classmethod
     def at_rate(cls, rate: float) -> ChangeTest:
@@ -73,7 +79,7 @@ class ChangeTest:
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
                    guard=frames(default.guard), settle=frames(default.settle), settle_for=frames(default.settle_for),
-                   confirm=frames(default.confirm))
+                   confirm=frames(default.confirm), seen=frames(default.seen))
 
 
 @dataclass
@@ -105,9 +111,11 @@ class HeadWindow:
         self._in_sum, self._in_count, self._out_sum = in_sum, in_count, out_sum
         # Features are kept by frame number in a ring long enough for the window, for the change test and for
         # `history` frames that a fresh stream may replace (adopt()).
-        self._history = max(frames, change.recent + change.reference if change else 1, history)
+        self._history = max(frames, change.recent + change.reference if change else 1, history,
+                            change.seen if change else 1)
         size = int(np.prod(in_sum().shape))
         self._features = np.zeros((self._history, size), np.float32)
+        self._top1s = np.full(self._history, -1, np.int32)  # each frame's top-1, for the `seen` test
         self._kept = np.zeros(size, np.float32)
         self._recent = np.zeros(size, np.float32)
         self._before = np.zeros(size, np.float32)
@@ -115,6 +123,7 @@ class HeadWindow:
 
     def reset(self) -> None:
         self._features[:] = 0
+        self._top1s[:] = -1
         self.frame = 0           # the number of the next frame
         self.segment_start = 0   # the first frame of the current segment
         self.changes = 0         # changes of action detected since the last reset
@@ -150,6 +159,7 @@ class HeadWindow:
                     self._undo(pending)
                     return False
         self._top1 = top1
+        self._top1s[t % self._history] = top1
         return self.change is not None and self._test_for_change(t, self.change)
 
     def adopt(self, first: int, features: np.ndarray) -> None:
@@ -223,6 +233,28 @@ class HeadWindow:
             np.add(self._features[a:].sum(axis=0), self._features[:b + 1].sum(axis=0), out=out)
         return out
 
+    def _seen_before(self, t: int, test: ChangeTest) -> bool:
+        """Whether the recent frames are within `min_threshold` (cosine distance: less is never a change) of a
+        stretch of as many frames among the last `test.seen` whose every frame had the top-1 this frame has
+        (self._recent holds their sum). A repeat comes back within 0.0-0.13 of itself on the shared clips; two
+        actions stay 0.4-0.75 apart, about as far as the drift's bar."""
+        first = max(0, t - min(test.seen, self._history) + 1)
+        last = t - test.recent  # the stretches end before the recent frames begin
+        if last - first + 1 < test.recent:
+            return False
+        frames = np.arange(first, last + 1) % self._history
+        named = np.cumsum(self._top1s[frames] == self._top1)  # running counts, as the sums below
+        named[test.recent:] -= named[:-test.recent].copy()
+        ends = np.flatnonzero(named == test.recent)  # stretches named as now on every frame
+        if not len(ends):
+            return False
+        sums = np.cumsum(self._features[frames], axis=0, dtype=np.float64)
+        sums[test.recent:] -= sums[:-test.recent].copy()  # the sum of `recent` frames ending at each row
+        stretches = sums[ends]
+        norms = np.linalg.norm(stretches, axis=1) * float(np.linalg.norm(self._recent))
+        distances = 1.0 - stretches @ self._recent / np.maximum(norms, 1e-12)
+        return bool(distances.min() <= test.min_threshold)
+
     def _test_for_change(self, t: int, test: ChangeTest) -> bool:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
         reference_last = t - test.recent
@@ -243,7 +275,7 @@ class HeadWindow:
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
             self._largest_drift = max(self._largest_drift, self._drifts.popleft())
-        if drift <= threshold:
+        if drift <= threshold or test.seen and self._seen_before(t, test):
             return False
         if test.confirm:
             self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
