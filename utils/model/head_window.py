@@ -115,7 +115,12 @@ class HeadWindow:
                             change.seen if change else 1)
         size = int(np.prod(in_sum().shape))
         self._features = np.zeros((self._history, size), np.float32)
-        self._top1s = np.full(self._history, -1, np.int32)  # each frame's top-1, for the `seen` test
+        # For the `seen` test: each frame's top-1, and the sum of the `recent` frames ending at it with its length
+        # (kept as they are made, so that the test is one product however far back it looks).
+        self._top1s = np.full(self._history, -1, np.int32)
+        seen = bool(change and change.seen)
+        self._recent_sums = np.zeros((self._history if seen else 0, size), np.float32)
+        self._recent_norms = np.zeros(self._history if seen else 0, np.float32)
         self._kept = np.zeros(size, np.float32)
         self._recent = np.zeros(size, np.float32)
         self._before = np.zeros(size, np.float32)
@@ -124,6 +129,8 @@ class HeadWindow:
     def reset(self) -> None:
         self._features[:] = 0
         self._top1s[:] = -1
+        self._recent_sums[:] = 0
+        self._recent_norms[:] = 0
         self.frame = 0           # the number of the next frame
         self.segment_start = 0   # the first frame of the current segment
         self.changes = 0         # changes of action detected since the last reset
@@ -160,7 +167,16 @@ class HeadWindow:
                     return False
         self._top1 = top1
         self._top1s[t % self._history] = top1
+        if len(self._recent_sums):
+            self._keep_recent_sum(t)
         return self.change is not None and self._test_for_change(t, self.change)
+
+    def _keep_recent_sum(self, t: int) -> None:
+        """The sum of the `recent` frames ending at frame t (fewer at the start), and its length, in their rings."""
+        assert self.change is not None
+        row = t % self._history
+        recent = self._sum(max(0, t - self.change.recent + 1), t, self._recent_sums[row])
+        self._recent_norms[row] = np.linalg.norm(recent)
 
     def adopt(self, first: int, features: np.ndarray) -> None:
         """A fresh stream started at frame `first` takes over: its features (one row per frame from `first` to the
@@ -170,6 +186,9 @@ class HeadWindow:
             raise ValueError(f"cannot adopt frames {first}..{self.frame - 1} with {len(features)} features")
         for t, feature in zip(range(first, self.frame), features):
             self._features[t % self._history] = feature
+        if len(self._recent_sums):
+            for t in range(first, self.frame):
+                self._keep_recent_sum(t)
         self.segment_start, self._adopted = first, True
         self.changes += 1
         self._drifts.clear()
@@ -235,25 +254,23 @@ class HeadWindow:
 
     def _seen_before(self, t: int, test: ChangeTest) -> bool:
         """Whether the recent frames are within `min_threshold` (cosine distance: less is never a change) of a
-        stretch of as many frames among the last `test.seen` whose every frame had the top-1 this frame has
-        (self._recent holds their sum). A repeat comes back within 0.0-0.13 of itself on the shared clips; two
-        actions stay 0.4-0.75 apart, about as far as the drift's bar."""
+        stretch of as many frames among the last `test.seen` whose every frame had the top-1 this frame has. A
+        repeat comes back within 0.0-0.13 of itself on the shared clips; two actions stay 0.4-0.75 apart, about as
+        far as the drift's bar."""
         first = max(0, t - min(test.seen, self._history) + 1)
         last = t - test.recent  # the stretches end before the recent frames begin
         if last - first + 1 < test.recent:
             return False
-        frames = np.arange(first, last + 1) % self._history
-        named = np.cumsum(self._top1s[frames] == self._top1)  # running counts, as the sums below
+        rows = np.arange(first, last + 1) % self._history
+        named = np.cumsum(self._top1s[rows] == self._top1)  # running counts of frames named as now
         named[test.recent:] -= named[:-test.recent].copy()
-        ends = np.flatnonzero(named == test.recent)  # stretches named as now on every frame
+        ends = rows[np.flatnonzero(named == test.recent)]  # the stretches named as now on every frame
         if not len(ends):
             return False
-        sums = np.cumsum(self._features[frames], axis=0, dtype=np.float64)
-        sums[test.recent:] -= sums[:-test.recent].copy()  # the sum of `recent` frames ending at each row
-        stretches = sums[ends]
-        norms = np.linalg.norm(stretches, axis=1) * float(np.linalg.norm(self._recent))
-        distances = 1.0 - stretches @ self._recent / np.maximum(norms, 1e-12)
-        return bool(distances.min() <= test.min_threshold)
+        row = t % self._history
+        norms = self._recent_norms[ends] * self._recent_norms[row]
+        cosines = self._recent_sums[ends] @ self._recent_sums[row] / np.maximum(norms, 1e-12)
+        return bool(1.0 - cosines.max() <= test.min_threshold)
 
     def _test_for_change(self, t: int, test: ChangeTest) -> bool:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
@@ -261,7 +278,8 @@ class HeadWindow:
         if reference_last - reference_first + 1 < test.min_reference:
             self.drift_ratio = 0.0
             return False
-        recent = self._sum(t - test.recent + 1, t, self._recent)
+        recent = self._recent_sums[t % self._history] if len(self._recent_sums) else \
+            self._sum(t - test.recent + 1, t, self._recent)  # kept already for the `seen` test
         before = self._sum(reference_first, reference_last, self._before)
         self._reference = (reference_first, reference_last)
         norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
