@@ -10,6 +10,9 @@ fast. 3 s switches within 3 s but holds a looped "flipping pancake" on only 64 %
 clip but takes up to 11 s to switch. So the window is long, and a drift test on the features finds the change
 and starts a new segment. Tests on the short window's *classes* false-alarm on a clip's own ambiguous stretches;
 the drift of the recent features, judged against the largest drift this segment has shown by itself, does not.
+A drift is no change when the last frames are like some the stream showed a moment ago under the same top-1
+(`seen`): a video that loops, an action that starts over; without it a looped deadlifting restarted the window
+18 times in 5 minutes (docs/research/short-actions.md).
 The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower. A fresh
 stream started from where the change began (change_start) may take over instead (adopt; fresh_start.py).
 A learnt young bar, an undo of a change that leaves the top-1 as it was, and a shorter start window were measured
