@@ -10,6 +10,9 @@ fast. 3 s switches within 3 s but holds a looped "flipping pancake" on only 64 %
 clip but takes up to 11 s to switch. So the window is long, and a drift test on the features finds the change
 and starts a new segment. Tests on the short window's *classes* false-alarm on a clip's own ambiguous stretches;
 the drift of the recent features, judged against the largest drift this segment has shown by itself, does not.
+A drift is no change when the last frames are like some the stream showed a moment ago under the same top-1
+(`seen`): a video that loops, an action that starts over; without it a looped deadlifting restarted the window
+18 times in 5 minutes (docs/research/short-actions.md).
 The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower. A fresh
 stream started from where the change began (change_start) may take over instead (adopt; fresh_start.py).
 A learnt young bar, an undo of a change that leaves the top-1 as it was, and a shorter start window were measured
@@ -47,6 +50,11 @@ class ChangeTest:
     A change must change the action: if on most of the `confirm` frames after it the top-1 is still the one from
     before the change, it was the action's own variation (a camera move, a repeat that starts over) and is
     undone: the segment goes on as before, its bar raised to the drift that fired.
+
+    A change must also be new: with `seen`, the recent frames are compared with every stretch of `recent` frames
+    among the last `seen` (before and since the segment's start) that the top-1 named as it does now, and a drift
+    from the frames just before is no change when the recent frames are within `min_threshold` of one of those (an
+    action that repeats, a clip that starts over: what the stream has shown as this action a moment ago).
     """
 
     recent: int = 10
@@ -61,6 +69,7 @@ class ChangeTest:
     settle: int = 10
     settle_for: int = 20
     confirm: int = 0
+    seen: int = 150  # 30 s, as `young`: the horizon over which a segment already learns its own drift
 
     @classmethod
     def at_rate(cls, rate: float) -> ChangeTest:
@@ -73,7 +82,7 @@ class ChangeTest:
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
                    guard=frames(default.guard), settle=frames(default.settle), settle_for=frames(default.settle_for),
-                   confirm=frames(default.confirm))
+                   confirm=frames(default.confirm), seen=frames(default.seen))
 
 
 @dataclass
@@ -105,9 +114,16 @@ class HeadWindow:
         self._in_sum, self._in_count, self._out_sum = in_sum, in_count, out_sum
         # Features are kept by frame number in a ring long enough for the window, for the change test and for
         # `history` frames that a fresh stream may replace (adopt()).
-        self._history = max(frames, change.recent + change.reference if change else 1, history)
+        self._history = max(frames, change.recent + change.reference if change else 1, history,
+                            change.seen if change else 1)
         size = int(np.prod(in_sum().shape))
         self._features = np.zeros((self._history, size), np.float32)
+        # For the `seen` test: each frame's top-1, and the sum of the `recent` frames ending at it with its length
+        # (kept as they are made, so that the test is one product however far back it looks).
+        self._top1s = np.full(self._history, -1, np.int32)
+        seen = bool(change and change.seen)
+        self._recent_sums = np.zeros((self._history if seen else 0, size), np.float32)
+        self._recent_norms = np.zeros(self._history if seen else 0, np.float32)
         self._kept = np.zeros(size, np.float32)
         self._recent = np.zeros(size, np.float32)
         self._before = np.zeros(size, np.float32)
@@ -115,6 +131,9 @@ class HeadWindow:
 
     def reset(self) -> None:
         self._features[:] = 0
+        self._top1s[:] = -1
+        self._recent_sums[:] = 0
+        self._recent_norms[:] = 0
         self.frame = 0           # the number of the next frame
         self.segment_start = 0   # the first frame of the current segment
         self.changes = 0         # changes of action detected since the last reset
@@ -150,7 +169,17 @@ class HeadWindow:
                     self._undo(pending)
                     return False
         self._top1 = top1
+        self._top1s[t % self._history] = top1
+        if len(self._recent_sums):
+            self._keep_recent_sum(t)
         return self.change is not None and self._test_for_change(t, self.change)
+
+    def _keep_recent_sum(self, t: int) -> None:
+        """The sum of the `recent` frames ending at frame t (fewer at the start), and its length, in their rings."""
+        assert self.change is not None
+        row = t % self._history
+        recent = self._sum(max(0, t - self.change.recent + 1), t, self._recent_sums[row])
+        self._recent_norms[row] = np.linalg.norm(recent)
 
     def adopt(self, first: int, features: np.ndarray) -> None:
         """A fresh stream started at frame `first` takes over: its features (one row per frame from `first` to the
@@ -160,6 +189,9 @@ class HeadWindow:
             raise ValueError(f"cannot adopt frames {first}..{self.frame - 1} with {len(features)} features")
         for t, feature in zip(range(first, self.frame), features):
             self._features[t % self._history] = feature
+        if len(self._recent_sums):
+            for t in range(first, self.frame):
+                self._keep_recent_sum(t)
         self.segment_start, self._adopted = first, True
         self.changes += 1
         self._drifts.clear()
@@ -223,13 +255,34 @@ class HeadWindow:
             np.add(self._features[a:].sum(axis=0), self._features[:b + 1].sum(axis=0), out=out)
         return out
 
+    def _seen_before(self, t: int, test: ChangeTest) -> bool:
+        """Whether the recent frames are within `min_threshold` (cosine distance: less is never a change) of a
+        stretch of as many frames among the last `test.seen` whose every frame had the top-1 this frame has. A
+        repeat comes back within 0.0-0.13 of itself on the shared clips; two actions stay 0.4-0.75 apart, about as
+        far as the drift's bar."""
+        first = max(0, t - min(test.seen, self._history) + 1)
+        last = t - test.recent  # the stretches end before the recent frames begin
+        if last - first + 1 < test.recent:
+            return False
+        rows = np.arange(first, last + 1) % self._history
+        named = np.cumsum(self._top1s[rows] == self._top1)  # running counts of frames named as now
+        named[test.recent:] -= named[:-test.recent].copy()
+        ends = rows[np.flatnonzero(named == test.recent)]  # the stretches named as now on every frame
+        if not len(ends):
+            return False
+        row = t % self._history
+        norms = self._recent_norms[ends] * self._recent_norms[row]
+        cosines = self._recent_sums[ends] @ self._recent_sums[row] / np.maximum(norms, 1e-12)
+        return bool(1.0 - cosines.max() <= test.min_threshold)
+
     def _test_for_change(self, t: int, test: ChangeTest) -> bool:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
         reference_last = t - test.recent
         if reference_last - reference_first + 1 < test.min_reference:
             self.drift_ratio = 0.0
             return False
-        recent = self._sum(t - test.recent + 1, t, self._recent)
+        recent = self._recent_sums[t % self._history] if len(self._recent_sums) else \
+            self._sum(t - test.recent + 1, t, self._recent)  # kept already for the `seen` test
         before = self._sum(reference_first, reference_last, self._before)
         self._reference = (reference_first, reference_last)
         norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
@@ -243,7 +296,7 @@ class HeadWindow:
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
             self._largest_drift = max(self._largest_drift, self._drifts.popleft())
-        if drift <= threshold:
+        if drift <= threshold or test.seen and self._seen_before(t, test):
             return False
         if test.confirm:
             self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
