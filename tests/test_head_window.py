@@ -172,6 +172,20 @@ def test_an_action_that_starts_over_is_not_new_to_its_segment():
     assert changes(dataclasses.replace(bar_only, seen=150), other_action) == [49, 87, 129]
 
 
+def test_an_action_back_within_seconds_is_a_change_though_its_first_frames_were_named_as_the_one_before():
+    """The top-1 lags the frames: an action's first seconds are still named as the action before it. Those frames
+    must not make a quick return to that action look like a repeat of what was shown under the old name."""
+    x, y = action(1, 60), action(2, 60)
+    lag = 12
+    features = x + y + x + y
+    tops = [1] * 60 + [1] * lag + [2] * (60 - lag) + [2] * lag + [1] * (60 - lag) + [1] * lag + [2] * (60 - lag)
+    test = ChangeTest(young_threshold=0.3, young_floor=0.3, margin=0.0)
+    head = Head()
+    window = head.window(60, test)
+    changes = [t for t, (feature, top1) in enumerate(zip(features, tops)) if head.step(window, feature, top1)]
+    assert [t // 60 for t in changes] == [1, 2, 3], changes  # one change at each switch, the last one too
+
+
 def test_a_new_action_is_a_change_whatever_the_segment_has_seen():
     head = Head()
     window = head.window(60, ChangeTest(seen=150))

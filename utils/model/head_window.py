@@ -257,17 +257,19 @@ class HeadWindow:
 
     def _seen_before(self, t: int, test: ChangeTest) -> bool:
         """Whether the recent frames are within `min_threshold` (cosine distance: less is never a change) of a
-        stretch of as many frames among the last `test.seen` whose every frame had the top-1 this frame has. A
-        repeat comes back within 0.0-0.13 of itself on the shared clips; two actions stay 0.4-0.75 apart, about as
-        far as the drift's bar."""
+        stretch of as many frames among the last `test.seen` that the top-1 named as it names this frame, on every
+        one of its frames and of the `recent` frames after it (the top-1 lags the frames: the first frames of an
+        action are still named as the one before). A repeat comes back within 0.0-0.13 of itself on the shared
+        clips; two actions stay 0.4-0.75 apart, about as far as the drift's bar."""
         first = max(0, t - min(test.seen, self._history) + 1)
-        last = t - test.recent  # the stretches end before the recent frames begin
-        if last - first + 1 < test.recent:
+        last = t - test.recent  # the stretches and the frames after them end before the recent frames begin
+        span = 2 * test.recent
+        if last - first + 1 < span:
             return False
         rows = np.arange(first, last + 1) % self._history
         named = np.cumsum(self._top1s[rows] == self._top1)  # running counts of frames named as now
-        named[test.recent:] -= named[:-test.recent].copy()
-        ends = rows[np.flatnonzero(named == test.recent)]  # the stretches named as now on every frame
+        named[span:] -= named[:-span].copy()
+        ends = rows[np.flatnonzero(named == span) - test.recent]  # each span's first half is a stretch
         if not len(ends):
             return False
         row = t % self._history
