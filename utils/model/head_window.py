@@ -52,9 +52,10 @@ class ChangeTest:
     undone: the segment goes on as before, its bar raised to the drift that fired.
 
     A change must also be new: with `seen`, the recent frames are compared with every stretch of `recent` frames
-    among the last `seen` (before and since the segment's start) that the top-1 named as it does now, and a drift
-    from the frames just before is no change when the recent frames are within `min_threshold` of one of those (an
-    action that repeats, a clip that starts over: what the stream has shown as this action a moment ago).
+    among the last `seen` (before and since the segment's start) that the top-1 named as it does now (the stretch
+    and the `recent` frames after it: the top-1 lags the frames), and a drift from the frames just before is no
+    change when the recent frames are within `min_threshold` of one of those (an action that repeats, a clip that
+    starts over: what the stream has shown as this action a moment ago).
     """
 
     recent: int = 10
