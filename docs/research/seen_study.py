@@ -24,8 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.long_stream import CLIP_SETS, FPS, SHORT_SECONDS, clip_frames  # noqa: E402
-from benchmarks.paths import MODEL  # noqa: E402
+from benchmarks.paths import LABELS, MODEL  # noqa: E402
 from utils.model.head_window import ChangeTest  # noqa: E402
+from utils.model.labels import load_labels  # noqa: E402
 from utils.model.runtime import load_runtime  # noqa: E402
 from utils.model.stream_classifier import StreamClassifier  # noqa: E402
 
@@ -53,7 +54,7 @@ def looped(frames: list[np.ndarray], count: int) -> list[np.ndarray]:
 
 def main() -> None:
     mode, set_name, seens = sys.argv[1], sys.argv[2], [int(x) for x in sys.argv[3].split(",")]
-    labels = [line.strip() for line in (MODEL.parent / "kinetics600_labels.txt").read_text().splitlines()]
+    labels = load_labels(LABELS)
     clips = CLIP_SETS[set_name]()
     frames = {label: camera_frames(path) for label, path in clips.items()}
     classifier = StreamClassifier(MODEL, 1, load_runtime("auto"))

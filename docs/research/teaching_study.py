@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.paths import LABELS, MEDIA, MODEL  # noqa: E402
 from utils.model.head_window import ChangeTest  # noqa: E402
+from utils.model.labels import load_labels  # noqa: E402
 from utils.model.runtime import load_runtime  # noqa: E402
 from utils.model.stream_classifier import StreamClassifier  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
@@ -130,8 +131,7 @@ def frame_terms(r: dict, k_max: int, decay: float = 1.0) -> dict:
 def classifier_head() -> tuple:
     """The model's classifier after the head pool (480 -> 2048, ReLU6, -> 600), dequantized from the int8 model, so
     that the class logits of any mean of per-frame features (not only the window's) can be computed."""
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(str(MODEL))
+    interpreter = load_runtime("auto").interpreter_class(model_path=str(MODEL))
     interpreter.allocate_tensors()
     tensors = {d["name"]: d for d in interpreter.get_tensor_details()}
 
@@ -466,7 +466,7 @@ def logit_terms(study: Study) -> list[dict]:
     """The model's logits instead of its softmax: the window's (wl) as a second way in beside the shipped head,
     and the recent features' (rl, and rb: their softmax) in place of bc."""
     LOGITS[0] = True
-    labels = LABELS.read_text().splitlines()
+    labels = load_labels(LABELS)
     out = []
     for clip in ACTION:  # what the model itself says of each teach/ clip, and where the action's own class ranks
         mean = study.terms("teach", clip, "full", 10)["prob"][10:].mean(0)

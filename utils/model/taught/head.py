@@ -110,15 +110,16 @@ class TaughtHead:
         # [1, 1/|recent|, 1/|change|] / (3 T): the terms' weights that make similarities over T (the last two
         # are the window's, set on every frame).
         self._weights = np.full(3, self._third, np.float32)
-        self._tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
-                               np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
-        self._lowest_tau_t = float(self._tau_t.min()) if actions else 0.0
-        self._motion_floor = np.array([motion_floor(e) for e in examples], np.float32)
-        self._lowest_motion_floor = float(self._motion_floor.min()) if actions else 0.0
-        # What the matched path compares with, as Python floats: past the products, each action is a few
-        # numbers, and for tens of actions plain floats cost less than numpy's per-call overhead.
-        self._tau_ts = self._tau_t.tolist()
-        self._motion_floor_list = self._motion_floor.tolist()
+        tau_t = np.array([default_tau if a.tau is None else a.tau for a in actions],
+                         np.float32) * np.float32(self._inverse_t)  # thresholds over T, as the products
+        floors = np.array([motion_floor(e) for e in examples], np.float32)
+        self._lowest_tau_t = float(tau_t.min()) if actions else 0.0
+        self._lowest_motion_floor = float(floors.min()) if actions else 0.0
+        # What the matched path compares with, as Python floats (from float32, as the products): past the
+        # products, each action is a few numbers, and for tens of actions plain floats cost less than numpy's
+        # per-call overhead.
+        self._tau_ts = tau_t.tolist()
+        self._motion_floor_list = floors.tolist()
         self._background_row = [-1] * len(actions)  # each action's row of self._differences (-1: none)
         for row, i in enumerate(self._with_background.tolist()):
             self._background_row[i] = row
