@@ -111,11 +111,12 @@ def test_without_a_change_test_the_window_only_slides():
     assert head.count[0] == 59 and window.changes == 0
 
 
-@pytest.mark.parametrize("rate, recent, young", [(5.0, 10, 150), (10.0, 20, 300), (1.0, 2, 30), (0.2, 1, 6)])
-def test_the_lengths_are_seconds_at_the_classified_rate(rate, recent, young):
+@pytest.mark.parametrize("rate, recent, young, novel_after", [(5.0, 10, 150, 60), (10.0, 20, 300, 120),
+                                                              (1.0, 2, 30, 12), (0.2, 1, 6, 2)])
+def test_the_lengths_are_seconds_at_the_classified_rate(rate, recent, young, novel_after):
     test = ChangeTest.at_rate(rate)
-    assert (test.recent, test.young) == (recent, young)
-    assert test.young_threshold == ChangeTest().young_threshold
+    assert (test.recent, test.young, test.novel_after) == (recent, young, novel_after)
+    assert (test.young_threshold, test.novel) == (ChangeTest().young_threshold, ChangeTest().novel)
 
 
 def test_a_change_that_leaves_the_top1_as_it_was_is_undone():
@@ -194,6 +195,30 @@ def test_a_new_action_is_a_change_whatever_the_segment_has_seen():
     window = head.window(60, ChangeTest(seen=150))
     changes = [t for t, feature in enumerate(action(1, 300) + action(2, 120)) if head.step(window, feature, 5)]
     assert len(changes) == 1 and 300 <= changes[0] < 300 + ChangeTest().recent, changes
+
+
+def test_a_new_action_is_a_change_though_the_segments_own_loop_drifted_further():
+    """A clip that wanders between two looks teaches its segment a bar near the largest drift there is. A new action
+    closer to the last look than the looks are to each other never passes that bar; it is a change because its
+    frames are far from everything the segment has shown (`novel`), which a loop cut never is."""
+    def look(dims: list[int], frames: int, seed: int) -> list[np.ndarray]:
+        base = np.zeros(SIZE, np.float32)
+        base[dims] = 1.0
+        rng = np.random.default_rng(seed)
+        return [np.abs(base + 0.1 * rng.standard_normal(SIZE)).astype(np.float32) for _ in range(frames)]
+
+    looks = [f for n in range(4) for f in look([0, 1, 2, 3], 60, 10 + n) + look([4, 5, 6, 7], 60, 20 + n)]
+    new = look([4, 5, 8, 9, 10, 11], 120, 30)  # cosine distance ~0.6 from the second look, 1.0 between the looks
+
+    def changes(test: ChangeTest) -> list[int]:
+        head = Head()
+        window = head.window(60, test)
+        return [t for t, feature in enumerate(looks + new) if head.step(window, feature, top1=5)]
+
+    # The first switch of looks is new to the young segment; later ones are repeats (`seen`), and raise the bar.
+    assert [t // 60 for t in changes(ChangeTest(novel=0.0))] == [1]
+    with_novel = changes(ChangeTest())
+    assert [t // 60 for t in with_novel] == [1, 8] and with_novel[1] < len(looks) + ChangeTest().recent, with_novel
 
 
 def test_the_new_action_is_found_to_start_where_its_frames_jump():

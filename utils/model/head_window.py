@@ -13,6 +13,10 @@ the drift of the recent features, judged against the largest drift this segment 
 A drift is no change when the last frames are like some the stream showed a moment ago under the same top-1
 (`seen`): a video that loops, an action that starts over; without it a looped deadlifting restarted the window
 18 times in 5 minutes (docs/research/short-actions.md).
+A change is also frames far from everything the segment has shown (`novel`): a clip's own loop cuts raise the
+drift's bar above some real changes (after 5 minutes of deadlifting, into pull ups drifted to 0.94 of it), while
+the nearest 2 s of the segment to a cut is ~0 and to another action 0.4-0.75 (docs/research/short-actions.md,
+"A change by novelty").
 The stream buffers of the causal convolutions are left alone: resetting them at a change measured slower. A fresh
 stream started from where the change began (change_start) may take over instead (adopt; fresh_start.py).
 A learnt young bar, an undo of a change that leaves the top-1 as it was, and a shorter start window were measured
@@ -47,15 +51,21 @@ class ChangeTest:
     without its first `settle` frames (they straddle the change and blend both actions through the stream
     buffers).
 
+    A change is also recent frames far from everything the segment has shown: with `novel`, once the segment is
+    `novel_after` frames old, recent frames more than `novel` (cosine distance) from every stretch of `recent`
+    frames of the segment among the last `seen` (ending before the recent frames begin). A loop cut or a repeat
+    is near a stretch the segment has shown however far it drifts; a new action is far from all of them however
+    high the segment's own drifts have raised the bar.
+
     A change must change the action: if on most of the `confirm` frames after it the top-1 is still the one from
     before the change, it was the action's own variation (a camera move, a repeat that starts over) and is
     undone: the segment goes on as before, its bar raised to the drift that fired.
 
-    A change must also be new: with `seen`, the recent frames are compared with every stretch of `recent` frames
-    among the last `seen` (before and since the segment's start) that the top-1 named as it does now (the stretch
-    and the `recent` frames after it: the top-1 lags the frames), and a drift from the frames just before is no
-    change when the recent frames are within `min_threshold` of one of those (an action that repeats, a clip that
-    starts over: what the stream has shown as this action a moment ago).
+    A change (by drift or novelty) must also be new: with `seen`, the recent frames are compared with every
+    stretch of `recent` frames among the last `seen` (before and since the segment's start) that the top-1 named
+    as it does now (the stretch and the `recent` frames after it: the top-1 lags the frames), and a change is none
+    when the recent frames are within `min_threshold` of one of those (an action that repeats, a clip that starts
+    over: what the stream has shown as this action a moment ago).
     """
 
     recent: int = 10
@@ -71,6 +81,8 @@ class ChangeTest:
     settle_for: int = 20
     confirm: int = 0
     seen: int = 150  # 30 s, as `young`: the horizon over which a segment already learns its own drift
+    novel: float = 0.45  # > 0: also a change when the recent frames are this far from all the segment has shown
+    novel_after: int = 60  # 12 s: a younger segment has shown too little of its action to tell what is new
 
     @classmethod
     def at_rate(cls, rate: float) -> ChangeTest:
@@ -83,7 +95,8 @@ class ChangeTest:
         return cls(recent=frames(default.recent), reference=frames(default.reference),
                    min_reference=frames(default.min_reference), young=frames(default.young),
                    guard=frames(default.guard), settle=frames(default.settle), settle_for=frames(default.settle_for),
-                   confirm=frames(default.confirm), seen=frames(default.seen))
+                   confirm=frames(default.confirm), seen=frames(default.seen),
+                   novel_after=frames(default.novel_after))
 
 
 @dataclass
@@ -122,7 +135,7 @@ class HeadWindow:
         # For the `seen` test: each frame's top-1, and the sum of the `recent` frames ending at it with its length
         # (kept as they are made, so that the test is one product however far back it looks).
         self._top1s = np.full(self._history, -1, np.int32)
-        seen = bool(change and change.seen)
+        seen = bool(change and (change.seen or change.novel))
         self._recent_sums = np.zeros((self._history if seen else 0, size), np.float32)
         self._recent_norms = np.zeros(self._history if seen else 0, np.float32)
         self._kept = np.zeros(size, np.float32)
@@ -273,10 +286,25 @@ class HeadWindow:
         ends = rows[np.flatnonzero(named == span) - test.recent]  # each span's first half is a stretch
         if not len(ends):
             return False
+        return self._nearest(ends, t) <= test.min_threshold
+
+    def _nearest(self, ends: np.ndarray, t: int) -> float:
+        """The cosine distance from the recent frames' sum at frame t to the nearest of the sums at rows `ends`."""
         row = t % self._history
         norms = self._recent_norms[ends] * self._recent_norms[row]
         cosines = self._recent_sums[ends] @ self._recent_sums[row] / np.maximum(norms, 1e-12)
-        return bool(1.0 - cosines.max() <= test.min_threshold)
+        return 1.0 - float(cosines.max())
+
+    def _novelty(self, t: int, test: ChangeTest) -> float:
+        """The cosine distance from the recent frames to the nearest stretch of as many frames of this segment
+        among the last `test.seen` (ending before the recent frames begin): ~0 after a repeat or a loop cut, as far
+        as two actions are apart after a change."""
+        last = t - test.recent
+        first = max(self.segment_start + test.recent - 1, t - min(test.seen or self._history, self._history)
+                    + test.recent)
+        if last < first:
+            return 0.0
+        return self._nearest(np.arange(first, last + 1) % self._history, t)
 
     def _test_for_change(self, t: int, test: ChangeTest) -> bool:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
@@ -288,7 +316,8 @@ class HeadWindow:
             self._sum(t - test.recent + 1, t, self._recent)  # kept already for the `seen` test
         before = self._sum(reference_first, reference_last, self._before)
         self._reference = (reference_first, reference_last)
-        norms = float(np.linalg.norm(recent) * np.linalg.norm(before))
+        recent_norm = self._recent_norms[t % self._history] if len(self._recent_norms) else np.linalg.norm(recent)
+        norms = float(recent_norm * np.linalg.norm(before))
         drift = 1.0 - float(recent @ before) / norms if norms else 0.0
         young = t - self.segment_start < test.young
         floor = test.min_threshold if not young else \
@@ -299,7 +328,9 @@ class HeadWindow:
         self._drifts.append(drift)
         if len(self._drifts) > test.guard:
             self._largest_drift = max(self._largest_drift, self._drifts.popleft())
-        if drift <= threshold or test.seen and self._seen_before(t, test):
+        novel = test.novel and drift <= threshold and t - self.segment_start >= test.novel_after and \
+            self._novelty(t, test) > test.novel
+        if drift <= threshold and not novel or test.seen and self._seen_before(t, test):
             return False
         if test.confirm:
             self._pending = _Pending(t + test.confirm, test.confirm, self._top1, self.segment_start,
