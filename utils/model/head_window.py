@@ -288,7 +288,7 @@ class HeadWindow:
             return False
         return self._nearest(ends, t) <= test.min_threshold
 
-    def _nearest(self, ends: np.ndarray, t: int) -> float:
+    def _nearest(self, ends: np.ndarray | slice, t: int) -> float:
         """The cosine distance from the recent frames' sum at frame t to the nearest of the sums at rows `ends`."""
         row = t % self._history
         norms = self._recent_norms[ends] * self._recent_norms[row]
@@ -304,7 +304,9 @@ class HeadWindow:
                     + test.recent)
         if last < first:
             return 0.0
-        return self._nearest(np.arange(first, last + 1) % self._history, t)
+        a, b = first % self._history, last % self._history  # slices of the ring: views, not copies
+        return min(self._nearest(rows, t) for rows in ([slice(a, b + 1)] if a <= b else
+                                                       [slice(a, None), slice(0, b + 1)]))
 
     def _test_for_change(self, t: int, test: ChangeTest) -> bool:
         reference_first = max(self.segment_start, t - test.recent - test.reference + 1)
