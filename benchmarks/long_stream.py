@@ -64,6 +64,7 @@ METHODS = {
     "fixed-12s": ["--fixed-window"],                   # the default's length, never restarted
     "unbounded": ["--window", "0"],                    # the model's own memory, as the TF Lite example
     "fresh-start": ["--fresh-start"],                  # the defaults, and a fresh stream at a suspected change
+    "event-floor": ["--event-floor", "0.2"],           # the defaults, and the events' floor (0.2 for 2 s)
 }
 
 
