@@ -16,8 +16,11 @@ Every kept run (`<video>.<method>.jsonl`: each classified frame's timestamp and 
 * loops (the first action of each long pair: one clip looped for minutes): false events, every other clip's label
   watched, and with `any` watched (any other label: the worst case of a user's choice); and the clip's own
   events with its own label watched: how many (1 is right) and the share of the minutes they cover (1.0).
-* changes (media/changes/): events with every label of the sets and of the video watched, and with `any`; an
-  event is right when a segment of its label overlaps it.
+* changes (media/changes/, or the takes of another SEGMENTS.tsv): events with every label of the sets and of the
+  video watched, and with `any`; an event is right when a segment of its label overlaps it.
+
+--watch LABELS names the actions watched instead of the loops' clips: on each loop all but its own, on each triple
+all but A and B (their events are the triples' false events with named actions watched), on the changes videos all.
 """
 
 from __future__ import annotations
@@ -131,8 +134,9 @@ def triple_fault(results: Sequence[Result], events: Sequence[Replayed], first: s
     return "late end" if event.end - (2 * part - 1) / FPS > EVENT_END_WITHIN else "early end"
 
 
-def measure_triples(folder: Path, rule: dict) -> dict:
-    """Per triple: its fault (None: right) and the seconds from B first top-1 to the announced start."""
+def measure_triples(folder: Path, rule: dict, watch: Sequence[str] = ()) -> dict:
+    """Per triple: its fault (None: right), the seconds from B first top-1 to the announced start, and the false
+    events with `any` watched (and with the `watch` labels but A and B)."""
     part = SHORT_SECONDS * FPS
     out = {}
     for labels, path in kept_runs(folder).items():
@@ -145,16 +149,22 @@ def measure_triples(folder: Path, rule: dict) -> dict:
         out[f"{first}:{second}"] = {
             "fault": triple_fault(results, events, first, second),
             "announced_after": round(ours[0].announced - hit, 2) if ours and hit is not None else None,
+            "events": [[e.label, e.start, e.end] for e in ours],
+            "b_top1": [hit, results[2 * part - 1].timestamp] if hit is not None else None,
             "false_any": [[e.label, e.start, e.end] for e in replay(results, [ANY], rule)
                           if e.label not in (first, second)]}
+        if watch:
+            out[f"{first}:{second}"]["false_named"] = [
+                [e.label, e.start, e.end]
+                for e in replay(results, [label for label in watch if label not in (first, second)], rule)]
     return out
 
 
-def measure_loops(folder: Path, rule: dict) -> dict:
-    """Per clip looped alone (a long pair's first part): false events with the other clips' labels watched, and
-    its own events with its own label watched."""
+def measure_loops(folder: Path, rule: dict, watch: Sequence[str] = ()) -> dict:
+    """Per clip looped alone (a long pair's first part): false events with the other clips' labels (or the `watch`
+    labels) watched, and its own events with its own label watched."""
     runs = kept_runs(folder)
-    labels = sorted(first for first, _ in runs)
+    labels = list(watch) or sorted(first for first, _ in runs)
     out = {}
     for (first, _), path in runs.items():
         results = read_run(path)[:-SECOND_SECONDS * FPS]  # the pair's second action left out
@@ -168,10 +178,11 @@ def measure_loops(folder: Path, rule: dict) -> dict:
     return out
 
 
-def measure_changes(folder: Path, rule: dict, labels: Iterable[str]) -> dict:
-    """Per video of media/changes/: its events with the sets' labels and its own watched, each marked right when
-    a segment of its label overlaps it."""
-    with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
+def measure_changes(folder: Path, rule: dict, labels: Iterable[str],
+                    segments_file: Path = MEDIA / "changes" / "SEGMENTS.tsv") -> dict:
+    """Per video of media/changes/ (or of `segments_file`): its events with the sets' labels and its own watched,
+    each marked right when a segment of its label overlaps it."""
+    with open(segments_file, newline="") as f:
         segments = list(csv.DictReader(f, delimiter="\t"))
     out = {}
     for path in sorted(folder.glob("*.jsonl")):
@@ -201,6 +212,7 @@ def summarise(report: dict) -> dict:
         summary.update({"triples": len(faults), "right": faults.count(None),
                         "faults": {f: faults.count(f) for f in sorted({f for f in faults if f})},
                         "false_any_triples": sum(len(t["false_any"]) for t in triples.values()),
+                        "false_named_triples": sum(len(t.get("false_named", ())) for t in triples.values()),
                         "announced_after_median": statistics.median(after) if after else None,
                         "announced_after_max": max(after) if after else None})
     if loops := report.get("loops"):
@@ -219,15 +231,16 @@ def summarise(report: dict) -> dict:
 
 
 def measure(rule: dict, triples: Path | None, loops: Path | None, changes: Path | None,
-            labels: Iterable[str] = ()) -> dict:
+            labels: Iterable[str] = (), watch: Sequence[str] = (),
+            segments_file: Path = MEDIA / "changes" / "SEGMENTS.tsv") -> dict:
     """One rule over the kept runs given."""
     report: dict = {"rule": rule}
     if triples:
-        report["triples"] = measure_triples(triples, rule)
+        report["triples"] = measure_triples(triples, rule, watch)
     if loops:
-        report["loops"] = measure_loops(loops, rule)
+        report["loops"] = measure_loops(loops, rule, watch)
     if changes:
-        report["changes"] = measure_changes(changes, rule, labels)
+        report["changes"] = measure_changes(changes, rule, labels, segments_file)
     report["summary"] = summarise(report)
     return report
 
@@ -332,6 +345,11 @@ def main() -> None:
     parser.add_argument("--changes", type=Path, metavar="DIR", help="kept runs of long_stream --changes")
     parser.add_argument("--watch-also", default="", metavar="LABELS",
                         help="comma-separated labels watched on the changes videos besides the loops' and their own")
+    parser.add_argument("--watch", default="", metavar="LABELS",
+                        help="comma-separated named actions watched (instead of the loops' clips): all but the "
+                             "loop's own, all but a triple's A and B, all on the changes videos")
+    parser.add_argument("--segments", type=Path, default=MEDIA / "changes" / "SEGMENTS.tsv", metavar="FILE",
+                        help="the segments of the --changes videos")
     parser.add_argument("--thresholds", type=floats, default=[0.6])
     parser.add_argument("--min-seconds", type=floats, default=[1.0])
     parser.add_argument("--end-seconds", type=floats, default=[2.0])
@@ -353,11 +371,12 @@ def main() -> None:
     for folder in (args.triples, args.loops, args.changes):
         if folder is not None and not folder.is_dir():
             parser.error(f"{folder} is not a directory")
-    labels = sorted({first for first, _ in kept_runs(args.loops)} if args.loops else set())
+    watch = [label for label in args.watch.split(",") if label]
+    labels = watch or sorted({first for first, _ in kept_runs(args.loops)} if args.loops else set())
     labels += [label for label in args.watch_also.split(",") if label]
     rules = grid(args.thresholds, args.min_seconds, args.end_seconds, args.floors, args.floor_seconds)
-    print(json.dumps({"rules": [measure(rule, args.triples, args.loops, args.changes, labels) for rule in rules]},
-                     indent=1))
+    print(json.dumps({"rules": [measure(rule, args.triples, args.loops, args.changes, labels, watch, args.segments)
+                                for rule in rules]}, indent=1))
 
 
 if __name__ == "__main__":

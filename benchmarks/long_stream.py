@@ -6,6 +6,8 @@
     python -m benchmarks.long_stream --clips val --triples  # 20 s of A, 20 s of B, 20 s of A, with --event B
     python -m benchmarks.long_stream --changes              # the real changes of action in media/changes/
     python -m benchmarks.long_stream --triples --keep runs/  # and each run's per-frame results, to replay events on
+    python -m benchmarks.long_stream --clips shared,val --clip "squat=squats.mp4" --triples --pairs "squat:situp"
+    python -m benchmarks.long_stream --changes --changes-dir takes/  # other videos with a SEGMENTS.tsv
 
 For each pair it writes a video at 5 fps (the first clip looped for --minutes, then the second for 30 s, MJPG as a
 USB camera sends it) and runs `classify.py --video … --display none --json` on it with each method's flags. Per pair:
@@ -19,7 +21,9 @@ README's tables.
 top-1 after its start and until A is top-1 again after B (each beside the fresh-start floor of that clip), and the
 events of `--event B` on the same run. --clips val judges on the validation clips that the model classifies right
 on their own (media/val/SOURCES.tsv). --changes reports, for each Kinetics segment of the videos in media/changes/,
-when its action is first top-1, and the events of `--event` with those actions.
+when its action is first top-1, and the events of `--event` with those actions (--changes-dir: the videos and
+SEGMENTS.tsv of another folder). --clip LABEL=FILE adds a clip of another action to the set; --pairs chooses the
+triples too.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ METHODS = {
     "fixed-12s": ["--fixed-window"],                   # the default's length, never restarted
     "unbounded": ["--window", "0"],                    # the model's own memory, as the TF Lite example
     "fresh-start": ["--fresh-start"],                  # the defaults, and a fresh stream at a suspected change
+    "event-floor": ["--event-floor", "0.2"],           # the defaults, and the events' floor (0.2 for 2 s)
 }
 
 
@@ -71,6 +76,21 @@ def val_clips() -> dict[str, Path]:
 
 
 CLIP_SETS = {"shared": lambda: dict(CLIPS), "val": val_clips}
+
+
+def clip_set(names: str, extra: Sequence[str] = ()) -> dict[str, Path]:
+    """The clips of comma-separated CLIP_SETS names, and `LABEL=FILE` clips (a label given twice: the last)."""
+    clips: dict[str, Path] = {}
+    for name in names.split(","):
+        if name not in CLIP_SETS:
+            raise ValueError(f"--clips: unknown set {name!r}; choose from {', '.join(CLIP_SETS)}")
+        clips.update(CLIP_SETS[name]())
+    for item in extra:
+        label, _, file = item.partition("=")
+        if not label.strip() or "-" in label or not Path(file).is_file():
+            raise ValueError(f"--clip: {item!r} is not LABEL=FILE of an existing file (a label without '-')")
+        clips[label.strip()] = Path(file)
+    return clips
 
 
 def clip_frames(path: Path) -> list:
@@ -316,9 +336,10 @@ def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
 
 
 def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None,
-                    keep_dir: Path | None = None) -> dict:
-    """Every ordered pair of `clips` as A, B, A of SHORT_SECONDS each, with --event B."""
-    frames = {label: clip_frames(path) for label, path in clips.items()}
+                    keep_dir: Path | None = None, pairs: Sequence[tuple[str, str]] | None = None) -> dict:
+    """Every ordered pair of `clips` (or these pairs) as A, B, A of SHORT_SECONDS each, with --event B."""
+    pairs = list(permutations(clips, 2)) if pairs is None else list(pairs)
+    frames = {label: clip_frames(path) for label, path in clips.items() if any(label in p for p in pairs)}
     part = SHORT_SECONDS * FPS
     report: dict = {"fps": FPS, "part_seconds": SHORT_SECONDS, "methods": {m: METHODS[m] for m in methods}}
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
@@ -340,14 +361,16 @@ def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threa
         fresh = dict(zip(labels, pool.map(
             lambda label: fresh_start_delay(frames[label], label, Path(folder), threads), labels)))
         report["fresh_start_delay"] = fresh
-        report["triples"] = list(pool.map(run_triple, permutations(labels, 2)))
+        report["triples"] = list(pool.map(run_triple, pairs))
     report["summary"] = {m: triple_summary(report["triples"], m, fresh) for m in methods}
     return report
 
 
-def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | None = None) -> dict:
-    """media/changes/: when each Kinetics segment's action is first top-1, and the events --event gives."""
-    with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
+def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | None = None,
+                    folder: Path = MEDIA / "changes") -> dict:
+    """media/changes/ (or another folder with a SEGMENTS.tsv): when each Kinetics segment's action is first top-1,
+    and the events --event gives."""
+    with open(folder / "SEGMENTS.tsv", newline="") as f:
         rows = [row for row in csv.DictReader(f, delimiter="\t") if not row["kinetics600_label"].startswith("other")]
     report: dict = {"methods": {m: METHODS[m] for m in methods}, "videos": {}}
     for name in sorted({row["file"] for row in rows}):
@@ -355,7 +378,7 @@ def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | No
         actions = sorted({row["kinetics600_label"] for row in segments})
         runs = {}
         for m in methods:
-            tops, events = top1_and_events(MEDIA / "changes" / name, METHODS[m], actions, threads=threads,
+            tops, events = top1_and_events(folder / name, METHODS[m], actions, threads=threads,
                                            keep=kept(keep_dir, f"{Path(name).stem}.{m}"))
             runs[m] = {"segments": [
                 {"label": row["kinetics600_label"], "start": float(row["start_s"]), "end": float(row["end_s"]),
@@ -439,11 +462,16 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="how long the first action runs")
     parser.add_argument("--jobs", type=int, default=1, help="runs at the same time")
     parser.add_argument("--threads", type=int, default=None, help="--num-threads of each run (default: the app's)")
-    parser.add_argument("--clips", choices=sorted(CLIP_SETS), default="shared",
-                        help="the shared clips (to tune on) or the validation clips right on their own (to judge on)")
+    parser.add_argument("--clips", default="shared",
+                        help=f"comma-separated, of: {', '.join(CLIP_SETS)}: the shared clips (to tune on), the "
+                             "validation clips right on their own (to judge on)")
+    parser.add_argument("--clip", action="append", default=[], metavar="LABEL=FILE",
+                        help="also this clip of this action (repeatable)")
     parser.add_argument("--triples", action="store_true",
                         help=f"short actions: A, B and A again, {SHORT_SECONDS} s each, with --event B")
     parser.add_argument("--changes", action="store_true", help="the videos of media/changes/ (SEGMENTS.tsv)")
+    parser.add_argument("--changes-dir", type=Path, default=MEDIA / "changes", metavar="DIR",
+                        help="--changes on the videos of this folder and its SEGMENTS.tsv")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="save each run's JSON lines (per classified frame: timestamp, top labels and scores) "
                              "in DIR as <video>.<method>.jsonl, to replay event rules on (benchmarks/event_rule.py)")
@@ -458,13 +486,20 @@ def main() -> None:
         parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     if args.keep is not None and not args.keep.is_dir():
         parser.error(f"--keep: {args.keep} is not a directory")
+    try:
+        clips = clip_set(args.clips, args.clip)
+    except ValueError as e:
+        parser.error(str(e))
     if args.changes:
-        report = measure_changes(methods, args.threads, args.keep)
+        if not (args.changes_dir / "SEGMENTS.tsv").is_file():
+            parser.error(f"--changes-dir: {args.changes_dir} has no SEGMENTS.tsv")
+        report = measure_changes(methods, args.threads, args.keep, args.changes_dir)
     elif args.triples:
-        report = measure_triples(CLIP_SETS[args.clips](), methods, max(1, args.jobs), args.threads, args.keep)
+        report = measure_triples(clips, methods, max(1, args.jobs), args.threads, args.keep,
+                                 parse_pairs(args.pairs, clips))
     else:
-        report = measure(parse_pairs(args.pairs, CLIP_SETS[args.clips]()), methods, args.minutes, max(1, args.jobs),
-                         args.threads, CLIP_SETS[args.clips](), args.keep)
+        report = measure(parse_pairs(args.pairs, clips), methods, args.minutes, max(1, args.jobs),
+                         args.threads, clips, args.keep)
     print(json.dumps(report, indent=1))
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import media, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, media, run_cli
 
+from benchmarks import long_stream
 from benchmarks.long_stream import (
     FIRST_SHARE,
     FPS,
@@ -135,3 +136,29 @@ def test_a_runs_cpu_is_its_own_and_its_exit_code_kept():
     assert busy[0] == 0 and busy[1].strip() == str(sum(range(3_000_000))) and busy[3] > 0
     failed = run_child([sys.executable, "-c", "import sys; print('bad', file=sys.stderr); sys.exit(3)"])
     assert failed[0] == 3 and failed[2].strip() == "bad"
+
+
+def test_a_clip_set_joins_sets_and_clips_of_other_actions():
+    """--clips shared,val --clip LABEL=FILE: the judging material of clips new to a study (docs/research)."""
+    joined = long_stream.clip_set("shared,val", [f"carving ice={ARM_WRESTLING}", f"squat={CARVING_ICE}"])
+    assert set(joined) == set(CLIPS) | set(long_stream.val_clips()) | {"squat"}
+    assert joined["carving ice"] == ARM_WRESTLING and joined["squat"] == CARVING_ICE  # the last one given
+    assert long_stream.clip_set("shared") == CLIPS
+    for names, extra in (("shared,tuning", ()), ("shared", ("squat",)), ("shared", ("squat=no.mp4",)),
+                         ("shared", (f"push-up={CARVING_ICE}",)), ("shared", (f"={CARVING_ICE}",))):
+        with pytest.raises(ValueError):
+            long_stream.clip_set(names, extra)
+
+
+def test_changes_of_another_folder_are_measured_by_its_segments(tmp_path):
+    """--changes-dir: a take and its SEGMENTS.tsv; arm wrestling (8 s of it, looped) then carving ice."""
+    video = tmp_path / "take.avi"
+    write_video(video, [(clip_frames(ARM_WRESTLING), 8), (clip_frames(CARVING_ICE), 8)])
+    (tmp_path / "SEGMENTS.tsv").write_text("file\tstart_s\tend_s\tkinetics600_label\n"
+                                           "take.avi\t0\t8\tarm wrestling\ntake.avi\t8\t16\tcarving ice\n"
+                                           "take.avi\t16\t16.2\tother: nothing\n")
+    run = long_stream.measure_changes(["default"], None, folder=tmp_path)["videos"]["take.avi"]["default"]
+    arm, ice = run["segments"]
+    assert arm["first_top1"] is not None and arm["first_top1"] < 8
+    assert ice["first_top1"] is not None and 8 <= ice["first_top1"] < 16
+    assert [label for label, _, _ in run["events"]] == ["arm wrestling", "carving ice"]
