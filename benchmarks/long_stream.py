@@ -32,20 +32,23 @@ import argparse
 import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import permutations
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import perturb  # noqa: E402
 from benchmarks.paths import CLIPS, LABELS, MEDIA, MODEL  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
 
@@ -58,6 +61,10 @@ SHORT_SECONDS = 20  # each part of a short triple
 EVENT_START_WITHIN, EVENT_END_WITHIN = 2.0, 4.0
 # The long-run targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
 MAX_DELAY, FIRST_SHARE, SECOND_SHARE = 15, 0.95, 0.90
+# --perturb: each clip looped for PERTURB_SECONDS, perturbed from PERTURB_AT s on; the changes of action counted
+# within CHANGE_WITHIN s of it, the top-1 share over SHARE_SECONDS before and after it.
+PERTURB_SECONDS, PERTURB_AT, CHANGE_WITHIN, SHARE_SECONDS = 120, 60, 20, 30
+CHANGE_LOGGED = re.compile(r"a change of action after frame (\d+): the window restarts")
 METHODS = {
     "default": [],                                     # the app's defaults
     "fixed-4s": ["--window", "4", "--fixed-window"],   # the default before the window restarted on a change
@@ -93,20 +100,26 @@ def clip_set(names: str, extra: Sequence[str] = ()) -> dict[str, Path]:
     return clips
 
 
-def clip_frames(path: Path) -> list:
-    """The clip's frames at 5 fps (by timestamp), resized to one common size."""
-    return [cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_AREA) for frame in sampled_frames(path, FPS)]
+def clip_frames(path: Path, change: Callable[[np.ndarray], np.ndarray] | None = None) -> list:
+    """The clip's frames at 5 fps (by timestamp), resized to one common size; `change`: done to each frame at the
+    clip's own size first (a bumped camera's crop: benchmarks/perturb.py)."""
+    return [cv2.resize(change(frame.image) if change else frame.image, SIZE, interpolation=cv2.INTER_AREA)
+            for frame in sampled_frames(path, FPS)]
 
 
 def write_video(path: Path, parts: Sequence[tuple[list, float]]) -> None:
     """Each part's frames looped for its seconds, one after the other, at 5 fps (MJPG: quick to write and read)."""
+    write_frames(path, (frames[i % len(frames)] for frames, seconds in parts for i in range(round(seconds * FPS))))
+
+
+def write_frames(path: Path, frames: Iterable[np.ndarray]) -> None:
+    """These frames at 5 fps, MJPG as a USB camera sends them."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-    for frames, seconds in parts:
-        for i in range(round(seconds * FPS)):
-            writer.write(frames[i % len(frames)])
+    for frame in frames:
+        writer.write(frame)
     writer.release()
 
 
@@ -126,7 +139,7 @@ def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], m
                     keep: Path | None = None) -> tuple[list[str], list[dict]]:
     """The top-1 labels of `classify.py --json` with these flags, and the ended events of `--event` on `watched`
     (events.jsonl's "end" records: label, start and end in stream seconds)."""
-    tops, events, _ = classify_run(video, flags, watched, model, labels, threads, keep)
+    tops, events, _, _ = classify_run(video, flags, watched, model, labels, threads, keep)
     return tops, events
 
 
@@ -137,11 +150,14 @@ def kept(keep_dir: Path | None, name: str) -> Path | None:
 
 def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
                  labels: Path = LABELS, threads: int | None = None,
-                 keep: Path | None = None) -> tuple[list[str], list[dict], float]:
+                 keep: Path | None = None,
+                 changes: bool = False) -> tuple[list[str], list[dict], float, list[int] | None]:
     """top1_and_events() and the CPU seconds (user + system) that run of classify.py took, its own only (so
     they hold with --jobs above 1 too): what extra invokes cost shows here. `keep`: a file to save the run's
-    JSON lines to (each classified frame's timestamp and top labels), to replay other event rules on later."""
+    JSON lines to (each classified frame's timestamp and top labels), to replay other event rules on later.
+    `changes`: also the frames after which the change test restarted the window (from --verbose's log)."""
     extra = ["--num-threads", str(threads)] if threads else []
+    extra += ["--verbose"] if changes else []
     with tempfile.TemporaryDirectory() as events_dir:
         if watched:
             extra += ["--event", ",".join(watched), "--events-dir", events_dir]
@@ -155,7 +171,13 @@ def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], mode
         journal = Path(events_dir) / "events.jsonl"
         records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.is_file() else []
     tops = [json.loads(line)["results"][0]["label"] for line in stdout.splitlines()]
-    return tops, [r for r in records if r["type"] == "end"], cpu
+    return tops, [r for r in records if r["type"] == "end"], cpu, window_changes(stderr) if changes else None
+
+
+def window_changes(log: str) -> list[int]:
+    """The classified frames after which a change of action restarted the window, from classify.py --verbose's
+    log (utils/model/stream_classifier.py logs each one)."""
+    return [int(m) for m in CHANGE_LOGGED.findall(log)]
 
 
 def run_child(args: Sequence[str]) -> tuple[int, str, str, float]:
@@ -310,7 +332,7 @@ def triple_metrics(tops: Sequence[str], events: Sequence[dict], first: str, seco
 def triple_run(video: Path, flags: Sequence[str], first: str, second: str, part: int, threads: int | None,
                keep: Path | None = None) -> dict:
     """triple_metrics() of one classify.py run with --event second, and its CPU seconds."""
-    tops, events, cpu = classify_run(video, flags, [second], threads=threads, keep=keep)
+    tops, events, cpu, _ = classify_run(video, flags, [second], threads=threads, keep=keep)
     return {**triple_metrics(tops, events, first, second, part), "cpu_seconds": round(cpu, 3)}
 
 
@@ -390,6 +412,112 @@ def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | No
     return report
 
 
+def perturb_metrics(tops: Sequence[str], events: Sequence[dict], changes: Sequence[int], label: str,
+                    at: int) -> dict:
+    """One --perturb run of a clip (perturbed from frame `at` on) with --event label: the changes of action the
+    window's test fired within CHANGE_WITHIN s of `at`, the clip's top-1 share over SHARE_SECONDS before and after
+    `at`, and its events: how many, and how many ended within SHARE_SECONDS after `at` (not at the stream's end)."""
+    span, stream_end = SHARE_SECONDS * FPS, len(tops) / FPS
+    ours = [e for e in events if e["label"] == label]
+    return {"changes": list(changes),
+            "changes_near": sum(at <= c < at + CHANGE_WITHIN * FPS for c in changes),
+            "share_before": round(share(tops[max(0, at - span):at], label), 4),
+            "share_after": round(share(tops[at:at + span], label), 4),
+            "events": [[e["start"], e["end"]] for e in ours],
+            "ends_near": sum(at / FPS <= e["end"] < min(at / FPS + SHARE_SECONDS, stream_end - 1) for e in ours)}
+
+
+def perturb_summary(runs: Sequence[dict]) -> dict:
+    """One perturbation's figures over clips (each run a perturb_metrics() of a clip)."""
+    return {"clips": len(runs), "changes_near": sum(r["changes_near"] for r in runs),
+            "clips_with_changes_near": sum(r["changes_near"] > 0 for r in runs),
+            "share_before_mean": round(statistics.mean(r["share_before"] for r in runs), 4),
+            "share_after_mean": round(statistics.mean(r["share_after"] for r in runs), 4),
+            "share_after_min": min(r["share_after"] for r in runs),
+            "clips_share_after_down_10": sum(r["share_after"] < r["share_before"] - 0.1 for r in runs),
+            "clips_with_an_event": sum(bool(r["events"]) for r in runs),
+            "clips_with_ends_near": sum(r["ends_near"] > 0 for r in runs),
+            "clips_split": sum(len(r["events"]) > 1 for r in runs)}
+
+
+def measure_perturb(clips: dict[str, Path], perturbations: Sequence[str], methods: list[str], jobs: int,
+                    threads: int | None, keep_dir: Path | None = None,
+                    sets: dict[str, list[str]] | None = None) -> dict:
+    """Each clip looped for PERTURB_SECONDS, without and with each perturbation (benchmarks/perturb.py) from
+    PERTURB_AT s on, each run with --event for the clip's own action. `sets`: clip labels to summarise apart."""
+    at, count = PERTURB_AT * FPS, PERTURB_SECONDS * FPS
+    frames = {label: clip_frames(path) for label, path in clips.items()}
+    moved = {label: clip_frames(path, perturb.bumped) for label, path in clips.items()} if "cut" in perturbations \
+        else {}
+    kinds = ["none", *perturbations]
+    report: dict = {"fps": FPS, "seconds": PERTURB_SECONDS, "perturbed_at": PERTURB_AT,
+                    "changes_within": CHANGE_WITHIN, "share_seconds": SHARE_SECONDS,
+                    "methods": {m: METHODS[m] for m in methods}}
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
+        def run(job: tuple[str, str]) -> dict:
+            label, kind = job
+            video = Path(folder) / f"{label}.{kind}.avi"
+            write_frames(video, perturb.perturbed(frames[label], count, at, None if kind == "none" else kind, FPS,
+                                                  moved.get(label)))
+            try:
+                runs = {}
+                for m in methods:
+                    tops, events, _, changes = classify_run(video, METHODS[m], [label], threads=threads,
+                                                            keep=kept(keep_dir, f"{video.stem}.{m}"), changes=True)
+                    runs[m] = perturb_metrics(tops, events, changes or [], label, at)
+            finally:
+                video.unlink()
+            print(f"{label}, {kind}: " + ", ".join(
+                f"{m} {r['changes_near']} changes, {r['share_before']:.2f} -> {r['share_after']:.2f}, "
+                f"{len(r['events'])} events" for m, r in runs.items()), file=sys.stderr)
+            return runs
+
+        jobs_list = [(label, kind) for label in clips for kind in kinds]
+        results = dict(zip(jobs_list, pool.map(run, jobs_list)))
+    report["clips"] = {label: {kind: results[label, kind] for kind in kinds} for label in clips}
+    groups = {"all": list(clips), **(sets or {})}
+    report["summary"] = {
+        group: {m: {kind: perturb_summary([report["clips"][label][kind][m] for label in labels]) for kind in kinds}
+                for m in methods}
+        for group, labels in groups.items() if labels}
+    return report
+
+
+def perturb_markdown(report: dict) -> str:
+    """A --perturb report: per clip set and method, each perturbation's summary; then each clip's runs."""
+    lines = []
+    for group, by_method in report["summary"].items():
+        for method, kinds in by_method.items():
+            lines += [f"Clips: {group}, method: {method}", "",
+                      f"| perturbation at {report['perturbed_at']} s | clips | changes within "
+                      f"{report['changes_within']} s (clips with one) | top-1 share {report['share_seconds']} s "
+                      f"before → after: mean (min after) | clips down > 10 points | event ends within "
+                      f"{report['share_seconds']} s | clips with > 1 event |",
+                      "|---|---|---|---|---|---|---|"]
+            for kind, s in kinds.items():
+                lines.append(f"| {kind} | {s['clips']} | {s['changes_near']} ({s['clips_with_changes_near']}) | "
+                             f"{s['share_before_mean']:.3f} → {s['share_after_mean']:.3f} ({s['share_after_min']:.3f})"
+                             f" | {s['clips_share_after_down_10']} | {s['clips_with_ends_near']} | "
+                             f"{s['clips_split']} |")
+            lines.append("")
+    for method in report["methods"]:
+        kinds = list(next(iter(report["clips"].values())))
+        lines += [f"Per clip, {method}: changes within {report['changes_within']} s, top-1 share after "
+                  f"(before: the first cell), events", "",
+                  "| clip | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+        for label, runs in report["clips"].items():
+            cells = []
+            for kind in kinds:
+                r = runs[kind][method]
+                share_text = f"{r['share_before']:.2f} → {r['share_after']:.2f}" if kind == "none" \
+                    else f"{r['share_after']:.2f}"
+                events = "; ".join(f"{a:.0f}–{b:.0f}" for a, b in r["events"]) or "none"
+                cells.append(f"{r['changes_near']}, {share_text}, {events}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
 def triples_markdown(report: dict) -> str:
     """A short-triple report's summary per method, as a Markdown table."""
     lines = ["| method | triples | into B: median / p90 / max | back to A: median / p90 / max | within 15 | "
@@ -416,6 +544,8 @@ def changes_markdown(report: dict) -> str:
 
 def markdown(report: dict) -> str:
     """The summary per method and each method's delay matrix, as Markdown tables."""
+    if "perturbed_at" in report:
+        return perturb_markdown(report)
     if "triples" in report:
         return triples_markdown(report)
     if "videos" in report:
@@ -470,6 +600,10 @@ def main() -> None:
     parser.add_argument("--triples", action="store_true",
                         help=f"short actions: A, B and A again, {SHORT_SECONDS} s each, with --event B")
     parser.add_argument("--changes", action="store_true", help="the videos of media/changes/ (SEGMENTS.tsv)")
+    parser.add_argument("--perturb", metavar="NAMES",
+                        help=f"comma-separated, of: {', '.join(perturb.PERTURBATIONS)}, or all: each clip looped for "
+                             f"{PERTURB_SECONDS} s, without and with each from {PERTURB_AT} s on, with --event for "
+                             "its own action (benchmarks/perturb.py)")
     parser.add_argument("--changes-dir", type=Path, default=MEDIA / "changes", metavar="DIR",
                         help="--changes on the videos of this folder and its SEGMENTS.tsv")
     parser.add_argument("--keep", type=Path, metavar="DIR",
@@ -490,7 +624,14 @@ def main() -> None:
         clips = clip_set(args.clips, args.clip)
     except ValueError as e:
         parser.error(str(e))
-    if args.changes:
+    if args.perturb:
+        perturbations = list(perturb.PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
+        if unknown := [p for p in perturbations if p not in perturb.PERTURBATIONS]:
+            parser.error(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(perturb.PERTURBATIONS)}")
+        sets = {name: [label for label in CLIP_SETS[name]() if label in clips] for name in args.clips.split(",")}
+        report = measure_perturb(clips, perturbations, methods, max(1, args.jobs), args.threads, args.keep,
+                                 sets if len(sets) > 1 else None)
+    elif args.changes:
         if not (args.changes_dir / "SEGMENTS.tsv").is_file():
             parser.error(f"--changes-dir: {args.changes_dir} has no SEGMENTS.tsv")
         report = measure_changes(methods, args.threads, args.keep, args.changes_dir)
