@@ -50,6 +50,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import perturb  # noqa: E402
 from benchmarks.paths import CLIPS, LABELS, MEDIA, MODEL  # noqa: E402
+from utils.config import EventOptions  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
 
 FPS = 5
@@ -59,6 +60,7 @@ SHORT_SECONDS = 20  # each part of a short triple
 # An --event of a short action: its start this soon after the action is first top-1, its end this soon after the
 # action's last top-1 frame (stream seconds).
 EVENT_START_WITHIN, EVENT_END_WITHIN = 2.0, 4.0
+EVENT_THRESHOLD = EventOptions().event_threshold  # --event's score to start an event (the default)
 # The long-run targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
 MAX_DELAY, FIRST_SHARE, SECOND_SHARE = 15, 0.95, 0.90
 # --perturb: each clip looped for PERTURB_SECONDS, perturbed from PERTURB_AT s on; the changes of action counted
@@ -412,19 +414,30 @@ def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | No
     return report
 
 
-def perturb_metrics(tops: Sequence[str], events: Sequence[dict], changes: Sequence[int], label: str,
-                    at: int) -> dict:
+def perturb_metrics(tops: Sequence[str], scores: Sequence[float], events: Sequence[dict], changes: Sequence[int],
+                    label: str, at: int) -> dict:
     """One --perturb run of a clip (perturbed from frame `at` on) with --event label: the changes of action the
-    window's test fired within CHANGE_WITHIN s of `at`, the clip's top-1 share over SHARE_SECONDS before and after
-    `at`, and its events: how many, and how many ended within SHARE_SECONDS after `at` (not at the stream's end)."""
+    window's test fired within CHANGE_WITHIN s of `at`; over SHARE_SECONDS before and after `at`, the clip's top-1
+    share and its label's mean score (`scores`: per frame), and after it the frames under the events' threshold;
+    its events: how many, and how many ended within SHARE_SECONDS after `at` (not at the stream's end)."""
     span, stream_end = SHARE_SECONDS * FPS, len(tops) / FPS
     ours = [e for e in events if e["label"] == label]
+    before, after = scores[max(0, at - span):at], scores[at:at + span]
     return {"changes": list(changes),
             "changes_near": sum(at <= c < at + CHANGE_WITHIN * FPS for c in changes),
             "share_before": round(share(tops[max(0, at - span):at], label), 4),
             "share_after": round(share(tops[at:at + span], label), 4),
+            "score_before": round(statistics.mean(before), 4) if before else 0.0,
+            "score_after": round(statistics.mean(after), 4) if after else 0.0,
+            "under_threshold_after": sum(score < EVENT_THRESHOLD for score in after),
             "events": [[e["start"], e["end"]] for e in ours],
             "ends_near": sum(at / FPS <= e["end"] < min(at / FPS + SHARE_SECONDS, stream_end - 1) for e in ours)}
+
+
+def label_scores(json_lines: str, label: str) -> list[float]:
+    """The label's score on each frame of a classify.py --json run (0 where it is not among the results)."""
+    return [next((r["score"] for r in json.loads(line)["results"] if r["label"] == label), 0.0)
+            for line in json_lines.splitlines()]
 
 
 def perturb_summary(runs: Sequence[dict]) -> dict:
@@ -434,6 +447,9 @@ def perturb_summary(runs: Sequence[dict]) -> dict:
             "share_before_mean": round(statistics.mean(r["share_before"] for r in runs), 4),
             "share_after_mean": round(statistics.mean(r["share_after"] for r in runs), 4),
             "share_after_min": min(r["share_after"] for r in runs),
+            "score_before_mean": round(statistics.mean(r["score_before"] for r in runs), 4),
+            "score_after_mean": round(statistics.mean(r["score_after"] for r in runs), 4),
+            "clips_score_down_10": sum(r["score_after"] < r["score_before"] - 0.1 for r in runs),
             "clips_share_after_down_10": sum(r["share_after"] < r["share_before"] - 0.1 for r in runs),
             "clips_with_an_event": sum(bool(r["events"]) for r in runs),
             "clips_with_ends_near": sum(r["ends_near"] > 0 for r in runs),
@@ -462,9 +478,12 @@ def measure_perturb(clips: dict[str, Path], perturbations: Sequence[str], method
             try:
                 runs = {}
                 for m in methods:
-                    tops, events, _, changes = classify_run(video, METHODS[m], [label], threads=threads,
-                                                            keep=kept(keep_dir, f"{video.stem}.{m}"), changes=True)
-                    runs[m] = perturb_metrics(tops, events, changes or [], label, at)
+                    # The run's JSON lines are kept (in the temporary folder if not asked for) for the scores.
+                    log = kept(keep_dir, f"{video.stem}.{m}") or Path(folder) / f"{video.stem}.{m}.jsonl"
+                    tops, events, _, changes = classify_run(video, METHODS[m], [label], threads=threads, keep=log,
+                                                            changes=True)
+                    runs[m] = perturb_metrics(tops, label_scores(log.read_text(), label), events, changes or [],
+                                              label, at)
             finally:
                 video.unlink()
             print(f"{label}, {kind}: " + ", ".join(
@@ -491,26 +510,27 @@ def perturb_markdown(report: dict) -> str:
             lines += [f"Clips: {group}, method: {method}", "",
                       f"| perturbation at {report['perturbed_at']} s | clips | changes within "
                       f"{report['changes_within']} s (clips with one) | top-1 share {report['share_seconds']} s "
-                      f"before → after: mean (min after) | clips down > 10 points | event ends within "
-                      f"{report['share_seconds']} s | clips with > 1 event |",
-                      "|---|---|---|---|---|---|---|"]
+                      f"before → after: mean (min after) | clips down > 10 points | its score before → after: "
+                      f"mean (clips down > 0.1) | event ends within {report['share_seconds']} s | clips with > 1 "
+                      f"event |", "|---|---|---|---|---|---|---|---|"]
             for kind, s in kinds.items():
                 lines.append(f"| {kind} | {s['clips']} | {s['changes_near']} ({s['clips_with_changes_near']}) | "
                              f"{s['share_before_mean']:.3f} → {s['share_after_mean']:.3f} ({s['share_after_min']:.3f})"
-                             f" | {s['clips_share_after_down_10']} | {s['clips_with_ends_near']} | "
-                             f"{s['clips_split']} |")
+                             f" | {s['clips_share_after_down_10']} | {s['score_before_mean']:.3f} → "
+                             f"{s['score_after_mean']:.3f} ({s['clips_score_down_10']}) | "
+                             f"{s['clips_with_ends_near']} | {s['clips_split']} |")
             lines.append("")
     for method in report["methods"]:
         kinds = list(next(iter(report["clips"].values())))
-        lines += [f"Per clip, {method}: changes within {report['changes_within']} s, top-1 share after "
-                  f"(before: the first cell), events", "",
+        lines += [f"Per clip, {method}: changes within {report['changes_within']} s; top-1 share and score after "
+                  f"(before: the first cell); events (s)", "",
                   "| clip | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
         for label, runs in report["clips"].items():
             cells = []
             for kind in kinds:
                 r = runs[kind][method]
-                share_text = f"{r['share_before']:.2f} → {r['share_after']:.2f}" if kind == "none" \
-                    else f"{r['share_after']:.2f}"
+                share_text = f"{r['share_before']:.2f} / {r['score_before']:.2f} → " if kind == "none" else ""
+                share_text += f"{r['share_after']:.2f} / {r['score_after']:.2f}"
                 events = "; ".join(f"{a:.0f}–{b:.0f}" for a, b in r["events"]) or "none"
                 cells.append(f"{r['changes_near']}, {share_text}, {events}")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")

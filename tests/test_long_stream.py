@@ -162,3 +162,32 @@ def test_changes_of_another_folder_are_measured_by_its_segments(tmp_path):
     assert arm["first_top1"] is not None and arm["first_top1"] < 8
     assert ice["first_top1"] is not None and 8 <= ice["first_top1"] < 16
     assert [label for label, _, _ in run["events"]] == ["arm wrestling", "carving ice"]
+
+
+def test_a_perturbed_run_counts_the_changes_near_it_and_the_events_it_ends():
+    """--perturb: a clip looped for 2 minutes, perturbed at 60 s (frame 300); what the run gives, in figures."""
+    at = long_stream.PERTURB_AT * FPS
+    tops = ["carving ice"] * (long_stream.PERTURB_SECONDS * FPS)
+    tops[at:at + 30] = ["smashing"] * 30
+    events = [{"label": "carving ice", "start": 1.0, "end": 61.0}, {"label": "smashing", "start": 61.0, "end": 66.0},
+              {"label": "carving ice", "start": 68.0, "end": 119.8}]  # the last ends with the stream
+    changes = long_stream.window_changes("debug\na change of action after frame 250: the window restarts\n"
+                                         "a change of action after frame 305: the window restarts\nother\n"
+                                         "a change of action after frame 400: the window restarts\n")
+    assert changes == [250, 305, 400]
+    scores = [0.9] * at + [0.3] * 30 + [0.8] * (len(tops) - at - 30)
+    assert long_stream.label_scores('{"results": [{"label": "smashing", "score": 0.7}]}\n'
+                                    '{"results": [{"label": "a", "score": 0.1}, {"label": "smashing", "score": 0.2}]}'
+                                    '\n{"results": []}', "smashing") == [0.7, 0.2, 0.0]
+    run = long_stream.perturb_metrics(tops, scores, events, changes, "carving ice", at)
+    assert run["changes_near"] == 1  # 250 is before it, 400 is 20 s after it
+    assert run["share_before"] == 1.0 and run["share_after"] == 0.8
+    assert run["score_before"] == 0.9 and run["score_after"] == 0.7 and run["under_threshold_after"] == 30
+    assert run["events"] == [[1.0, 61.0], [68.0, 119.8]] and run["ends_near"] == 1
+    steady = long_stream.perturb_metrics(["carving ice"] * len(tops), [0.9] * len(tops), events[2:], [],
+                                         "carving ice", at)
+    summary = long_stream.perturb_summary([run, steady])
+    assert summary == {"clips": 2, "changes_near": 1, "clips_with_changes_near": 1, "share_before_mean": 1.0,
+                       "share_after_mean": 0.9, "share_after_min": 0.8, "score_before_mean": 0.9,
+                       "score_after_mean": 0.8, "clips_score_down_10": 1, "clips_share_after_down_10": 1,
+                       "clips_with_an_event": 2, "clips_with_ends_near": 1, "clips_split": 1}
