@@ -540,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
                                "frozen_perturbed_at_seconds": FROZEN / 2 / FPS}
         report["perturb"] = {"taught": perturbed_rows(clips, lambda frames: frames, model, labels),
                              "one_shot": perturbed_rows(clips, lambda frames: ONE_SHOT, model, labels)}
+        report["targets"] = TARGETS
         json.dump(report, sys.stdout)
         sys.stdout.write("\n")
         return 0
