@@ -8,6 +8,7 @@
     python -m benchmarks.long_stream --triples --keep runs/  # and each run's per-frame results, to replay events on
     python -m benchmarks.long_stream --clips shared,val --clip "squat=squats.mp4" --triples --pairs "squat:situp"
     python -m benchmarks.long_stream --changes --changes-dir takes/  # other videos with a SEGMENTS.tsv
+    python -m benchmarks.long_stream --clips shared,val --perturb all --methods default  # light, a bumped camera
 
 For each pair it writes a video at 5 fps (the first clip looped for --minutes, then the second for 30 s, MJPG as a
 USB camera sends it) and runs `classify.py --video … --display none --json` on it with each method's flags. Per pair:
@@ -23,7 +24,10 @@ events of `--event B` on the same run. --clips val judges on the validation clip
 on their own (media/val/SOURCES.tsv). --changes reports, for each Kinetics segment of the videos in media/changes/,
 when its action is first top-1, and the events of `--event` with those actions (--changes-dir: the videos and
 SEGMENTS.tsv of another folder). --clip LABEL=FILE adds a clip of another action to the set; --pairs chooses the
-triples too.
+triples too. --perturb loops each clip for 2 minutes, as it is and with each camera change of benchmarks/perturb.py
+from 60 s on (a light change, a bumped camera, a frozen picture), with `--event` for its own action: the changes
+of action the window finds within 20 s, the clip's top-1 share and score over the 30 s before and after, and its
+events (classify.py --verbose logs each change).
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ Stdout gets one JSON object.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import functools
 import itertools
@@ -473,7 +474,11 @@ def perturbed_rows(clips: dict[str, PerturbedClip], stop: Callable[[int], int | 
                             "none_rate": rate(sum(t.count(NONE) for t in found.values()), frames),
                             "per_clip_found_rate": {n: rate(t.count(n), len(t)) for n, t in found.items()}},
             "frozen": {"none": none, "frames": still_frames, "none_rate": rate(none, still_frames),
-                       "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in still.items()}}}
+                       "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in still.items()},
+                       # what is reported on the still picture instead, and until how long after the change
+                       "reported": {n: dict(collections.Counter(x for x in t if x != NONE)) for n, t in still.items()},
+                       "last_reported_seconds": max((i / FPS for t in still.values()
+                                                     for i, x in enumerate(t) if x != NONE), default=None)}}
     return out
 
 
