@@ -12,15 +12,20 @@ import pytest
 from conftest import LABELS, MODEL, REPO, media
 
 
-@pytest.fixture(scope="module")
-def report() -> dict:
+def teach_report(*args: str) -> dict:
+    """The JSON report of `python -m benchmarks.teach` on the shared media with these arguments."""
     done = subprocess.run([sys.executable, "-m", "benchmarks.teach", "--media", str(media()), "--model", str(MODEL),
-                           "--labels", str(LABELS), "--blocks", "1"],
+                           "--labels", str(LABELS), *args],
                           cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1, "stdout must hold exactly one JSON object"
     return json.loads(lines[0])
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return teach_report("--blocks", "1")
 
 
 def test_the_targets_met_on_the_shared_clips_val_and_teach(report):
@@ -70,11 +75,7 @@ def test_a_background_after_the_taught_part_meets_the_same_video_target(report):
 
 @pytest.fixture(scope="module")
 def perturbed() -> dict:
-    done = subprocess.run([sys.executable, "-m", "benchmarks.teach", "--media", str(media()), "--model", str(MODEL),
-                           "--labels", str(LABELS), "--perturb", "light-dim,cut"],
-                          cwd=REPO, capture_output=True, text=True, timeout=1200)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return teach_report("--perturb", "light-dim,cut")
 
 
 def test_a_light_change_or_a_bumped_camera_holds_the_measured_levels(perturbed):
