@@ -648,6 +648,8 @@ def main() -> None:
         clips = clip_set(args.clips, args.clip)
     except ValueError as e:
         parser.error(str(e))
+    if args.perturb and (args.triples or args.changes):
+        parser.error("--perturb plays each clip alone: not with --triples or --changes")
     if args.perturb:
         perturbations = list(perturb.PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
         if unknown := [p for p in perturbations if p not in perturb.PERTURBATIONS]:
