@@ -13,12 +13,13 @@ from benchmarks.event_rule import (
     Result,
     choose,
     measure_loops,
+    measure_perturb,
     measure_triples,
     read_run,
     replay,
     triple_fault,
 )
-from benchmarks.long_stream import FPS, SHORT_SECONDS, clip_frames, top1_and_events, write_video
+from benchmarks.long_stream import FPS, PERTURB_AT, SHORT_SECONDS, clip_frames, top1_and_events, write_video
 from utils.results import Prediction
 
 
@@ -86,3 +87,16 @@ def test_named_actions_watched_count_false_events_on_triples_and_loops(tmp_path)
                                                            for i in range(len(guess), len(guess) + 150)])
     loop = measure_loops(tmp_path / "loops", floor, ["a", "c", "d"])["a"]
     assert loop["false"] == [["c", 2.0, 5.0]] and loop["own"] == 3  # a, interrupted by c and by b
+
+
+def test_a_dimmed_run_ends_its_event_under_the_threshold_and_a_hold_keeps_it(tmp_path):
+    """--perturb: the action stays top-1 but at 0.4 from PERTURB_AT on; the defaults end its event within
+    SHARE_SECONDS of the change, a hold at 0.3 keeps one event to the end."""
+    count, at = 120 * int(FPS), PERTURB_AT * int(FPS)
+    keep(tmp_path / "a.light-dim.default.jsonl",
+         [Result(i, i / FPS, (Prediction("a", 0.9 if i < at else 0.4),)) for i in range(count)])
+    keep(tmp_path / "a.none.default.jsonl", [Result(i, i / FPS, (Prediction("a", 0.9),)) for i in range(count)])
+    plain = measure_perturb(tmp_path, DEFAULT_RULE)["a"]
+    assert plain["light-dim"]["ended_near"] and not plain["none"]["ended_near"]
+    held = measure_perturb(tmp_path, {**DEFAULT_RULE, "hold": 0.3})["a"]["light-dim"]
+    assert not held["ended_near"] and not held["split"] and len(held["events"]) == 1
