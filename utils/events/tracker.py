@@ -12,8 +12,9 @@ its run at the floor, and lasts while its action is top-1 at the floor.
 
 With a `hold`, an event that has started lasts while its action is top-1 at `hold` or more (0: at any score);
 the hold only keeps events going, it never starts one. A dimmed room lowers the score of an action that stays
-top-1, and a threshold alone would end its event there. With a floor too, the lower of the two holds. The app
-does not set it: measured, it also makes events outlast their action (docs/research/short-actions.md).
+top-1, and a threshold alone would end its event there. With a floor too, the lower of the two holds. It is off
+by default (`--event-hold`): measured, it also makes some events outlast their action
+(docs/research/short-actions.md).
 """
 
 from __future__ import annotations
