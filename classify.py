@@ -258,6 +258,10 @@ def build_parser() -> ArgumentParser:
     group.add_argument("--event-floor-seconds", type=number("event_floor_seconds"),
                        default=events.event_floor_seconds, metavar="S",
                        help=f"how long the top-1 at --event-floor must last, {allowed('event_floor_seconds')}")
+    group.add_argument("--event-hold", type=number("event_hold"), default=events.event_hold, metavar="X",
+                       help="an event that has started lasts while its action stays top-1 at X or more (0: at any "
+                            "score): holds events through dimmed lights, but ends them later when the next action "
+                            f"takes a while to take over; starts no event ({allowed('event_hold')}; default: off)")
     group.add_argument("--events-dir", type=path, default=events.events_dir,
                        help="folder of events.jsonl, clips and snapshots")
     group.add_argument("--record", action="store_true",

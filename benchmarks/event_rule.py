@@ -5,6 +5,8 @@
     python -m benchmarks.long_stream --changes --methods default --keep runs/changes > changes.json
     python -m benchmarks.event_rule --triples runs/tuning --loops runs/loops --changes runs/changes > rules.json
     python -m benchmarks.event_rule --markdown rules.json
+    python -m benchmarks.long_stream --clips shared --perturb all --methods default --keep runs/perturb > perturb.json
+    python -m benchmarks.event_rule --triples runs/tuning --perturb runs/perturb --holds 0,0.3 > holds.json
 
 Every kept run (`<video>.<method>.jsonl`: each classified frame's timestamp and top labels) is fed to
 `EventTracker` once per rule, so a rule costs no model run. Per rule:
@@ -12,12 +14,21 @@ Every kept run (`<video>.<method>.jsonl`: each classified frame's timestamp and 
 * triples (A, B, A; `--event B`): right as long_stream counts it (one event of B, starting 0-2 s after B is first
   top-1, ending 0-4 s after B's last frame); each wrong one by its first fault: none, split, late or early start,
   late or early end. Also how long after B is first top-1 the event is announced (its START is returned), and
-  the false events with `any` watched (of labels neither A nor B: the switches are where wrong labels show).
+  the false events with `any` watched (of labels neither A nor B: the switches are where wrong labels show), and
+  how long after B's part its last event ends.
 * loops (the first action of each long pair: one clip looped for minutes): false events, every other clip's label
   watched, and with `any` watched (any other label: the worst case of a user's choice); and the clip's own
   events with its own label watched: how many (1 is right) and the share of the minutes they cover (1.0).
-* changes (media/changes/): events with every label of the sets and of the video watched, and with `any`; an
-  event is right when a segment of its label overlaps it.
+* changes (media/changes/, or the takes of another SEGMENTS.tsv): events with every label of the sets and of the
+  video watched, and with `any`; an event is right when a segment of its label overlaps it, merged when it
+  overlaps two, and how long after the segment it ends.
+* perturbations (long_stream --perturb: each clip looped, changed from 60 s on): the clip's own events with its
+  label watched, and whether one ended within 30 s after the change or there were more than one (split).
+
+--holds adds, to each rule, an event that lasts while its action is top-1 at the hold (EventTracker's `hold`).
+
+--watch LABELS names the actions watched instead of the loops' clips: on each loop all but its own, on each triple
+all but A and B (their events are the triples' false events with named actions watched), on the changes videos all.
 """
 
 from __future__ import annotations
@@ -42,7 +53,9 @@ from benchmarks.long_stream import (  # noqa: E402
     EVENT_END_WITHIN,
     EVENT_START_WITHIN,
     FPS,
+    PERTURB_AT,
     SECOND_SECONDS,
+    SHARE_SECONDS,
     SHORT_SECONDS,
     triple_metrics,
 )
@@ -131,8 +144,9 @@ def triple_fault(results: Sequence[Result], events: Sequence[Replayed], first: s
     return "late end" if event.end - (2 * part - 1) / FPS > EVENT_END_WITHIN else "early end"
 
 
-def measure_triples(folder: Path, rule: dict) -> dict:
-    """Per triple: its fault (None: right) and the seconds from B first top-1 to the announced start."""
+def measure_triples(folder: Path, rule: dict, watch: Sequence[str] = ()) -> dict:
+    """Per triple: its fault (None: right), the seconds from B first top-1 to the announced start, and the false
+    events with `any` watched (and with the `watch` labels but A and B)."""
     part = SHORT_SECONDS * FPS
     out = {}
     for labels, path in kept_runs(folder).items():
@@ -145,16 +159,23 @@ def measure_triples(folder: Path, rule: dict) -> dict:
         out[f"{first}:{second}"] = {
             "fault": triple_fault(results, events, first, second),
             "announced_after": round(ours[0].announced - hit, 2) if ours and hit is not None else None,
+            "events": [[e.label, e.start, e.end] for e in ours],
+            "b_top1": [hit, results[2 * part - 1].timestamp] if hit is not None else None,
+            "ended_after": round(ours[-1].end - (2 * part - 1) / FPS, 2) if ours else None,
             "false_any": [[e.label, e.start, e.end] for e in replay(results, [ANY], rule)
                           if e.label not in (first, second)]}
+        if watch:
+            out[f"{first}:{second}"]["false_named"] = [
+                [e.label, e.start, e.end]
+                for e in replay(results, [label for label in watch if label not in (first, second)], rule)]
     return out
 
 
-def measure_loops(folder: Path, rule: dict) -> dict:
-    """Per clip looped alone (a long pair's first part): false events with the other clips' labels watched, and
-    its own events with its own label watched."""
+def measure_loops(folder: Path, rule: dict, watch: Sequence[str] = ()) -> dict:
+    """Per clip looped alone (a long pair's first part): false events with the other clips' labels (or the `watch`
+    labels) watched, and its own events with its own label watched."""
     runs = kept_runs(folder)
-    labels = sorted(first for first, _ in runs)
+    labels = list(watch) or sorted(first for first, _ in runs)
     out = {}
     for (first, _), path in runs.items():
         results = read_run(path)[:-SECOND_SECONDS * FPS]  # the pair's second action left out
@@ -168,10 +189,11 @@ def measure_loops(folder: Path, rule: dict) -> dict:
     return out
 
 
-def measure_changes(folder: Path, rule: dict, labels: Iterable[str]) -> dict:
-    """Per video of media/changes/: its events with the sets' labels and its own watched, each marked right when
-    a segment of its label overlaps it."""
-    with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
+def measure_changes(folder: Path, rule: dict, labels: Iterable[str],
+                    segments_file: Path = MEDIA / "changes" / "SEGMENTS.tsv") -> dict:
+    """Per video of media/changes/ (or of `segments_file`): its events with the sets' labels and its own watched,
+    each marked right when a segment of its label overlaps it."""
+    with open(segments_file, newline="") as f:
         segments = list(csv.DictReader(f, delimiter="\t"))
     out = {}
     for path in sorted(folder.glob("*.jsonl")):
@@ -186,10 +208,30 @@ def measure_changes(folder: Path, rule: dict, labels: Iterable[str]) -> dict:
 
 
 def marked(events: Sequence[Replayed], segments: Sequence[tuple[str, float, float]]) -> list:
-    """[label, start, end, right]: right when a segment of the event's label overlaps it."""
-    return [[e.label, e.start, e.end,
-             any(label == e.label and start < e.end and e.start < end for label, start, end in segments)]
-            for e in events]
+    """[label, start, end, right, segments, ended_after]: right when a segment of the event's label overlaps it;
+    how many such segments it overlaps (2 or more: merged), and how long after the last of them it ends."""
+    out = []
+    for e in events:
+        ends = [end for label, start, end in segments if label == e.label and start < e.end and e.start < end]
+        out.append([e.label, e.start, e.end, bool(ends), len(ends), round(e.end - max(ends), 2) if ends else None])
+    return out
+
+
+def measure_perturb(folder: Path, rule: dict) -> dict:
+    """Per kept run of long_stream --perturb (`<label>.<perturbation>.default.jsonl`: its clip looped, changed
+    from PERTURB_AT s on): its own events with its label watched, and whether one ended within SHARE_SECONDS
+    after the change (not at the stream's end) or the run has more than one (split)."""
+    out: dict = {}
+    for path in sorted(folder.glob("*.default.jsonl")):
+        label, kind = path.name.removesuffix(".default.jsonl").rsplit(".", 1)
+        results = read_run(path)
+        own = replay(results, [label], rule)
+        stream_end = len(results) / FPS
+        out.setdefault(label, {})[kind] = {
+            "events": [[e.start, e.end] for e in own],
+            "ended_near": any(PERTURB_AT <= e.end < min(PERTURB_AT + SHARE_SECONDS, stream_end - 1) for e in own),
+            "split": len(own) > 1}
+    return out
 
 
 def summarise(report: dict) -> dict:
@@ -201,8 +243,11 @@ def summarise(report: dict) -> dict:
         summary.update({"triples": len(faults), "right": faults.count(None),
                         "faults": {f: faults.count(f) for f in sorted({f for f in faults if f})},
                         "false_any_triples": sum(len(t["false_any"]) for t in triples.values()),
+                        "false_named_triples": sum(len(t.get("false_named", ())) for t in triples.values()),
                         "announced_after_median": statistics.median(after) if after else None,
-                        "announced_after_max": max(after) if after else None})
+                        "announced_after_max": max(after) if after else None,
+                        "ended_after_max": max((t["ended_after"] for t in triples.values()
+                                                if t["ended_after"] is not None), default=None)})
     if loops := report.get("loops"):
         summary.update({"loop_minutes": round(sum(c["seconds"] for c in loops.values()) / 60, 1),
                         "false_events": sum(len(c["false"]) for c in loops.values()),
@@ -211,23 +256,36 @@ def summarise(report: dict) -> dict:
                         "own_events": sum(c["own"] for c in loops.values()),
                         "own_covered_min": min(c["own_covered"] for c in loops.values()),
                         "own_covered_mean": round(statistics.mean(c["own_covered"] for c in loops.values()), 4)})
+    if perturbed := report.get("perturb"):
+        kinds = sorted({kind for runs in perturbed.values() for kind in runs})
+        summary["perturb"] = {kind: {
+            "runs": sum(kind in runs for runs in perturbed.values()),
+            "ended_or_split": sorted(label for label, runs in perturbed.items()
+                                     if kind in runs and (runs[kind]["ended_near"] or runs[kind]["split"])),
+            "without_event": sorted(label for label, runs in perturbed.items()
+                                    if kind in runs and not runs[kind]["events"])} for kind in kinds}
     if changes := report.get("changes"):
         for kind in ("watched", "any"):
             events = [e for video in changes.values() for e in video[kind]]
             summary[f"changes_{kind}"] = [sum(e[3] for e in events), sum(not e[3] for e in events)]
+            summary[f"changes_{kind}_merged"] = sum(e[4] > 1 for e in events)
+            summary[f"changes_{kind}_ended_after_max"] = max((e[5] for e in events if e[3]), default=None)
     return summary
 
 
 def measure(rule: dict, triples: Path | None, loops: Path | None, changes: Path | None,
-            labels: Iterable[str] = ()) -> dict:
+            labels: Iterable[str] = (), watch: Sequence[str] = (),
+            segments_file: Path = MEDIA / "changes" / "SEGMENTS.tsv", perturbed: Path | None = None) -> dict:
     """One rule over the kept runs given."""
     report: dict = {"rule": rule}
+    if perturbed:
+        report["perturb"] = measure_perturb(perturbed, rule)
     if triples:
-        report["triples"] = measure_triples(triples, rule)
+        report["triples"] = measure_triples(triples, rule, watch)
     if loops:
-        report["loops"] = measure_loops(loops, rule)
+        report["loops"] = measure_loops(loops, rule, watch)
     if changes:
-        report["changes"] = measure_changes(changes, rule, labels)
+        report["changes"] = measure_changes(changes, rule, labels, segments_file)
     report["summary"] = summarise(report)
     return report
 
@@ -235,17 +293,18 @@ def measure(rule: dict, triples: Path | None, loops: Path | None, changes: Path 
 def rule_name(rule: dict) -> str:
     """threshold 0.5, 1 s, 2 s end (+ floor 0.3 for 2 s)."""
     name = f"threshold {rule['threshold']:g}, {rule['min_seconds']:g} s, {rule['end_seconds']:g} s end"
-    return name + (f", floor {rule['floor']:g} for {rule['floor_seconds']:g} s" if rule.get("floor") else "")
+    name += f", floor {rule['floor']:g} for {rule['floor_seconds']:g} s" if rule.get("floor") else ""
+    return name + (f", hold {rule['hold']:g}" if rule.get("hold") is not None else "")
 
 
 def grid(thresholds: Sequence[float], mins: Sequence[float], ends: Sequence[float],
-         floors: Sequence[float], floor_seconds: Sequence[float]) -> list[dict]:
-    """Every combination; floors only below the threshold."""
+         floors: Sequence[float], floor_seconds: Sequence[float], holds: Sequence[float] = ()) -> list[dict]:
+    """Every combination; floors and holds only below the threshold."""
     rules = [{"threshold": t, "min_seconds": m, "end_seconds": e}
              for t, m, e in itertools.product(thresholds, mins, ends)]
     rules += [{"threshold": t, "min_seconds": m, "end_seconds": e, "floor": f, "floor_seconds": s}
               for t, m, e, f, s in itertools.product(thresholds, mins, ends, floors, floor_seconds) if f < t]
-    return rules
+    return rules + [{**rule, "hold": h} for rule in rules for h in holds if h < rule.get("floor", rule["threshold"])]
 
 
 def markdown(report: dict) -> str:
@@ -332,11 +391,19 @@ def main() -> None:
     parser.add_argument("--changes", type=Path, metavar="DIR", help="kept runs of long_stream --changes")
     parser.add_argument("--watch-also", default="", metavar="LABELS",
                         help="comma-separated labels watched on the changes videos besides the loops' and their own")
+    parser.add_argument("--watch", default="", metavar="LABELS",
+                        help="comma-separated named actions watched (instead of the loops' clips): all but the "
+                             "loop's own, all but a triple's A and B, all on the changes videos")
+    parser.add_argument("--segments", type=Path, default=MEDIA / "changes" / "SEGMENTS.tsv", metavar="FILE",
+                        help="the segments of the --changes videos")
     parser.add_argument("--thresholds", type=floats, default=[0.6])
     parser.add_argument("--min-seconds", type=floats, default=[1.0])
     parser.add_argument("--end-seconds", type=floats, default=[2.0])
     parser.add_argument("--floors", type=floats, default=[], help="EventTracker's floor (none: no floor rule)")
     parser.add_argument("--floor-seconds", type=floats, default=[2.0])
+    parser.add_argument("--holds", type=floats, default=[],
+                        help="EventTracker's hold (none: no hold rule; 0: top-1 at any score), with each rule above")
+    parser.add_argument("--perturb", type=Path, metavar="DIR", help="kept runs of long_stream --perturb")
     parser.add_argument("--markdown", type=Path, metavar="REPORT", help="measure nothing: print a saved report")
     parser.add_argument("--choose", type=Path, nargs="+", metavar="REPORT",
                         help="measure nothing: the rule chosen on saved reports of one set, and leave-one-clip-out")
@@ -350,14 +417,15 @@ def main() -> None:
         print(json.dumps({"chosen": chosen["rule"], "summary": chosen["summary"],
                           "leave_one_clip_out": leave_one_clip_out(runs)}, indent=1))
         return
-    for folder in (args.triples, args.loops, args.changes):
+    for folder in (args.triples, args.loops, args.changes, args.perturb):
         if folder is not None and not folder.is_dir():
             parser.error(f"{folder} is not a directory")
-    labels = sorted({first for first, _ in kept_runs(args.loops)} if args.loops else set())
+    watch = [label for label in args.watch.split(",") if label]
+    labels = watch or sorted({first for first, _ in kept_runs(args.loops)} if args.loops else set())
     labels += [label for label in args.watch_also.split(",") if label]
-    rules = grid(args.thresholds, args.min_seconds, args.end_seconds, args.floors, args.floor_seconds)
-    print(json.dumps({"rules": [measure(rule, args.triples, args.loops, args.changes, labels) for rule in rules]},
-                     indent=1))
+    rules = grid(args.thresholds, args.min_seconds, args.end_seconds, args.floors, args.floor_seconds, args.holds)
+    print(json.dumps({"rules": [measure(rule, args.triples, args.loops, args.changes, labels, watch, args.segments,
+                                        args.perturb) for rule in rules]}, indent=1))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@
     python -m benchmarks.long_stream --clips val --triples  # 20 s of A, 20 s of B, 20 s of A, with --event B
     python -m benchmarks.long_stream --changes              # the real changes of action in media/changes/
     python -m benchmarks.long_stream --triples --keep runs/  # and each run's per-frame results, to replay events on
+    python -m benchmarks.long_stream --clips shared,val --clip "squat=squats.mp4" --triples --pairs "squat:situp"
+    python -m benchmarks.long_stream --changes --changes-dir takes/  # other videos with a SEGMENTS.tsv
+    python -m benchmarks.long_stream --clips shared,val --perturb all --methods default  # light, a bumped camera
 
 For each pair it writes a video at 5 fps (the first clip looped for --minutes, then the second for 30 s, MJPG as a
 USB camera sends it) and runs `classify.py --video … --display none --json` on it with each method's flags. Per pair:
@@ -19,7 +22,12 @@ README's tables.
 top-1 after its start and until A is top-1 again after B (each beside the fresh-start floor of that clip), and the
 events of `--event B` on the same run. --clips val judges on the validation clips that the model classifies right
 on their own (media/val/SOURCES.tsv). --changes reports, for each Kinetics segment of the videos in media/changes/,
-when its action is first top-1, and the events of `--event` with those actions.
+when its action is first top-1, and the events of `--event` with those actions (--changes-dir: the videos and
+SEGMENTS.tsv of another folder). --clip LABEL=FILE adds a clip of another action to the set; --pairs chooses the
+triples too. --perturb loops each clip for 2 minutes, as it is and with each camera change of benchmarks/perturb.py
+from 60 s on (a light change, a bumped camera, a frozen picture), with `--event` for its own action: the changes
+of action the window finds within 20 s, the clip's top-1 share and score over the 30 s before and after, and its
+events (classify.py --verbose logs each change).
 """
 
 from __future__ import annotations
@@ -28,21 +36,25 @@ import argparse
 import csv
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import permutations
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks import perturb  # noqa: E402
 from benchmarks.paths import CLIPS, LABELS, MEDIA, MODEL  # noqa: E402
+from utils.config import EventOptions  # noqa: E402
 from utils.sources import sampled_frames  # noqa: E402
 
 FPS = 5
@@ -52,14 +64,20 @@ SHORT_SECONDS = 20  # each part of a short triple
 # An --event of a short action: its start this soon after the action is first top-1, its end this soon after the
 # action's last top-1 frame (stream seconds).
 EVENT_START_WITHIN, EVENT_END_WITHIN = 2.0, 4.0
+EVENT_THRESHOLD = EventOptions().event_threshold  # --event's score to start an event (the default)
 # The long-run targets: a switch within 3 s, the first action held on 95 % of its frames, the second on 90 %.
 MAX_DELAY, FIRST_SHARE, SECOND_SHARE = 15, 0.95, 0.90
+# --perturb: each clip looped for PERTURB_SECONDS, perturbed from PERTURB_AT s on; the changes of action counted
+# within CHANGE_WITHIN s of it, the top-1 share over SHARE_SECONDS before and after it.
+PERTURB_SECONDS, PERTURB_AT, CHANGE_WITHIN, SHARE_SECONDS = 120, 60, 20, 30
+CHANGE_LOGGED = re.compile(r"a change of action after frame (\d+): the window restarts")
 METHODS = {
     "default": [],                                     # the app's defaults
     "fixed-4s": ["--window", "4", "--fixed-window"],   # the default before the window restarted on a change
     "fixed-12s": ["--fixed-window"],                   # the default's length, never restarted
     "unbounded": ["--window", "0"],                    # the model's own memory, as the TF Lite example
     "fresh-start": ["--fresh-start"],                  # the defaults, and a fresh stream at a suspected change
+    "event-floor": ["--event-floor", "0.2"],           # the defaults, and the events' floor (0.2 for 2 s)
 }
 
 
@@ -73,20 +91,41 @@ def val_clips() -> dict[str, Path]:
 CLIP_SETS = {"shared": lambda: dict(CLIPS), "val": val_clips}
 
 
-def clip_frames(path: Path) -> list:
-    """The clip's frames at 5 fps (by timestamp), resized to one common size."""
-    return [cv2.resize(frame.image, SIZE, interpolation=cv2.INTER_AREA) for frame in sampled_frames(path, FPS)]
+def clip_set(names: str, extra: Sequence[str] = ()) -> dict[str, Path]:
+    """The clips of comma-separated CLIP_SETS names, and `LABEL=FILE` clips (a label given twice: the last)."""
+    clips: dict[str, Path] = {}
+    for name in names.split(","):
+        if name not in CLIP_SETS:
+            raise ValueError(f"--clips: unknown set {name!r}; choose from {', '.join(CLIP_SETS)}")
+        clips.update(CLIP_SETS[name]())
+    for item in extra:
+        label, _, file = item.partition("=")
+        if not label.strip() or "-" in label or not Path(file).is_file():
+            raise ValueError(f"--clip: {item!r} is not LABEL=FILE of an existing file (a label without '-')")
+        clips[label.strip()] = Path(file)
+    return clips
+
+
+def clip_frames(path: Path, change: Callable[[np.ndarray], np.ndarray] | None = None) -> list:
+    """The clip's frames at 5 fps (by timestamp), resized to one common size; `change`: done to each frame at the
+    clip's own size first (a bumped camera's crop: benchmarks/perturb.py)."""
+    return [cv2.resize(change(frame.image) if change else frame.image, SIZE, interpolation=cv2.INTER_AREA)
+            for frame in sampled_frames(path, FPS)]
 
 
 def write_video(path: Path, parts: Sequence[tuple[list, float]]) -> None:
     """Each part's frames looped for its seconds, one after the other, at 5 fps (MJPG: quick to write and read)."""
+    write_frames(path, (frames[i % len(frames)] for frames, seconds in parts for i in range(round(seconds * FPS))))
+
+
+def write_frames(path: Path, frames: Iterable[np.ndarray]) -> None:
+    """These frames at 5 fps, MJPG as a USB camera sends them."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, SIZE)
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
     writer.set(cv2.VIDEOWRITER_PROP_QUALITY, 95)
-    for frames, seconds in parts:
-        for i in range(round(seconds * FPS)):
-            writer.write(frames[i % len(frames)])
+    for frame in frames:
+        writer.write(frame)
     writer.release()
 
 
@@ -106,7 +145,7 @@ def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], m
                     keep: Path | None = None) -> tuple[list[str], list[dict]]:
     """The top-1 labels of `classify.py --json` with these flags, and the ended events of `--event` on `watched`
     (events.jsonl's "end" records: label, start and end in stream seconds)."""
-    tops, events, _ = classify_run(video, flags, watched, model, labels, threads, keep)
+    tops, events, _, _ = classify_run(video, flags, watched, model, labels, threads, keep)
     return tops, events
 
 
@@ -117,11 +156,14 @@ def kept(keep_dir: Path | None, name: str) -> Path | None:
 
 def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], model: Path = MODEL,
                  labels: Path = LABELS, threads: int | None = None,
-                 keep: Path | None = None) -> tuple[list[str], list[dict], float]:
+                 keep: Path | None = None,
+                 changes: bool = False) -> tuple[list[str], list[dict], float, list[int] | None]:
     """top1_and_events() and the CPU seconds (user + system) that run of classify.py took, its own only (so
     they hold with --jobs above 1 too): what extra invokes cost shows here. `keep`: a file to save the run's
-    JSON lines to (each classified frame's timestamp and top labels), to replay other event rules on later."""
+    JSON lines to (each classified frame's timestamp and top labels), to replay other event rules on later.
+    `changes`: also the frames after which the change test restarted the window (from --verbose's log)."""
     extra = ["--num-threads", str(threads)] if threads else []
+    extra += ["--verbose"] if changes else []
     with tempfile.TemporaryDirectory() as events_dir:
         if watched:
             extra += ["--event", ",".join(watched), "--events-dir", events_dir]
@@ -135,7 +177,13 @@ def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], mode
         journal = Path(events_dir) / "events.jsonl"
         records = [json.loads(line) for line in journal.read_text().splitlines()] if journal.is_file() else []
     tops = [json.loads(line)["results"][0]["label"] for line in stdout.splitlines()]
-    return tops, [r for r in records if r["type"] == "end"], cpu
+    return tops, [r for r in records if r["type"] == "end"], cpu, window_changes(stderr) if changes else None
+
+
+def window_changes(log: str) -> list[int]:
+    """The classified frames after which a change of action restarted the window, from classify.py --verbose's
+    log (utils/model/stream_classifier.py logs each one)."""
+    return [int(m) for m in CHANGE_LOGGED.findall(log)]
 
 
 def run_child(args: Sequence[str]) -> tuple[int, str, str, float]:
@@ -290,7 +338,7 @@ def triple_metrics(tops: Sequence[str], events: Sequence[dict], first: str, seco
 def triple_run(video: Path, flags: Sequence[str], first: str, second: str, part: int, threads: int | None,
                keep: Path | None = None) -> dict:
     """triple_metrics() of one classify.py run with --event second, and its CPU seconds."""
-    tops, events, cpu = classify_run(video, flags, [second], threads=threads, keep=keep)
+    tops, events, cpu, _ = classify_run(video, flags, [second], threads=threads, keep=keep)
     return {**triple_metrics(tops, events, first, second, part), "cpu_seconds": round(cpu, 3)}
 
 
@@ -316,9 +364,10 @@ def triple_summary(triples: list[dict], method: str, fresh: dict) -> dict:
 
 
 def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threads: int | None,
-                    keep_dir: Path | None = None) -> dict:
-    """Every ordered pair of `clips` as A, B, A of SHORT_SECONDS each, with --event B."""
-    frames = {label: clip_frames(path) for label, path in clips.items()}
+                    keep_dir: Path | None = None, pairs: Sequence[tuple[str, str]] | None = None) -> dict:
+    """Every ordered pair of `clips` (or these pairs) as A, B, A of SHORT_SECONDS each, with --event B."""
+    pairs = list(permutations(clips, 2)) if pairs is None else list(pairs)
+    frames = {label: clip_frames(path) for label, path in clips.items() if any(label in p for p in pairs)}
     part = SHORT_SECONDS * FPS
     report: dict = {"fps": FPS, "part_seconds": SHORT_SECONDS, "methods": {m: METHODS[m] for m in methods}}
     with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
@@ -340,14 +389,16 @@ def measure_triples(clips: dict[str, Path], methods: list[str], jobs: int, threa
         fresh = dict(zip(labels, pool.map(
             lambda label: fresh_start_delay(frames[label], label, Path(folder), threads), labels)))
         report["fresh_start_delay"] = fresh
-        report["triples"] = list(pool.map(run_triple, permutations(labels, 2)))
+        report["triples"] = list(pool.map(run_triple, pairs))
     report["summary"] = {m: triple_summary(report["triples"], m, fresh) for m in methods}
     return report
 
 
-def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | None = None) -> dict:
-    """media/changes/: when each Kinetics segment's action is first top-1, and the events --event gives."""
-    with open(MEDIA / "changes" / "SEGMENTS.tsv", newline="") as f:
+def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | None = None,
+                    folder: Path = MEDIA / "changes") -> dict:
+    """media/changes/ (or another folder with a SEGMENTS.tsv): when each Kinetics segment's action is first top-1,
+    and the events --event gives."""
+    with open(folder / "SEGMENTS.tsv", newline="") as f:
         rows = [row for row in csv.DictReader(f, delimiter="\t") if not row["kinetics600_label"].startswith("other")]
     report: dict = {"methods": {m: METHODS[m] for m in methods}, "videos": {}}
     for name in sorted({row["file"] for row in rows}):
@@ -355,7 +406,7 @@ def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | No
         actions = sorted({row["kinetics600_label"] for row in segments})
         runs = {}
         for m in methods:
-            tops, events = top1_and_events(MEDIA / "changes" / name, METHODS[m], actions, threads=threads,
+            tops, events = top1_and_events(folder / name, METHODS[m], actions, threads=threads,
                                            keep=kept(keep_dir, f"{Path(name).stem}.{m}"))
             runs[m] = {"segments": [
                 {"label": row["kinetics600_label"], "start": float(row["start_s"]), "end": float(row["end_s"]),
@@ -365,6 +416,130 @@ def measure_changes(methods: list[str], threads: int | None, keep_dir: Path | No
                 "events": [[e["label"], e["start"], e["end"]] for e in events]}
         report["videos"][name] = runs
     return report
+
+
+def perturb_metrics(tops: Sequence[str], scores: Sequence[float], events: Sequence[dict], changes: Sequence[int],
+                    label: str, at: int) -> dict:
+    """One --perturb run of a clip (perturbed from frame `at` on) with --event label: the changes of action the
+    window's test fired within CHANGE_WITHIN s of `at`; over SHARE_SECONDS before and after `at`, the clip's top-1
+    share and its label's mean score (`scores`: per frame), and after it the frames under the events' threshold;
+    its events: how many, and how many ended within SHARE_SECONDS after `at` (not at the stream's end)."""
+    span, stream_end = SHARE_SECONDS * FPS, len(tops) / FPS
+    ours = [e for e in events if e["label"] == label]
+    before, after = scores[max(0, at - span):at], scores[at:at + span]
+    return {"changes": list(changes),
+            "changes_near": sum(at <= c < at + CHANGE_WITHIN * FPS for c in changes),
+            "share_before": round(share(tops[max(0, at - span):at], label), 4),
+            "share_after": round(share(tops[at:at + span], label), 4),
+            "score_before": round(statistics.mean(before), 4) if before else 0.0,
+            "score_after": round(statistics.mean(after), 4) if after else 0.0,
+            "under_threshold_after": sum(score < EVENT_THRESHOLD for score in after),
+            "events": [[e["start"], e["end"]] for e in ours],
+            "ends_near": sum(at / FPS <= e["end"] < min(at / FPS + SHARE_SECONDS, stream_end - 1) for e in ours)}
+
+
+def label_scores(json_lines: str, label: str) -> list[float]:
+    """The label's score on each frame of a classify.py --json run (0 where it is not among the results)."""
+    return [next((r["score"] for r in json.loads(line)["results"] if r["label"] == label), 0.0)
+            for line in json_lines.splitlines()]
+
+
+def perturb_summary(runs: Sequence[dict]) -> dict:
+    """One perturbation's figures over clips (each run a perturb_metrics() of a clip)."""
+    return {"clips": len(runs), "changes_near": sum(r["changes_near"] for r in runs),
+            "clips_with_changes_near": sum(r["changes_near"] > 0 for r in runs),
+            "share_before_mean": round(statistics.mean(r["share_before"] for r in runs), 4),
+            "share_after_mean": round(statistics.mean(r["share_after"] for r in runs), 4),
+            "share_after_min": min(r["share_after"] for r in runs),
+            "score_before_mean": round(statistics.mean(r["score_before"] for r in runs), 4),
+            "score_after_mean": round(statistics.mean(r["score_after"] for r in runs), 4),
+            "clips_score_down_10": sum(r["score_after"] < r["score_before"] - 0.1 for r in runs),
+            "clips_share_after_down_10": sum(r["share_after"] < r["share_before"] - 0.1 for r in runs),
+            "clips_with_an_event": sum(bool(r["events"]) for r in runs),
+            "clips_with_ends_near": sum(r["ends_near"] > 0 for r in runs),
+            "clips_split": sum(len(r["events"]) > 1 for r in runs)}
+
+
+def measure_perturb(clips: dict[str, Path], perturbations: Sequence[str], methods: list[str], jobs: int,
+                    threads: int | None, keep_dir: Path | None = None,
+                    sets: dict[str, list[str]] | None = None) -> dict:
+    """Each clip looped for PERTURB_SECONDS, without and with each perturbation (benchmarks/perturb.py) from
+    PERTURB_AT s on, each run with --event for the clip's own action. `sets`: clip labels to summarise apart."""
+    at, count = PERTURB_AT * FPS, PERTURB_SECONDS * FPS
+    frames = {label: clip_frames(path) for label, path in clips.items()}
+    moved = {label: clip_frames(path, perturb.bumped) for label, path in clips.items()} if "cut" in perturbations \
+        else {}
+    kinds = ["none", *perturbations]
+    report: dict = {"fps": FPS, "seconds": PERTURB_SECONDS, "perturbed_at": PERTURB_AT,
+                    "changes_within": CHANGE_WITHIN, "share_seconds": SHARE_SECONDS,
+                    "methods": {m: METHODS[m] for m in methods}}
+    with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(jobs) as pool:
+        def run(job: tuple[str, str]) -> dict:
+            label, kind = job
+            video = Path(folder) / f"{label}.{kind}.avi"
+            write_frames(video, perturb.perturbed(frames[label], count, at, None if kind == "none" else kind, FPS,
+                                                  moved.get(label)))
+            try:
+                runs = {}
+                for m in methods:
+                    # The run's JSON lines are kept (in the temporary folder if not asked for) for the scores.
+                    log = kept(keep_dir, f"{video.stem}.{m}") or Path(folder) / f"{video.stem}.{m}.jsonl"
+                    tops, events, _, changes = classify_run(video, METHODS[m], [label], threads=threads, keep=log,
+                                                            changes=True)
+                    runs[m] = perturb_metrics(tops, label_scores(log.read_text(), label), events, changes or [],
+                                              label, at)
+            finally:
+                video.unlink()
+            print(f"{label}, {kind}: " + ", ".join(
+                f"{m} {r['changes_near']} changes, {r['share_before']:.2f} -> {r['share_after']:.2f}, "
+                f"{len(r['events'])} events" for m, r in runs.items()), file=sys.stderr)
+            return runs
+
+        jobs_list = [(label, kind) for label in clips for kind in kinds]
+        results = dict(zip(jobs_list, pool.map(run, jobs_list)))
+    report["clips"] = {label: {kind: results[label, kind] for kind in kinds} for label in clips}
+    groups = {"all": list(clips), **(sets or {})}
+    report["summary"] = {
+        group: {m: {kind: perturb_summary([report["clips"][label][kind][m] for label in labels]) for kind in kinds}
+                for m in methods}
+        for group, labels in groups.items() if labels}
+    return report
+
+
+def perturb_markdown(report: dict) -> str:
+    """A --perturb report: per clip set and method, each perturbation's summary; then each clip's runs."""
+    lines = []
+    for group, by_method in report["summary"].items():
+        for method, kinds in by_method.items():
+            lines += [f"Clips: {group}, method: {method}", "",
+                      f"| perturbation at {report['perturbed_at']} s | clips | changes within "
+                      f"{report['changes_within']} s (clips with one) | top-1 share {report['share_seconds']} s "
+                      f"before → after: mean (min after) | clips down > 10 points | its score before → after: "
+                      f"mean (clips down > 0.1) | event ends within {report['share_seconds']} s | clips with > 1 "
+                      f"event |", "|---|---|---|---|---|---|---|---|"]
+            for kind, s in kinds.items():
+                lines.append(f"| {kind} | {s['clips']} | {s['changes_near']} ({s['clips_with_changes_near']}) | "
+                             f"{s['share_before_mean']:.3f} → {s['share_after_mean']:.3f} ({s['share_after_min']:.3f})"
+                             f" | {s['clips_share_after_down_10']} | {s['score_before_mean']:.3f} → "
+                             f"{s['score_after_mean']:.3f} ({s['clips_score_down_10']}) | "
+                             f"{s['clips_with_ends_near']} | {s['clips_split']} |")
+            lines.append("")
+    for method in report["methods"]:
+        kinds = list(next(iter(report["clips"].values())))
+        lines += [f"Per clip, {method}: changes within {report['changes_within']} s; top-1 share and score after "
+                  f"(before: the first cell); events (s)", "",
+                  "| clip | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+        for label, runs in report["clips"].items():
+            cells = []
+            for kind in kinds:
+                r = runs[kind][method]
+                share_text = f"{r['share_before']:.2f} / {r['score_before']:.2f} → " if kind == "none" else ""
+                share_text += f"{r['share_after']:.2f} / {r['score_after']:.2f}"
+                events = "; ".join(f"{a:.0f}–{b:.0f}" for a, b in r["events"]) or "none"
+                cells.append(f"{r['changes_near']}, {share_text}, {events}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def triples_markdown(report: dict) -> str:
@@ -393,6 +568,8 @@ def changes_markdown(report: dict) -> str:
 
 def markdown(report: dict) -> str:
     """The summary per method and each method's delay matrix, as Markdown tables."""
+    if "perturbed_at" in report:
+        return perturb_markdown(report)
     if "triples" in report:
         return triples_markdown(report)
     if "videos" in report:
@@ -439,11 +616,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="how long the first action runs")
     parser.add_argument("--jobs", type=int, default=1, help="runs at the same time")
     parser.add_argument("--threads", type=int, default=None, help="--num-threads of each run (default: the app's)")
-    parser.add_argument("--clips", choices=sorted(CLIP_SETS), default="shared",
-                        help="the shared clips (to tune on) or the validation clips right on their own (to judge on)")
+    parser.add_argument("--clips", default="shared",
+                        help=f"comma-separated, of: {', '.join(CLIP_SETS)}: the shared clips (to tune on), the "
+                             "validation clips right on their own (to judge on)")
+    parser.add_argument("--clip", action="append", default=[], metavar="LABEL=FILE",
+                        help="also this clip of this action (repeatable)")
     parser.add_argument("--triples", action="store_true",
                         help=f"short actions: A, B and A again, {SHORT_SECONDS} s each, with --event B")
     parser.add_argument("--changes", action="store_true", help="the videos of media/changes/ (SEGMENTS.tsv)")
+    parser.add_argument("--perturb", metavar="NAMES",
+                        help=f"comma-separated, of: {', '.join(perturb.PERTURBATIONS)}, or all: each clip looped for "
+                             f"{PERTURB_SECONDS} s, without and with each from {PERTURB_AT} s on, with --event for "
+                             "its own action (benchmarks/perturb.py)")
+    parser.add_argument("--changes-dir", type=Path, default=MEDIA / "changes", metavar="DIR",
+                        help="--changes on the videos of this folder and its SEGMENTS.tsv")
     parser.add_argument("--keep", type=Path, metavar="DIR",
                         help="save each run's JSON lines (per classified frame: timestamp, top labels and scores) "
                              "in DIR as <video>.<method>.jsonl, to replay event rules on (benchmarks/event_rule.py)")
@@ -458,13 +644,29 @@ def main() -> None:
         parser.error(f"--methods: unknown {', '.join(unknown)}; choose from {', '.join(METHODS)}")
     if args.keep is not None and not args.keep.is_dir():
         parser.error(f"--keep: {args.keep} is not a directory")
-    if args.changes:
-        report = measure_changes(methods, args.threads, args.keep)
+    try:
+        clips = clip_set(args.clips, args.clip)
+    except ValueError as e:
+        parser.error(str(e))
+    if args.perturb and (args.triples or args.changes):
+        parser.error("--perturb plays each clip alone: not with --triples or --changes")
+    if args.perturb:
+        perturbations = list(perturb.PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
+        if unknown := [p for p in perturbations if p not in perturb.PERTURBATIONS]:
+            parser.error(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(perturb.PERTURBATIONS)}")
+        sets = {name: [label for label in CLIP_SETS[name]() if label in clips] for name in args.clips.split(",")}
+        report = measure_perturb(clips, perturbations, methods, max(1, args.jobs), args.threads, args.keep,
+                                 sets if len(sets) > 1 else None)
+    elif args.changes:
+        if not (args.changes_dir / "SEGMENTS.tsv").is_file():
+            parser.error(f"--changes-dir: {args.changes_dir} has no SEGMENTS.tsv")
+        report = measure_changes(methods, args.threads, args.keep, args.changes_dir)
     elif args.triples:
-        report = measure_triples(CLIP_SETS[args.clips](), methods, max(1, args.jobs), args.threads, args.keep)
+        report = measure_triples(clips, methods, max(1, args.jobs), args.threads, args.keep,
+                                 parse_pairs(args.pairs, clips))
     else:
-        report = measure(parse_pairs(args.pairs, CLIP_SETS[args.clips]()), methods, args.minutes, max(1, args.jobs),
-                         args.threads, CLIP_SETS[args.clips](), args.keep)
+        report = measure(parse_pairs(args.pairs, clips), methods, args.minutes, max(1, args.jobs),
+                         args.threads, clips, args.keep)
     print(json.dumps(report, indent=1))
 
 

@@ -27,6 +27,11 @@ none when `--taught only` reports nothing. The rows (docs/research/teaching.md s
 - rooms (--rooms DIR, instead of all the above): same_video and same_video_background of each video of DIR, cut
   by DIR/SEGMENTS.tsv, and the background row over all of them, taught from each whole part and one-shot
   (docs/research/rooms/ lists the takes measured in docs/research/teaching.md).
+- perturb (--perturb NAMES, instead of all the above): a light change or a bumped camera (benchmarks/perturb.py)
+  on the half and frozen rows. Each clip's second half is looped for 20 s (the action going on) and perturbed
+  from 10 s on: the share of the 10 s after that found, beside the same frames unperturbed ("none"); and the
+  frozen middle frame (10 s) perturbed from 5 s on: the share of the 5 s after that none. The eight taught as in
+  the half row, from their whole first half and one-shot. docs/research/camera-changes.md has the figures.
 
 cost: with 20 taught actions, the CPU time of this thread per classified frame (one inference thread, so the
 invoke's work is on this thread too) of the bare invoke and of the taught scoring (observe the window, score,
@@ -39,6 +44,7 @@ Stdout gets one JSON object.
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import functools
 import itertools
@@ -53,6 +59,7 @@ import numpy as np
 
 from benchmarks.benchmark import bare_invoke_ms, machine
 from benchmarks.paths import LABELS, MEDIA, MODEL
+from benchmarks.perturb import PERTURBATIONS, bumped, perturbed
 from utils.config import ClassifierOptions
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
@@ -82,6 +89,9 @@ TARGETS = {"half_right": 0.95, "frozen_none": 0.95, "same_video_none": 0.90, "an
            "untaught_none": 0.92, "cost_percent_of_invoke": 2.0}
 NONE = "none"
 OTHER = "other"  # SEGMENTS.tsv: a label starting with it is not the action
+PERTURB_LOOP = 100  # --perturb: a second half looped for 20 s, perturbed from its middle on
+# A frozen picture is the frozen row itself; a freeze of a taught action is that row, so it is left out here.
+TEACH_PERTURBATIONS = tuple(name for name in PERTURBATIONS if name != "freeze")
 ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
                 "tai chi": ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton")}
 
@@ -415,6 +425,63 @@ def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, obse
     return {"matched": matched, **{f"{k}_ms": round(statistics.median(v), 5) for k, v in parts.items()}}, invokes
 
 
+@dataclasses.dataclass
+class PerturbedClip:
+    """A shared clip's streams for --perturb: its first half (to teach from), its second half looped and the
+    frozen middle frame of its first half, each unperturbed ("none") and with each perturbation."""
+
+    first_half: list[Observation]
+    looped: dict[str, list[Observation]]
+    frozen: dict[str, list[Observation]]
+
+
+def record_perturbed(recorder: Recorder, media: Path, size: tuple[int, int],
+                     names: Sequence[str]) -> dict[str, PerturbedClip]:
+    clips = {}
+    for path in sorted(media.glob("*.mp4")):
+        frames = list(sampled_frames(path, FPS))
+        images = [f.model_rgb(size) for f in frames]
+        # The bumped camera's crop is made at the clip's own size, as a camera would deliver it.
+        moved = [dataclasses.replace(f, image=bumped(f.image)).model_rgb(size) for f in frames] \
+            if "cut" in names else None
+        half = len(images) // 2
+
+        def streams(loop: list[np.ndarray], moved_loop: list[np.ndarray] | None, count: int) -> dict:
+            return {name: recorder.run(list(perturbed(loop, count, count // 2, None if name == NONE else name, FPS,
+                                                      moved_loop)))
+                    for name in (NONE, *names)}
+        clips[path.stem] = PerturbedClip(
+            recorder.run(images[:half]),
+            streams(images[half:], moved[half:] if moved else None, PERTURB_LOOP),
+            streams([images[half // 2]], [moved[half // 2]] if moved else None, FROZEN))
+    return clips
+
+
+def perturbed_rows(clips: dict[str, PerturbedClip], stop: Callable[[int], int | None], model: ModelIdentity,
+                   labels: list[str]) -> dict:
+    """Per perturbation (and none): the looped second halves' frames after it found, the frozen frames after it
+    none; the eight actions taught from frames [0, stop(len(first half))) of each first half."""
+    names = sorted(clips)
+    everything = [taught(name, clips[name].first_half, stop(len(clips[name].first_half)), model) for name in names]
+    out: dict = {}
+    for kind in clips[names[0]].looped:
+        found = {n: reported(everything, clips[n].looped[kind][PERTURB_LOOP // 2:], labels) for n in names}
+        still = {n: reported(everything, clips[n].frozen[kind][FROZEN // 2:], labels) for n in names}
+        hits, frames = sum(t.count(n) for n, t in found.items()), sum(map(len, found.values()))
+        none, still_frames = sum(t.count(NONE) for t in still.values()), sum(map(len, still.values()))
+        out[kind] = {
+            "half_looped": {"found": hits, "frames": frames, "found_rate": rate(hits, frames),
+                            "none_rate": rate(sum(t.count(NONE) for t in found.values()), frames),
+                            "per_clip_found_rate": {n: rate(t.count(n), len(t)) for n, t in found.items()}},
+            "frozen": {"none": none, "frames": still_frames, "none_rate": rate(none, still_frames),
+                       "per_clip_none_rate": {n: rate(t.count(NONE), len(t)) for n, t in still.items()},
+                       # what is reported on the still picture instead, and until how long after the change
+                       "reported": {n: dict(collections.Counter(x for x in t if x != NONE)) for n, t in still.items()},
+                       "last_reported_seconds": max((i / FPS for t in still.values()
+                                                     for i, x in enumerate(t) if x != NONE), default=None)}}
+    return out
+
+
 def rooms_problem(folder: Path) -> str | None:
     """What keeps a --rooms folder from being measured, in a sentence; None when nothing does."""
     try:
@@ -437,7 +504,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=9, help="timed blocks of the cost (medians over them); 0: none")
     parser.add_argument("--rooms", type=Path, metavar="DIR",
                         help="instead: only the same-video rows, on DIR's videos as DIR/SEGMENTS.tsv cuts them")
+    parser.add_argument("--perturb", metavar="NAMES",
+                        help=f"instead: the half and frozen rows with each of these (comma-separated, of: "
+                             f"{', '.join(TEACH_PERTURBATIONS)}, or all), and without")
     args = parser.parse_args(argv)
+    perturbations: list[str] = []
+    if args.perturb is not None:
+        perturbations = list(TEACH_PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
+        if unknown := [name for name in perturbations if name not in TEACH_PERTURBATIONS]:
+            parser.error(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(TEACH_PERTURBATIONS)}")
     if args.rooms is not None:
         problem = rooms_problem(args.rooms)
         if problem:
@@ -460,6 +535,17 @@ def main(argv: list[str] | None = None) -> int:
         videos = record_same_video(Recorder(classifier), args.rooms, classifier.input_size)
         report["rooms"] = {"taught": rooms_rows(videos, lambda frames: frames, model, labels),
                            "one_shot": rooms_rows(videos, lambda frames: ONE_SHOT, model, labels)}
+        json.dump(report, sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if perturbations:
+        clips = record_perturbed(Recorder(classifier), args.media, classifier.input_size, perturbations)
+        report["settings"] |= {"perturb_loop_seconds": PERTURB_LOOP / FPS,
+                               "perturbed_at_seconds": PERTURB_LOOP / 2 / FPS,
+                               "frozen_perturbed_at_seconds": FROZEN / 2 / FPS}
+        report["perturb"] = {"taught": perturbed_rows(clips, lambda frames: frames, model, labels),
+                             "one_shot": perturbed_rows(clips, lambda frames: ONE_SHOT, model, labels)}
+        report["targets"] = TARGETS
         json.dump(report, sys.stdout)
         sys.stdout.write("\n")
         return 0

@@ -3,11 +3,23 @@ judge a triple's event as long_stream does, and choose only among rules without 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE
 
-from benchmarks.event_rule import DEFAULT_RULE, Result, choose, read_run, replay, triple_fault
-from benchmarks.long_stream import FPS, SHORT_SECONDS, clip_frames, top1_and_events, write_video
+from benchmarks.event_rule import (
+    DEFAULT_RULE,
+    Result,
+    choose,
+    measure_loops,
+    measure_perturb,
+    measure_triples,
+    read_run,
+    replay,
+    triple_fault,
+)
+from benchmarks.long_stream import FPS, PERTURB_AT, SHORT_SECONDS, clip_frames, top1_and_events, write_video
 from utils.results import Prediction
 
 
@@ -51,3 +63,40 @@ def test_the_rule_with_more_false_events_than_the_defaults_is_not_chosen():
     runs = [run(DEFAULT_RULE, 5, 1), run({**DEFAULT_RULE, "threshold": 0.3}, 9, 2),
             run({**DEFAULT_RULE, "threshold": 0.5}, 7, 1), run({**DEFAULT_RULE, "threshold": 0.4}, 7, 0)]
     assert choose(runs)["rule"] == {**DEFAULT_RULE, "threshold": 0.5}  # 0.4 ties on right; 0.5 is closer
+
+
+def keep(path, results: list[Result]) -> None:
+    """Results as classify.py --json writes them (what long_stream --keep saves)."""
+    path.write_text("".join(json.dumps({"frame": r.frame, "timestamp": r.timestamp, "results": [
+        {"label": p.label, "score": p.score} for p in r.predictions]}) + "\n" for r in results))
+
+
+def test_named_actions_watched_count_false_events_on_triples_and_loops(tmp_path):
+    """--watch: a wrong guess "c" held at 0.4 for 3 s in A is a false event with "c" watched, under a floor only;
+    A and B (on a triple) and the clip's own label (on a loop) are never its false events."""
+    run = triple([0.9] * 20)
+    guess = [Result(r.frame, r.timestamp, (Prediction("c", 0.4),)) if 10 <= r.frame < 25 else r for r in run]
+    (tmp_path / "triples").mkdir()
+    keep(tmp_path / "triples" / "a-b-a.default.jsonl", guess)
+    floor = {**DEFAULT_RULE, "floor": 0.3, "floor_seconds": 2.0}
+    assert measure_triples(tmp_path / "triples", DEFAULT_RULE, ["a", "b", "c"])["a:b"]["false_named"] == []
+    assert measure_triples(tmp_path / "triples", floor, ["a", "b", "c"])["a:b"]["false_named"] == [["c", 2.0, 5.0]]
+    assert "false_named" not in measure_triples(tmp_path / "triples", floor)["a:b"]
+    (tmp_path / "loops").mkdir()
+    keep(tmp_path / "loops" / "a-b.default.jsonl", guess + [Result(i, i / FPS, (Prediction("b", 0.9),))
+                                                           for i in range(len(guess), len(guess) + 150)])
+    loop = measure_loops(tmp_path / "loops", floor, ["a", "c", "d"])["a"]
+    assert loop["false"] == [["c", 2.0, 5.0]] and loop["own"] == 3  # a, interrupted by c and by b
+
+
+def test_a_dimmed_run_ends_its_event_under_the_threshold_and_a_hold_keeps_it(tmp_path):
+    """--perturb: the action stays top-1 but at 0.4 from PERTURB_AT on; the defaults end its event within
+    SHARE_SECONDS of the change, a hold at 0.3 keeps one event to the end."""
+    count, at = 120 * int(FPS), PERTURB_AT * int(FPS)
+    keep(tmp_path / "a.light-dim.default.jsonl",
+         [Result(i, i / FPS, (Prediction("a", 0.9 if i < at else 0.4),)) for i in range(count)])
+    keep(tmp_path / "a.none.default.jsonl", [Result(i, i / FPS, (Prediction("a", 0.9),)) for i in range(count)])
+    plain = measure_perturb(tmp_path, DEFAULT_RULE)["a"]
+    assert plain["light-dim"]["ended_near"] and not plain["none"]["ended_near"]
+    held = measure_perturb(tmp_path, {**DEFAULT_RULE, "hold": 0.3})["a"]["light-dim"]
+    assert not held["ended_near"] and not held["split"] and len(held["events"]) == 1

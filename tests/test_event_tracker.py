@@ -141,3 +141,32 @@ def test_with_a_floor_an_event_lasts_while_its_action_is_top1_at_the_floor():
 def test_a_floor_above_the_threshold_is_refused():
     with pytest.raises(ValueError, match="floor"):
         EventTracker(["waving hand"], threshold=0.5, floor=0.6)
+
+
+def test_with_a_hold_an_event_lasts_while_its_action_is_top1_at_the_hold():
+    """A dimmed room: the action stays top-1 at 0.35; the hold keeps its event, the threshold alone ends it."""
+    sequence = scores(("idle", 0.9, 2), ("waving hand", 0.9, 10), ("waving hand", 0.35, 20), ("idle", 0.9, 6))
+    held = feed(EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0, hold=0.3), sequence)
+    assert [(kind, index) for kind, _, index in held] == [(START, 7), (END, 37)]
+    assert held[1][1].end == pytest.approx(32 / FPS)  # from the first result the action was not top-1
+    plain = feed(EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0), sequence)
+    assert [(kind, index) for kind, _, index in plain] == [(START, 7), (END, 17)]
+
+
+def test_a_hold_starts_nothing_and_needs_the_action_top1():
+    tracker = EventTracker(["waving hand"], threshold=0.6, min_seconds=1.0, end_seconds=1.0, hold=0.0)
+    assert feed(tracker, scores(("waving hand", 0.35, 50))) == []  # steady, but never at the threshold
+    # Held at any score while top-1; another top-1 for end_seconds ends it, whatever its score.
+    changes = feed(tracker, scores(("waving hand", 0.9, 10), ("waving hand", 0.05, 20), ("idle", 0.1, 6)))
+    assert [(kind, index) for kind, _, index in changes] == [(START, 5), (END, 35)]
+
+
+def test_with_a_floor_and_a_hold_the_lower_of_the_two_holds():
+    with pytest.raises(ValueError, match="hold"):
+        EventTracker(["waving hand"], threshold=0.5, hold=0.6)
+    sequence = scores(("waving hand", 0.9, 10), ("waving hand", 0.35, 10), ("waving hand", 0.25, 10))
+    floor_first = EventTracker(["waving hand"], end_seconds=1.0, floor=0.3, hold=0.5)
+    assert [(kind, index) for kind, _, index in feed(floor_first, sequence)] == [(START, 5), (END, 25)]
+    hold_first = EventTracker(["waving hand"], end_seconds=1.0, floor=0.3, hold=0.2)
+    assert [(kind, index) for kind, _, index in feed(hold_first, sequence)] == [(START, 5)]
+    assert hold_first.active is not None  # still held at 0.25

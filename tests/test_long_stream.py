@@ -12,8 +12,9 @@ from __future__ import annotations
 import sys
 
 import pytest
-from conftest import media, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, media, run_cli
 
+from benchmarks import long_stream
 from benchmarks.long_stream import (
     FIRST_SHARE,
     FPS,
@@ -135,3 +136,76 @@ def test_a_runs_cpu_is_its_own_and_its_exit_code_kept():
     assert busy[0] == 0 and busy[1].strip() == str(sum(range(3_000_000))) and busy[3] > 0
     failed = run_child([sys.executable, "-c", "import sys; print('bad', file=sys.stderr); sys.exit(3)"])
     assert failed[0] == 3 and failed[2].strip() == "bad"
+
+
+def test_a_clip_set_joins_sets_and_clips_of_other_actions():
+    """--clips shared,val --clip LABEL=FILE: the judging material of clips new to a study (docs/research)."""
+    joined = long_stream.clip_set("shared,val", [f"carving ice={ARM_WRESTLING}", f"squat={CARVING_ICE}"])
+    assert set(joined) == set(CLIPS) | set(long_stream.val_clips()) | {"squat"}
+    assert joined["carving ice"] == ARM_WRESTLING and joined["squat"] == CARVING_ICE  # the last one given
+    assert long_stream.clip_set("shared") == CLIPS
+    for names, extra in (("shared,tuning", ()), ("shared", ("squat",)), ("shared", ("squat=no.mp4",)),
+                         ("shared", (f"push-up={CARVING_ICE}",)), ("shared", (f"={CARVING_ICE}",))):
+        with pytest.raises(ValueError):
+            long_stream.clip_set(names, extra)
+
+
+def test_changes_of_another_folder_are_measured_by_its_segments(tmp_path):
+    """--changes-dir: a take and its SEGMENTS.tsv; arm wrestling (8 s of it, looped) then carving ice."""
+    video = tmp_path / "take.avi"
+    write_video(video, [(clip_frames(ARM_WRESTLING), 8), (clip_frames(CARVING_ICE), 8)])
+    (tmp_path / "SEGMENTS.tsv").write_text("file\tstart_s\tend_s\tkinetics600_label\n"
+                                           "take.avi\t0\t8\tarm wrestling\ntake.avi\t8\t16\tcarving ice\n"
+                                           "take.avi\t16\t16.2\tother: nothing\n")
+    run = long_stream.measure_changes(["default"], None, folder=tmp_path)["videos"]["take.avi"]["default"]
+    arm, ice = run["segments"]
+    assert arm["first_top1"] is not None and arm["first_top1"] < 8
+    assert ice["first_top1"] is not None and 8 <= ice["first_top1"] < 16
+    assert [label for label, _, _ in run["events"]] == ["arm wrestling", "carving ice"]
+
+
+def test_a_perturbed_run_counts_the_changes_near_it_and_the_events_it_ends():
+    """--perturb: a clip looped for 2 minutes, perturbed at 60 s (frame 300); what the run gives, in figures."""
+    at = long_stream.PERTURB_AT * FPS
+    tops = ["carving ice"] * (long_stream.PERTURB_SECONDS * FPS)
+    tops[at:at + 30] = ["smashing"] * 30
+    events = [{"label": "carving ice", "start": 1.0, "end": 61.0}, {"label": "smashing", "start": 61.0, "end": 66.0},
+              {"label": "carving ice", "start": 68.0, "end": 119.8}]  # the last ends with the stream
+    changes = long_stream.window_changes("debug\na change of action after frame 250: the window restarts\n"
+                                         "a change of action after frame 305: the window restarts\nother\n"
+                                         "a change of action after frame 400: the window restarts\n")
+    assert changes == [250, 305, 400]
+    scores = [0.9] * at + [0.3] * 30 + [0.8] * (len(tops) - at - 30)
+    assert long_stream.label_scores('{"results": [{"label": "smashing", "score": 0.7}]}\n'
+                                    '{"results": [{"label": "a", "score": 0.1}, {"label": "smashing", "score": 0.2}]}'
+                                    '\n{"results": []}', "smashing") == [0.7, 0.2, 0.0]
+    run = long_stream.perturb_metrics(tops, scores, events, changes, "carving ice", at)
+    assert run["changes_near"] == 1  # 250 is before it, 400 is 20 s after it
+    assert run["share_before"] == 1.0 and run["share_after"] == 0.8
+    assert run["score_before"] == 0.9 and run["score_after"] == 0.7 and run["under_threshold_after"] == 30
+    assert run["events"] == [[1.0, 61.0], [68.0, 119.8]] and run["ends_near"] == 1
+    steady = long_stream.perturb_metrics(["carving ice"] * len(tops), [0.9] * len(tops), events[2:], [],
+                                         "carving ice", at)
+    summary = long_stream.perturb_summary([run, steady])
+    assert summary == {"clips": 2, "changes_near": 1, "clips_with_changes_near": 1, "share_before_mean": 1.0,
+                       "share_after_mean": 0.9, "share_after_min": 0.8, "score_before_mean": 0.9,
+                       "score_after_mean": 0.8, "clips_score_down_10": 1, "clips_share_after_down_10": 1,
+                       "clips_with_an_event": 2, "clips_with_ends_near": 1, "clips_split": 1}
+
+
+@pytest.mark.slow
+def test_a_dimmed_light_or_a_bumped_camera_neither_restarts_the_window_nor_ends_the_event():
+    """Carving ice looped for 2 minutes, the light halved or the camera bumped at 60 s (benchmarks/perturb.py),
+    through classify.py with --event "carving ice": measured, no change of action, the top-1 held and one event
+    from start to end, as without (docs/research/camera-changes.md)."""
+    label = "carving ice"
+    report = long_stream.measure_perturb({label: CLIPS[label]}, ["light-dim", "cut"], ["default"], 1, None)
+    for kind, runs in report["clips"][label].items():
+        run = runs["default"]
+        assert run["changes_near"] == 0, (kind, run)
+        assert run["share_after"] >= 0.95 and len(run["events"]) == 1, (kind, run)
+    summary = report["summary"]["all"]["default"]
+    assert set(summary) == {"none", "light-dim", "cut"}
+    # Half the light lowers the score the events start on (measured 0.98 -> 0.80): it must still be above it.
+    assert summary["light-dim"]["score_after_mean"] < summary["none"]["score_after_mean"]
+    assert summary["light-dim"]["score_after_mean"] >= long_stream.EVENT_THRESHOLD

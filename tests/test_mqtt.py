@@ -22,7 +22,7 @@ from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL, REPO, Mosquitto,
 from utils.broker_url import parse_broker_url
 from utils.sinks.mqtt.publisher import MqttPublisher
 from utils.sinks.mqtt.sink import LIVE_MAX_SIDE
-from utils.sinks.mqtt.topics import Topics, discovery_messages, live_image_discovery_topic
+from utils.sinks.mqtt.topics import Topics, discovery_messages, discovery_topic
 
 PREFIX, NAME = "pi-action", "kitchen"
 
@@ -94,7 +94,7 @@ def test_a_run_publishes_availability_state_and_discovery(mosquitto):
         assert len(states) < len(done.records)
         configs = {m.topic: json.loads(m.payload) for m in subscriber.messages
                    if m.topic.startswith("homeassistant/") and m.payload}
-        assert subscriber.on(live_image_discovery_topic(TOPICS)) == [""], "no Live image: removed, if announced"
+        assert subscriber.on(discovery_topic(TOPICS, "image", "live")) == [], "no Live image without the flag"
         assert set(configs) == {"homeassistant/sensor/pi_action_kitchen/action/config",
                                 "homeassistant/sensor/pi_action_kitchen/action_score/config",
                                 "homeassistant/binary_sensor/pi_action_kitchen/camera/config"}
@@ -476,7 +476,7 @@ def test_the_live_image_is_announced_only_when_asked_and_arrives_every_n_seconds
     """--mqtt-live-image 2 on the 10 s clip: the Live image entity, and a small JPEG of the picture at video
     times 0, 2, 4, 6 and 8 (the schedule runs on the frames' time, so the count is exact however fast the clip
     is classified); none is retained. A run without the flag removes the entity again."""
-    config_topic = live_image_discovery_topic(TOPICS)
+    config_topic = discovery_topic(TOPICS, "image", "live")
     subscriber = Subscriber(mosquitto.port)
     try:
         done = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--json", "--mqtt", mosquitto.url,

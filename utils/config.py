@@ -87,6 +87,7 @@ BOUNDS: dict[str, Bound] = {
     "event_end_seconds": Bound(0, 3600),
     "event_floor": Bound(0, 1),
     "event_floor_seconds": Bound(0, 3600),
+    "event_hold": Bound(0, 1),
     "pre_roll": Bound(0, 30),
     "post_roll": Bound(0, 60),
     "events_max_mb": Bound(0.01, 100000),  # MB: up to 100 GB
@@ -339,6 +340,7 @@ class EventOptions(_Checked):
     event_end_seconds: float = 2.0
     event_floor: float | None = None  # off; else a steady top-1 at this score also starts (and holds) an event
     event_floor_seconds: float = 2.0
+    event_hold: float | None = None  # off; else an event lasts while its action stays top-1 at this score
     events_dir: Path = DEFAULT_EVENTS_DIR
     record: bool = False
     pre_roll: float = 3.0
@@ -357,6 +359,9 @@ class EventOptions(_Checked):
         if self.event_floor is not None and self.event_floor > self.event_threshold:
             raise ClassifierError(f"--event-floor {self.event_floor:g} is above --event-threshold "
                                   f"{self.event_threshold:g}: the floor is the lower of the two scores")
+        if self.event_hold is not None and self.event_hold > self.event_threshold:
+            raise ClassifierError(f"--event-hold {self.event_hold:g} is above --event-threshold "
+                                  f"{self.event_threshold:g}: an event is held at a lower score than it starts at")
         if self.webhook is not None and (problem := url_problem(self.webhook)):
             raise ClassifierError(f"--webhook {problem}, got {self.webhook!r}")
         pins = [pin for _, pin in self.gpio]

@@ -11,6 +11,7 @@ window, the raw softmax of the window (600) and that frame's own head feature (4
 from __future__ import annotations
 
 import itertools
+import json
 import sys
 from pathlib import Path
 
@@ -78,6 +79,27 @@ def extract(cache: Path) -> None:
             print(target.name, n, flush=True)
 
 
+def extract_rooms(cache: Path, folder: Path) -> None:
+    """The takes of another folder with a SEGMENTS.tsv (docs/research/rooms/): the whole take and each segment
+    (a fresh stream from its start, as teaching from a part starts one), as `rooms__<take>.npz`."""
+    classifier = StreamClassifier(MODEL, 1, load_runtime("auto"))
+    classifier.set_window(WINDOW, ChangeTest.at_rate(FPS))
+    rows = [line.split("\t") for line in (folder / "SEGMENTS.tsv").read_text().splitlines()[1:]]
+    for file in dict.fromkeys(r[0] for r in rows):
+        target = cache / f"rooms__{Path(file).stem}.npz"
+        if target.exists():
+            continue
+        frames = list(sampled_frames(folder / file, FPS))
+        times = np.array([f.timestamp for f in frames], np.float32)
+        images = [f.model_rgb(classifier.input_size) for f in frames]
+        arrays = {"t": times, **{f"full_{k}": v for k, v in run(classifier, images).items()}}
+        for i, (a_s, b_s) in enumerate(sorted((float(r[1]), float(r[2])) for r in rows if r[0] == file)):
+            idx = np.flatnonzero((times >= a_s - 1e-3) & (times < b_s - 1e-3))
+            arrays.update({f"seg{i}_{k}": v for k, v in run(classifier, [images[j] for j in idx]).items()})
+        np.savez(target, **arrays)
+        print(target.name, len(images), flush=True)
+
+
 def segments(file: str) -> list[tuple[float, float, str]]:
     rows = [line.split("\t") for line in (MEDIA / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
     return [(float(r[1]), float(r[2])) for r in rows if r[0] == file]
@@ -123,8 +145,45 @@ def frame_terms(r: dict, k_max: int, decay: float = 1.0) -> dict:
     if LOGITS[0]:
         rl = recent_logits(short)
         rp = np.exp(rl - rl.max(-1, keepdims=True))
-        out.update(wl=centred_logits(np.log(np.maximum(r["prob"], 1e-8))), rl=centred_logits(rl),
-                   rp=(rp / rp.sum(-1, keepdims=True)).astype(np.float32))
+        log_p = np.log(np.maximum(r["prob"], 1e-8))
+        out.update(wl=centred_logits(log_p), rl=centred_logits(rl),
+                   rp=(rp / rp.sum(-1, keepdims=True)).astype(np.float32),
+                   w5=centred_logits(recent_logits(last_mean(f, n, MID_FRAMES))),
+                   wc=centred_logits(off_running_mean(log_p - log_p.mean(-1, keepdims=True), RUNNING_FRAMES)))
+    return out
+
+
+MID_FRAMES = 25  # w5: the logits of the last 5 s of the window (a mean of per-frame features)
+RUNNING_FRAMES = 300  # wc: the stream's running mean of its centred logits, over about a minute
+
+
+def last_mean(features: np.ndarray, n: np.ndarray, k_max: int) -> np.ndarray:
+    """Per frame, the mean of the last k_max per-frame features of its window (fewer when the window holds fewer)."""
+    out = np.zeros_like(features)
+    for i in range(len(features)):
+        k = min(k_max, int(n[i]), i + 1)
+        out[i] = features[i - k + 1:i + 1].mean(0)
+    return out
+
+
+def segment_mean(features: np.ndarray, n: np.ndarray, cuts: np.ndarray, settle: int = 10) -> np.ndarray:
+    """Per frame, the mean of its window's per-frame features since the last cut (at least the last `settle`
+    frames: those after a cut straddle it, as the change test's settle keeps them)."""
+    out = np.zeros_like(features)
+    for i in range(len(features)):
+        since = i + 1 - max([c for c in cuts if c <= i], default=0)
+        k = min(int(n[i]), i + 1, max(since, settle))
+        out[i] = features[i - k + 1:i + 1].mean(0)
+    return out
+
+
+def off_running_mean(values: np.ndarray, frames: int) -> np.ndarray:
+    """Each frame's values less the stream's running mean of the frames before it (an exponential mean with a time
+    constant of `frames`, weighed from the stream's start: what the stream has shown so far; 0 for the first)."""
+    out, total, weight, keep = np.empty_like(values), np.zeros(values.shape[1]), 0.0, 1.0 - 1.0 / frames
+    for i, v in enumerate(values):
+        out[i] = v - (total / weight if weight else 0.0)
+        total, weight = keep * total + v, keep * weight + 1.0
     return out
 
 
@@ -180,7 +239,8 @@ def taught_part(f: dict, a: int = 0, b: int | None = None) -> dict:
 
 
 def fit(e: dict) -> dict:
-    logit_means = ({"wl": unit(e["wl"].mean(0)), "rl": unit(e["rl"].mean(0)), "rp": np.sqrt(e["rp"].mean(0))}
+    logit_means = ({"wl": unit(e["wl"].mean(0)), "rl": unit(e["rl"].mean(0)), "rp": np.sqrt(e["rp"].mean(0)),
+                    "w5": unit(e["w5"].mean(0)), "wc": unit(e["wc"].mean(0)), "wo": unit(e["wo"].mean(0))}
                    if "wl" in e else {})
     return {**logit_means, "emb": unit(unit(e["emb"]).mean(0)), "prob": np.sqrt(e["prob"].mean(0)),
             "S": unit(unit(e["S"]).mean(0)), "D": unit(unit(e["D"]).mean(0)), "m": float(np.median(e["m"])),
@@ -191,7 +251,8 @@ def terms(f: dict, m: dict) -> dict:
     out = {"ce": unit(f["emb"]) @ m["emb"], "bc": np.sqrt(f["prob"]) @ m["prob"],
            "cs": unit(f["S"]) @ m["S"], "cd": unit(f["D"]) @ m["D"]}
     if "wl" in f:  # wl: the window's centred logits, rl: the recent features' (cosines); rb: bc of the recent softmax
-        out.update(wl=f["wl"] @ m["wl"], rl=f["rl"] @ m["rl"], rb=np.sqrt(f["rp"]) @ m["rp"])
+        out.update(wl=f["wl"] @ m["wl"], rl=f["rl"] @ m["rl"], rb=np.sqrt(f["rp"]) @ m["rp"],
+                   w5=f["w5"] @ m["w5"], wc=f["wc"] @ m["wc"], wo=f["wo"] @ m["wo"])
     return out
 
 
@@ -203,7 +264,9 @@ class Head:
 
     def __init__(self, models: dict, weights: dict, tau: float, rho: float, against: tuple = ("cs", "cd"),
                  margin: float = 0.0, route: tuple | None = None) -> None:
-        self.route = route  # (term, floor): a second way in, that term >= floor with the motion floor alone
+        # (term, floor[, gates]): a second way in, that term >= floor with the motion floor, and each gate's term
+        # >= its floor ("s": the head's similarity); the background, if any, is checked on it too
+        self.route = route
         self.gates = {k[1:]: v for k, v in weights.items() if k.startswith(">")}  # ">cs": 0.6, a floor
         weights = {k: v for k, v in weights.items() if not k.startswith(">")}
         self.names, self.models = list(models), list(models.values())
@@ -223,8 +286,12 @@ class Head:
                 ok &= sum(t[k] - b[k] for k in self.against) / len(self.against) >= self.margin
             out[:, j] = np.where(ok, s, -9.0)
             if self.route:
-                term, floor = self.route
+                term, floor, gates = (*self.route, {})[:3]
                 alone = (f["m"] >= self.rho * m["m"]) & (f["n"] >= MIN_FRAMES[0]) & (t[term] >= floor)
+                for gate, at in gates.items():  # "motion": a share of the action's median motion
+                    alone &= ((s if gate == "s" else f["m"] / m["m"] if gate == "motion" else t[gate]) >= at)
+                if "background" in m:
+                    alone &= sum(t[k] - b[k] for k in self.against) / len(self.against) >= self.margin
                 out[:, j] = np.maximum(out[:, j], np.where(alone, self.tau + t[term] - floor, -9.0))
         return out
 
@@ -249,6 +316,13 @@ class Study:
         self._terms: dict = {}
         rows = [line.split("\t") for line in (MEDIA / "changes" / "SEGMENTS.tsv").read_text().splitlines()[1:]]
         self.segments = rows
+        self.boundaries = {("changes", Path(r[0]).stem): [] for r in rows}  # the segments' starts, for wo
+        for r in rows:
+            self.boundaries[("changes", Path(r[0]).stem)].append(float(r[1]))
+
+    def add_boundaries(self, set_name: str, folder: Path) -> None:
+        for r in (line.split("\t") for line in (folder / "SEGMENTS.tsv").read_text().splitlines()[1:]):
+            self.boundaries.setdefault((set_name, Path(r[0]).stem), []).append(float(r[1]))
 
     def terms(self, set_name: str, clip: str, run_name: str, k: int) -> dict:
         key = (set_name, clip, run_name, k, DECAY[0], LOGITS[0])
@@ -256,6 +330,10 @@ class Study:
             d = self.data[(set_name, clip)]
             r = {x[len(run_name) + 1:]: v for x, v in d.items() if x.startswith(run_name + "_")}
             self._terms[key] = frame_terms(r, k, DECAY[0])
+            if LOGITS[0]:  # wo: the logits of the window cut where the video's segments change (an ideal change test)
+                starts = self.boundaries.get((set_name, clip), []) if run_name == "full" else []
+                cuts = np.searchsorted(d["t"], np.array(starts) - 1e-3)
+                self._terms[key]["wo"] = centred_logits(recent_logits(segment_mean(r["feat"], r["n"], cuts)))
         return self._terms[key]
 
     def evaluate(self, weights: dict, tau: float, rho: float, k: int, one_shot: bool = False,
@@ -486,6 +564,103 @@ def logit_terms(study: Study) -> list[dict]:
     return out
 
 
+def same_video_pooled(study: Study, set_name: str, folder: Path, route: tuple | None) -> dict:
+    """The same-video rows as `python -m benchmarks.teach` counts them (frames pooled over the cases of the folder's
+    SEGMENTS.tsv): each taught part alone over the whole video, and with its background (the `other:` segment
+    right after it) on the other frames but the background's."""
+    from benchmarks.teach import same_video_cases
+    rows = [line.split("\t") for line in (folder / "SEGMENTS.tsv").read_text().splitlines()[1:]]
+    counts = {"none": 0, "frames": 0, "judged": 0, "none_without": 0, "none_with": 0, "found": 0, "own": 0}
+    for case in same_video_cases(folder):
+        clip = Path(case.file).stem
+        starts = sorted(float(r[1]) for r in rows if r[0] == case.file)
+        t = study.data[(set_name, clip)]["t"]
+        full = study.terms(set_name, clip, "full", 10)
+        other = np.any([(t >= a - 1e-3) & (t < b - 1e-3) for a, b in case.other], axis=0)
+        for (a, b), (c, d) in zip(case.parts, case.backgrounds):
+            model = fit(taught_part(study.terms(set_name, clip, f"seg{starts.index(a)}", 10)))
+            background = fit(taught_part(study.terms(set_name, clip, f"seg{starts.index(c)}", 10)))
+            alone = Head({"A": model}, SHIPPED, 0.5, 0.5, route=route).top(full)
+            with_background = Head({"A": dict(model, background=background)}, SHIPPED, 0.5, 0.5,
+                                   route=route).top(full)
+            part = (t >= a - 1e-3) & (t < b - 1e-3)
+            judged = other & ~((t >= c - 1e-3) & (t < d - 1e-3))
+            counts["none"] += int((alone[other] == "none").sum())
+            counts["frames"] += int(other.sum())
+            counts["judged"] += int(judged.sum())
+            counts["none_without"] += int((alone[judged] == "none").sum())
+            counts["none_with"] += int((with_background[judged] == "none").sum())
+            counts["found"] += int((alone[part] == "A").sum())
+            counts["own"] += int(part.sum())
+    return counts
+
+
+GATED_FLOORS = [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7]
+GATED = {  # name -> the route at a floor: (term, floor, gates)
+    "wl": lambda floor: ("wl", floor),
+    "wl, cs >= 0.3": lambda floor: ("wl", floor, {"cs": 0.3}),
+    "wl, cs >= 0.3, cd >= 0.3": lambda floor: ("wl", floor, {"cs": 0.3, "cd": 0.3}),
+    "wl, similarity >= 0.4": lambda floor: ("wl", floor, {"s": 0.4}),
+    "w5": lambda floor: ("w5", floor),
+    "w5, cs >= 0.3": lambda floor: ("w5", floor, {"cs": 0.3}),
+    "wc": lambda floor: ("wc", floor),
+    # added after the rows above were seen: the window cut at the true changes (the change test restarts it at
+    # none of them), and a motion gate (the frozen frames let in move less than the action itself)
+    "wo (cut at the true segments)": lambda floor: ("wo", floor),
+    "wl, motion >= 1 x the action's": lambda floor: ("wl", floor, {"motion": 1.0}),
+    "wo, motion >= 1 x the action's": lambda floor: ("wo", floor, {"motion": 1.0}),
+    "wc, motion >= 1 x the action's": lambda floor: ("wc", floor, {"motion": 1.0}),
+}
+
+
+def loosest_floor(study: Study, route, shared: list[str] | None = None) -> float | None:
+    """The rule, on the shared clips only: the loosest floor with half >= 0.95 and frozen >= 0.95 there, and at
+    every stricter floor too (None: no floor keeps them)."""
+    chosen = None
+    for floor in sorted(GATED_FLOORS, reverse=True):
+        r = study.evaluate(SHIPPED, 0.5, 0.5, 10, shared=shared, only_shared=True, route=route(floor))
+        if r["half_right"] < 0.95 or r["frozen_none"] < 0.95:
+            break
+        chosen = floor
+    return chosen
+
+
+def gated_logits(study: Study, rooms: Path | None) -> list[dict]:
+    """The window's logits as a second way in, gated: each variant's floor chosen by the rule on the shared clips
+    (and without each of them in turn), then every judging row beside the shipped head's."""
+    LOGITS[0] = True
+    if rooms is not None:
+        study.add_boundaries("rooms", rooms)
+    out = []
+    for name, route in [("shipped", None), *GATED.items()]:
+        floor = loosest_floor(study, route) if route else None
+        if route and floor is None:
+            out.append({"route": name, "floor": None})
+            continue
+        chosen = route(floor) if route else None
+        entry = {"route": name, "floor": floor}
+        if route:  # leave one shared clip out: its floor chosen on the other seven, then its own rows
+            half, frozen, floors = [0, 0], [0, 0], {}
+            for held_out in study.shared:
+                f = loosest_floor(study, route, [c for c in study.shared if c != held_out])
+                floors[held_out] = f
+                r = study.evaluate(SHIPPED, 0.5, 0.5, 10, only_shared=True, route=route(f if f else max(GATED_FLOORS)))
+                for total, part in ((half, r["half_per_clip"][held_out]), (frozen, r["frozen_per_clip"][held_out])):
+                    total[0], total[1] = total[0] + part[0], total[1] + part[1]
+            entry["loco"] = {"floors": sorted(set(floors.values()), key=str), "half": half, "frozen": frozen}
+        r = study.evaluate(SHIPPED, 0.5, 0.5, 10, route=chosen)
+        entry.update({x: round(r[x], 3) for x in ("half_right", "frozen_none", "open_set_none", "cross_found",
+                                                  "untaught_none")})
+        entry["cross"] = {c: v["found"] for c, v in r["cross"].items()}
+        entry["changes"] = same_video_pooled(study, "changes", MEDIA / "changes", chosen)
+        if rooms is not None:
+            entry["rooms"] = same_video_pooled(study, "rooms", rooms, chosen)
+        out.append(entry)
+        print(json.dumps(entry), flush=True)
+    LOGITS[0] = False
+    return out
+
+
 def recent_decay(study: Study) -> list[dict]:
     """The recent frames weighed by age (decay**age) instead of alike, and a 1 s recent window, with the shipped
     head's floors."""
@@ -503,9 +678,10 @@ def recent_decay(study: Study) -> list[dict]:
 
 
 if __name__ == "__main__":
-    import json
     if sys.argv[1] == "extract":
         extract(Path(sys.argv[2]))
+    elif sys.argv[1] == "extract-rooms":  # extract-rooms CACHE DIR: the takes DIR/SEGMENTS.tsv cuts
+        extract_rooms(Path(sys.argv[2]), Path(sys.argv[3]))
     elif sys.argv[1] == "loco":  # loco CACHE
         print(json.dumps(leave_one_clip_out(Study(Path(sys.argv[2])), [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6])))
     elif sys.argv[1] == "background":  # background CACHE: a background session of the same camera (changes/)
@@ -522,6 +698,8 @@ if __name__ == "__main__":
     elif sys.argv[1] == "logits":  # logits CACHE: the model's logits, of the window and of the recent frames
         for entry in logit_terms(Study(Path(sys.argv[2]))):
             print(json.dumps(entry), flush=True)
+    elif sys.argv[1] == "gated":  # gated CACHE [ROOMS_DIR]: the window's logits as a gated second way in
+        gated_logits(Study(Path(sys.argv[2])), Path(sys.argv[3]) if len(sys.argv) > 3 else None)
     elif sys.argv[1] == "other":  # other CACHE: actions that are not Kinetics classes
         print(json.dumps(not_kinetics(Study(Path(sys.argv[2]))), indent=1))
     elif sys.argv[1] == "compare":  # compare CACHE '[[weights, tau, rho, k], ...]'

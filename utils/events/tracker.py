@@ -9,6 +9,12 @@ starts its own.
 With a `floor` below the threshold, an action that stays top-1 at the floor or more for `floor_seconds` starts
 an event too (a steady top-1 is evidence even at a modest score); an event then starts at the first result of
 its run at the floor, and lasts while its action is top-1 at the floor.
+
+With a `hold`, an event that has started lasts while its action is top-1 at `hold` or more (0: at any score);
+the hold only keeps events going, it never starts one. A dimmed room lowers the score of an action that stays
+top-1, and a threshold alone would end its event there. With a floor too, the lower of the two holds. It is off
+by default (`--event-hold`): measured, it also makes some events outlast their action
+(docs/research/short-actions.md).
 """
 
 from __future__ import annotations
@@ -62,9 +68,11 @@ class EventTracker:
     def __init__(self, watched: Collection[str], threshold: float = 0.6, min_seconds: float = 1.0,
                  end_seconds: float = 2.0, source: str = "",
                  new_id: Callable[[str, datetime], str] = event_id, *, floor: float | None = None,
-                 floor_seconds: float = 2.0) -> None:
+                 floor_seconds: float = 2.0, hold: float | None = None) -> None:
         if floor is not None and floor > threshold:
             raise ValueError(f"the floor ({floor}) is above the threshold ({threshold})")
+        if hold is not None and hold > threshold:
+            raise ValueError(f"the hold ({hold}) is above the threshold ({threshold})")
         self.watch_any = ANY in watched
         self.watched = frozenset(watched) - {ANY}
         self.threshold = threshold
@@ -73,6 +81,8 @@ class EventTracker:
         # Without a floor, the threshold is the floor and only min_seconds at it starts an event.
         self.floor = threshold if floor is None else floor
         self.floor_seconds = floor_seconds if floor is not None else float("inf")
+        # An event lasts while its action is top-1 at this score: the floor's (the threshold's), or a lower hold.
+        self.hold = self.floor if hold is None else min(hold, self.floor)
         self.source = source
         self.new_id = new_id
         self.active: Event | None = None
@@ -88,21 +98,26 @@ class EventTracker:
             return None
         return top if self.watch_any or top.label in self.watched else None
 
+    def _held(self, active: Event, predictions: Sequence[Prediction]) -> Prediction | None:
+        """The top-1 if it is the active event's action at the hold's score or more."""
+        top = predictions[0] if predictions else None
+        return top if top is not None and top.label == active.label and top.score >= self.hold else None
+
     def update(self, frame: int, timestamp: float, predictions: Sequence[Prediction],
                now: datetime) -> list[Change]:
         """One classified result (its frame index, stream time and top predictions) seen at wall time `now`."""
         self._last = (timestamp, now)
         self.peak_of = None
-        top = self._qualifying(predictions)
         changes: list[Change] = []
         active = self.active
-        if active is not None and top is not None and top.label == active.label:
+        if active is not None and (held := self._held(active, predictions)) is not None:
             self._low_since = None
             self._run = None  # a candidate of another label was interrupted
-            if top.score > active.peak_score:
-                self.active = dataclasses.replace(active, peak_score=top.score, peak_frame=frame)
+            if held.score > active.peak_score:
+                self.active = dataclasses.replace(active, peak_score=held.score, peak_frame=frame)
                 self.peak_of = EVENT
             return changes
+        top = self._qualifying(predictions)
         if active is not None:
             if self._low_since is None:
                 self._low_since = (timestamp, now)

@@ -177,10 +177,11 @@ def make_event_sink(options: EventOptions, source_description: str = "", source_
         raise
     tracker = EventTracker(options.event, options.event_threshold, options.event_min_seconds,
                            options.event_end_seconds, source_description, floor=options.event_floor,
-                           floor_seconds=options.event_floor_seconds)
+                           floor_seconds=options.event_floor_seconds, hold=options.event_hold)
     floor = ("" if options.event_floor is None else
              f", or top-1 at >= {options.event_floor:g} for {options.event_floor_seconds:g} s")
-    log.info("events: watching %s (score >= %g for %g s%s, ended after %g s below); journal %s",
+    below = f"{tracker.hold:g} or not top-1" if tracker.hold < options.event_threshold else "the threshold"
+    log.info("events: watching %s (score >= %g for %g s%s, ended after %g s below %s); journal %s",
              ", ".join(map(repr, options.event)), options.event_threshold, options.event_min_seconds, floor,
-             options.event_end_seconds, options.events_dir / JOURNAL_NAME)
+             options.event_end_seconds, below, options.events_dir / JOURNAL_NAME)
     return EventSink(tracker, outputs, recorder, interrupted)

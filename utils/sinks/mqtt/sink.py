@@ -14,7 +14,7 @@ from utils.resize import shrink
 from utils.results import Result
 from utils.sinks.base import Command, Update
 from utils.sinks.mqtt.publisher import MqttPublisher, Payload
-from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages, live_image_discovery_topic
+from utils.sinks.mqtt.topics import OFF, ON, Topics, discovery_messages
 from utils.sources.health import ONLINE
 
 log = logging.getLogger(__name__)
@@ -75,9 +75,6 @@ class MqttSink:
     def retained(self) -> list[tuple[str, Payload]]:
         """Everything a broker should hold for this camera: discovery, the latest state, the event states."""
         messages: list[tuple[str, Payload]] = [(topic, json.dumps(payload)) for topic, payload in self._discovery]
-        if self._discovery_of is not None and self.live_interval is None:
-            # An empty retained config removes the Live image a run with --mqtt-live-image announced.
-            messages.append((live_image_discovery_topic(self.topics), ""))
         messages.append((self.topics.state, self._state))
         messages += [(self.topics.active(label), state) for label, state in list(self._active.items())]
         messages.append((self.topics.camera, json.dumps(self._camera.as_dict())))

@@ -62,15 +62,10 @@ def discovery_topic(topics: Topics, component: str, key: str) -> str:
     return f"{DISCOVERY_PREFIX}/{component}/{slug(f'{topics.prefix}_{topics.name}')}/{key}/config"
 
 
-def live_image_discovery_topic(topics: Topics) -> str:
-    """Where the Live image is announced; an empty retained message there removes it from Home Assistant."""
-    return discovery_topic(topics, "image", "live")
-
-
 def owned_filters(topics: Topics, discovery: bool) -> tuple[str, ...]:
     """The retained topics only this camera publishes, as topic filters: every action's on/off state and, with
     discovery, every entity's config. A connect removes what earlier runs left there that this run does not
-    publish (an action no longer watched), before it says "online"."""
+    publish (an action no longer watched, the Live image of a run with --mqtt-live-image), before it says "online"."""
     active = f"{topics.base}/active/+"
     configs = f"{DISCOVERY_PREFIX}/+/{slug(f'{topics.prefix}_{topics.name}')}/+/config"
     return (active, configs) if discovery else (active,)
