@@ -134,8 +134,9 @@ def same_video_cases(folder: Path) -> list[SameVideo]:
 
 
 def copied(observation: Observation) -> Observation:
+    steps = observation.picture_steps
     return Observation(observation.window_sum.copy(), observation.frames, observation.probabilities.copy(),
-                       observation.recent.copy())
+                       observation.recent.copy(), None if steps is None else steps.copy())
 
 
 class Recorder:
