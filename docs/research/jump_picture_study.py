@@ -93,6 +93,14 @@ def stats(rooms: Path | None) -> dict:
         per_clip = [stream_stats(images_of(p)) for p in paths]
         values = np.concatenate(per_clip)
         out[name] = summary(values, len(values) / teach.FPS)
+        # the brightness jumps per minute at the threshold, and the share of windows (9 steps) the app takes for
+        # a still picture: at most half of their steps move
+        out[name]["jumps_per_minute"] = round(float((values[:, 0] > JUMP_BRIGHTNESS).sum()) / (len(values) / 300), 2)
+        still = [2 * np.count_nonzero(s[i - 9:i, 2]) < 9 for s in per_clip for i in range(9, len(s) + 1)]
+        out[name]["still_windows"] = round(float(np.mean(still)), 4)
+        out[name]["still_windows_per_clip"] = {
+            p.stem: round(float(np.mean([2 * np.count_nonzero(s[i - 9:i, 2]) < 9 for i in range(9, len(s) + 1)])), 3)
+            for p, s in zip(paths, per_clip)}
         out[name]["clip_max"] = {p.stem: [round(float(x), 4) for x in s.max(axis=0)] for p, s in zip(paths, per_clip)}
     out["perturbations"] = perturbation_steps()
     return out
