@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import jump_motion_study  # noqa: E402
 
 from benchmarks import teach  # noqa: E402
 from benchmarks.paths import MEDIA  # noqa: E402
@@ -134,21 +137,7 @@ class ThumbRecorder(teach.Recorder):
 def record(cache: Path, rooms: Path | None) -> None:
     import pickle
 
-    from utils.model.head_window import ChangeTest
-    from utils.model.runtime import load_runtime
-    from utils.model.stream_classifier import StreamClassifier
-    classifier = StreamClassifier(teach.MODEL, 1, load_runtime("auto"))
-    classifier.set_window(teach.WINDOW_FRAMES, ChangeTest.at_rate(teach.FPS))
-    recorder, size = ThumbRecorder(classifier), classifier.input_size
-    assert size == SIZE, size
-    cache.mkdir(parents=True, exist_ok=True)
-    recorded = {"perturb": lambda: teach.record_perturbed(recorder, MEDIA, size, list(teach.TEACH_PERTURBATIONS)),
-                "standard": lambda: teach.record(recorder, MEDIA, size)}
-    if rooms is not None:
-        recorded["rooms"] = lambda: teach.record_same_video(recorder, rooms, size)
-    for name, make in recorded.items():
-        with open(cache / f"{name}.pkl", "wb") as f:
-            pickle.dump(make(), f)
+    recorder = jump_motion_study.record(cache, rooms, ThumbRecorder)
     with open(cache / "pairs.pkl", "wb") as f:
         pickle.dump(recorder.pairs, f)
 
@@ -230,22 +219,7 @@ def compare(cache: Path) -> dict:
         chosen["rule"] = rule
         rows: dict = {}
         for shot, stop in shots.items():
-            r = teach.rows(data["standard"], stop, model, labels)
-            p = teach.perturbed_rows(data["perturb"], stop, model, labels)
-            rooms = teach.rooms_rows(data["rooms"], stop, model, labels)
-            rows[shot] = {"half": r["half"]["right_rate"], "frozen": r["frozen"]["none_rate"],
-                          "same_video": r["same_video"]["none_rate"],
-                          "with_background": r["same_video_background"]["none_rate_with"],
-                          "another_clip": r["another_clip"]["found_rate"],
-                          "another_clip_cases": {c: v["found_rate"] for c, v in r["another_clip"]["cases"].items()},
-                          "untaught": r["untaught"]["none_rate"],
-                          "shared_splits": r["untaught"]["shared_splits"]["none_rate"],
-                          "perturb": {k: {"found": v["half_looped"]["found_rate"],
-                                          "still_none": v["frozen"]["none_rate"],
-                                          "last_reported_seconds": v["frozen"]["last_reported_seconds"]}
-                                      for k, v in p.items()},
-                          "rooms": {**{v: x["same_video"]["none_rate"] for v, x in rooms["videos"].items()},
-                                    "with_background": rooms["same_video_background"]["none_rate_with"]}}
+            rows[shot] = jump_motion_study.shot_rows(data, stop, model, labels)
         out[name] = rows
         print(json.dumps({name: rows}), file=sys.stderr, flush=True)
     return out
