@@ -59,7 +59,7 @@ def test_the_cost_of_twenty_taught_actions_is_reported(report):
     assert cost["paths"]["window_matches_an_action"]["matched"]
     assert not cost["paths"]["window_matches_none"]["matched"]
     for path in cost["paths"].values():
-        assert path["head_scores_ms"] > 0 and path["observe_ms"] > 0
+        assert path["head_scores_ms"] > 0 and path["observe_ms"] > 0 and path["picture_step_ms"] > 0
         assert isinstance(path["taught_total_percent_of_invoke"], float)
 
 

@@ -5,7 +5,7 @@
     python docs/research/jump_picture_study.py record CACHE_DIR [ROOMS_DIR]  # what the head sees, and the thumbnails
     python docs/research/jump_picture_study.py compare CACHE_DIR            # the benchmark's rows, per rule
 
-A frame's jump statistics, from 32x32 grayscale thumbnails of consecutive classified frames (the model's input, at
+A frame's jump statistics, between consecutive classified frames (the model's input, at
 the benchmark's 5 fps): the mean brightness's relative change, the share of the thumbnail's pixels that change by
 more than CHANGED_LEVEL, and the share the app uses (the level relative to the brightness). `compare` patches the
 head in this process to run the benchmark's rows once per rule; the shipped rule is the last.
@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -37,18 +38,25 @@ SIZE = (172, 172)  # the model's input
 HISTORY = 16  # steps of picture statistics kept per observation
 
 
-def pair_stats(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
-    """(relative brightness change, share of changed pixels, share of pixels changed relative to the brightness)
-    from thumbnail a to thumbnail b: the last is the app's (utils/model/picture_motion.py), a pixel changed by more
-    than 1/8 of the two thumbnails' mean brightness, so that dimmed footage moves as much as it did."""
-    ma, mb = float(a.mean()), float(b.mean())
-    difference = np.abs(b - a)
-    return abs(mb - ma) / max(ma, 1.0), float((difference > CHANGED_LEVEL).mean()), changed_share(a, b)
+def grey_thumbnail(rgb: np.ndarray) -> np.ndarray:
+    """32x32 grey, each pixel the mean of its area: what the brightness and the fixed-level share are taken on."""
+    return cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (32, 32), interpolation=cv2.INTER_AREA
+                      ).astype(np.float32)
 
 
 def stream_stats(images) -> np.ndarray:
-    thumbs = [thumbnail(i) for i in images]
-    return np.array([pair_stats(a, b) for a, b in zip(thumbs, thumbs[1:])]).reshape(-1, 3)
+    """Per step into each frame after the first: the relative change of the mean brightness, the share of pixels
+    changed by more than CHANGED_LEVEL (both on grey_thumbnail), and the app's changed share
+    (utils/model/picture_motion.py: its own thumbnail, a pixel changed by more than 1/8 of the brightness)."""
+    grey = [grey_thumbnail(i) for i in images]
+    app = [thumbnail(i) for i in images]
+    rows = []
+    for i in range(1, len(images)):
+        a, b = grey[i - 1], grey[i]
+        ma, mb = float(a.mean()), float(b.mean())
+        rows.append((abs(mb - ma) / max(ma, 1.0), float((np.abs(b - a) > CHANGED_LEVEL).mean()),
+                     changed_share(app[i - 1], app[i])))
+    return np.array(rows).reshape(-1, 3)
 
 
 def images_of(path: Path) -> list[np.ndarray]:
