@@ -35,7 +35,8 @@ none when `--taught only` reports nothing. The rows (docs/research/teaching.md s
 
 cost: with 20 taught actions, the CPU time of this thread per classified frame (one inference thread, so the
 invoke's work is on this thread too) of the bare invoke and of the taught scoring (observe the window, score,
-pick the labels with the taught ones added), in alternating blocks, medians; for a window that matches an
+pick the labels with the taught ones added, and the picture's step classify() makes for the taught head on every
+frame: utils/model/picture_motion.py), in alternating blocks, medians; for a window that matches an
 action and one that matches none.
 
 Stdout gets one JSON object.
@@ -63,9 +64,10 @@ from benchmarks.perturb import PERTURBATIONS, bumped, perturbed
 from utils.config import ClassifierOptions
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
+from utils.model.picture_motion import PictureSteps
 from utils.model.predictions import PredictionFilter
 from utils.model.runtime import load_runtime
-from utils.model.stream_classifier import StreamClassifier
+from utils.model.stream_classifier import RECENT_FEATURES, StreamClassifier
 from utils.model.taught import (
     ExampleRecorder,
     Examples,
@@ -134,8 +136,9 @@ def same_video_cases(folder: Path) -> list[SameVideo]:
 
 
 def copied(observation: Observation) -> Observation:
+    steps = observation.picture_steps
     return Observation(observation.window_sum.copy(), observation.frames, observation.probabilities.copy(),
-                       observation.recent.copy())
+                       observation.recent.copy(), None if steps is None else steps.copy())
 
 
 class Recorder:
@@ -411,14 +414,18 @@ def path_cost(classifier: StreamClassifier, with_taught: TaughtPredictions, obse
     for image in frames:
         probabilities = classifier.classify(image).copy()
     observation = copied(observe())
-    parts: dict[str, list[float]] = {"taught_total": [], "observe": [], "head_scores": []}
+    parts: dict[str, list[float]] = {"taught_total": [], "observe": [], "head_scores": [], "picture_step": []}
     invokes = []
+    # The thumbnail step classify() makes for the taught head on every frame (keep_recent), on two frames in turn.
+    picture, pair = PictureSteps(RECENT_FEATURES), itertools.cycle(frames[-2:])
     for _ in range(blocks):
         samples, _ = bare_invoke_ms(runtime, classifier.model_path, 1, frames, 100, clock=time.thread_time)
         invokes.append(statistics.median(samples))
         # What the taught actions add to picking the labels: the same call without them, subtracted.
+        parts["picture_step"].append(block_ms(lambda: picture.add(next(pair)), calls))
         parts["taught_total"].append(block_ms(functools.partial(with_taught, probabilities), calls)
-                                     - block_ms(functools.partial(plain, probabilities), calls))
+                                     - block_ms(functools.partial(plain, probabilities), calls)
+                                     + parts["picture_step"][-1])
         parts["observe"].append(block_ms(observe, calls))
         parts["head_scores"].append(block_ms(functools.partial(with_taught.head.scores, observation), calls))
     matched = bool(with_taught.head.scores(observation).any())

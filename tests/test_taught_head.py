@@ -198,6 +198,21 @@ def test_a_still_picture_of_the_action_is_not_the_action():
     assert head.scores(window(0, moving=False))[0] == 0.0  # same probabilities and features, nothing moves
 
 
+def test_features_that_move_on_a_still_picture_are_not_the_action():
+    """After a bump or a light step the model's features move for 1-2 s while the picture stands still: the head
+    takes the picture's own steps (picture_motion.py) and rejects the window unless at least half of them move."""
+    head = TaughtHead([action("a", 0)])
+    moving = window(0)
+    jumped = np.zeros(9, np.float32)
+    jumped[2] = 0.9  # the jump, then a still picture
+    assert head.scores(moving._replace(picture_steps=jumped))[0] == 0.0
+    half = np.where(np.arange(9) % 2 == 0, 0.1, 0.0).astype(np.float32)  # 5 of 9 steps move
+    assert head.scores(moving._replace(picture_steps=half))[0] > 0.9
+    assert head.scores(moving._replace(picture_steps=half[1:]))[0] > 0.9  # 4 of 8: the median is above 0
+    assert head.scores(moving._replace(picture_steps=half[1:-1]))[0] == 0.0  # 3 of 7
+    assert head.scores(moving)[0] > 0.9  # not known: the features alone decide
+
+
 def test_each_action_holds_the_window_to_its_own_motion_floor():
     """Motion 0.57 (a swing of 0.8 on a mean of 1.4): below the floor of an action taught swinging by 4 (0.67),
     above that of one taught swinging by 0.5 (0.2); the rest of the two alike."""

@@ -59,7 +59,7 @@ def test_the_cost_of_twenty_taught_actions_is_reported(report):
     assert cost["paths"]["window_matches_an_action"]["matched"]
     assert not cost["paths"]["window_matches_none"]["matched"]
     for path in cost["paths"].values():
-        assert path["head_scores_ms"] > 0 and path["observe_ms"] > 0
+        assert path["head_scores_ms"] > 0 and path["observe_ms"] > 0 and path["picture_step_ms"] > 0
         assert isinstance(path["taught_total_percent_of_invoke"], float)
 
 
@@ -80,8 +80,9 @@ def perturbed() -> dict:
 
 def test_a_light_change_or_a_bumped_camera_holds_the_measured_levels(perturbed):
     """Each clip's second half looped for 20 s, perturbed at 10 s; the frozen middle frame perturbed at 5 s
-    (docs/research/camera-changes.md has the figures: half 0.97 unperturbed, 0.90 dimmed, 0.96 bumped; a still
-    room is none on 1.0, 0.955 dimmed, and only 0.69 bumped: the jump itself moves like an action for 2 s)."""
+    (docs/research/camera-changes.md has the figures: half 0.965 unperturbed, 0.90 dimmed, 0.96 bumped; a still
+    room is none on 1.0 of its frames, dimmed or bumped too: the model's features move for 2 s after the jump, the
+    picture does not, and the head asks the picture to move; without that, 0.955 dimmed and 0.69 bumped)."""
     rows = perturbed["perturb"]["taught"]
     assert list(rows) == ["none", "light-dim", "cut"] and "half" not in perturbed
     for row in rows.values():
@@ -90,8 +91,8 @@ def test_a_light_change_or_a_bumped_camera_holds_the_measured_levels(perturbed):
     assert rows["none"]["frozen"]["none_rate"] >= perturbed["targets"]["frozen_none"]
     assert rows["light-dim"]["half_looped"]["found_rate"] >= 0.85
     assert rows["cut"]["half_looped"]["found_rate"] >= 0.9
-    assert rows["light-dim"]["frozen"]["none_rate"] >= 0.9
-    assert rows["cut"]["frozen"]["none_rate"] >= 0.6
+    assert rows["light-dim"]["frozen"]["none_rate"] >= 0.95
+    assert rows["cut"]["frozen"]["none_rate"] >= 0.95
 
 
 def test_a_freeze_is_not_a_taught_perturbation():

@@ -106,10 +106,11 @@ class SwappedMotion:
         return over
 
 
-def record(cache: Path, rooms: Path | None) -> None:
+def record(cache: Path, rooms: Path | None, make_recorder=teach.Recorder):
+    """Records the streams into cache; returns the recorder."""
     classifier = StreamClassifier(MODEL, 1, load_runtime("auto"))
     classifier.set_window(teach.WINDOW_FRAMES, ChangeTest.at_rate(teach.FPS))
-    recorder, size = teach.Recorder(classifier), classifier.input_size
+    recorder, size = make_recorder(classifier), classifier.input_size
     cache.mkdir(parents=True, exist_ok=True)
     recorded = {"perturb": lambda: teach.record_perturbed(recorder, MEDIA, size, list(teach.TEACH_PERTURBATIONS)),
                 "standard": lambda: teach.record(recorder, MEDIA, size)}
@@ -118,6 +119,7 @@ def record(cache: Path, rooms: Path | None) -> None:
     for name, make in recorded.items():
         with open(cache / f"{name}.pkl", "wb") as f:
             pickle.dump(make(), f)
+    return recorder
 
 
 def relative_steps(run) -> np.ndarray:
@@ -140,6 +142,26 @@ def steps(cache: Path) -> dict:
     return out
 
 
+def shot_rows(data: dict, stop, model, labels) -> dict:
+    """The benchmark's rows on recorded streams ("standard", "perturb", and "rooms" when recorded)."""
+    r = teach.rows(data["standard"], stop, model, labels)
+    p = teach.perturbed_rows(data["perturb"], stop, model, labels)
+    out = {"half": r["half"]["right_rate"], "frozen": r["frozen"]["none_rate"],
+           "same_video": r["same_video"]["none_rate"],
+           "with_background": r["same_video_background"]["none_rate_with"],
+           "another_clip": r["another_clip"]["found_rate"],
+           "another_clip_cases": {c: v["found_rate"] for c, v in r["another_clip"]["cases"].items()},
+           "untaught": r["untaught"]["none_rate"],
+           "shared_splits": r["untaught"]["shared_splits"]["none_rate"],
+           "perturb": {k: {"found": v["half_looped"]["found_rate"], "still_none": v["frozen"]["none_rate"],
+                           "last_reported_seconds": v["frozen"]["last_reported_seconds"]} for k, v in p.items()}}
+    if "rooms" in data:
+        rooms = teach.rooms_rows(data["rooms"], stop, model, labels)
+        out["rooms"] = {**{v: x["same_video"]["none_rate"] for v, x in rooms["videos"].items()},
+                        "with_background": rooms["same_video_background"]["none_rate_with"]}
+    return out
+
+
 def compare(cache: Path) -> dict:
     labels, model = load_labels(LABELS), ModelIdentity.of(MODEL)
     shots = {"taught": lambda frames: frames, "one_shot": lambda frames: teach.ONE_SHOT}
@@ -151,23 +173,7 @@ def compare(cache: Path) -> dict:
         swapped.motion, swapped.taught = motion, {}
         rows: dict = {}
         for shot, stop in shots.items():
-            r = teach.rows(data["standard"], stop, model, labels)
-            p = teach.perturbed_rows(data["perturb"], stop, model, labels)
-            rows[shot] = {"half": r["half"]["right_rate"], "frozen": r["frozen"]["none_rate"],
-                          "same_video": r["same_video"]["none_rate"],
-                          "with_background": r["same_video_background"]["none_rate_with"],
-                          "another_clip": r["another_clip"]["found_rate"],
-                          "another_clip_cases": {c: v["found_rate"] for c, v in r["another_clip"]["cases"].items()},
-                          "untaught": r["untaught"]["none_rate"],
-                          "shared_splits": r["untaught"]["shared_splits"]["none_rate"],
-                          "perturb": {k: {"found": v["half_looped"]["found_rate"],
-                                          "still_none": v["frozen"]["none_rate"],
-                                          "last_reported_seconds": v["frozen"]["last_reported_seconds"]}
-                                      for k, v in p.items()}}
-            if "rooms" in data:
-                rooms = teach.rooms_rows(data["rooms"], stop, model, labels)
-                rows[shot]["rooms"] = {**{v: x["same_video"]["none_rate"] for v, x in rooms["videos"].items()},
-                                       "with_background": rooms["same_video_background"]["none_rate_with"]}
+            rows[shot] = shot_rows(data, stop, model, labels)
         out[name] = rows
     return out
 

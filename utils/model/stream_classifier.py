@@ -13,6 +13,7 @@ from utils.errors import ClassifierError
 from utils.model.files import ModelFileError, check_tflite_file
 from utils.model.fresh_start import FrameRing, FreshRun, FreshStart
 from utils.model.head_window import ChangeTest, HeadWindow
+from utils.model.picture_motion import PictureSteps
 from utils.model.predictions import softmax
 from utils.model.runtime import Runtime, load_runtime
 from utils.native_stderr import explain_a_crash, native_stderr_to_log
@@ -73,6 +74,7 @@ class StreamClassifier:
         # twice over, so that the last k are always one slice (no copy on every frame).
         self._recent = np.zeros((2 * RECENT_FEATURES, self.embedding_size), np.float32)
         self.keep_recent = False  # the taught head turns the ring on (taught.features.observer); others skip it
+        self._picture = PictureSteps(RECENT_FEATURES)  # kept with the ring: whether the picture itself moves
         self._classified = 0
         self._state_inputs = [tensor(inputs[n]["index"]) for n in sorted(inputs) if n.startswith("state_")]
         states = {n: (tensor(inputs[n]["index"]), tensor(outputs[n]["index"]))
@@ -179,6 +181,7 @@ class StreamClassifier:
             self.window.reset()
         self._smoothed = None
         self._classified = 0
+        self._picture.reset()
         self._fresh_run = None
         self._fresh_rest = 0
         if self._ring:
@@ -203,6 +206,7 @@ class StreamClassifier:
             row = self._classified % RECENT_FEATURES
             self._frame_feature(out=self._recent[row])
             self._recent[row + RECENT_FEATURES] = self._recent[row]
+            self._picture.add(rgb)
         self._classified += 1
         # The states' outputs become next call's inputs (copied in place, no allocation).
         for state_in, state_out in self._states:
@@ -343,6 +347,11 @@ class StreamClassifier:
         k = min(k, self._classified, RECENT_FEATURES)
         end = (self._classified - 1) % RECENT_FEATURES + RECENT_FEATURES + 1  # one past the newest, second copy
         return self._recent[end - k:end]
+
+    def picture_steps(self, k: int) -> np.ndarray:
+        """After classify(): how much of the picture changed into each of the last k frames' (k - 1 steps,
+        oldest first; picture_motion.py), a view that the next classify() may change."""
+        return self._picture.recent(k - 1)
 
     def timed_classify(self, rgb: np.ndarray) -> tuple[np.ndarray, float]:
         """classify() plus its wall time in milliseconds."""

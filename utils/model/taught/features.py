@@ -7,7 +7,9 @@ for the whole window after an action ends. So each window is described by three 
   carry an action from one clip to another better than the features;
 - the mean of the last 2 s of per-frame features, which follows the movement now, not 12 s ago;
 - how much those per-frame features change (their mean absolute difference), as a direction and as a size
-  relative to the features: a frozen picture, or a room with nobody moving, has none.
+  relative to the features: a frozen picture, or a room with nobody moving, has none;
+- and, to score a window (not kept by teaching), whether the picture itself moved on most of those frames: the
+  features echo a jump of the whole picture (a bumped camera, a light switched) for 1-2 s, the picture does not.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class Observation(NamedTuple):  # a tuple: made on every classified frame, and c
     frames: int  # how many frames the window holds
     probabilities: np.ndarray  # [classes] the model's softmax of that window (not smoothed)
     recent: np.ndarray  # [k, dim] the last k per-frame features, oldest first (k <= recent_frames)
+    # [k - 1] the share of the picture that changed into each recent frame (utils/model/picture_motion.py);
+    # None: not known (then the head judges movement on the features alone)
+    picture_steps: np.ndarray | None = None
 
 
 Observe = Callable[[], Observation]  # called after each classify()
@@ -45,7 +50,8 @@ def observer(classifier, rate: float) -> Observe:
 
     def observe() -> Observation:  # on every classified frame: the sum, not the mean the head does not use
         total, frames = classifier.window_sum()
-        return Observation(total, frames, classifier.probabilities, classifier.recent_features(min(k, frames)))
+        recent = classifier.recent_features(min(k, frames))
+        return Observation(total, frames, classifier.probabilities, recent, classifier.picture_steps(len(recent)))
 
     return observe
 

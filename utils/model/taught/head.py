@@ -10,7 +10,9 @@ direction of their change (features.py). A window's similarity to action c is th
 
 and the window is action c only when also cr >= MIN_RECENT_COSINE (what moves now, not 12 s ago, is like
 the action) and its motion is at least MIN_MOTION_SHARE of the action's median (a still picture of the
-action is not the action). Its score, with s the similarities to every action and tau_c the threshold:
+action is not the action), and the picture itself moved on at least half of the recent steps (when the
+observation says: a bump or a light step makes the features move for 1-2 s on a still picture, not the
+picture; utils/model/picture_motion.py). Its score, with s the similarities to every action and tau_c the threshold:
 
     p_c = sigmoid((s_c - tau_c) / T) * softmax(s / T)_c      (0 when rejected: not reported)
 
@@ -46,6 +48,12 @@ def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows (or one vector) scaled to length 1."""
     vectors = np.asarray(vectors, np.float32)
     return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def picture_moves(steps: np.ndarray | None) -> bool:
+    """Whether the picture itself moved on at least half of the recent steps (their median share is above 0);
+    True when not known."""
+    return steps is None or 2 * int(np.count_nonzero(steps)) >= len(steps)
 
 
 def min_window_frames(rate: float, window_frames: int) -> int:
@@ -168,7 +176,7 @@ class TaughtHead:
             return self._none
         k = len(observation.recent)
         motion = (change_norm / max(k - 1, 1)) / max(recent_norm / k, 1e-12)  # the mean change / the mean's length
-        if motion < self._lowest_motion_floor:
+        if motion < self._lowest_motion_floor or not picture_moves(observation.picture_steps):
             return self._none
         # Only the actions within their threshold can be accepted: usually a few, checked one by one.
         accepted = [i for i, tau in enumerate(self._tau_ts) if z[i] >= tau]
