@@ -14,6 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from utils.model.doubled_ring import newest
+
 THUMBNAIL = 40  # about this many pixels a side: a person moving changes some of them
 CHANGED_LEVEL = 0.125  # of the mean brightness: what a pixel of the thumbnail must change by to count
 
@@ -47,7 +49,7 @@ class PictureSteps:
     """The changed share of each step between the last `capacity` classified frames, oldest first."""
 
     def __init__(self, capacity: int) -> None:
-        self._steps = np.zeros(2 * capacity, np.float32)  # twice over, so the newest are always one slice
+        self._steps = np.zeros(2 * capacity, np.float32)  # a doubled ring (doubled_ring.py)
         self._capacity = capacity
         self._previous: np.ndarray | None = None
         self._previous_mean = 0.0
@@ -68,6 +70,4 @@ class PictureSteps:
 
     def recent(self, steps: int) -> np.ndarray:
         """The last `steps` steps (fewer when fewer were made), oldest first: a view the next add() may change."""
-        steps = min(steps, self._count, self._capacity)
-        end = (self._count - 1) % self._capacity + self._capacity + 1
-        return self._steps[end - steps:end]
+        return newest(self._steps, self._count, steps)

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.errors import ClassifierError
+from utils.model.doubled_ring import newest
 from utils.model.files import ModelFileError, check_tflite_file
 from utils.model.fresh_start import FrameRing, FreshRun, FreshStart
 from utils.model.head_window import ChangeTest, HeadWindow
@@ -71,7 +72,7 @@ class StreamClassifier:
         self.embedding_size = int(np.prod(inputs[HEAD_BUFFER]["shape"])) if has_head else 0
         self._embedding = np.empty(self.embedding_size, np.float32)
         # The last RECENT_FEATURES per-frame features (out_sum - in_sum of the head), a ring by frame number kept
-        # twice over, so that the last k are always one slice (no copy on every frame).
+        # twice over, so that the last k are always one slice (doubled_ring.py: no copy on every frame).
         self._recent = np.zeros((2 * RECENT_FEATURES, self.embedding_size), np.float32)
         self.keep_recent = False  # the taught head turns the ring on (taught.features.observer); others skip it
         self._picture = PictureSteps(RECENT_FEATURES)  # kept with the ring: whether the picture itself moves
@@ -344,9 +345,7 @@ class StreamClassifier:
     def recent_features(self, k: int) -> np.ndarray:
         """After classify(): the head's features of the last k frames since the reset (fewer when fewer were
         classified), oldest first: [k, embedding_size], a view that the next classify() may change."""
-        k = min(k, self._classified, RECENT_FEATURES)
-        end = (self._classified - 1) % RECENT_FEATURES + RECENT_FEATURES + 1  # one past the newest, second copy
-        return self._recent[end - k:end]
+        return newest(self._recent, self._classified, k)
 
     def picture_steps(self, k: int) -> np.ndarray:
         """After classify(): how much of the picture changed into each of the last k frames' (k - 1 steps,
