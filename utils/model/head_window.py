@@ -314,11 +314,13 @@ class HeadWindow:
         if reference_last - reference_first + 1 < test.min_reference:
             self.drift_ratio = 0.0
             return False
-        recent = self._recent_sums[t % self._history] if len(self._recent_sums) else \
-            self._sum(t - test.recent + 1, t, self._recent)  # kept already for the `seen` test
+        if len(self._recent_sums):  # kept already for the `seen` and `novel` tests, with its length
+            recent, recent_norm = self._recent_sums[t % self._history], self._recent_norms[t % self._history]
+        else:
+            recent = self._sum(t - test.recent + 1, t, self._recent)
+            recent_norm = np.linalg.norm(recent)
         before = self._sum(reference_first, reference_last, self._before)
         self._reference = (reference_first, reference_last)
-        recent_norm = self._recent_norms[t % self._history] if len(self._recent_norms) else np.linalg.norm(recent)
         norms = float(recent_norm * np.linalg.norm(before))
         drift = 1.0 - float(recent @ before) / norms if norms else 0.0
         young = t - self.segment_start < test.young
