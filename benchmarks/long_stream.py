@@ -651,9 +651,10 @@ def main() -> None:
     if args.perturb and (args.triples or args.changes):
         parser.error("--perturb plays each clip alone: not with --triples or --changes")
     if args.perturb:
-        perturbations = list(perturb.PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
-        if unknown := [p for p in perturbations if p not in perturb.PERTURBATIONS]:
-            parser.error(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(perturb.PERTURBATIONS)}")
+        try:
+            perturbations = perturb.named_perturbations(args.perturb)
+        except ValueError as e:
+            parser.error(str(e))
         sets = {name: [label for label in CLIP_SETS[name]() if label in clips] for name in args.clips.split(",")}
         report = measure_perturb(clips, perturbations, methods, max(1, args.jobs), args.threads, args.keep,
                                  sets if len(sets) > 1 else None)

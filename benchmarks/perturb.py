@@ -24,6 +24,15 @@ CROP, SHIFT = 0.85, 0.10
 FREEZE_SECONDS = 10.0
 
 
+
+def named_perturbations(text: str, allowed: Sequence[str] = PERTURBATIONS) -> list[str]:
+    """The perturbations a --perturb value names (comma-separated, or "all" of `allowed`); ValueError with the
+    sentence for the command line when one is not among `allowed`."""
+    names = list(allowed) if text == "all" else text.split(",")
+    if unknown := [name for name in names if name not in allowed]:
+        raise ValueError(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return names
+
 def scaled(image: np.ndarray, gain: float) -> np.ndarray:
     """The image's pixel values times `gain`, clipped to 0-255 (a light change, as an 8-bit camera clips it)."""
     if gain == 1.0:

@@ -60,7 +60,7 @@ import numpy as np
 
 from benchmarks.benchmark import bare_invoke_ms, machine
 from benchmarks.paths import LABELS, MEDIA, MODEL
-from benchmarks.perturb import PERTURBATIONS, bumped, perturbed
+from benchmarks.perturb import PERTURBATIONS, bumped, named_perturbations, perturbed
 from utils.config import ClassifierOptions
 from utils.model.head_window import ChangeTest
 from utils.model.labels import load_labels
@@ -517,9 +517,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     perturbations: list[str] = []
     if args.perturb is not None:
-        perturbations = list(TEACH_PERTURBATIONS) if args.perturb == "all" else args.perturb.split(",")
-        if unknown := [name for name in perturbations if name not in TEACH_PERTURBATIONS]:
-            parser.error(f"--perturb: unknown {', '.join(unknown)}; choose from {', '.join(TEACH_PERTURBATIONS)}")
+        try:
+            perturbations = named_perturbations(args.perturb, TEACH_PERTURBATIONS)
+        except ValueError as e:
+            parser.error(str(e))
     if args.rooms is not None:
         problem = rooms_problem(args.rooms)
         if problem:

@@ -14,6 +14,7 @@ from benchmarks.perturb import (
     RAMP_SECONDS,
     bumped,
     light_gain,
+    named_perturbations,
     perturbed,
     scaled,
 )
@@ -88,3 +89,10 @@ def test_a_freeze_holds_the_last_frame_then_the_footage_goes_on_from_there():
 def test_an_unknown_perturbation_is_refused():
     with pytest.raises(ValueError, match="light-dim"):
         list(perturbed([flat(1)], 3, 1, "light-flicker", 5.0))
+
+
+def test_a_perturb_value_names_perturbations_or_all_of_those_allowed():
+    assert named_perturbations("cut,light-dim") == ["cut", "light-dim"]
+    assert named_perturbations("all", ("cut",)) == ["cut"]
+    with pytest.raises(ValueError, match="--perturb: unknown freeze; choose from cut"):
+        named_perturbations("freeze", ("cut",))
