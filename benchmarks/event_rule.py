@@ -55,8 +55,8 @@ from benchmarks.long_stream import (  # noqa: E402
     FPS,
     PERTURB_AT,
     SECOND_SECONDS,
-    SHARE_SECONDS,
     SHORT_SECONDS,
+    ends_near,
     triple_metrics,
 )
 from benchmarks.paths import MEDIA  # noqa: E402
@@ -229,7 +229,7 @@ def measure_perturb(folder: Path, rule: dict) -> dict:
         stream_end = len(results) / FPS
         out.setdefault(label, {})[kind] = {
             "events": [[e.start, e.end] for e in own],
-            "ended_near": any(PERTURB_AT <= e.end < min(PERTURB_AT + SHARE_SECONDS, stream_end - 1) for e in own),
+            "ended_near": any(ends_near(e.end, PERTURB_AT, stream_end) for e in own),
             "split": len(own) > 1}
     return out
 

@@ -435,7 +435,13 @@ def perturb_metrics(tops: Sequence[str], scores: Sequence[float], events: Sequen
             "score_after": round(statistics.mean(after), 4) if after else 0.0,
             "under_threshold_after": sum(score < EVENT_THRESHOLD for score in after),
             "events": [[e["start"], e["end"]] for e in ours],
-            "ends_near": sum(at / FPS <= e["end"] < min(at / FPS + SHARE_SECONDS, stream_end - 1) for e in ours)}
+            "ends_near": sum(ends_near(e["end"], at / FPS, stream_end) for e in ours)}
+
+
+def ends_near(end: float, at: float, stream_end: float) -> bool:
+    """Whether an event that ends at `end` (s) ended within SHARE_SECONDS after a perturbation at `at` (s), and
+    not because the stream stopped."""
+    return at <= end < min(at + SHARE_SECONDS, stream_end - 1)
 
 
 def label_scores(json_lines: str, label: str) -> list[float]:
