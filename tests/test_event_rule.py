@@ -103,7 +103,7 @@ def test_a_dimmed_run_ends_its_event_under_the_threshold_and_a_hold_keeps_it(tmp
     assert not held["ended_near"] and not held["split"] and len(held["events"]) == 1
 
 
-def test_a_margin_rule_is_replayed_and_chosen_over_the_defaults_only_for_more_right():
+def test_a_margin_rule_starts_a_modest_but_clear_b_on_time_and_the_higher_of_equal_margins_is_chosen():
     """B top-1 at 0.5 for 3 s, its second at 0.1: a late start with the defaults, right with margin 0.3; a margin
     at or above the threshold is not a rule of the grid; among equal margins' results the higher margin wins."""
     late = triple([0.5] * 15)

@@ -20,6 +20,7 @@ With a `margin`, a top-1 that leads the second prediction by `margin` or more (i
 counts as at the threshold, to start an event (for `min_seconds`) and to keep it going: an action named steadily
 at a modest score usually leads clearly, while a fresh stream's first guesses and the labels shown during a switch
 tend to have a close second. The predictions must then hold at least two labels (a lone top-1 leads by nothing).
+It has no flag: measured, it did not earn one (docs/research/short-actions.md); benchmarks/event_rule.py replays it.
 """
 
 from __future__ import annotations
