@@ -26,6 +26,8 @@ Every kept run (`<video>.<method>.jsonl`: each classified frame's timestamp and 
   label watched, and whether one ended within 30 s after the change or there were more than one (split).
 
 --holds adds, to each rule, an event that lasts while its action is top-1 at the hold (EventTracker's `hold`).
+--margins adds, to each rule, a top-1 that leads the second by the margin counting as at the threshold
+(EventTracker's `margin`): python -m benchmarks.event_rule --triples runs/tuning --loops runs/loops --margins 0.2,0.3
 
 --watch LABELS names the actions watched instead of the loops' clips: on each loop all but its own, on each triple
 all but A and B (their events are the triples' false events with named actions watched), on the changes videos all.
@@ -294,16 +296,19 @@ def rule_name(rule: dict) -> str:
     """threshold 0.5, 1 s, 2 s end (+ floor 0.3 for 2 s)."""
     name = f"threshold {rule['threshold']:g}, {rule['min_seconds']:g} s, {rule['end_seconds']:g} s end"
     name += f", floor {rule['floor']:g} for {rule['floor_seconds']:g} s" if rule.get("floor") else ""
+    name += f", margin {rule['margin']:g}" if rule.get("margin") is not None else ""
     return name + (f", hold {rule['hold']:g}" if rule.get("hold") is not None else "")
 
 
 def grid(thresholds: Sequence[float], mins: Sequence[float], ends: Sequence[float],
-         floors: Sequence[float], floor_seconds: Sequence[float], holds: Sequence[float] = ()) -> list[dict]:
-    """Every combination; floors and holds only below the threshold."""
+         floors: Sequence[float], floor_seconds: Sequence[float], holds: Sequence[float] = (),
+         margins: Sequence[float] = ()) -> list[dict]:
+    """Every combination; floors, margins and holds only below the threshold."""
     rules = [{"threshold": t, "min_seconds": m, "end_seconds": e}
              for t, m, e in itertools.product(thresholds, mins, ends)]
     rules += [{"threshold": t, "min_seconds": m, "end_seconds": e, "floor": f, "floor_seconds": s}
               for t, m, e, f, s in itertools.product(thresholds, mins, ends, floors, floor_seconds) if f < t]
+    rules += [{**rule, "margin": g} for rule in rules for g in margins if g < rule["threshold"]]
     return rules + [{**rule, "hold": h} for rule in rules for h in holds if h < rule.get("floor", rule["threshold"])]
 
 
@@ -343,16 +348,16 @@ def counts(run: dict, clips: Callable[[str], bool] = lambda clip: True) -> tuple
 def choose(runs: Sequence[dict], clips: Callable[[str], bool] = lambda clip: True) -> dict:
     """The rule stated before judging: no more false events than the defaults; then the most triples right; then
     the lowest median, then longest, announce delay; then the fewest settings changed; then the closest to the
-    defaults (a floor counts by its distance from the threshold: no floor is a floor at the threshold)."""
+    defaults (a floor or a margin counts by its distance from the threshold: none is one at the threshold)."""
     default = next(run for run in runs if run["rule"] == DEFAULT_RULE)
     most_false = counts(default, clips)[1]
 
     def key(run: dict) -> tuple:
         rule = run["rule"]
         right, _, median_after, max_after = counts(run, clips)
-        changed = sum(rule.get(k) != v for k, v in DEFAULT_RULE.items()) + ("floor" in rule)
+        changed = sum(rule.get(k) != v for k, v in DEFAULT_RULE.items()) + ("floor" in rule) + ("margin" in rule)
         distance = sum(abs(rule[k] - v) for k, v in DEFAULT_RULE.items())
-        distance += rule["threshold"] - rule.get("floor", rule["threshold"])
+        distance += sum(rule["threshold"] - rule.get(k, rule["threshold"]) for k in ("floor", "margin"))
         return -right, median_after, max_after, changed, distance
 
     return min((run for run in runs if counts(run, clips)[1] <= most_false), key=key)
@@ -403,6 +408,9 @@ def main() -> None:
     parser.add_argument("--floor-seconds", type=floats, default=[2.0])
     parser.add_argument("--holds", type=floats, default=[],
                         help="EventTracker's hold (none: no hold rule; 0: top-1 at any score), with each rule above")
+    parser.add_argument("--margins", type=floats, default=[],
+                        help="EventTracker's margin (none: no margin rule: the top-1's lead over the second that "
+                             "counts as at the threshold), with each rule above")
     parser.add_argument("--perturb", type=Path, metavar="DIR", help="kept runs of long_stream --perturb")
     parser.add_argument("--markdown", type=Path, metavar="REPORT", help="measure nothing: print a saved report")
     parser.add_argument("--choose", type=Path, nargs="+", metavar="REPORT",
@@ -423,7 +431,8 @@ def main() -> None:
     watch = [label for label in args.watch.split(",") if label]
     labels = watch or sorted({first for first, _ in kept_runs(args.loops)} if args.loops else set())
     labels += [label for label in args.watch_also.split(",") if label]
-    rules = grid(args.thresholds, args.min_seconds, args.end_seconds, args.floors, args.floor_seconds, args.holds)
+    rules = grid(args.thresholds, args.min_seconds, args.end_seconds, args.floors, args.floor_seconds, args.holds,
+                 args.margins)
     print(json.dumps({"rules": [measure(rule, args.triples, args.loops, args.changes, labels, watch, args.segments,
                                         args.perturb) for rule in rules]}, indent=1))
 

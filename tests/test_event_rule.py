@@ -12,6 +12,7 @@ from benchmarks.event_rule import (
     DEFAULT_RULE,
     Result,
     choose,
+    grid,
     measure_loops,
     measure_perturb,
     measure_triples,
@@ -100,3 +101,22 @@ def test_a_dimmed_run_ends_its_event_under_the_threshold_and_a_hold_keeps_it(tmp
     assert plain["light-dim"]["ended_near"] and not plain["none"]["ended_near"]
     held = measure_perturb(tmp_path, {**DEFAULT_RULE, "hold": 0.3})["a"]["light-dim"]
     assert not held["ended_near"] and not held["split"] and len(held["events"]) == 1
+
+
+def test_a_margin_rule_starts_a_modest_but_clear_b_on_time_and_the_higher_of_equal_margins_is_chosen():
+    """B top-1 at 0.5 for 3 s, its second at 0.1: a late start with the defaults, right with margin 0.3; a margin
+    at or above the threshold is not a rule of the grid; among equal margins' results the higher margin wins."""
+    late = triple([0.5] * 15)
+    late = [Result(r.frame, r.timestamp, (*r.predictions, Prediction("x", 0.1))) for r in late]
+    margin = {**DEFAULT_RULE, "margin": 0.3}
+    assert triple_fault(late, replay(late, ["b"], DEFAULT_RULE), "a", "b") == "late start"
+    assert triple_fault(late, replay(late, ["b"], margin), "a", "b") is None
+    rules = grid([0.6], [1.0], [2.0], [], [], margins=[0.3, 0.6])
+    assert rules == [DEFAULT_RULE, margin]
+
+    def run(rule: dict, right: int) -> dict:
+        triples = {f"a:b{i}": {"fault": None if i < right else "late start", "announced_after": 1.0,
+                               "false_any": []} for i in range(10)}
+        return {"rule": rule, "triples": triples, "loops": {"a": {"false": [], "false_any": []}}}
+    runs = [run(DEFAULT_RULE, 5), run({**DEFAULT_RULE, "margin": 0.2}, 8), run(margin, 8)]
+    assert choose(runs)["rule"] == margin

@@ -170,3 +170,41 @@ def test_with_a_floor_and_a_hold_the_lower_of_the_two_holds():
     hold_first = EventTracker(["waving hand"], end_seconds=1.0, floor=0.3, hold=0.2)
     assert [(kind, index) for kind, _, index in feed(hold_first, sequence)] == [(START, 5)]
     assert hold_first.active is not None  # still held at 0.25
+
+
+def feed_with_second(tracker: EventTracker, runs: list[tuple[str, float, float, int]]) -> list[tuple[str, int]]:
+    """(label, score, the second's score, count) runs fed at FPS; returns (kind, index of the result) per change."""
+    results = [(label, score, second) for label, score, second, count in runs for _ in range(count)]
+    changes = []
+    for i, (label, score, second) in enumerate(results):
+        predictions = (Prediction(label, score), Prediction("other", second)) if second is not None else (
+            Prediction(label, score),)
+        changes += [(change.kind, i) for change in tracker.update(i, i / FPS, predictions,
+                                                                   T0 + timedelta(seconds=i / FPS))]
+    return changes
+
+
+def test_with_a_margin_a_clear_lead_counts_as_the_threshold():
+    """Top-1 at 0.5 with the second at 0.1 (a lead of 0.4): the margin starts its event after min_seconds and keeps
+    it going; without a margin the threshold never starts one."""
+    sequence = [("idle", 0.9, 0.05, 3), ("waving hand", 0.5, 0.1, 20), ("idle", 0.9, 0.05, 10)]
+    changes = feed_with_second(EventTracker(["waving hand"], min_seconds=1.0, end_seconds=1.0, margin=0.3), sequence)
+    assert changes == [(START, 3 + 5), (END, 23 + 5)]
+    assert feed_with_second(EventTracker(["waving hand"], min_seconds=1.0, end_seconds=1.0), sequence) == []
+
+
+def test_a_close_second_or_none_at_all_is_no_lead():
+    """Top-1 at 0.5 with the second at 0.45 leads by 0.05; a top-1 shown alone (--max-results 1) leads by nothing
+    known, so only the threshold counts."""
+    tracker = EventTracker(["waving hand"], min_seconds=1.0, end_seconds=1.0, margin=0.3)
+    assert feed_with_second(tracker, [("waving hand", 0.5, 0.45, 30)]) == []
+    assert feed_with_second(tracker, [("waving hand", 0.5, None, 30)]) == []
+    # An event started at the threshold ends when the lead closes, as when the score falls below it.
+    changes = feed_with_second(tracker, [("waving hand", 0.9, 0.05, 10), ("waving hand", 0.5, 0.4, 10)])
+    assert changes == [(START, 5), (END, 15)]
+
+
+def test_a_margin_outside_zero_to_the_threshold_is_refused():
+    for margin in (0.0, 0.7, -0.1):
+        with pytest.raises(ValueError, match="margin"):
+            EventTracker(["waving hand"], threshold=0.6, margin=margin)

@@ -15,6 +15,12 @@ the hold only keeps events going, it never starts one. A dimmed room lowers the 
 top-1, and a threshold alone would end its event there. With a floor too, the lower of the two holds. It is off
 by default (`--event-hold`): measured, it also makes some events outlast their action
 (docs/research/short-actions.md).
+
+With a `margin`, a top-1 that leads the second prediction by `margin` or more (its score minus the second's)
+counts as at the threshold, to start an event (for `min_seconds`) and to keep it going: an action named steadily
+at a modest score usually leads clearly, while a fresh stream's first guesses and the labels shown during a switch
+tend to have a close second. The predictions must then hold at least two labels (a lone top-1 leads by nothing).
+It has no flag: measured, it did not earn one (docs/research/short-actions.md); benchmarks/event_rule.py replays it.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ class _Run:
     start_utc: datetime
     peak_score: float
     peak_frame: int
-    strong_since: float | None  # the stream time since which it has been at the threshold (None: below it)
+    strong_since: float | None  # since when it has been at the threshold or leading by the margin (None: not)
 
 
 def event_id(label: str, start_utc: datetime) -> str:
@@ -68,11 +74,13 @@ class EventTracker:
     def __init__(self, watched: Collection[str], threshold: float = 0.6, min_seconds: float = 1.0,
                  end_seconds: float = 2.0, source: str = "",
                  new_id: Callable[[str, datetime], str] = event_id, *, floor: float | None = None,
-                 floor_seconds: float = 2.0, hold: float | None = None) -> None:
+                 floor_seconds: float = 2.0, hold: float | None = None, margin: float | None = None) -> None:
         if floor is not None and floor > threshold:
             raise ValueError(f"the floor ({floor}) is above the threshold ({threshold})")
         if hold is not None and hold > threshold:
             raise ValueError(f"the hold ({hold}) is above the threshold ({threshold})")
+        if margin is not None and not 0 < margin <= threshold:
+            raise ValueError(f"the margin ({margin}) is not above 0 and at most the threshold ({threshold})")
         self.watch_any = ANY in watched
         self.watched = frozenset(watched) - {ANY}
         self.threshold = threshold
@@ -83,6 +91,7 @@ class EventTracker:
         self.floor_seconds = floor_seconds if floor is not None else float("inf")
         # An event lasts while its action is top-1 at this score: the floor's (the threshold's), or a lower hold.
         self.hold = self.floor if hold is None else min(hold, self.floor)
+        self.margin = margin
         self.source = source
         self.new_id = new_id
         self.active: Event | None = None
@@ -91,17 +100,29 @@ class EventTracker:
         self._low_since: tuple[float, datetime] | None = None  # the active event's label is low since then
         self._last: tuple[float, datetime] | None = None
 
+    def _leads(self, predictions: Sequence[Prediction]) -> bool:
+        """The top-1 leads the second by the margin or more (never without a margin or a second)."""
+        return (self.margin is not None and len(predictions) > 1
+                and predictions[0].score - predictions[1].score >= self.margin - TOLERANCE_S)
+
+    def _strong(self, predictions: Sequence[Prediction]) -> bool:
+        """The top-1 is at the threshold, or leads the second by the margin."""
+        return predictions[0].score >= self.threshold or self._leads(predictions)
+
     def _qualifying(self, predictions: Sequence[Prediction]) -> Prediction | None:
-        """The top-1 if it is watched and at the floor (the threshold when there is no floor)."""
+        """The top-1 if it is watched and at the floor (the threshold when there is no floor) or leads by the
+        margin."""
         top = predictions[0] if predictions else None
-        if top is None or top.score < self.floor:
+        if top is None or (top.score < self.floor and not self._leads(predictions)):
             return None
         return top if self.watch_any or top.label in self.watched else None
 
     def _held(self, active: Event, predictions: Sequence[Prediction]) -> Prediction | None:
-        """The top-1 if it is the active event's action at the hold's score or more."""
+        """The top-1 if it is the active event's action at the hold's score or more, or leading by the margin."""
         top = predictions[0] if predictions else None
-        return top if top is not None and top.label == active.label and top.score >= self.hold else None
+        if top is None or top.label != active.label:
+            return None
+        return top if top.score >= self.hold or self._leads(predictions) else None
 
     def update(self, frame: int, timestamp: float, predictions: Sequence[Prediction],
                now: datetime) -> list[Change]:
@@ -123,7 +144,7 @@ class EventTracker:
                 self._low_since = (timestamp, now)
             if timestamp - self._low_since[0] >= self.end_seconds - TOLERANCE_S:
                 changes.append(self._end("ended"))
-        self._follow_candidate(top, frame, timestamp, now)
+        self._follow_candidate(top, top is not None and self._strong(predictions), frame, timestamp, now)
         run = self._run
         if run is not None and self._long_enough(run, timestamp):
             if self.active is not None:
@@ -135,16 +156,17 @@ class EventTracker:
         return changes
 
     def _long_enough(self, run: _Run, timestamp: float) -> bool:
-        """The candidate has been at the threshold for min_seconds, or top-1 at the floor for floor_seconds."""
+        """The candidate has been strong for min_seconds, or top-1 at the floor for floor_seconds."""
         return ((run.strong_since is not None and timestamp - run.strong_since >= self.min_seconds - TOLERANCE_S)
                 or timestamp - run.start >= self.floor_seconds - TOLERANCE_S)
 
-    def _follow_candidate(self, top: Prediction | None, frame: int, timestamp: float, now: datetime) -> None:
-        """Starts, extends or drops the candidate run from this result's qualifying top-1 (or None)."""
+    def _follow_candidate(self, top: Prediction | None, strong: bool, frame: int, timestamp: float,
+                          now: datetime) -> None:
+        """Starts, extends or drops the candidate run from this result's qualifying top-1 (or None); `strong`: at
+        the threshold or leading by the margin."""
         if top is None:
             self._run = None
             return
-        strong = top.score >= self.threshold
         if self._run is None or self._run.label != top.label:
             self._run = _Run(top.label, timestamp, frame, now, top.score, frame, timestamp if strong else None)
             self.peak_of = CANDIDATE
