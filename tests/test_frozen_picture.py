@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import cv2
@@ -18,7 +19,7 @@ from utils.config import Config
 from utils.pipeline import build_pipeline, change_test, fresh_start, load_classifier, window_frames
 from utils.sinks.base import Update
 from utils.sinks.events import make_event_sink
-from utils.sources import sampled_frames
+from utils.sources import SyntheticSource, open_source, sampled_frames
 from utils.sources.frame import Frame
 from utils.sources.frozen import FROZEN_SECONDS, FrozenPicture
 from utils.sources.health import ONLINE, SourceHealth
@@ -158,6 +159,16 @@ def test_a_frozen_live_picture_is_an_outage_as_a_camera_that_went_offline(offlin
     assert events and events[0].end >= resumed / FPS, "the freeze ended no event"
     assert [(u.result.frame, u.result.predictions) for u in shown.updates if u.is_new] == \
         [(u.result.frame, u.result.predictions) for u in offline_shown.updates if u.is_new]
+
+
+def test_cameras_and_streams_are_watched_and_files_are_not():
+    config = Config.from_options(model=MODEL, labels=LABELS, video=str(CARVING_ICE), display="none")
+    classifier, prediction_filter = load_classifier(config)
+    with closing(open_source(config.source, classifier.input_size)) as file:  # --video: read as a file, not live
+        assert build_pipeline(config, classifier, prediction_filter, None, file, []).frozen is None
+    # The Pi camera's source has no `live` attribute: it is live, as this stand-in without one.
+    for live in (SyntheticSource(), FrozenCamera()):
+        assert isinstance(build_pipeline(config, classifier, prediction_filter, None, live, []).frozen, FrozenPicture)
 
 
 def test_a_video_file_with_a_frozen_stretch_is_footage(tmp_path):
