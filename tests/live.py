@@ -21,7 +21,7 @@ from conftest import LABELS, MODEL, REPO
 
 from utils.sources import sampled_frames
 
-UP, STALL, DOWN = "up", "stall", "down"
+UP, STALL, FROZEN, DOWN = "up", "stall", "frozen", "down"
 
 
 def clip_jpegs(clip: Path) -> list[bytes]:
@@ -31,9 +31,10 @@ def clip_jpegs(clip: Path) -> list[bytes]:
 class StreamServer:
     """/live.mjpg: the clip as an endless MJPEG camera at `fps`; /<name>: the files in `files`.
 
-    `mode` is UP (frames flow), STALL (connections stay open and nothing comes, new ones get headers only) or
-    DOWN (open streams are cut and new requests get 503, as a camera that rebooted). `refused` counts the
-    requests answered 503, `streams` the MJPEG connections that got frames.
+    `mode` is UP (frames flow), STALL (connections stay open and nothing comes, new ones get headers only),
+    FROZEN (the last frame is sent again and again, as OpenCV's videoio returns an unplugged USB camera's last
+    frame forever: opencv/opencv#5221) or DOWN (open streams are cut and new requests get 503, as a camera that
+    rebooted). `refused` counts the requests answered 503, `streams` the MJPEG connections that got frames.
     """
 
     def __init__(self, clip: Path, files: dict[str, Path] | None = None, fps: float = 25.0) -> None:
@@ -88,8 +89,9 @@ class StreamServer:
                     if owner.mode == STALL:
                         time.sleep(0.05)
                         continue
-                    jpeg = owner.jpegs[index % len(owner.jpegs)]
-                    index += 1
+                    if owner.mode != FROZEN or not index:
+                        index += 1
+                    jpeg = owner.jpegs[(index - 1) % len(owner.jpegs)]
                     self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
                                      % (len(jpeg), jpeg))
                     time.sleep(1 / owner.fps)

@@ -96,3 +96,20 @@ def test_a_perturb_value_names_perturbations_or_all_of_those_allowed():
     assert named_perturbations("all", ("cut",)) == ["cut"]
     with pytest.raises(ValueError, match="--perturb: unknown freeze; choose from cut"):
         named_perturbations("freeze", ("cut",))
+
+
+def test_the_frozen_benchmark_plays_the_freeze_and_the_same_time_offline():
+    from benchmarks.frozen import PlayedCamera, played
+    from benchmarks.long_stream import FPS, PERTURB_AT, PERTURB_SECONDS
+
+    loop = [flat(value) for value in range(20)]
+    at, frozen = PERTURB_AT * FPS, round(FREEZE_SECONDS * FPS)
+    fed, away = played(loop, "fed"), played(loop, "offline")
+    assert len(fed) == len(away) == len(played(loop, "none")) == PERTURB_SECONDS * FPS
+    assert all(image is not None and np.array_equal(image, fed[at - 1]) for image in fed[at:at + frozen])
+    assert [i for i, image in enumerate(away) if image is None] == list(range(at, at + frozen))
+    assert all(np.array_equal(a, b) for a, b in zip(fed[at + frozen:], away[at + frozen:]))
+    camera = PlayedCamera(away)
+    items = [camera.read() for _ in range(len(away) + 1)]
+    assert items[-1] is None and items[at].online is False and items[at + frozen].index == at + frozen
+    assert items[at - 1].image is not away[at - 1], "each frame a buffer of its own"

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, free_port, run_cli
-from live import DOWN, STALL, UP, LiveApp, StreamServer
+from live import DOWN, FROZEN, STALL, UP, LiveApp, StreamServer
 from test_web import chromium
 
 
@@ -78,6 +78,26 @@ def test_a_stalled_stream_times_out_and_comes_back(camera, app_on):
     camera.mode = STALL  # the connection stays open and nothing comes
     app.wait_for(lambda: "camera offline since" in app.log, "an outage in the log")
     bring_back_and_stop(camera, app, signal.SIGINT)
+
+
+def test_a_frozen_picture_is_an_outage_until_it_moves(camera, app_on):
+    port = free_port()
+    app = app_on("--web", "--web-port", str(port))
+    camera.mode = FROZEN  # the stream goes on, with the same frame every time
+    app.wait_for(lambda: "camera picture frozen since" in app.log, "the frozen picture in the log")
+    source = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/results.json", timeout=10).read())
+    assert source["status"]["source"]["frozen"] is True and source["status"]["source"]["online"] is False
+    assert source["status"]["source"]["message"].startswith("camera picture frozen since"), source
+    classified = len(app.stdout)
+    time.sleep(1)
+    assert len(app.stdout) == classified, "the model is not fed the frozen frames"
+    camera.mode = UP
+    app.wait_for(lambda: "camera picture moving again" in app.log, "the picture moving again in the log")
+    app.wait_for(lambda: len(app.stdout) >= classified + 5, "results after the frozen picture")
+    assert app.stop() == 0, app.log
+    assert app.log.count("camera picture frozen since") == 1 and app.log.count("camera picture moving again") == 1
+    assert "camera offline" not in app.log and "Traceback" not in app.log
+    assert app.records[-1]["results"][0]["label"] == "arm wrestling"
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

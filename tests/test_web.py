@@ -526,7 +526,7 @@ def test_an_outage_is_in_the_results(sink):
     since = time.time()
     sink.write(Update(an_update(5).frame, None, False, Status(source=SourceHealth(offline_since=since))))
     source = json.loads(get(sink.url + "results.json"))["status"]["source"]
-    assert source == {"online": False, "offline_since": since,
+    assert source == {"online": False, "offline_since": since, "frozen": False,
                       "message": f"camera offline since {time.strftime('%H:%M:%S', time.localtime(since))}; retrying"}
 
 

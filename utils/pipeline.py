@@ -31,9 +31,10 @@ from utils.sampler import FrameSampler
 from utils.sinks.base import Command, Sink, Status, Update
 from utils.sinks.display import choose_display
 from utils.sinks.factory import make_sinks
-from utils.sources import FrameSource, open_source, pi_camera_list, video_length
+from utils.sources import FrameSource, is_live, open_source, pi_camera_list, video_length
 from utils.sources.demand import Demand
 from utils.sources.frame import Frame
+from utils.sources.frozen import FrozenPicture
 from utils.sources.health import SourceHealth
 from utils.sources.motion import MotionGate
 from utils.sources.picamera import pi_camera_fps
@@ -57,17 +58,21 @@ class Pipeline:
     """Reads every frame, classifies those the sampler picks, and hands each frame to every sink.
 
     While a live source is offline the sinks get, every few tenths of a second, a dark frame of the last
-    frame's size with the outage in its status; the first frame after it starts the stream afresh.
+    frame's size with the outage in its status; the first frame after it starts the stream afresh. A picture that
+    stops moving (`frozen`) is the same outage: its repeated frames reach neither the model nor the sinks.
     """
 
     def __init__(self, classifier: StreamClassifier, prediction_filter: PredictionFilter | TaughtPredictions,
                  source: FrameSource, sinks: Sequence[Sink], fps: float, stop: Stop | None = None,
                  sampler: FrameSampler | None = None, teaching: LiveTeaching | None = None,
-                 gate: MotionGate | None = None, crop: Area | None = None) -> None:
+                 gate: MotionGate | None = None, crop: Area | None = None,
+                 frozen: FrozenPicture | None = None) -> None:
         """`sampler` is the one the source's demand uses, when it samples the frames where it reads them;
-        `gate` skips the model while nothing moves; `crop` is the part of the picture that is classified."""
+        `gate` skips the model while nothing moves; `crop` is the part of the picture that is classified;
+        `frozen` watches a live source for a picture that repeats (None: a file, whose frames are the footage)."""
         self.classifier = classifier
         self.gate = gate
+        self.frozen = frozen
         self.crop = crop
         self.prediction_filter = prediction_filter
         self.source = source
@@ -192,6 +197,8 @@ class Pipeline:
                 item = self.source.read()
                 if item is None:
                     break
+                if self.frozen is not None and isinstance(item, Frame):
+                    item = self.frozen.check(item)  # a repeated picture is no frame; a long run of them, an outage
                 if isinstance(item, SourceHealth):  # no frame for a moment: a stall or an outage
                     if not item.online:
                         self._send(self.outage(item))
@@ -285,16 +292,17 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
                    stop: Stop | None = None, sampler: FrameSampler | None = None) -> Pipeline:
     """The loop over an open source, with the taught actions' scores and live teaching when the run has them."""
     gate, crop = motion_gate(config, source), config.motion.crop_area
+    frozen = FrozenPicture(source.description) if is_live(source) else None
     if taught is None:
         pipeline = Pipeline(classifier, prediction_filter, source, sinks, config.source.fps, stop, sampler,
-                            gate=gate, crop=crop)
+                            gate=gate, crop=crop, frozen=frozen)
     else:
         rate, frames = classified_rate(config, source), window_frames(config, source)
         observe = observer(classifier, rate)
         predictions = taught.predictions(prediction_filter, observe, rate, frames)
         teaching = taught.live_teaching(predictions, observe, rate, frames, source.description)
         pipeline = Pipeline(classifier, predictions, source, sinks, config.source.fps, stop, sampler, teaching,
-                            gate, crop)
+                            gate, crop, frozen)
     pipeline.summary.length = video_length(source)
     return pipeline
 
@@ -349,7 +357,7 @@ def motion_gate(config: Config, source: FrameSource) -> MotionGate | None:
     """The motion gate for this source: --motion auto gates cameras and streams, not files (their results
     stay as they were); on or a percent gates any source."""
     options = config.motion
-    percent = options.percent(live=getattr(source, "live", True))  # the Pi camera has no `live`: it is live
+    percent = options.percent(live=is_live(source))
     if percent is None:
         if options.motion_mask:
             raise ClassifierError("--motion-mask is for the motion gate, which --motion auto leaves off for "

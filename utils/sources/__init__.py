@@ -21,7 +21,13 @@ from utils.sources.v4l2 import raw_camera_node
 log = logging.getLogger(__name__)
 
 __all__ = ["Frame", "FrameSource", "OpenCVSource", "PiCameraList", "Picamera2Source", "SourceHealth",
-           "SyntheticSource", "open_source", "pi_camera_list", "picamera2_available", "sampled_frames", "video_length"]
+           "SyntheticSource", "is_live", "open_source", "pi_camera_list", "picamera2_available", "sampled_frames",
+           "video_length"]
+
+
+def is_live(source: FrameSource) -> bool:
+    """A camera or a stream, not a video file (the Pi camera has no `live`: it is live)."""
+    return getattr(source, "live", True)
 
 
 def video_length(source: FrameSource | None) -> float:

@@ -1,4 +1,4 @@
-"""SourceHealth: whether a live source is delivering frames, for every output that reports an outage."""
+"""SourceHealth: whether a live source is delivering frames that move, for every output that reports an outage."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class SourceHealth:
-    """Online, or offline since `offline_since` (wall-clock seconds, time.time()) while it is being reopened."""
+    """Online, or offline since `offline_since` (wall-clock seconds, time.time()): while it is being reopened, or,
+    `frozen`, while its picture repeats the same frame (utils/sources/frozen.py)."""
 
     offline_since: float | None = None
+    frozen: bool = False
 
     @property
     def online(self) -> bool:
@@ -23,12 +25,18 @@ class SourceHealth:
         return "" if self.offline_since is None else time.strftime("%H:%M:%S", time.localtime(self.offline_since))
 
     def describe(self) -> str:
-        """"camera offline since 12:03:04; retrying", or "" while online."""
-        return f"camera offline since {self.since_text}; retrying" if not self.online else ""
+        """"camera offline since 12:03:04; retrying", "camera picture frozen since 12:03:04; waiting for it to
+        move", or "" while online."""
+        if self.online:
+            return ""
+        if self.frozen:
+            return f"camera picture frozen since {self.since_text}; waiting for it to move"
+        return f"camera offline since {self.since_text}; retrying"
 
     def as_dict(self) -> dict:
-        """For JSON outputs (the web view; events and MQTT later)."""
-        return {"online": self.online, "offline_since": self.offline_since, "message": self.describe()}
+        """For JSON outputs (the web view, MQTT)."""
+        return {"online": self.online, "offline_since": self.offline_since, "frozen": self.frozen,
+                "message": self.describe()}
 
 
 ONLINE = SourceHealth()
