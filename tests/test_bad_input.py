@@ -250,3 +250,37 @@ def test_a_wide_video_is_shown_without_enlarging_it_beyond_reason():
     assert legible(np.zeros((8, 16384, 3), np.uint8)).shape == (8, 16384, 3)
     assert legible(np.zeros((8, 640, 3), np.uint8)).shape == (48, MAX_ENLARGED_WIDTH, 3)
     assert legible(np.zeros((172, 172, 3), np.uint8)).shape == (480, 480, 3)
+
+
+# Bytes that are not UTF-8 (a file named in Latin-1, a script saved in another encoding) reach Python as lone
+# surrogates, which OpenCV, MQTT, host names and the web view's password cannot encode.
+NOT_UTF8 = os.fsdecode(b"caf\xe9")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--name", NOT_UTF8], "--name is not UTF-8 text: caf\\xe9; give it in UTF-8"),
+    (["--mqtt", f"mqtt://{NOT_UTF8}"], "--mqtt is not UTF-8 text: mqtt://caf\\xe9"),
+    (["--mqtt", f"mqtt://{NOT_UTF8}@127.0.0.1"], "--mqtt is not UTF-8 text"),
+    (["--web", "--web-host", NOT_UTF8], "--web-host is not UTF-8 text"),
+    (["--allow", NOT_UTF8], "--allow is not UTF-8 text"),
+])
+def test_text_that_is_not_utf8_is_one_line(args, needle):
+    assert needle in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))
+
+
+def test_a_video_whose_file_name_is_not_utf8_is_one_line_not_a_crash(tmp_path):
+    video = tmp_path / f"{NOT_UTF8}.mp4"
+    shutil.copy(CARVING_ICE, video)
+    line = one_error_line(run_cli("--video", str(video), "--display", "none"))
+    assert line.endswith("caf\\xe9.mp4; rename the file") and "--video is not UTF-8 text" in line
+
+
+def test_passwords_that_are_not_utf8_are_one_line_and_never_shown():
+    secret = os.fsdecode(b"s3cr\xe9t")
+    line = one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--web",
+                                  env={"WEB_PASSWORD": secret}))
+    assert line == "classify.py: error: the web password is not UTF-8 text; set it in UTF-8"
+    run = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", "mqtt://127.0.0.1:9",
+                  env={"MQTT_PASSWORD": secret})
+    assert last_error_line(run) == "classify.py: error: MQTT_PASSWORD is not UTF-8 text"
+    assert "s3cr" not in run.stderr

@@ -60,7 +60,10 @@ def topic_name_problem(name: str) -> str | None:
 
 def mqtt_string_problem(text: str) -> str | None:
     """Why `text` cannot be an MQTT string (user name, password), or None: at most 65535 bytes of UTF-8."""
-    size = len(text.encode("utf-8", "surrogatepass"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes of another encoding, from the command line or the environment
+        return "is not UTF-8 text"
     if size > MAX_MQTT_STRING_BYTES:
         return f"is {size} bytes long; MQTT allows at most {MAX_MQTT_STRING_BYTES}"
     return None
