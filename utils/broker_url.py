@@ -24,7 +24,10 @@ class BrokerAddress:
 def parse_broker_url(url: str) -> BrokerAddress:
     """The broker of `url`; ValueError with what is wrong. A password in the URL is refused: it would be
     visible to every user in `ps`, so it comes from MQTT_PASSWORD or the config file instead."""
-    parts = urllib.parse.urlsplit(url.strip())
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError as e:  # an unclosed [ of an IPv6 address
+        raise ValueError(f"--mqtt is not a broker address ({e}), got {url!r}") from None
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError(f"--mqtt must look like mqtt://host[:port] or mqtts://host[:port], got {url!r}")
     if parts.password is not None:
@@ -38,6 +41,10 @@ def parse_broker_url(url: str) -> BrokerAddress:
         raise ValueError(f"--mqtt port must be 1..65535, got {url!r}") from None
     if not parts.hostname:
         raise ValueError(f"--mqtt has no host name, got {url!r}")
+    try:
+        parts.hostname.encode("idna")  # as the connection will: a..b or a part over 63 characters cannot be looked up
+    except UnicodeError:
+        raise ValueError(f"--mqtt host name {parts.hostname!r} is not a valid host name, got {url!r}") from None
     if port == 0:
         raise ValueError(f"--mqtt port must be 1..65535, got {url!r}")
     username = urllib.parse.unquote(parts.username) if parts.username else None
