@@ -284,3 +284,14 @@ def test_passwords_that_are_not_utf8_are_one_line_and_never_shown():
                   env={"MQTT_PASSWORD": secret})
     assert last_error_line(run) == "classify.py: error: MQTT_PASSWORD is not UTF-8 text"
     assert "s3cr" not in run.stderr
+
+
+@pytest.mark.parametrize("video", ["", " "])
+def test_an_empty_video_is_one_line(video):
+    assert "--video must not be empty" in one_error_line(run_cli("--video", video, "--display", "none"))
+
+
+@pytest.mark.parametrize("flag", ["--model", "--labels", "--config", "--events-dir"])
+def test_a_url_where_a_local_path_belongs_is_one_line_at_parse_time(flag):
+    line = one_error_line(run_cli(flag, "https://example.com/movinet_a0_stream_int8.tflite", model=False))
+    assert f"argument {flag}" in line and "takes a local path, not a URL" in line

@@ -166,6 +166,8 @@ def non_empty_path(text: str) -> Path:
     """A path from a flag or the config file; ValueError for '' (which Path() reads as the current folder)."""
     if not text.strip():
         raise ValueError("must not be empty ('.' is the current folder)")
+    if re.match(r"[a-z][a-z0-9+.-]*://", text.strip(), re.IGNORECASE):
+        raise ValueError("takes a local path, not a URL (download the file first)")
     return Path(text)
 
 
@@ -272,6 +274,8 @@ class SourceOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.video is not None and not self.video.strip():
+            raise ClassifierError("--video must not be empty: give a video file or a stream's URL")
         given = [flag(name) for name in ("camera_id", "pi_camera", "video") if getattr(self, name) is not None]
         if len(given) > 1:
             raise ClassifierError(f"give one source, not {' and '.join(given)}")
