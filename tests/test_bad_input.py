@@ -28,13 +28,14 @@ def run_shell(redirect: str, *args: str) -> Run:
 
 
 def run_unprivileged(*args: str) -> Run:
-    """classify.py as someone file permissions apply to: as root, without the capabilities that ignore them."""
+    """classify.py as a user file permissions and the privileged ports apply to: as root, without the
+    capabilities that ignore them."""
     command = [sys.executable, str(REPO / "classify.py"), *args]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             skip_or_fail("running as root and setpriv (util-linux) is missing, so permissions cannot apply")
-        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
+        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-net_bind_service", *command]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     return Run(done.returncode, done.stdout, done.stderr)
 
@@ -295,3 +296,12 @@ def test_an_empty_video_is_one_line(video):
 def test_a_url_where_a_local_path_belongs_is_one_line_at_parse_time(flag):
     line = one_error_line(run_cli(flag, "https://example.com/movinet_a0_stream_int8.tflite", model=False))
     assert f"argument {flag}" in line and "takes a local path, not a URL" in line
+
+
+def test_a_privileged_web_port_without_root_says_so():
+    if Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip() != "1024":
+        pytest.skip("this kernel lets every user bind ports below 1024")
+    run = run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
+                           "--display", "none", "--web", "--web-port", "80")
+    assert last_error_line(run) == ("classify.py: error: cannot start the web view on port 80: ports below 1024 need "
+                                    "root; choose another with --web-port, e.g. 8080")
