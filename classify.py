@@ -56,18 +56,12 @@ class VersionAction(argparse.Action):
         import numpy
 
         from utils.model.runtime import load_runtime
-        from utils.sinks.json_lines import discard_output
         try:
             runtime = str(load_runtime("auto"))
         except ClassifierError as e:
             runtime = f"none ({e})"
-        try:
-            print(f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})",
-                  flush=True)
-        except OSError as e:  # > /dev/full
-            discard_output(sys.stdout)
-            parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
-        parser.exit(0)
+        print_and_exit(parser, f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, "
+                               f"numpy {numpy.__version__})")
 
 
 class ListCamerasAction(argparse.Action):
@@ -79,8 +73,19 @@ class ListCamerasAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from utils.sources.camera_list import list_cameras
 
-        print(list_cameras(), flush=True)
-        parser.exit(0)
+        print_and_exit(parser, list_cameras())
+
+
+def print_and_exit(parser: argparse.ArgumentParser, text: str) -> None:
+    """What --version and --list-cameras print, then exit 0; stdout closed or full: one line, exit 2."""
+    from utils.sinks.json_lines import discard_output
+
+    try:
+        print(text, flush=True)
+    except OSError as e:  # | true, > /dev/full
+        discard_output(sys.stdout)
+        parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
+    parser.exit(0)
 
 
 def flag_type(parse, name: str):

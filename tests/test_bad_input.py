@@ -114,8 +114,9 @@ def test_a_full_stdout_is_one_line():
     run = run_shell(">/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
                     "--display", "none", "--json")
     assert last_error_line(run) == "classify.py: error: cannot write the JSON lines to stdout: No space left on device"
-    line = one_error_line(run_shell(">/dev/full", "--version"))
-    assert line == "classify.py: error: cannot write to stdout: No space left on device"
+    for only_prints in ("--version", "--list-cameras"):
+        line = one_error_line(run_shell(">/dev/full", only_prints))
+        assert line == "classify.py: error: cannot write to stdout: No space left on device"
 
 
 def test_closed_stderr_still_runs_and_exits_with_the_right_code(tmp_path):
