@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -41,7 +42,19 @@ class ArgumentParser(argparse.ArgumentParser):
     """Bad flags end in one line on stderr (not the whole usage), naming the closest flag to a misspelt one, and
     exit 2."""
 
+    argv: list[str] = []
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):
+        if (found := re.match(r"argument ([\w/-]+): expected one argument$", message)):
+            # argparse takes a value that starts with '-' (other than a plain negative number) for a flag
+            spellings, argv = found[1].split("/"), self.argv
+            if any(a in spellings and b.startswith("-") and b.split("=")[0] not in self._option_string_actions
+                   for a, b in zip(argv, argv[1:])):
+                message += f"; a value that starts with '-' goes after '=': {spellings[0]}=-..."
         self.exit(2, f"{self.prog}: error: {with_suggestions(self, message)} (see --help)\n")
 
 

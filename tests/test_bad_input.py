@@ -306,3 +306,14 @@ def test_a_privileged_web_port_without_root_says_so():
                            "--display", "none", "--web", "--web-port", "80")
     assert last_error_line(run) == ("classify.py: error: cannot start the web view on port 80: ports below 1024 need "
                                     "root; choose another with --web-port, e.g. 8080")
+
+
+@pytest.mark.parametrize("args", [["--crop", "-0.1,0,1,1"], ["--name", "-cam"], ["--frameHeight", "-1e3"]])
+def test_a_value_that_starts_with_a_dash_says_to_join_it_with_equals(args):
+    line = one_error_line(run_cli(*args, model=False))
+    assert "expected one argument; a value that starts with '-' goes after '='" in line
+
+
+@pytest.mark.parametrize("args", [["--name"], ["--name", "--json"]])
+def test_a_missing_value_is_not_mistaken_for_one_that_starts_with_a_dash(args):
+    assert one_error_line(run_cli(*args, model=False)).endswith(": expected one argument (see --help)")
