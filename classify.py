@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -41,7 +42,19 @@ class ArgumentParser(argparse.ArgumentParser):
     """Bad flags end in one line on stderr (not the whole usage), naming the closest flag to a misspelt one, and
     exit 2."""
 
+    argv: list[str] = []
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str):
+        if (found := re.match(r"argument ([\w/-]+): expected one argument$", message)):
+            # argparse takes a value that starts with '-' (other than a plain negative number) for a flag
+            spellings, argv = found[1].split("/"), self.argv
+            if any(a in spellings and b.startswith("-") and b.split("=")[0] not in self._option_string_actions
+                   for a, b in zip(argv, argv[1:])):
+                message += f"; a value that starts with '-' goes after '=': {spellings[0]}=-..."
         self.exit(2, f"{self.prog}: error: {with_suggestions(self, message)} (see --help)\n")
 
 
@@ -56,18 +69,12 @@ class VersionAction(argparse.Action):
         import numpy
 
         from utils.model.runtime import load_runtime
-        from utils.sinks.json_lines import discard_output
         try:
             runtime = str(load_runtime("auto"))
         except ClassifierError as e:
             runtime = f"none ({e})"
-        try:
-            print(f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, numpy {numpy.__version__})",
-                  flush=True)
-        except OSError as e:  # > /dev/full
-            discard_output(sys.stdout)
-            parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
-        parser.exit(0)
+        print_and_exit(parser, f"{PROG} {__version__} (runtime {runtime}, OpenCV {cv2.__version__}, "
+                               f"numpy {numpy.__version__})")
 
 
 class ListCamerasAction(argparse.Action):
@@ -79,8 +86,19 @@ class ListCamerasAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from utils.sources.camera_list import list_cameras
 
-        print(list_cameras(), flush=True)
-        parser.exit(0)
+        print_and_exit(parser, list_cameras())
+
+
+def print_and_exit(parser: argparse.ArgumentParser, text: str) -> None:
+    """What --version and --list-cameras print, then exit 0; stdout closed or full: one line, exit 2."""
+    from utils.sinks.json_lines import discard_output
+
+    try:
+        print(text, flush=True)
+    except OSError as e:  # | true, > /dev/full
+        discard_output(sys.stdout)
+        parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
+    parser.exit(0)
 
 
 def flag_type(parse, name: str):

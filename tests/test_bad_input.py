@@ -28,13 +28,14 @@ def run_shell(redirect: str, *args: str) -> Run:
 
 
 def run_unprivileged(*args: str) -> Run:
-    """classify.py as someone file permissions apply to: as root, without the capabilities that ignore them."""
+    """classify.py as a user file permissions and the privileged ports apply to: as root, without the
+    capabilities that ignore them."""
     command = [sys.executable, str(REPO / "classify.py"), *args]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             skip_or_fail("running as root and setpriv (util-linux) is missing, so permissions cannot apply")
-        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
+        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search,-net_bind_service", *command]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     return Run(done.returncode, done.stdout, done.stderr)
 
@@ -113,8 +114,9 @@ def test_a_full_stdout_is_one_line():
     run = run_shell(">/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
                     "--display", "none", "--json")
     assert last_error_line(run) == "classify.py: error: cannot write the JSON lines to stdout: No space left on device"
-    line = one_error_line(run_shell(">/dev/full", "--version"))
-    assert line == "classify.py: error: cannot write to stdout: No space left on device"
+    for only_prints in ("--version", "--list-cameras"):
+        line = one_error_line(run_shell(">/dev/full", only_prints))
+        assert line == "classify.py: error: cannot write to stdout: No space left on device"
 
 
 def test_closed_stderr_still_runs_and_exits_with_the_right_code(tmp_path):
@@ -250,3 +252,68 @@ def test_a_wide_video_is_shown_without_enlarging_it_beyond_reason():
     assert legible(np.zeros((8, 16384, 3), np.uint8)).shape == (8, 16384, 3)
     assert legible(np.zeros((8, 640, 3), np.uint8)).shape == (48, MAX_ENLARGED_WIDTH, 3)
     assert legible(np.zeros((172, 172, 3), np.uint8)).shape == (480, 480, 3)
+
+
+# Bytes that are not UTF-8 (a file named in Latin-1, a script saved in another encoding) reach Python as lone
+# surrogates, which OpenCV, MQTT, host names and the web view's password cannot encode.
+NOT_UTF8 = os.fsdecode(b"caf\xe9")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--name", NOT_UTF8], "--name is not UTF-8 text: caf\\xe9; give it in UTF-8"),
+    (["--mqtt", f"mqtt://{NOT_UTF8}"], "--mqtt is not UTF-8 text: mqtt://caf\\xe9"),
+    (["--mqtt", f"mqtt://{NOT_UTF8}@127.0.0.1"], "--mqtt is not UTF-8 text"),
+    (["--web", "--web-host", NOT_UTF8], "--web-host is not UTF-8 text"),
+    (["--allow", NOT_UTF8], "--allow is not UTF-8 text"),
+])
+def test_text_that_is_not_utf8_is_one_line(args, needle):
+    assert needle in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))
+
+
+def test_a_video_whose_file_name_is_not_utf8_is_one_line_not_a_crash(tmp_path):
+    video = tmp_path / f"{NOT_UTF8}.mp4"
+    shutil.copy(CARVING_ICE, video)
+    line = one_error_line(run_cli("--video", str(video), "--display", "none"))
+    assert line.endswith("caf\\xe9.mp4; rename the file") and "--video is not UTF-8 text" in line
+
+
+def test_passwords_that_are_not_utf8_are_one_line_and_never_shown():
+    secret = os.fsdecode(b"s3cr\xe9t")
+    line = one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--web",
+                                  env={"WEB_PASSWORD": secret}))
+    assert line == "classify.py: error: the web password is not UTF-8 text; set it in UTF-8"
+    run = run_cli("--video", str(CARVING_ICE), "--display", "none", "--mqtt", "mqtt://127.0.0.1:9",
+                  env={"MQTT_PASSWORD": secret})
+    assert last_error_line(run) == "classify.py: error: MQTT_PASSWORD is not UTF-8 text"
+    assert "s3cr" not in run.stderr
+
+
+@pytest.mark.parametrize("video", ["", " "])
+def test_an_empty_video_is_one_line(video):
+    assert "--video must not be empty" in one_error_line(run_cli("--video", video, "--display", "none"))
+
+
+@pytest.mark.parametrize("flag", ["--model", "--labels", "--config", "--events-dir"])
+def test_a_url_where_a_local_path_belongs_is_one_line_at_parse_time(flag):
+    line = one_error_line(run_cli(flag, "https://example.com/movinet_a0_stream_int8.tflite", model=False))
+    assert f"argument {flag}" in line and "takes a local path, not a URL" in line
+
+
+def test_a_privileged_web_port_without_root_says_so():
+    if Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text().strip() != "1024":
+        pytest.skip("this kernel lets every user bind ports below 1024")
+    run = run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
+                           "--display", "none", "--web", "--web-port", "80")
+    assert last_error_line(run) == ("classify.py: error: cannot start the web view on port 80: ports below 1024 need "
+                                    "root; choose another with --web-port, e.g. 8080")
+
+
+@pytest.mark.parametrize("args", [["--crop", "-0.1,0,1,1"], ["--name", "-cam"], ["--frameHeight", "-1e3"]])
+def test_a_value_that_starts_with_a_dash_says_to_join_it_with_equals(args):
+    line = one_error_line(run_cli(*args, model=False))
+    assert "expected one argument; a value that starts with '-' goes after '='" in line
+
+
+@pytest.mark.parametrize("args", [["--name"], ["--name", "--json"]])
+def test_a_missing_value_is_not_mistaken_for_one_that_starts_with_a_dash(args):
+    assert one_error_line(run_cli(*args, model=False)).endswith(": expected one argument (see --help)")

@@ -209,7 +209,7 @@ def test_missing_label_file(tmp_path):
 @pytest.mark.parametrize("flag", ["--allow", "--deny"])
 def test_label_names_not_in_the_label_file(flag):
     line = one_error_line(run_cli("--video", str(CARVING_ICE), flag, "carving ice,juggling ball"))
-    assert "not in the label file: 'juggling ball', did you mean 'juggling balls'" in line
+    assert f"{flag}: not in the label file: 'juggling ball', did you mean 'juggling balls'" in line
 
 
 def test_video_that_cannot_be_opened(tmp_path):

@@ -53,8 +53,10 @@ def test_more_results_than_labels():
 
 
 def test_unknown_names_are_rejected_with_a_suggestion():
-    with pytest.raises(ClassifierError, match="'x'; 'clappin', did you mean 'clapping'"):
-        PredictionFilter(load_labels(LABELS), allow=["x"], deny=["clappin"])
+    with pytest.raises(ClassifierError, match="--allow: not in the label file: 'x'; 'clappin', did you mean 'clap"):
+        PredictionFilter(load_labels(LABELS), allow=["x", "clappin"])
+    with pytest.raises(ClassifierError, match="--deny: not in the label file: 'clappin', did you mean 'clapping'"):
+        PredictionFilter(load_labels(LABELS), allow=["clapping"], deny=["clappin"])
 
 
 def test_label_file(tmp_path):

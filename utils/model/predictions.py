@@ -46,7 +46,8 @@ class PredictionFilter:
         self.labels = list(labels)
         self.max_results = max_results
         self.score_threshold = score_threshold
-        check_names((*allow, *deny), self.labels)
+        check_names(allow, self.labels, "--allow")
+        check_names(deny, self.labels, "--deny")
         index = {label: i for i, label in enumerate(self.labels)}
         # Indices that may be reported, fixed once so each frame is a single fancy-index.
         keep = np.zeros(len(self.labels), bool)

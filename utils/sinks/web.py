@@ -514,6 +514,9 @@ class WebSink:
             if server_class is _Server6 and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
                 raise ClassifierError(f"cannot start the web view on [{host}]:{port}: IPv6 is not enabled on "
                                       "this computer; use --web-host 127.0.0.1 (or 0.0.0.0)") from e
+            if e.errno == errno.EACCES and port < 1024:
+                raise ClassifierError(f"cannot start the web view on port {port}: ports below 1024 need root; "
+                                      "choose another with --web-port, e.g. 8080") from e
             raise ClassifierError(f"cannot start the web view on {host}:{port}: {e.strerror or e}; "
                                   "check --web-host (an address of this machine, or 0.0.0.0 for all)") from e
 
