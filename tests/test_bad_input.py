@@ -317,3 +317,26 @@ def test_a_value_that_starts_with_a_dash_says_to_join_it_with_equals(args):
 @pytest.mark.parametrize("args", [["--name"], ["--name", "--json"]])
 def test_a_missing_value_is_not_mistaken_for_one_that_starts_with_a_dash(args):
     assert one_error_line(run_cli(*args, model=False)).endswith(": expected one argument (see --help)")
+
+
+def test_a_still_image_is_not_a_video(tmp_path):
+    photo = tmp_path / "photo.jpg"  # FFmpeg would read it as a video of one frame
+    cv2.imwrite(str(photo), np.full((48, 64, 3), 128, np.uint8))
+    assert f"{photo} is a still image, not a video" in one_error_line(run_cli("--video", str(photo)))
+
+
+def test_a_video_cut_before_its_index_is_called_damaged_not_an_unknown_format(tmp_path):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(CARVING_ICE.read_bytes()[:len(CARVING_ICE.read_bytes()) // 2])  # its index is at the end
+    line = one_error_line(run_cli("--video", str(cut)))
+    assert f"cannot open video {cut}: it starts like a video file but is damaged or cut short" in line
+
+
+def test_a_file_url_to_a_missing_file_says_not_found(tmp_path):
+    missing = tmp_path / "none.mp4"
+    assert f"video file not found: {missing}" in one_error_line(run_cli("--video", missing.as_uri()))
+
+
+def test_a_webhook_address_that_cannot_be_split_is_one_line():
+    line = one_error_line(run_cli("--webhook", "http://[::1", "--event", "any", "--video", str(CARVING_ICE)))
+    assert "--webhook" in line and "is not a URL that can be read" in line

@@ -188,8 +188,12 @@ def gpio_pin(text: str) -> tuple[str, int]:
 
 def url_problem(url: str) -> str | None:
     """None for an http(s) URL with a host, else what is wrong with it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname  # raises for an address it cannot split, such as http://[::1
+    except ValueError as e:
+        return f"is not a URL that can be read ({e})"
+    if parts.scheme not in ("http", "https") or not host:
         return "must be an http:// or https:// URL with a host"
     return None
 

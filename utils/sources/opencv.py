@@ -7,13 +7,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import cv2
 import numpy as np
 
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
-from utils.regular_file import NotAFileError, open_regular
+from utils.regular_file import NotAFileError, open_regular, read_at_most
 from utils.sampler import FrameSampler
 from utils.sources.demand import Demand
 from utils.sources.frame import ClosingSource, Frame
@@ -45,11 +47,16 @@ def is_url(spec: str) -> bool:
     return "://" in spec
 
 
+# The first bytes of the containers a video file comes in (MP4/MOV at offset 4, Matroska/WebM, AVI): a file that
+# starts like one but will not open is a damaged or cut short video, not an unknown format.
+VIDEO_SIGNATURES = ((4, b"ftyp"), (0, b"\x1a\x45\xdf\xa3"), (8, b"AVI "))
+
+
 def video_path_problem(path: Path) -> str | None:
     """What stops `path` from being read as a video file, or None. Never blocks on a FIFO."""
     try:
-        with open_regular(path):
-            pass
+        with open_regular(path) as file:
+            head = file.read(16)
     except FileNotFoundError:
         return f"video file not found: {path}"
     except IsADirectoryError:
@@ -59,7 +66,25 @@ def video_path_problem(path: Path) -> str | None:
                 "(or give a camera with --camera-id, a stream with its URL)")
     except OSError as e:
         return f"cannot read video {path}: {e.strerror or e}"
+    # FFmpeg reads a photo as a video of one frame; an animated GIF (GIF8...) is a video.
+    if not head.startswith(b"GIF8") and cv2.haveImageReader(str(path)):
+        return f"{path} is a still image, not a video; give a video file, a camera or a stream"
     return None
+
+
+def looks_like_video(path: Path) -> bool:
+    """Whether the file starts as a video container does (False when it cannot be read)."""
+    try:
+        head = read_at_most(path, 15)
+    except OSError:
+        return False
+    return any(head[at:at + len(magic)] == magic for at, magic in VIDEO_SIGNATURES)
+
+
+def file_url_path(spec: str) -> Path | None:
+    """The local path of a file:// URL, else None."""
+    parts = urlsplit(spec)
+    return Path(url2pathname(parts.path)) if parts.scheme.lower() == "file" else None
 
 
 def open_interruptibly(open_capture: Callable[[], cv2.VideoCapture]) -> cv2.VideoCapture:
@@ -108,8 +133,10 @@ class OpenCVSource(ClosingSource):
         self.width, self.height = width, height
         self.is_camera = isinstance(spec, int)
         self.is_url = not self.is_camera and is_url(str(spec))
-        if not self.is_camera and not self.is_url and (problem := video_path_problem(Path(str(spec)))):
-            raise ClassifierError(problem)
+        if not self.is_camera:
+            path = file_url_path(str(spec)) if self.is_url else Path(str(spec))
+            if path is not None and (problem := video_path_problem(path)):
+                raise ClassifierError(problem)
         with native_stderr_to_log():  # OpenCV prints its own warnings for a missing camera
             self._capture = open_interruptibly(self._open)
         if not self._capture.isOpened():
@@ -190,6 +217,8 @@ class OpenCVSource(ClosingSource):
             return (f"cannot open camera {self.spec} (/dev/video{self.spec}): not connected, or busy in "
                     "another program; list cameras with 'v4l2-ctl --list-devices'")
         if not self.is_url:
+            if looks_like_video(Path(str(self.spec))):
+                return f"cannot open video {self.spec}: it starts like a video file but is damaged or cut short"
             return f"cannot open video {self.spec}: not a video format OpenCV can read"
         return f"cannot open stream {self.spec}: check the URL and that the server is reachable"
 
