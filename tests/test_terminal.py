@@ -12,6 +12,8 @@ import uuid
 import pytest
 from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, need_binary
 
+from utils.results import Prediction, Result
+from utils.run_summary import RunSummary
 from utils.sinks.status_line import fit
 
 COLUMNS, ROWS = 80, 24
@@ -75,3 +77,11 @@ def test_the_status_line_gives_up_its_last_parts_to_fit():
     assert fit(parts, 45) == "arm wrestling 0.97 | 0:12 of 1:00, 0:40 left"
     assert fit(parts, 30) == "arm wrestling 0.97"
     assert fit(parts, 10) == "arm wre..."
+
+
+def test_the_summary_counts_one_frame_in_the_singular():
+    summary = RunSummary()
+    summary.add(Result(0, 0.0, 1.0, (Prediction("yoga", 0.9),)))
+    assert ", 1 frame classified; top actions: yoga 100%" in summary.text()
+    summary.add(Result(1, 0.2, 1.0, (Prediction("yoga", 0.9),)))
+    assert ", 2 frames classified" in summary.text()

@@ -50,7 +50,7 @@ class RunSummary:
             shown = f"{duration_text(self._last)}{stopped} of video in {duration_text(spent)}{speed}"
         else:
             shown = f"ran {duration_text(spent)}"
-        parts = [f"{shown}, {self.frames} frames classified"]
+        parts = [f"{shown}, {self.frames} frame{'' if self.frames == 1 else 's'} classified"]
         if self.tops:
             parts.append("top actions: " + ", ".join(f"{label} {100 * count / self.frames:.0f}%"
                                                       for label, count in self.tops.most_common(TOP_ACTIONS)))
