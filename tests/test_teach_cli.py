@@ -7,12 +7,15 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, MODEL, WALKING_THE_DOG, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, WALKING_THE_DOG, run_cli
+from test_bad_input import run_unprivileged
 
 from utils.model.taught import ActionStore, ModelIdentity, read_action
 from utils.sources import sampled_frames
@@ -255,3 +258,67 @@ def test_a_corrupt_or_foreign_file_in_the_folder_is_one_line(folder, spoil, word
     assert teach(folder, "pool", CLEANING_POOL, "--teach-to", "2").returncode == 0
     assert run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "off", "--actions-dir",
                    str(folder)).returncode == 0
+
+
+def spoil_compressed(folder: Path) -> None:
+    """An action saved compressed (np.savez_compressed), then damaged at the start of an array's deflate stream."""
+    path = folder / "carving, mine.npz"
+    with np.load(path) as arrays:
+        np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.infolist()[0].header_offset
+    data = bytearray(path.read_bytes())
+    name_size, extra_size = struct.unpack("<HH", data[offset + 26:offset + 30])  # the local header's
+    data[offset + 30 + name_size + extra_size] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_compressed_action_is_one_line(folder):
+    spoil_compressed(folder)
+    one_error_line(run_cli("--actions", "--actions-dir", str(folder)), "carving, mine.npz is not a readable")
+
+
+def unprivileged(*args: str):
+    return run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), *args)
+
+
+def test_an_actions_folder_this_user_cannot_read_is_one_line_not_an_empty_one(folder):
+    before = fingerprint(folder)
+    folder.chmod(0)
+    try:
+        for args in (("--actions",), ("--forget", "carving, mine"), ("--video", str(CARVING_ICE), "--display", "none"),
+                     ("--teach", "x", "--video", str(CARVING_ICE))):
+            one_error_line(unprivileged(*args, "--actions-dir", str(folder)),
+                                  f"cannot read --actions-dir {folder}: Permission denied")
+    finally:
+        folder.chmod(0o755)
+    assert fingerprint(folder) == before
+
+
+def test_an_action_file_this_user_cannot_read_or_remove_is_not_called_damaged(folder):
+    before = fingerprint(folder)
+    path = folder / "carving, mine.npz"
+    path.chmod(0)
+    try:
+        for args in (("--actions",), ("--video", str(CARVING_ICE), "--display", "none")):
+            done = unprivileged(*args, "--actions-dir", str(folder))
+            one_error_line(done, f"cannot read {path}: Permission denied")
+            assert "damaged" not in done.stderr and "--forget" not in done.stderr
+    finally:
+        path.chmod(0o644)
+    folder.chmod(0o555)  # read-only: --forget cannot remove, --forget --last cannot save
+    try:
+        one_error_line(unprivileged("--forget", "carving, mine", "--actions-dir", str(folder)),
+                       f"cannot remove {path}: Permission denied")
+        one_error_line(unprivileged("--forget", "arm wrestling, mine", "--last", "--actions-dir", str(folder)),
+                       "Permission denied")
+    finally:
+        folder.chmod(0o755)
+    assert fingerprint(folder) == before
+
+
+def test_forget_removes_a_dangling_link(folder):
+    (folder / "gone.npz").symlink_to(folder / "nowhere.npz")
+    done = run_cli("--forget", "gone", "--actions-dir", str(folder))
+    assert done.returncode == 0 and "forgot 'gone'" in done.stdout, done.stderr
+    assert not (folder / "gone.npz").is_symlink()

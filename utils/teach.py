@@ -177,8 +177,8 @@ def actions_listing(config: Config) -> CommandOutput:
             for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
-    elif not rows:
-        text = f"no taught actions in {shown(store.folder)}; teach one with --teach NAME"
+    elif not rows:  # a file that cannot be read is not "no taught actions": its problem is said alone
+        text = "" if problems else f"no taught actions in {shown(store.folder)}; teach one with --teach NAME"
     else:
         text = table(rows, store)
     return CommandOutput(text, problems[0] if problems else None)

@@ -29,8 +29,10 @@ import logging
 import math
 import os
 import tempfile
+import tokenize
 import urllib.parse
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -271,7 +273,11 @@ class ActionStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():  # found before any video is read
+        try:
+            a_file = self.folder.exists() and not self.folder.is_dir()
+        except OSError as e:  # a parent folder this user cannot search
+            raise folder_error(self.folder, e) from e
+        if a_file:  # found before any video is read
             raise ClassifierError(f"--actions-dir {shown(self.folder)} is a file, not a folder; give a folder "
                                   "(it is made when missing)")
 
@@ -279,15 +285,20 @@ class ActionStore:
         return self.folder / file_name(name)
 
     def files(self) -> list[Path]:
-        """The action files, in name order; hidden files (unfinished writes) are not actions."""
-        if not self.folder.is_dir():
+        """The action files, in name order; hidden files (unfinished writes) are not actions. A folder that
+        cannot be read is an error, not an empty one (glob would take it for one)."""
+        try:
+            names = os.listdir(self.folder)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p for p in self.folder.glob("*" + SUFFIX) if not p.name.startswith("."))
+        except OSError as e:
+            raise folder_error(self.folder, e) from e
+        return sorted(self.folder / n for n in names if n.endswith(SUFFIX) and not n.startswith("."))
 
     def read(self, name: str) -> TaughtAction | None:
         """The action called `name`, or None when it was never taught."""
         path = self.path(name)
-        return read_action(path) if path.exists() else None
+        return read_action(path) if self._is_there(path) else None
 
     def read_all(self) -> list[TaughtAction]:
         """Every action in the folder; a file that is not one stops with one line that names it."""
@@ -345,7 +356,11 @@ class ActionStore:
 
     def remove(self, name: str) -> Path:
         path = self._existing(name)
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as e:
+            raise ClassifierError(f"cannot remove {shown(path)}: {e.strerror or e}; check --actions-dir (a folder "
+                                  "you can write)") from e
         return path
 
     def remove_last_session(self, name: str) -> tuple[TaughtAction | None, bool]:
@@ -366,9 +381,20 @@ class ActionStore:
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)
-        if not path.exists():
+        if not self._is_there(path):
             raise self.missing(name)
         return path
+
+    def _is_there(self, path: Path) -> bool:
+        """Whether the folder holds `path` (a dangling link too, so that --forget can remove it); a folder that
+        cannot be searched is an error, not a "no"."""
+        try:
+            path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as e:
+            raise folder_error(self.folder, e) from e
+        return True
 
 
 def background_left(action: TaughtAction) -> str:
@@ -380,6 +406,11 @@ def background_hint(name: str) -> str:
     """What the app says after a session of an action without a background."""
     return (f"a background helps {name!r} hold where other things happen: record what the camera sees when it is "
             f"not happening (e.g. right after it) with classify.py --teach-background {name!r}")
+
+
+def folder_error(folder: Path, error: OSError) -> ClassifierError:
+    return ClassifierError(f"cannot read --actions-dir {shown(folder)}: {error.strerror or error}; let the user the "
+                           "app runs as read it, or use another --actions-dir")
 
 
 def save_error(where: Path, error: OSError) -> ClassifierError:
@@ -431,8 +462,13 @@ def read_action(path: Path) -> TaughtAction:
         raise
     except (IsADirectoryError, NotAFileError) as e:
         raise ClassifierError(f"{where} {e.strerror}: move it out of the actions folder") from e
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        # ValueError covers pickled (object) arrays and bad JSON alike.
+    except PermissionError as e:  # the file may be whole: nothing says to remove it
+        raise ClassifierError(f"cannot read {where}: {e.strerror}; let the user the app runs as read it "
+                              "(its owner and mode)") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, zlib.error, NotImplementedError,
+            tokenize.TokenError) as e:
+        # ValueError covers pickled (object) arrays and bad JSON alike; zlib.error a damaged compressed array,
+        # NotImplementedError a damaged zip header (an unknown compression), TokenError a damaged .npy header.
         raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}: damaged or not one): "
                               f"{forget} and teach that action again") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
