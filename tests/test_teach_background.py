@@ -6,6 +6,7 @@ less so with it, while the sipping itself is still found. Bad input: one line, e
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def sipping(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("actions")
     done = teach(folder, "sipping", clip(), "--teach-from", SIPPING[0], "--teach-to", SIPPING[1])
     assert done.returncode == 0, done.stderr
-    assert "--teach-background 'sipping'" in done.stdout  # the app suggests one after teaching
+    # The app suggests one after teaching, from the same file: the seconds right after the part.
+    assert f"--teach-background 'sipping' --video {shlex.quote(str(clip()))} --teach-from 7.75 --teach-to 9.75" \
+        in done.stdout
     return folder
 
 

@@ -212,6 +212,9 @@ def spoil_by_truncating(folder: Path) -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (("--teach", "x", "--video", "missing.mp4"), ("video file not found: missing.mp4",)),
     (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "30"), ("--teach-from 30 s is beyond the end",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-to", "30"), ("--teach-to 30 s is beyond the end",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "2", "--teach-seconds", "5"),
+     ("--teach-from 2 s + --teach-seconds 5 s is beyond the end", "last frame is at 4.")),
     (("--teach", "x", "--video", "SHORT"), ("only 0.6 s of video", "at least 1 s")),
     (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "4"), ("only 0.4 s of video",)),
     (("--teach", "", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),

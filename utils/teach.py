@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,9 @@ from utils.sources.opencv import is_url
 log = logging.getLogger(__name__)
 
 TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
+# An end given past the last frame by more than this is a mistake (a typo, the wrong clip), not a rounded length.
+END_TOLERANCE_S = 1.0
+BACKGROUND_HINT_SECONDS = 2.0  # the part a file's background hint suggests: the seconds right after the action
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,11 @@ def teach_from_file(config: Config) -> str:
     if first_taught is None:
         raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
                               f"{last:.1f} s)")
+    if end is not None and end > last + END_TOLERANCE_S:
+        asked = f"--teach-to {end:g} s" if options.teach_to is not None else \
+            f"--teach-from {start:g} s + --teach-seconds {options.teach_seconds:g} s"
+        raise ClassifierError(f"{asked} is beyond the end of {video} (its last frame is at {last:.1f} s): end the "
+                              "part within the video, or leave --teach-to out to teach up to its end")
     part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
     if not len(recorder):
         raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
@@ -108,8 +117,12 @@ def teach_from_file(config: Config) -> str:
         return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
                 f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
     action = store.add(name, model, recorder.examples, session)
+    followed = end is not None and last >= end - TIME_TOLERANCE_S  # the video goes on after the part
+    after = f"--teach-from {end:g} --teach-to {end + BACKGROUND_HINT_SECONDS:g}" if followed else \
+        "--teach-from START --teach-to END"
     hints = ["teach it again from another clip or moment for an action that holds beyond this one"
-             if len(action.sessions) == 1 else "", "" if action.background else background_hint(name)]
+             if len(action.sessions) == 1 else "",
+             "" if action.background else background_hint(name, f" --video {shlex.quote(video)} {after}")]
     return "\n".join([f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
                       f"saved in {shown(store.path(name))}", *filter(None, hints)])
 

@@ -402,10 +402,11 @@ def background_left(action: TaughtAction) -> str:
     return f"{action.background_seconds:.1f} s of background left" if action.background else "no background left"
 
 
-def background_hint(name: str) -> str:
-    """What the app says after a session of an action without a background."""
+def background_hint(name: str, source: str = "") -> str:
+    """What the app says after a session of an action without a background; `source`: the flags that choose
+    the part of a file (none: the camera)."""
     return (f"a background helps {name!r} hold where other things happen: record what the camera sees when it is "
-            f"not happening (e.g. right after it) with classify.py --teach-background {name!r}")
+            f"not happening (e.g. right after it) with classify.py --teach-background {name!r}{source}")
 
 
 def folder_error(folder: Path, error: OSError) -> ClassifierError:
