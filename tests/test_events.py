@@ -252,6 +252,9 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event", "arm wrestlin"], "--event/--gpio: not in the label file: 'arm wrestlin', did you mean "
                                   "'arm wrestling'"),
     (["--record"], "--record needs --event"),
+    (["--event-threshold", "0.5"], "--event-threshold needs --event"),  # alone it would change nothing
+    (["--pre-roll", "5"], "--pre-roll needs --event"),
+    ([], "--events-dir needs --event"),
     (["--event", WATCHED, "--webhook", "ftp://example/x"], "--webhook must be an http:// or https:// URL"),
     (["--event", WATCHED, "--gpio", "arm wrestling"], "is not LABEL=PIN"),
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),

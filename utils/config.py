@@ -351,9 +351,10 @@ class EventOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.event:
-            used = [flag(name) for name, unset in (("record", not self.record), ("webhook", self.webhook is None),
-                                                   ("gpio", not self.gpio)) if not unset]
+        if not self.event:  # every other option only says how events are made: alone it would do nothing
+            used = sorted((flag(item.name) for item in fields(self) if item.name != "event"
+                           and getattr(self, item.name) != item.default),
+                          key=lambda name: name == "--events-dir")  # the folder only where nothing else is said
             if used:
                 raise ClassifierError(f"{used[0]} needs --event: the actions to watch (or --event any)")
         if self.event_floor is not None and self.event_floor > self.event_threshold:
