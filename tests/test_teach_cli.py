@@ -221,6 +221,7 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "  ", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
+    (("--teach", "any", "--video", str(CARVING_ICE)), ("'any' is kept for --event any",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
     (("--teach", "x", "--camera-id", "0", "--teach-from", "2"), ("choose a part of a --video file",)),
     (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
@@ -325,3 +326,13 @@ def test_forget_removes_a_dangling_link(folder):
     done = run_cli("--forget", "gone", "--actions-dir", str(folder))
     assert done.returncode == 0 and "forgot 'gone'" in done.stdout, done.stderr
     assert not (folder / "gone.npz").is_symlink()
+
+
+def test_a_name_that_starts_with_a_dot_is_listed_and_reported(tmp_path):
+    """A hidden file is an unfinished write: the action's file must not be one, or it is taught and never seen."""
+    done = teach(tmp_path, ".ice", CARVING_ICE, "--teach-to", "2.2")
+    assert done.returncode == 0, done.stderr
+    assert [r["name"] for r in listed(tmp_path)] == [".ice"]
+    assert [p.name for p in tmp_path.iterdir()] == ["%2Eice.npz"]
+    records = classified(tmp_path, CARVING_ICE, "--taught", "only")
+    assert any(r["results"] and r["results"][0]["label"] == ".ice" for r in records)

@@ -77,8 +77,10 @@ def check_name(name: str) -> str:
 
 
 def file_name(name: str) -> str:
-    """"my dog/cat" cannot happen (see check_name); "café" -> "caf%C3%A9.npz": one portable file per name."""
-    return urllib.parse.quote(name, safe=SAFE_CHARACTERS) + SUFFIX
+    """"my dog/cat" cannot happen (see check_name); "café" -> "caf%C3%A9.npz": one portable file per name. A
+    leading "." is encoded too (".x" -> "%2Ex.npz"): a hidden file is an unfinished write, never an action."""
+    quoted = urllib.parse.quote(name, safe=SAFE_CHARACTERS)
+    return ("%2E" + quoted[1:] if quoted.startswith(".") else quoted) + SUFFIX
 
 
 def utc_now() -> str:
