@@ -29,6 +29,7 @@ from conftest import (
     run_cli,
     skip_or_fail,
 )
+from test_bad_input import run_unprivileged
 from test_cli import assert_json_contract, one_error_line
 from test_event_outputs import Receiver
 from test_recorder import read_clip
@@ -268,6 +269,20 @@ def test_bad_event_options_are_one_line(args, message, tmp_path):
     line = one_error_line(run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--events-dir",
                                   str(tmp_path / "events"), *args))
     assert message in line
+
+
+def test_a_journal_this_user_cannot_append_to_is_one_line_before_the_run(tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    journal_file = folder / "events.jsonl"
+    journal_file.write_text('{"type": "start", "id": "kept"}\n')
+    journal_file.chmod(0o444)
+    line = one_error_line(run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), "--video",
+                                           str(ARM_WRESTLING), "--display", "none", "--event", WATCHED,
+                                           "--events-dir", str(folder)))
+    assert f"cannot write to the events journal {journal_file}: Permission denied" in line
+    assert journal_file.read_text() == '{"type": "start", "id": "kept"}\n'
+    assert [p.name for p in folder.iterdir()] == ["events.jsonl"]
 
 
 def test_an_unwritable_events_dir_is_one_line(tmp_path):

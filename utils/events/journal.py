@@ -34,6 +34,11 @@ def check_writable_folder(folder: Path) -> None:
         problem = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
     if problem is not None:
         raise _cannot_write(folder, os.strerror(problem))
+    journal = folder / JOURNAL_NAME  # appended to: a folder that takes new files is not enough
+    if existing == folder and journal.exists() and not (journal.is_file() and os.access(journal, os.W_OK)):
+        why = os.strerror(errno.EISDIR if journal.is_dir() else errno.EACCES)
+        raise ClassifierError(f"cannot write to the events journal {journal}: {why}; let this user write it, or "
+                              "choose another --events-dir")
 
 
 def writable_folder(folder: Path) -> Path:
