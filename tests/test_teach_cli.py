@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, WALKING_THE_DOG, run_cli
 from test_bad_input import run_unprivileged
+from test_events import tmpfs
 
 from utils.model.taught import ActionStore, ModelIdentity, read_action
 from utils.sources import sampled_frames
@@ -336,3 +337,15 @@ def test_a_name_that_starts_with_a_dot_is_listed_and_reported(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["%2Eice.npz"]
     records = classified(tmp_path, CARVING_ICE, "--taught", "only")
     assert any(r["results"] and r["results"][0]["label"] == ".ice" for r in records)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_action(tmp_path):
+    """Room for one session of arm wrestling (about 170 kB), not for the file with two beside it."""
+    with tmpfs(tmp_path / "disk", "400k") as folder:
+        assert teach(folder, "arms", ARM_WRESTLING, "--teach-to", "5").returncode == 0
+        before = fingerprint(folder)
+        done = teach(folder, "arms", ARM_WRESTLING, "--teach-to", "5")
+        one_error_line(done, "cannot save the taught action", "No space left on device")
+        assert len(done.stderr.splitlines()) == 1, done.stderr  # nothing after it (np.savez's open archive was)
+        assert fingerprint(folder) == before  # the action as it was, and no temporary file left
+        assert [r["sessions"] for r in listed(folder)] == [1]

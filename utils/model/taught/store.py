@@ -322,7 +322,7 @@ class ActionStore:
             raise save_error(self.folder, e) from e
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez(out, **arrays, meta=np.frombuffer(meta, np.uint8))
+                save_arrays(out, {**arrays, "meta": np.frombuffer(meta, np.uint8)})
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(temporary, usual_file_mode())
@@ -511,6 +511,15 @@ def checked_members(archive: zipfile.ZipFile, where: str, forget: str) -> dict[s
         if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
             raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
     return members
+
+
+def save_arrays(out: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """np.savez's archive (one stored .npy per array), closed on an error too: np.savez leaves its archive open
+    when a write fails (a full disk), and closing it later prints a second error after the app's own line."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
