@@ -349,3 +349,10 @@ def test_a_full_disk_is_one_line_and_keeps_the_action(tmp_path):
         assert len(done.stderr.splitlines()) == 1, done.stderr  # nothing after it (np.savez's open archive was)
         assert fingerprint(folder) == before  # the action as it was, and no temporary file left
         assert [r["sessions"] for r in listed(folder)] == [1]
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_the_video_is_read(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "clip.mp4").write_bytes(b"not a video")  # would be its own error if it were read first
+    one_error_line(teach(tmp_path / "file" / "actions", "x", tmp_path / "clip.mp4"),
+                   "cannot save the taught action in", "file/actions: Not a directory")

@@ -88,6 +88,7 @@ def teach_from_file(config: Config) -> str:
     existing = store.read(name)
     if existing is None and background:
         raise store.missing(name)
+    store.check_writable()
     if existing is not None:  # before the video is read: refused at once
         check_model(existing, model, store.path(name))
         check_features(existing, classifier.embedding_size, store.path(name))

@@ -109,6 +109,7 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
         existing = next((a for a in everything if a.name == teach), None)
         if existing is None and background:
             raise store.missing(teach)
+        store.check_writable()
         if existing is not None:
             check_model(existing, model, store.path(teach))
     names = tuple(a.name for a in mine) + ((teach,) if teach and all(a.name != teach for a in mine) else ())

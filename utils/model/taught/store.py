@@ -41,7 +41,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import file_sha256, usual_file_mode
-from utils.paths import shown
+from utils.paths import folder_write_problem, shown
 from utils.regular_file import NotAFileError, open_regular
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,11 @@ class ActionStore:
     def path(self, name: str) -> Path:
         return self.folder / file_name(name)
 
+    def check_writable(self) -> None:
+        """Refuses a folder no action could be saved in, before a session is recorded for nothing."""
+        if (problem := folder_write_problem(self.folder)) is not None:
+            raise save_error(self.folder, problem)
+
     def files(self) -> list[Path]:
         """The action files, in name order; hidden files (unfinished writes) are not actions. A folder that
         cannot be read is an error, not an empty one (glob would take it for one)."""
@@ -319,7 +324,7 @@ class ActionStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
         except OSError as e:
-            raise save_error(self.folder, e) from e
+            raise save_error(self.folder, e.strerror or str(e)) from e
         try:
             with os.fdopen(handle, "wb") as out:
                 save_arrays(out, {**arrays, "meta": np.frombuffer(meta, np.uint8)})
@@ -329,7 +334,7 @@ class ActionStore:
             os.replace(temporary, path)
         except OSError as e:
             Path(temporary).unlink(missing_ok=True)
-            raise save_error(path, e) from e
+            raise save_error(path, e.strerror or str(e)) from e
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -416,9 +421,9 @@ def folder_error(folder: Path, error: OSError) -> ClassifierError:
                            "app runs as read it, or use another --actions-dir")
 
 
-def save_error(where: Path, error: OSError) -> ClassifierError:
-    return ClassifierError(f"cannot save the taught action in {shown(where)}: {error.strerror or error}; "
-                           "check --actions-dir (a folder you can write)")
+def save_error(where: Path, why: str) -> ClassifierError:
+    return ClassifierError(f"cannot save the taught action in {shown(where)}: {why}; check --actions-dir (a folder "
+                           "you can write)")
 
 
 def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
