@@ -108,7 +108,8 @@ def teach_from_file(config: Config) -> str:
             f"--teach-from {start:g} s + --teach-seconds {options.teach_seconds:g} s"
         raise ClassifierError(f"{asked} is beyond the end of {video} (its last frame is at {last:.1f} s): end the "
                               "part within the video, or leave --teach-to out to teach up to its end")
-    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
+    last_second = first_taught + recorder.seconds  # with the last frame's own duration: never past the end asked
+    part = f"{first_taught:.1f}-{last_second if end is None else min(last_second, end):.1f} s"
     if not len(recorder):
         raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
                               "teaching needs at least 1 s: give a longer part or a longer clip")
