@@ -119,9 +119,9 @@ def teach_from_file(config: Config) -> str:
         return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
                 f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
     action = store.add(name, model, recorder.examples, session)
-    followed = end is not None and last >= end - TIME_TOLERANCE_S  # the video goes on after the part
-    after = f"--teach-from {end:g} --teach-to {end + BACKGROUND_HINT_SECONDS:g}" if followed else \
-        "--teach-from START --teach-to END"
+    after = "--teach-from START --teach-to END"
+    if end is not None and last >= end - TIME_TOLERANCE_S:  # the video goes on after the part
+        after = f"--teach-from {end:g} --teach-to {end + BACKGROUND_HINT_SECONDS:g}"
     hints = ["teach it again from another clip or moment for an action that holds beyond this one"
              if len(action.sessions) == 1 else "",
              "" if action.background else background_hint(name, f" --video {shlex.quote(video)} {after}")]
