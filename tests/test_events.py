@@ -256,6 +256,9 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event-threshold", "0.5"], "--event-threshold needs --event"),  # alone it would change nothing
     (["--pre-roll", "5"], "--pre-roll needs --event"),
     ([], "--events-dir needs --event"),
+    (["--event", WATCHED, "--pre-roll", "1"], "--pre-roll needs --record"),  # clips only: ignored without
+    (["--event", WATCHED, "--events-max-mb", "10"], "--events-max-mb needs --record"),
+    (["--event", WATCHED, "--event-floor-seconds", "3"], "--event-floor-seconds needs --event-floor"),
     (["--event", WATCHED, "--webhook", "ftp://example/x"], "--webhook must be an http:// or https:// URL"),
     (["--event", WATCHED, "--gpio", "arm wrestling"], "is not LABEL=PIN"),
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),

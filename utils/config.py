@@ -330,6 +330,9 @@ class MqttOptions(_Checked):
             raise ClassifierError("--mqtt-ca is for TLS: use an mqtts:// broker address")
 
 
+CLIP_OPTIONS = ("pre_roll", "post_roll", "events_max_mb")  # what --record's clips are: nothing without it
+
+
 @dataclass(frozen=True)
 class EventOptions(_Checked):
     """Events: which actions are watched, when an event starts and ends, and what is done with it."""
@@ -351,12 +354,16 @@ class EventOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        given = [item.name for item in fields(self) if getattr(self, item.name) != item.default]
         if not self.event:  # every other option only says how events are made: alone it would do nothing
-            used = sorted((flag(item.name) for item in fields(self) if item.name != "event"
-                           and getattr(self, item.name) != item.default),
+            used = sorted((flag(name) for name in given if name != "event"),
                           key=lambda name: name == "--events-dir")  # the folder only where nothing else is said
             if used:
                 raise ClassifierError(f"{used[0]} needs --event: the actions to watch (or --event any)")
+        if not self.record and (clips := [flag(name) for name in given if name in CLIP_OPTIONS]):
+            raise ClassifierError(f"{clips[0]} needs --record: it shapes the clips, which only --record saves")
+        if self.event_floor is None and "event_floor_seconds" in given:
+            raise ClassifierError("--event-floor-seconds needs --event-floor: the score whose top-1 must last so long")
         if self.event_floor is not None and self.event_floor > self.event_threshold:
             raise ClassifierError(f"--event-floor {self.event_floor:g} is above --event-threshold "
                                   f"{self.event_threshold:g}: the floor is the lower of the two scores")
