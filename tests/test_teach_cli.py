@@ -224,6 +224,8 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
     (("--teach", "any", "--video", str(CARVING_ICE)), ("'any' is kept for --event any",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
+    (("--teach-countdown", "5"), ("--teach-countdown needs --teach NAME",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-countdown", "5"), ("--teach-countdown is for a camera",)),
     (("--teach", "x", "--camera-id", "0", "--teach-from", "2"), ("choose a part of a --video file",)),
     (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),

@@ -411,6 +411,7 @@ class TaughtOptions(_Checked):
     def __post_init__(self) -> None:
         super().__post_init__()
         given = [flag(name) for name in ("teach_from", "teach_to", "teach_seconds") if getattr(self, name) is not None]
+        given += [flag("teach_countdown")] if self.teach_countdown != TaughtOptions.teach_countdown else []
         if given and self.teaching is None:
             raise ClassifierError(f"{given[0]} needs --teach NAME (the action to teach) or --teach-background NAME")
         if self.teach_to is not None and self.teach_seconds is not None:

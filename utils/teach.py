@@ -13,7 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import Config
+from utils.config import Config, TaughtOptions
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
 from utils.model.taught.features import observer
@@ -65,6 +65,9 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
     if forget is not None:
         return CommandOutput(forget_last_session(config, forget) if last else forget_action(config, forget))
     if teaches_from_file(config):
+        if config.taught.teach_countdown != TaughtOptions.teach_countdown:
+            raise ClassifierError("--teach-countdown is for a camera (time to get into the picture); a file's part "
+                                  "starts at --teach-from")
         return CommandOutput(teach_from_file(config))
     if config.taught.teach_from is not None or config.taught.teach_to is not None:
         raise ClassifierError("--teach-from and --teach-to choose a part of a --video file; from a camera or a "
