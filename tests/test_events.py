@@ -260,6 +260,11 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event", WATCHED, "--events-max-mb", "10"], "--events-max-mb needs --record"),
     (["--event", WATCHED, "--event-floor-seconds", "3"], "--event-floor-seconds needs --event-floor"),
     (["--event", WATCHED, "--webhook", "ftp://example/x"], "--webhook must be an http:// or https:// URL"),
+    (["--event", WATCHED, "--webhook", "http://[::1"], "--webhook is not a valid URL (Invalid IPv6 URL)"),
+    (["--event", WATCHED, "--webhook", "http://ha:abc/x"], "--webhook is not a valid URL (Port could not be cast"),
+    (["--event", WATCHED, "--webhook", "http://me:secret@ha/x"],  # urllib would take "secret@ha" for a port
+     "--webhook cannot hold a user or password (user:password@host): give a URL whose secret is in its path, "
+     "got 'http://me:***@ha/x'"),
     (["--event", WATCHED, "--gpio", "arm wrestling"], "is not LABEL=PIN"),
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),
     (["--event", WATCHED, "--gpio", "clapping=17"], "'clapping' is not watched; add it to --event"),

@@ -185,10 +185,16 @@ def gpio_pin(text: str) -> tuple[str, int]:
 
 
 def url_problem(url: str) -> str | None:
-    """None for an http(s) URL with a host, else what is wrong with it."""
-    parts = urlsplit(url)
+    """None for an http(s) URL with a host that urllib can post to, else what is wrong with it."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here, not at the first event)
+    except ValueError as e:  # "http://[::1" (Invalid IPv6 URL), "http://host:abc/" (Port could not be cast)
+        return f"is not a valid URL ({e})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "cannot hold a user or password (user:password@host): give a URL whose secret is in its path"
     return None
 
 
@@ -371,7 +377,8 @@ class EventOptions(_Checked):
             raise ClassifierError(f"--event-hold {self.event_hold:g} is above --event-threshold "
                                   f"{self.event_threshold:g}: an event is held at a lower score than it starts at")
         if self.webhook is not None and (problem := url_problem(self.webhook)):
-            raise ClassifierError(f"--webhook {problem}, got {self.webhook!r}")
+            shown_url = re.sub(r"(//[^/@]*:)[^/@]*@", r"\1***@", self.webhook)  # its password is not repeated
+            raise ClassifierError(f"--webhook {problem}, got {shown_url!r}")
         pins = [pin for _, pin in self.gpio]
         if len(set(pins)) != len(pins):
             raise ClassifierError("--gpio gives one pin to two actions; each action needs its own pin")
