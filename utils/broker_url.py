@@ -24,7 +24,10 @@ class BrokerAddress:
 def parse_broker_url(url: str) -> BrokerAddress:
     """The broker of `url`; ValueError with what is wrong. A password in the URL is refused: it would be
     visible to every user in `ps`, so it comes from MQTT_PASSWORD or the config file instead."""
-    parts = urllib.parse.urlsplit(url.strip())
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError as e:  # "mqtt://[::1" (Invalid IPv6 URL)
+        raise ValueError(f"--mqtt is not a valid address ({e}), got {url!r}") from None
     if parts.scheme not in DEFAULT_PORTS:
         raise ValueError(f"--mqtt must look like mqtt://host[:port] or mqtts://host[:port], got {url!r}")
     if parts.password is not None:
