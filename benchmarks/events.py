@@ -259,9 +259,9 @@ def peak_rss(command: list[str]) -> tuple[float, float]:
 
 
 def measure_processes(video: Path, setting: str, folder: Path, runs: int) -> dict:
+    events_dir = ["--events-dir", str(folder / f"process-{setting}")] if SETTINGS[setting] else []  # with --event
     command = [sys.executable, str(PROJECT_DIR / "classify.py"), "--video", str(video), "--model", str(MODEL),
-               "--labels", str(LABELS), "--display", "none", "--json", "--realtime", *SETTINGS[setting],
-               "--events-dir", str(folder / f"process-{setting}")]
+               "--labels", str(LABELS), "--display", "none", "--json", "--realtime", *SETTINGS[setting], *events_dir]
     results = [peak_rss(command) for _ in range(runs)]
     return {"peak_rss_mb": round(statistics.median(r[0] for r in results), 1),
             "cpu_percent": round(statistics.median(r[1] for r in results), 1)}

@@ -336,7 +336,3 @@ def test_a_file_url_to_a_missing_file_says_not_found(tmp_path):
     missing = tmp_path / "none.mp4"
     assert f"video file not found: {missing}" in one_error_line(run_cli("--video", missing.as_uri()))
 
-
-def test_a_webhook_address_that_cannot_be_split_is_one_line():
-    line = one_error_line(run_cli("--webhook", "http://[::1", "--event", "any", "--video", str(CARVING_ICE)))
-    assert "--webhook" in line and "is not a URL that can be read" in line

@@ -29,6 +29,7 @@ from conftest import (
     run_cli,
     skip_or_fail,
 )
+from test_bad_input import run_unprivileged
 from test_cli import assert_json_contract, one_error_line
 from test_event_outputs import Receiver
 from test_recorder import read_clip
@@ -252,7 +253,18 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event", "arm wrestlin"], "--event/--gpio: not in the label file: 'arm wrestlin', did you mean "
                                   "'arm wrestling'"),
     (["--record"], "--record needs --event"),
+    (["--event-threshold", "0.5"], "--event-threshold needs --event"),  # alone it would change nothing
+    (["--pre-roll", "5"], "--pre-roll needs --event"),
+    ([], "--events-dir needs --event"),
+    (["--event", WATCHED, "--pre-roll", "1"], "--pre-roll needs --record"),  # clips only: ignored without
+    (["--event", WATCHED, "--events-max-mb", "10"], "--events-max-mb needs --record"),
+    (["--event", WATCHED, "--event-floor-seconds", "3"], "--event-floor-seconds needs --event-floor"),
     (["--event", WATCHED, "--webhook", "ftp://example/x"], "--webhook must be an http:// or https:// URL"),
+    (["--event", WATCHED, "--webhook", "http://[::1"], "--webhook is not a valid URL (Invalid IPv6 URL)"),
+    (["--event", WATCHED, "--webhook", "http://ha:abc/x"], "--webhook is not a valid URL (Port could not be cast"),
+    (["--event", WATCHED, "--webhook", "http://me:secret@ha/x"],  # urllib would take "secret@ha" for a port
+     "--webhook cannot hold a user or password (user:password@host): give a URL whose secret is in its path, "
+     "got 'http://me:***@ha/x'"),
     (["--event", WATCHED, "--gpio", "arm wrestling"], "is not LABEL=PIN"),
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),
     (["--event", WATCHED, "--gpio", "clapping=17"], "'clapping' is not watched; add it to --event"),
@@ -265,6 +277,20 @@ def test_bad_event_options_are_one_line(args, message, tmp_path):
     line = one_error_line(run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--events-dir",
                                   str(tmp_path / "events"), *args))
     assert message in line
+
+
+def test_a_journal_this_user_cannot_append_to_is_one_line_before_the_run(tmp_path):
+    folder = tmp_path / "events"
+    folder.mkdir()
+    journal_file = folder / "events.jsonl"
+    journal_file.write_text('{"type": "start", "id": "kept"}\n')
+    journal_file.chmod(0o444)
+    line = one_error_line(run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), "--video",
+                                           str(ARM_WRESTLING), "--display", "none", "--event", WATCHED,
+                                           "--events-dir", str(folder)))
+    assert f"cannot write to the events journal {journal_file}: Permission denied" in line
+    assert journal_file.read_text() == '{"type": "start", "id": "kept"}\n'
+    assert [p.name for p in folder.iterdir()] == ["events.jsonl"]
 
 
 def test_an_unwritable_events_dir_is_one_line(tmp_path):

@@ -222,8 +222,8 @@ def test_unknown_host_is_one_line():
 @pytest.mark.parametrize(("args", "message"), [
     (["--mqtt", "http://broker"], "must look like mqtt://host"),
     (["--mqtt", "mqtt://broker:70000"], "port must be 1..65535"),
+    (["--mqtt", "mqtt://[::1"], "--mqtt is not a valid address (Invalid IPv6 URL), got 'mqtt://[::1'"),
     (["--mqtt", "mqtt://pi:secret@broker"], "must not hold the password"),
-    (["--mqtt", "mqtt://[::1"], "--mqtt is not a broker address"),
     (["--mqtt", "mqtt://kitchen..local"], "host name 'kitchen..local' is not a valid host name"),
     (["--mqtt", "mqtt://" + "x" * 64], "is not a valid host name"),
     (["--mqtt", "mqtt://broker", "--name", "kitchen/left"], "--name must not contain '/'"),

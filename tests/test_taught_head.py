@@ -123,11 +123,11 @@ def test_a_write_that_fails_leaves_the_old_file_whole(tmp_path, monkeypatch):
     path = store.write(action("wave", 0))
     before = path.read_bytes()
 
-    def full_disk(file, **arrays):
-        file.write(b"half a file")
+    def full_disk(file, array, **options):  # the first array's write fails halfway
+        file.write(b"half an array")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "savez", full_disk)
+    monkeypatch.setattr(np.lib.format, "write_array", full_disk)
     with pytest.raises(ClassifierError, match="cannot save the taught action .*No space left on device"):
         store.add("wave", MODEL, action("x", 0).examples, session())
     assert path.read_bytes() == before

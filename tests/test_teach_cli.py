@@ -7,12 +7,16 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import struct
+import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, MODEL, WALKING_THE_DOG, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, WALKING_THE_DOG, run_cli
+from test_bad_input import run_unprivileged
+from test_events import tmpfs
 
 from utils.model.taught import ActionStore, ModelIdentity, read_action
 from utils.sources import sampled_frames
@@ -209,13 +213,19 @@ def spoil_by_truncating(folder: Path) -> None:
 @pytest.mark.parametrize(("args", "words"), [
     (("--teach", "x", "--video", "missing.mp4"), ("video file not found: missing.mp4",)),
     (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "30"), ("--teach-from 30 s is beyond the end",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-to", "30"), ("--teach-to 30 s is beyond the end",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "2", "--teach-seconds", "5"),
+     ("--teach-from 2 s + --teach-seconds 5 s is beyond the end", "last frame is at 4.")),
     (("--teach", "x", "--video", "SHORT"), ("only 0.6 s of video", "at least 1 s")),
     (("--teach", "x", "--video", str(CARVING_ICE), "--teach-from", "4"), ("only 0.4 s of video",)),
     (("--teach", "", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "  ", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
+    (("--teach", "any", "--video", str(CARVING_ICE)), ("'any' is kept for --event any",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
+    (("--teach-countdown", "5"), ("--teach-countdown needs --teach NAME",)),
+    (("--teach", "x", "--video", str(CARVING_ICE), "--teach-countdown", "5"), ("--teach-countdown is for a camera",)),
     (("--teach", "x", "--camera-id", "0", "--teach-from", "2"), ("choose a part of a --video file",)),
     (("--teach", "x", "--teach-from", "3", "--teach-to", "2"), ("must come after --teach-from",)),
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
@@ -255,3 +265,96 @@ def test_a_corrupt_or_foreign_file_in_the_folder_is_one_line(folder, spoil, word
     assert teach(folder, "pool", CLEANING_POOL, "--teach-to", "2").returncode == 0
     assert run_cli("--video", str(CARVING_ICE), "--display", "none", "--taught", "off", "--actions-dir",
                    str(folder)).returncode == 0
+
+
+def spoil_compressed(folder: Path) -> None:
+    """An action saved compressed (np.savez_compressed), then damaged at the start of an array's deflate stream."""
+    path = folder / "carving, mine.npz"
+    with np.load(path) as arrays:
+        np.savez_compressed(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.infolist()[0].header_offset
+    data = bytearray(path.read_bytes())
+    name_size, extra_size = struct.unpack("<HH", data[offset + 26:offset + 30])  # the local header's
+    data[offset + 30 + name_size + extra_size] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_compressed_action_is_one_line(folder):
+    spoil_compressed(folder)
+    one_error_line(run_cli("--actions", "--actions-dir", str(folder)), "carving, mine.npz is not a readable")
+
+
+def unprivileged(*args: str):
+    return run_unprivileged("--model", str(MODEL), "--labels", str(LABELS), *args)
+
+
+def test_an_actions_folder_this_user_cannot_read_is_one_line_not_an_empty_one(folder):
+    before = fingerprint(folder)
+    folder.chmod(0)
+    try:
+        for args in (("--actions",), ("--forget", "carving, mine"), ("--video", str(CARVING_ICE), "--display", "none"),
+                     ("--teach", "x", "--video", str(CARVING_ICE))):
+            one_error_line(unprivileged(*args, "--actions-dir", str(folder)),
+                                  f"cannot read --actions-dir {folder}: Permission denied")
+    finally:
+        folder.chmod(0o755)
+    assert fingerprint(folder) == before
+
+
+def test_an_action_file_this_user_cannot_read_or_remove_is_not_called_damaged(folder):
+    before = fingerprint(folder)
+    path = folder / "carving, mine.npz"
+    path.chmod(0)
+    try:
+        for args in (("--actions",), ("--video", str(CARVING_ICE), "--display", "none")):
+            done = unprivileged(*args, "--actions-dir", str(folder))
+            one_error_line(done, f"cannot read {path}: Permission denied")
+            assert "damaged" not in done.stderr and "--forget" not in done.stderr
+    finally:
+        path.chmod(0o644)
+    folder.chmod(0o555)  # read-only: --forget cannot remove, --forget --last cannot save
+    try:
+        one_error_line(unprivileged("--forget", "carving, mine", "--actions-dir", str(folder)),
+                       f"cannot remove {path}: Permission denied")
+        one_error_line(unprivileged("--forget", "arm wrestling, mine", "--last", "--actions-dir", str(folder)),
+                       "Permission denied")
+    finally:
+        folder.chmod(0o755)
+    assert fingerprint(folder) == before
+
+
+def test_forget_removes_a_dangling_link(folder):
+    (folder / "gone.npz").symlink_to(folder / "nowhere.npz")
+    done = run_cli("--forget", "gone", "--actions-dir", str(folder))
+    assert done.returncode == 0 and "forgot 'gone'" in done.stdout, done.stderr
+    assert not (folder / "gone.npz").is_symlink()
+
+
+def test_a_name_that_starts_with_a_dot_is_listed_and_reported(tmp_path):
+    """A hidden file is an unfinished write: the action's file must not be one, or it is taught and never seen."""
+    done = teach(tmp_path, ".ice", CARVING_ICE, "--teach-to", "2.2")
+    assert done.returncode == 0, done.stderr
+    assert [r["name"] for r in listed(tmp_path)] == [".ice"]
+    assert [p.name for p in tmp_path.iterdir()] == ["%2Eice.npz"]
+    records = classified(tmp_path, CARVING_ICE, "--taught", "only")
+    assert any(r["results"] and r["results"][0]["label"] == ".ice" for r in records)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_action(tmp_path):
+    """Room for one session of arm wrestling (about 170 kB), not for the file with two beside it."""
+    with tmpfs(tmp_path / "disk", "400k") as folder:
+        assert teach(folder, "arms", ARM_WRESTLING, "--teach-to", "5").returncode == 0
+        before = fingerprint(folder)
+        done = teach(folder, "arms", ARM_WRESTLING, "--teach-to", "5")
+        one_error_line(done, "cannot save the taught action", "No space left on device")
+        assert len(done.stderr.splitlines()) == 1, done.stderr  # nothing after it (np.savez's open archive was)
+        assert fingerprint(folder) == before  # the action as it was, and no temporary file left
+        assert [r["sessions"] for r in listed(folder)] == [1]
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_the_video_is_read(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "clip.mp4").write_bytes(b"not a video")  # would be its own error if it were read first
+    one_error_line(teach(tmp_path / "file" / "actions", "x", tmp_path / "clip.mp4"),
+                   "cannot save the taught action in", "file/actions: Not a directory")

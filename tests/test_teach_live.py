@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, LABELS, MODEL
+from test_events import tmpfs
 
 from utils.config import Config, SourceOptions
+from utils.errors import ClassifierError
 from utils.model.taught import NONE_OF_THEM, ActionStore, read_action
 from utils.pipeline import build_pipeline, load_run, window_frames
 from utils.results import Prediction, Result
@@ -217,3 +219,24 @@ def test_ctrl_c_while_teaching_from_a_file_says_nothing_was_saved(tmp_path, monk
         teach_from_file(config)
     assert [r.getMessage() for r in caplog.records] == ["teaching 'ice' was cut short: nothing saved"]
     assert not list(tmp_path.iterdir())
+
+
+def test_teaching_into_a_folder_that_cannot_be_written_is_refused_before_the_camera_opens(tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    config = Config.from_options(model=MODEL, labels=LABELS, actions_dir=tmp_path / "file" / "actions", teach="ice")
+    with pytest.raises(ClassifierError, match=r"cannot save the taught action in .*file/actions: Not a directory"):
+        load_run(config)
+
+
+def test_a_disk_that_fills_up_during_a_run_loses_the_session_not_the_run(tmp_path, caplog):
+    with tmpfs(tmp_path / "disk", "400k") as folder:
+        (folder / "filler").write_bytes(bytes(380 * 1024))  # room left for no session
+        sink = ListSink()
+        with caplog.at_level(logging.WARNING):
+            live_run(folder, CARVING_ICE, sink, teach="ice", teach_seconds=2, teach_countdown=1)
+        said = [text for _, text in notices(sink)]
+        assert "not taught: 'ice' could not be saved (see the log)" in said
+        assert "teaching 'ice': nothing saved: cannot save the taught action" in caplog.text
+        assert "No space left on device" in caplog.text
+        assert sink.updates[-1].frame.timestamp > 4.0  # the run went on to the clip's end
+        assert sorted(p.name for p in folder.iterdir()) == ["filler"]

@@ -166,8 +166,6 @@ def non_empty_path(text: str) -> Path:
     """A path from a flag or the config file; ValueError for '' (which Path() reads as the current folder)."""
     if not text.strip():
         raise ValueError("must not be empty ('.' is the current folder)")
-    if re.match(r"[a-z][a-z0-9+.-]*://", text.strip(), re.IGNORECASE):
-        raise ValueError("takes a local path, not a URL (download the file first)")
     return Path(text)
 
 
@@ -187,14 +185,16 @@ def gpio_pin(text: str) -> tuple[str, int]:
 
 
 def url_problem(url: str) -> str | None:
-    """None for an http(s) URL with a host, else what is wrong with it."""
+    """None for an http(s) URL with a host that urllib can post to, else what is wrong with it."""
     try:
         parts = urlsplit(url)
-        host = parts.hostname  # raises for an address it cannot split, such as http://[::1
-    except ValueError as e:
-        return f"is not a URL that can be read ({e})"
-    if parts.scheme not in ("http", "https") or not host:
+        parts.port  # noqa: B018 (a port that is not a number raises here, not at the first event)
+    except ValueError as e:  # "http://[::1" (Invalid IPv6 URL), "http://host:abc/" (Port could not be cast)
+        return f"is not a valid URL ({e})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
+    if parts.username is not None or parts.password is not None:
+        return "cannot hold a user or password (user:password@host): give a URL whose secret is in its path"
     return None
 
 
@@ -202,34 +202,12 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
-def not_utf8(value: object) -> str | None:
-    """The text of `value` (a string, or a tuple holding strings) as the user typed it, when it is not UTF-8,
-    else None. Python keeps the bytes of such an argument or environment variable as lone surrogates, which
-    MQTT, host names, OpenCV and the web view cannot encode."""
-    texts = value if isinstance(value, tuple) else (value,)
-    for text in texts:
-        if isinstance(text, tuple):
-            if (found := not_utf8(text)) is not None:
-                return found
-        elif isinstance(text, str):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                return os.fsencode(text).decode("utf-8", "backslashreplace")
-    return None
-
-
 class _Checked:
-    """Checks the text, numbers and choices of a section when it is built; raises ClassifierError."""
+    """Checks the numbers and choices of a section when it is built; raises ClassifierError."""
 
     def __post_init__(self) -> None:
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
-            if (text := not_utf8(value)) is not None:
-                if not item.repr:  # a password: never shown
-                    raise ClassifierError(f"the {item.name.replace('_', ' ')} is not UTF-8 text; set it in UTF-8")
-                fix = "rename the file" if item.name == "video" else "give it in UTF-8"
-                raise ClassifierError(f"{flag(item.name)} is not UTF-8 text: {text}; {fix}")
             bound = BOUNDS.get(item.name)
             if bound and value is not None:
                 if problem := bound.problem(value):
@@ -278,8 +256,6 @@ class SourceOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.video is not None and not self.video.strip():
-            raise ClassifierError("--video must not be empty: give a video file or a stream's URL")
         given = [flag(name) for name in ("camera_id", "pi_camera", "video") if getattr(self, name) is not None]
         if len(given) > 1:
             raise ClassifierError(f"give one source, not {' and '.join(given)}")
@@ -360,6 +336,9 @@ class MqttOptions(_Checked):
             raise ClassifierError("--mqtt-ca is for TLS: use an mqtts:// broker address")
 
 
+CLIP_OPTIONS = ("pre_roll", "post_roll", "events_max_mb")  # what --record's clips are: nothing without it
+
+
 @dataclass(frozen=True)
 class EventOptions(_Checked):
     """Events: which actions are watched, when an event starts and ends, and what is done with it."""
@@ -381,11 +360,16 @@ class EventOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not self.event:
-            used = [flag(name) for name, unset in (("record", not self.record), ("webhook", self.webhook is None),
-                                                   ("gpio", not self.gpio)) if not unset]
+        given = [item.name for item in fields(self) if getattr(self, item.name) != item.default]
+        if not self.event:  # every other option only says how events are made: alone it would do nothing
+            used = sorted((flag(name) for name in given if name != "event"),
+                          key=lambda name: name == "--events-dir")  # the folder only where nothing else is said
             if used:
                 raise ClassifierError(f"{used[0]} needs --event: the actions to watch (or --event any)")
+        if not self.record and (clips := [flag(name) for name in given if name in CLIP_OPTIONS]):
+            raise ClassifierError(f"{clips[0]} needs --record: it shapes the clips, which only --record saves")
+        if self.event_floor is None and "event_floor_seconds" in given:
+            raise ClassifierError("--event-floor-seconds needs --event-floor: the score whose top-1 must last so long")
         if self.event_floor is not None and self.event_floor > self.event_threshold:
             raise ClassifierError(f"--event-floor {self.event_floor:g} is above --event-threshold "
                                   f"{self.event_threshold:g}: the floor is the lower of the two scores")
@@ -393,7 +377,8 @@ class EventOptions(_Checked):
             raise ClassifierError(f"--event-hold {self.event_hold:g} is above --event-threshold "
                                   f"{self.event_threshold:g}: an event is held at a lower score than it starts at")
         if self.webhook is not None and (problem := url_problem(self.webhook)):
-            raise ClassifierError(f"--webhook {problem}, got {self.webhook!r}")
+            shown_url = re.sub(r"(//[^/@]*:)[^/@]*@", r"\1***@", self.webhook)  # its password is not repeated
+            raise ClassifierError(f"--webhook {problem}, got {shown_url!r}")
         pins = [pin for _, pin in self.gpio]
         if len(set(pins)) != len(pins):
             raise ClassifierError("--gpio gives one pin to two actions; each action needs its own pin")
@@ -433,6 +418,7 @@ class TaughtOptions(_Checked):
     def __post_init__(self) -> None:
         super().__post_init__()
         given = [flag(name) for name in ("teach_from", "teach_to", "teach_seconds") if getattr(self, name) is not None]
+        given += [flag("teach_countdown")] if self.teach_countdown != TaughtOptions.teach_countdown else []
         if given and self.teaching is None:
             raise ClassifierError(f"{given[0]} needs --teach NAME (the action to teach) or --teach-background NAME")
         if self.teach_to is not None and self.teach_seconds is not None:

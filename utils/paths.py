@@ -5,6 +5,8 @@ Standard library only: the model downloader imports it before the venv exists.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -21,3 +23,16 @@ def shown(path: Path) -> str:
         return str(Path(path).relative_to(PROJECT_DIR))
     except ValueError:
         return str(path)
+
+
+def folder_write_problem(folder: Path) -> str | None:
+    """Why files cannot be written in `folder` (made where missing), or None; found without creating anything,
+    so that a run can refuse before it starts and leave nothing behind."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return os.strerror(errno.ENOTDIR)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return os.strerror(errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES)
+    return None

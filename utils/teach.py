@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import Config
+from utils.config import Config, TaughtOptions
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
 from utils.model.taught.features import observer
@@ -38,6 +39,9 @@ from utils.sources.opencv import is_url
 log = logging.getLogger(__name__)
 
 TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container rounding) still belongs to it
+# An end given past the last frame by more than this is a mistake (a typo, the wrong clip), not a rounded length.
+END_TOLERANCE_S = 1.0
+BACKGROUND_HINT_SECONDS = 2.0  # the part a file's background hint suggests: the seconds right after the action
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
     if forget is not None:
         return CommandOutput(forget_last_session(config, forget) if last else forget_action(config, forget))
     if teaches_from_file(config):
+        if config.taught.teach_countdown != TaughtOptions.teach_countdown:
+            raise ClassifierError("--teach-countdown is for a camera (time to get into the picture); a file's part "
+                                  "starts at --teach-from")
         return CommandOutput(teach_from_file(config))
     if config.taught.teach_from is not None or config.taught.teach_to is not None:
         raise ClassifierError("--teach-from and --teach-to choose a part of a --video file; from a camera or a "
@@ -84,6 +91,7 @@ def teach_from_file(config: Config) -> str:
     existing = store.read(name)
     if existing is None and background:
         raise store.missing(name)
+    store.check_writable()
     if existing is not None:  # before the video is read: refused at once
         check_model(existing, model, store.path(name))
         check_features(existing, classifier.embedding_size, store.path(name))
@@ -98,7 +106,13 @@ def teach_from_file(config: Config) -> str:
     if first_taught is None:
         raise ClassifierError(f"--teach-from {start:g} s is beyond the end of {video} (its last frame is at "
                               f"{last:.1f} s)")
-    part = f"{first_taught:.1f}-{first_taught + recorder.seconds:.1f} s"
+    if end is not None and end > last + END_TOLERANCE_S:
+        asked = f"--teach-to {end:g} s" if options.teach_to is not None else \
+            f"--teach-from {start:g} s + --teach-seconds {options.teach_seconds:g} s"
+        raise ClassifierError(f"{asked} is beyond the end of {video} (its last frame is at {last:.1f} s): end the "
+                              "part within the video, or leave --teach-to out to teach up to its end")
+    last_second = first_taught + recorder.seconds  # with the last frame's own duration: never past the end asked
+    part = f"{first_taught:.1f}-{last_second if end is None else min(last_second, end):.1f} s"
     if not len(recorder):
         raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
                               "teaching needs at least 1 s: give a longer part or a longer clip")
@@ -108,8 +122,12 @@ def teach_from_file(config: Config) -> str:
         return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
                 f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
     action = store.add(name, model, recorder.examples, session)
+    after = "--teach-from START --teach-to END"
+    if end is not None and last >= end - TIME_TOLERANCE_S:  # the video goes on after the part
+        after = f"--teach-from {end:g} --teach-to {end + BACKGROUND_HINT_SECONDS:g}"
     hints = ["teach it again from another clip or moment for an action that holds beyond this one"
-             if len(action.sessions) == 1 else "", "" if action.background else background_hint(name)]
+             if len(action.sessions) == 1 else "",
+             "" if action.background else background_hint(name, f" --video {shlex.quote(video)} {after}")]
     return "\n".join([f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
                       f"saved in {shown(store.path(name))}", *filter(None, hints)])
 
@@ -177,8 +195,8 @@ def actions_listing(config: Config) -> CommandOutput:
             for a in actions]
     if config.output.json:
         text = "\n".join(json.dumps(row, ensure_ascii=False) for row in rows)
-    elif not rows:
-        text = f"no taught actions in {shown(store.folder)}; teach one with --teach NAME"
+    elif not rows:  # a file that cannot be read is not "no taught actions": its problem is said alone
+        text = "" if problems else f"no taught actions in {shown(store.folder)}; teach one with --teach NAME"
     else:
         text = table(rows, store)
     return CommandOutput(text, problems[0] if problems else None)

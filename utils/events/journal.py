@@ -11,6 +11,7 @@ from utils.errors import ClassifierError
 from utils.events.event import END, START, Event
 from utils.events.outage import Outage
 from utils.events.worker import BackgroundWorker
+from utils.paths import folder_write_problem
 
 JOURNAL_NAME = "events.jsonl"
 TAIL_BYTES = 256 * 1024  # the recent events are read from the end of the journal only
@@ -24,16 +25,13 @@ def _cannot_write(folder: Path, why: object) -> ClassifierError:
 def check_writable_folder(folder: Path) -> None:
     """ClassifierError unless the events folder is writable or can be made there, found without creating
     anything: the run checks it before it starts, and a start that fails later leaves no folder behind."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    problem = None
-    if not existing.is_dir():
-        problem = errno.ENOTDIR
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        problem = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
-    if problem is not None:
-        raise _cannot_write(folder, os.strerror(problem))
+    if (problem := folder_write_problem(folder)) is not None:
+        raise _cannot_write(folder, problem)
+    journal = folder / JOURNAL_NAME  # appended to: a folder that takes new files is not enough
+    if journal.exists() and not (journal.is_file() and os.access(journal, os.W_OK)):
+        why = os.strerror(errno.EISDIR if journal.is_dir() else errno.EACCES)
+        raise ClassifierError(f"cannot write to the events journal {journal}: {why}; let this user write it, or "
+                              "choose another --events-dir")
 
 
 def writable_folder(folder: Path) -> Path:

@@ -114,12 +114,17 @@ class LiveTeaching:
             log.warning("teaching %s: %s", self.what, self._outcome)
             return
         session = Session(round(recorder.seconds, 3), len(recorder), self.window_frames, self.rate, self.source)
+        try:
+            action = (self.store.add_background if self.background else self.store.add)(
+                self.name, self.model, recorder.examples, session)
+        except ClassifierError as e:  # a disk that filled up since the start: the run goes on, as it was
+            self._show(f"not taught: {self.what} could not be saved (see the log)")
+            log.warning("teaching %s: nothing saved: %s", self.what, e)
+            return
         if self.background:
-            action = self.store.add_background(self.name, self.model, recorder.examples, session)
             self._show(f"recorded the background of '{self.name}': {len(recorder)} examples "
                        f"({action.background_seconds:.1f} s in all)")
         else:
-            action = self.store.add(self.name, self.model, recorder.examples, session)
             self._show(f"taught '{self.name}': {len(recorder)} new examples ({action.summary})" + (
                 "; teach it again later for an action that holds (t)" if len(action.sessions) == 1 else ""))
         self.learned(self.name, action)

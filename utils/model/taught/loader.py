@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import DEFAULT_TEACH_SECONDS, TaughtOptions
+from utils.config import ANY, DEFAULT_TEACH_SECONDS, TaughtOptions
 from utils.errors import ClassifierError
 from utils.model.predictions import PredictionFilter
 from utils.model.taught.features import Observe
@@ -68,6 +68,9 @@ def check_new_name(name: str, labels: Sequence[str]) -> str:
     name = check_name(name)
     if name in labels:
         raise ClassifierError(f"{name!r} is already one of the model's labels; give your action another name")
+    if name == ANY:
+        raise ClassifierError(f"{ANY!r} is kept for --event {ANY} (whatever is top-1), so no event could watch this "
+                              "action; give your action another name")
     if "," in name:
         log.warning("%r has a comma, so some flags cannot name it: --allow, --deny and --event split their lists at "
                     "commas", name)
@@ -106,6 +109,7 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
         existing = next((a for a in everything if a.name == teach), None)
         if existing is None and background:
             raise store.missing(teach)
+        store.check_writable()
         if existing is not None:
             check_model(existing, model, store.path(teach))
     names = tuple(a.name for a in mine) + ((teach,) if teach and all(a.name != teach for a in mine) else ())

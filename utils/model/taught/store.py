@@ -29,8 +29,10 @@ import logging
 import math
 import os
 import tempfile
+import tokenize
 import urllib.parse
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -39,7 +41,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import file_sha256, usual_file_mode
-from utils.paths import shown
+from utils.paths import folder_write_problem, shown
 from utils.regular_file import NotAFileError, open_regular
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,10 @@ def check_name(name: str) -> str:
 
 
 def file_name(name: str) -> str:
-    """"my dog/cat" cannot happen (see check_name); "café" -> "caf%C3%A9.npz": one portable file per name."""
-    return urllib.parse.quote(name, safe=SAFE_CHARACTERS) + SUFFIX
+    """"my dog/cat" cannot happen (see check_name); "café" -> "caf%C3%A9.npz": one portable file per name. A
+    leading "." is encoded too (".x" -> "%2Ex.npz"): a hidden file is an unfinished write, never an action."""
+    quoted = urllib.parse.quote(name, safe=SAFE_CHARACTERS)
+    return ("%2E" + quoted[1:] if quoted.startswith(".") else quoted) + SUFFIX
 
 
 def utc_now() -> str:
@@ -271,23 +275,37 @@ class ActionStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():  # found before any video is read
+        try:
+            a_file = self.folder.exists() and not self.folder.is_dir()
+        except OSError as e:  # a parent folder this user cannot search
+            raise folder_error(self.folder, e) from e
+        if a_file:  # found before any video is read
             raise ClassifierError(f"--actions-dir {shown(self.folder)} is a file, not a folder; give a folder "
                                   "(it is made when missing)")
 
     def path(self, name: str) -> Path:
         return self.folder / file_name(name)
 
+    def check_writable(self) -> None:
+        """Refuses a folder no action could be saved in, before a session is recorded for nothing."""
+        if (problem := folder_write_problem(self.folder)) is not None:
+            raise save_error(self.folder, problem)
+
     def files(self) -> list[Path]:
-        """The action files, in name order; hidden files (unfinished writes) are not actions."""
-        if not self.folder.is_dir():
+        """The action files, in name order; hidden files (unfinished writes) are not actions. A folder that
+        cannot be read is an error, not an empty one (glob would take it for one)."""
+        try:
+            names = os.listdir(self.folder)
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p for p in self.folder.glob("*" + SUFFIX) if not p.name.startswith("."))
+        except OSError as e:
+            raise folder_error(self.folder, e) from e
+        return sorted(self.folder / n for n in names if n.endswith(SUFFIX) and not n.startswith("."))
 
     def read(self, name: str) -> TaughtAction | None:
         """The action called `name`, or None when it was never taught."""
         path = self.path(name)
-        return read_action(path) if path.exists() else None
+        return read_action(path) if self._is_there(path) else None
 
     def read_all(self) -> list[TaughtAction]:
         """Every action in the folder; a file that is not one stops with one line that names it."""
@@ -306,17 +324,17 @@ class ActionStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
         except OSError as e:
-            raise save_error(self.folder, e) from e
+            raise save_error(self.folder, e.strerror or str(e)) from e
         try:
             with os.fdopen(handle, "wb") as out:
-                np.savez(out, **arrays, meta=np.frombuffer(meta, np.uint8))
+                save_arrays(out, {**arrays, "meta": np.frombuffer(meta, np.uint8)})
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(temporary, usual_file_mode())
             os.replace(temporary, path)
         except OSError as e:
             Path(temporary).unlink(missing_ok=True)
-            raise save_error(path, e) from e
+            raise save_error(path, e.strerror or str(e)) from e
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -345,7 +363,11 @@ class ActionStore:
 
     def remove(self, name: str) -> Path:
         path = self._existing(name)
-        path.unlink()
+        try:
+            path.unlink()
+        except OSError as e:
+            raise ClassifierError(f"cannot remove {shown(path)}: {e.strerror or e}; check --actions-dir (a folder "
+                                  "you can write)") from e
         return path
 
     def remove_last_session(self, name: str) -> tuple[TaughtAction | None, bool]:
@@ -366,9 +388,20 @@ class ActionStore:
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)
-        if not path.exists():
+        if not self._is_there(path):
             raise self.missing(name)
         return path
+
+    def _is_there(self, path: Path) -> bool:
+        """Whether the folder holds `path` (a dangling link too, so that --forget can remove it); a folder that
+        cannot be searched is an error, not a "no"."""
+        try:
+            path.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as e:
+            raise folder_error(self.folder, e) from e
+        return True
 
 
 def background_left(action: TaughtAction) -> str:
@@ -376,15 +409,21 @@ def background_left(action: TaughtAction) -> str:
     return f"{action.background_seconds:.1f} s of background left" if action.background else "no background left"
 
 
-def background_hint(name: str) -> str:
-    """What the app says after a session of an action without a background."""
+def background_hint(name: str, source: str = "") -> str:
+    """What the app says after a session of an action without a background; `source`: the flags that choose
+    the part of a file (none: the camera)."""
     return (f"a background helps {name!r} hold where other things happen: record what the camera sees when it is "
-            f"not happening (e.g. right after it) with classify.py --teach-background {name!r}")
+            f"not happening (e.g. right after it) with classify.py --teach-background {name!r}{source}")
 
 
-def save_error(where: Path, error: OSError) -> ClassifierError:
-    return ClassifierError(f"cannot save the taught action in {shown(where)}: {error.strerror or error}; "
-                           "check --actions-dir (a folder you can write)")
+def folder_error(folder: Path, error: OSError) -> ClassifierError:
+    return ClassifierError(f"cannot read --actions-dir {shown(folder)}: {error.strerror or error}; let the user the "
+                           "app runs as read it, or use another --actions-dir")
+
+
+def save_error(where: Path, why: str) -> ClassifierError:
+    return ClassifierError(f"cannot save the taught action in {shown(where)}: {why}; check --actions-dir (a folder "
+                           "you can write)")
 
 
 def check_model(action: TaughtAction, model: ModelIdentity, path: Path) -> None:
@@ -431,8 +470,13 @@ def read_action(path: Path) -> TaughtAction:
         raise
     except (IsADirectoryError, NotAFileError) as e:
         raise ClassifierError(f"{where} {e.strerror}: move it out of the actions folder") from e
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
-        # ValueError covers pickled (object) arrays and bad JSON alike.
+    except PermissionError as e:  # the file may be whole: nothing says to remove it
+        raise ClassifierError(f"cannot read {where}: {e.strerror}; let the user the app runs as read it "
+                              "(its owner and mode)") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError, zlib.error, NotImplementedError,
+            tokenize.TokenError) as e:
+        # ValueError covers pickled (object) arrays and bad JSON alike; zlib.error a damaged compressed array,
+        # NotImplementedError a damaged zip header (an unknown compression), TokenError a damaged .npy header.
         raise ClassifierError(f"{where} is not a readable taught action ({type(e).__name__}: damaged or not one): "
                               f"{forget} and teach that action again") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -472,6 +516,15 @@ def checked_members(archive: zipfile.ZipFile, where: str, forget: str) -> dict[s
         if dtype != DTYPES[name] or int(np.prod(shape)) * dtype.itemsize > info.file_size:
             raise ValueError(f"its {name} array ({dtype} {list(shape)}) is not what it should be")
     return members
+
+
+def save_arrays(out: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
+    """np.savez's archive (one stored .npy per array), closed on an error too: np.savez leaves its archive open
+    when a write fails (a full disk), and closing it later prints a second error after the app's own line."""
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
