@@ -149,6 +149,20 @@ def top1_and_events(video: Path, flags: Sequence[str], watched: Sequence[str], m
     return tops, events
 
 
+def without_event_flags(flags: Sequence[str]) -> list[str]:
+    """`flags` without the --event-... options and their values (every such option takes one)."""
+    kept_flags: list[str] = []
+    skip = False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag.startswith("--event-"):
+            skip = "=" not in flag
+        else:
+            kept_flags.append(flag)
+    return kept_flags
+
+
 def kept(keep_dir: Path | None, name: str) -> Path | None:
     """Where --keep saves one run's JSON lines (None: not kept)."""
     return keep_dir / f"{name}.jsonl" if keep_dir is not None else None
@@ -167,6 +181,8 @@ def classify_run(video: Path, flags: Sequence[str], watched: Sequence[str], mode
     with tempfile.TemporaryDirectory() as events_dir:
         if watched:
             extra += ["--event", ",".join(watched), "--events-dir", events_dir]
+        else:  # the app refuses an event flag without --event: a method's event rule has nothing to apply to
+            flags = without_event_flags(flags)
         code, stdout, stderr, cpu = run_child(
             [sys.executable, str(REPO / "classify.py"), "--video", str(video), "--display", "none", "--json",
              "--model", str(model), "--labels", str(labels), *extra, *flags])

@@ -209,3 +209,9 @@ def test_a_dimmed_light_or_a_bumped_camera_neither_restarts_the_window_nor_ends_
     # Half the light lowers the score the events start on (measured 0.98 -> 0.80): it must still be above it.
     assert summary["light-dim"]["score_after_mean"] < summary["none"]["score_after_mean"]
     assert summary["light-dim"]["score_after_mean"] >= long_stream.EVENT_THRESHOLD
+
+
+def test_an_event_method_runs_where_nothing_is_watched():
+    """The switch and whole-clip studies watch no action: a method's event rule is left out there (the app refuses
+    an event flag without --event), and the top-1 labels are the defaults'."""
+    assert top1_labels(CARVING_ICE, long_stream.METHODS["event-floor"]) == top1_labels(CARVING_ICE, [])
