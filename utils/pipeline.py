@@ -24,6 +24,7 @@ from utils.model.predictions import PredictionFilter, check_names
 from utils.model.stream_classifier import StreamClassifier
 from utils.model.taught import LiveTeaching, RunActions, TaughtPredictions, load_run_actions, observer
 from utils.model.taught.live import Phase
+from utils.model.taught.store import ActionStore
 from utils.rate import RateMeter
 from utils.results import Result
 from utils.run_summary import RunSummary
@@ -284,7 +285,30 @@ def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunAct
     taught = load_run_actions(config.taught, Path(config.classifier.model), labels, classifier.embedding_size)
     if taught is not None:
         classifier.require_embedding()
-    return classifier, prediction_filter_for(config, [*labels, *(taught.names if taught else ())]), taught
+    check_taught_names(config, labels, taught)
+    prediction_filter = prediction_filter_for(config, [*labels, *(taught.names if taught else ())])
+    if taught is not None:
+        taught.log_loaded()
+    return classifier, prediction_filter, taught
+
+
+def check_taught_names(config: Config, labels: Sequence[str], taught: RunActions | None) -> None:
+    """Names this run can never report, though they are known: the model's labels under --taught only, and taught
+    actions under --taught off (the label file's own check would call them unknown)."""
+    named = [*config.events.labels(), *config.results.allow]
+    if config.taught.taught == "only" and taught is not None:
+        model_labels = [name for name in named if name not in taught.names]
+        if model_labels:
+            raise ClassifierError(f"--taught only reports taught actions only, so {', '.join(map(repr, model_labels))} "
+                                  "would never be reported; name taught actions, or use --taught also")
+    unknown = [name for name in named if name not in labels]
+    if config.taught.taught == "off" and unknown:
+        store = ActionStore(config.taught.actions_dir)
+        files = store.files()
+        off = [name for name in unknown if store.path(name) in files]
+        if off:
+            raise ClassifierError(f"{', '.join(map(repr, off))}: taught, but --taught off leaves taught actions out; "
+                                  "use --taught also")
 
 
 def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filter: PredictionFilter,

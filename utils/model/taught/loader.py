@@ -40,6 +40,16 @@ class RunActions:
     teach: str | None  # the checked --teach (or --teach-background) name
     background: bool = False  # a session records the background of `teach`, a taught action
 
+    def log_loaded(self) -> None:
+        """Says which taught actions the run reports (once every check has passed: an error stays one line)."""
+        if not self.actions:
+            return
+        log.info("taught actions: %s", "; ".join(f"{a.name!r} ({a.summary})" for a in self.actions))
+        once = [a.name for a in self.actions if len(a.sessions) == 1]
+        if once:
+            log.info("taught in one session only: %s; another session (other clothes, light or moment) makes an "
+                     "action hold better: --teach NAME again", ", ".join(repr(name) for name in once))
+
     def predictions(self, prediction_filter: PredictionFilter, observe: Observe, rate: float,
                     window_frames: int) -> PredictionFilter | TaughtPredictions:
         """The filter with the taught actions' scores beside the model's, when the run reports any.
@@ -118,10 +128,4 @@ def load_run_actions(options: TaughtOptions, model_path: Path, labels: Sequence[
     if options.taught == "only" and not names:
         raise ClassifierError(f"--taught only, but {shown(store.folder)} holds no taught actions for "
                               f"{model.file}; teach one with --teach NAME")
-    if mine:
-        log.info("taught actions: %s", "; ".join(f"{a.name!r} ({a.summary})" for a in mine))
-        once = [a.name for a in mine if len(a.sessions) == 1]
-        if once:
-            log.info("taught in one session only: %s; another session (other clothes, light or moment) makes an "
-                     "action hold better: --teach NAME again", ", ".join(repr(name) for name in once))
     return RunActions(options, store, model, mine, names, teach, background)
