@@ -68,8 +68,8 @@ def test_every_relative_link_and_anchor_resolves(page):
 
 
 def test_the_pages_the_readme_promises_exist():
-    for name in ("events", "home-assistant", "teaching", "web", "performance", "long-runs", "security", "troubleshooting",
-                 "raspberry-pi", "development"):
+    for name in ("events", "home-assistant", "teaching", "web", "performance", "long-runs", "security",
+                 "raspberry-pi", "development", "troubleshooting"):
         assert (REPO / "docs" / f"{name}.md").is_file(), name
     readme = (REPO / "README.md").read_text()
     assert len(readme.splitlines()) <= 300
