@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, run_cli
+from test_motion import ListSink
 
 from utils.config import Config
 from utils.pipeline import build_pipeline, change_test, fresh_start, load_classifier, window_frames
-from utils.sinks.base import Update
 from utils.sinks.events import make_event_sink
 from utils.sources import SyntheticSource, open_source, sampled_frames
 from utils.sources.frame import Frame
@@ -95,20 +95,6 @@ class FrozenCamera:
 
     def read(self) -> Frame | SourceHealth | None:
         return next(self._items, None)
-
-    def close(self) -> None:
-        pass
-
-
-class ListSink:
-    needs_status = False
-    wants_every_frame = False
-
-    def __init__(self) -> None:
-        self.updates: list[Update] = []
-
-    def write(self, update: Update) -> None:
-        self.updates.append(update)
 
     def close(self) -> None:
         pass

@@ -372,3 +372,20 @@ def test_an_action_is_never_saved_bigger_than_it_can_be_read_back(folder, monkey
     with pytest.raises(ClassifierError, match="more than a taught action can"):
         ActionStore(folder).write(action)
     assert fingerprint(folder) == before
+
+
+def test_names_a_run_cannot_report_are_one_line_before_the_taught_actions_are_listed(one_action, tmp_path):
+    def error(*flags: str) -> str:  # exactly one line: a bad name is found before the taught actions are listed
+        events = ("--events-dir", str(tmp_path)) if "--event" in flags else ()
+        return one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", "--actions-dir",
+                                      str(one_action), *events, *flags))
+
+    assert "not in the label file: 'nosuch'" in error("--event", "nosuch")
+    assert "'carving mine': taught, but --taught off leaves taught actions out" in error(
+        "--event", "carving mine", "--taught", "off")
+    for flag in ("--event", "--allow"):
+        assert "--taught only reports taught actions only, so 'carving ice' would never be reported" in error(
+            flag, "carving ice", "--taught", "only")
+    done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--actions-dir", str(one_action),
+                   "--events-dir", str(tmp_path), "--event", "carving mine", "--taught", "only")
+    assert done.returncode == 0, done.stderr

@@ -359,28 +359,3 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_video_is_read(tmp
     one_error_line(teach(tmp_path / "file" / "actions", "x", tmp_path / "clip.mp4"),
                    "cannot save the taught action in", "file/actions: Not a directory")
 
-
-@pytest.fixture(scope="module")
-def wrestling(tmp_path_factory) -> Path:
-    """'my wrestling', taught from arm_wrestling.mp4's first 5 s: a name --event can give (no comma)."""
-    folder = tmp_path_factory.mktemp("wrestling")
-    done = teach(folder, "my wrestling", ARM_WRESTLING, "--teach-to", "5")
-    assert done.returncode == 0, done.stderr
-    return folder
-
-
-def test_names_a_run_cannot_report_are_one_line_before_the_taught_actions_are_listed(wrestling, tmp_path):
-    def run(*flags: str):
-        events = ("--events-dir", str(tmp_path)) if "--event" in flags else ()
-        return run_cli("--video", str(CARVING_ICE), "--display", "none", "--actions-dir", str(wrestling), *events,
-                       *flags)
-
-    unknown = run("--event", "nosuch")
-    one_error_line(unknown, "not in the label file: 'nosuch'")
-    assert len(unknown.stderr.strip().splitlines()) == 1, unknown.stderr  # not after "taught actions: ..."
-    one_error_line(run("--event", "my wrestling", "--taught", "off"),
-                   "'my wrestling': taught, but --taught off leaves taught actions out")
-    for flag in ("--event", "--allow"):
-        one_error_line(run(flag, "carving ice", "--taught", "only"),
-                       "--taught only reports taught actions only, so 'carving ice' would never be reported")
-    assert run("--event", "my wrestling", "--taught", "only").returncode == 0
