@@ -48,6 +48,13 @@ class ArgumentParser(argparse.ArgumentParser):
         self.argv = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
+    def print_help(self, file=None):
+        """--help: into a closed or full stdout it is one line and exit 2, as --version (argparse would exit 0)."""
+        if file is not None:
+            super().print_help(file)
+        else:
+            print_and_exit(self, self.format_help().rstrip("\n"))
+
     def error(self, message: str):
         if (found := re.match(r"argument ([\w/-]+): expected one argument$", message)):
             # argparse takes a value that starts with '-' (other than a plain negative number) for a flag

@@ -41,6 +41,10 @@ def parse_broker_url(url: str) -> BrokerAddress:
         raise ValueError(f"--mqtt port must be 1..65535, got {url!r}") from None
     if not parts.hostname:
         raise ValueError(f"--mqtt has no host name, got {url!r}")
+    try:
+        parts.hostname.encode("idna")  # as the connection will: a..b or a part over 63 characters cannot be looked up
+    except UnicodeError:
+        raise ValueError(f"--mqtt host name {parts.hostname!r} is not a valid host name, got {url!r}") from None
     if port == 0:
         raise ValueError(f"--mqtt port must be 1..65535, got {url!r}")
     username = urllib.parse.unquote(parts.username) if parts.username else None
@@ -63,7 +67,10 @@ def topic_name_problem(name: str) -> str | None:
 
 def mqtt_string_problem(text: str) -> str | None:
     """Why `text` cannot be an MQTT string (user name, password), or None: at most 65535 bytes of UTF-8."""
-    size = len(text.encode("utf-8", "surrogatepass"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes of another encoding, from the command line or the environment
+        return "is not UTF-8 text"
     if size > MAX_MQTT_STRING_BYTES:
         return f"is {size} bytes long; MQTT allows at most {MAX_MQTT_STRING_BYTES}"
     return None

@@ -166,6 +166,8 @@ def non_empty_path(text: str) -> Path:
     """A path from a flag or the config file; ValueError for '' (which Path() reads as the current folder)."""
     if not text.strip():
         raise ValueError("must not be empty ('.' is the current folder)")
+    if re.match(r"[a-z][a-z0-9+.-]*://", text.strip(), re.IGNORECASE):
+        raise ValueError("takes a local path, not a URL (download the file first)")
     return Path(text)
 
 
@@ -202,12 +204,34 @@ def default_threads() -> int:
     return max(1, min(MAX_THREADS, os.cpu_count() or 1))
 
 
+def not_utf8(value: object) -> str | None:
+    """The text of `value` (a string, or a tuple holding strings) as the user typed it, when it is not UTF-8,
+    else None. Python keeps the bytes of such an argument or environment variable as lone surrogates, which
+    MQTT, host names, OpenCV and the web view cannot encode."""
+    texts = value if isinstance(value, tuple) else (value,)
+    for text in texts:
+        if isinstance(text, tuple):
+            if (found := not_utf8(text)) is not None:
+                return found
+        elif isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return None
+
+
 class _Checked:
-    """Checks the numbers and choices of a section when it is built; raises ClassifierError."""
+    """Checks the text, numbers and choices of a section when it is built; raises ClassifierError."""
 
     def __post_init__(self) -> None:
         for item in fields(self):  # type: ignore[arg-type]
             value = getattr(self, item.name)
+            if (text := not_utf8(value)) is not None:
+                if not item.repr:  # a password: never shown
+                    raise ClassifierError(f"the {item.name.replace('_', ' ')} is not UTF-8 text; set it in UTF-8")
+                fix = "rename the file" if item.name == "video" else "give it in UTF-8"
+                raise ClassifierError(f"{flag(item.name)} is not UTF-8 text: {text}; {fix}")
             bound = BOUNDS.get(item.name)
             if bound and value is not None:
                 if problem := bound.problem(value):
@@ -256,6 +280,8 @@ class SourceOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.video is not None and not self.video.strip():
+            raise ClassifierError("--video must not be empty: give a video file or a stream's URL")
         given = [flag(name) for name in ("camera_id", "pi_camera", "video") if getattr(self, name) is not None]
         if len(given) > 1:
             raise ClassifierError(f"give one source, not {' and '.join(given)}")
