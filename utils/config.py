@@ -280,7 +280,7 @@ class SourceOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.video is not None and not self.video.strip():
+        if isinstance(self.video, str) and not self.video.strip():  # a Path (from code) is never empty text
             raise ClassifierError("--video must not be empty: give a video file or a stream's URL")
         given = [flag(name) for name in ("camera_id", "pi_camera", "video") if getattr(self, name) is not None]
         if len(given) > 1:
