@@ -25,6 +25,7 @@ from utils.config import (
     RUNTIMES,
     TAUGHT_MODES,
     Config,
+    flag,
     gpio_pin,
     label_list,
     non_empty_path,
@@ -344,7 +345,7 @@ def build_parser() -> ArgumentParser:
 
 
 # flags that are not options of the run
-CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "last", "list_cameras")
+CLI_ONLY = ("verbose", "version", "config", "actions", "forget", "last", "list_cameras", "from_config_file")
 
 
 class Unset(list):
@@ -367,7 +368,9 @@ def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -
         from utils.config_file import read_config_file
 
         given = given_on_command_line(argv)
-        options.update({k: v for k, v in read_config_file(args.config, ["verbose"]).items() if k not in given})
+        from_file = {k: v for k, v in read_config_file(args.config, ["verbose"]).items() if k not in given}
+        options.update(from_file)
+        options["from_config_file"] = tuple(from_file)  # to name the file in an error about one of them
     for key in ("allow", "deny", "event", "gpio", "motion_mask"):
         options[key] = tuple(options[key])
     if os.environ.get("WEB_PASSWORD"):  # never a flag (`ps` shows flags); else the config file's, if any
@@ -376,7 +379,16 @@ def options_from_args(args: argparse.Namespace, argv: list[str] | None = None) -
 
 
 def config_from_options(options: dict[str, object]) -> Config:
-    return Config.from_options(**{k: v for k, v in options.items() if k not in CLI_ONLY})
+    """The Config; an error about an option the config file gave says which file, since the flag is not typed."""
+    try:
+        return Config.from_options(**{k: v for k, v in options.items() if k not in CLI_ONLY})
+    except ClassifierError as e:
+        message = str(e)
+        from_file: tuple[str, ...] = options.get("from_config_file", ())  # type: ignore[assignment]
+        named = next((key for key in from_file if re.match(re.escape(flag(key)) + r"\b(?!-)", message)), None)
+        if named is None:
+            raise
+        raise ClassifierError(f"{message} (set by {named.replace('_', '-')} in {options['config']})") from None
 
 
 def install_signal_handlers(stop: Stop) -> None:

@@ -105,3 +105,12 @@ def test_a_bad_config_file_is_one_line_through_the_cli(tmp_path, text, message):
 def test_a_missing_config_file_is_one_line(tmp_path):
     line = one_error_line(run_cli("--config", str(tmp_path / "nope.toml")))
     assert "config file not found" in line
+
+
+def test_a_value_refused_by_the_later_checks_names_the_file_it_came_from(tmp_path):
+    config = write(tmp_path, 'motion-mask = ["a"]\nname = "kitchen"\n')
+    line = one_error_line(run_cli("--config", str(config), "--video", str(CARVING_ICE)))
+    assert line.startswith("classify.py: error: --motion-mask takes x,y,w,h") and \
+        line.endswith(f"(set by motion-mask in {config})"), line
+    typed = one_error_line(run_cli("--config", str(config), "--video", str(CARVING_ICE), "--name", ""))
+    assert "--name must not be empty" in typed and "set by" not in typed  # typed on the command line, not the file
