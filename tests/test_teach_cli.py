@@ -359,3 +359,21 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_video_is_read(tmp
     one_error_line(teach(tmp_path / "file" / "actions", "x", tmp_path / "clip.mp4"),
                    "cannot save the taught action in", "file/actions: Not a directory")
 
+
+
+def test_teach_and_forget_with_json_print_one_json_object(tmp_path):
+    def command(*flags: str) -> dict:
+        done = run_cli(*flags, "--actions-dir", str(tmp_path), "--json")
+        assert done.returncode == 0, done.stderr
+        assert len(done.stdout.splitlines()) == 1, done.stdout
+        return json.loads(done.stdout)
+
+    taught = command("--teach", "my carving", "--video", str(CARVING_ICE), "--teach-from", "0.5", "--teach-to", "2.5")
+    assert taught["action"] == "my carving" and not taught["background"] and taught["examples"] > 0
+    assert (taught["from"], taught["to"]) == (0.5, 2.5) and taught["message"].startswith("taught 'my carving'")
+    assert any("--teach-background" in hint for hint in taught["hints"])
+    command("--teach", "my carving", "--video", str(CARVING_ICE), "--teach-to", "2.2")
+    undone = command("--forget", "my carving", "--last")
+    assert (undone["forgot"], undone["removed"]) == ("last session", False)
+    gone = command("--forget", "my carving")
+    assert (gone["forgot"], gone["removed"]) == ("action", True) and not (tmp_path / "my carving.npz").exists()

@@ -63,21 +63,29 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
     if list_actions:
         return actions_listing(config)
     if forget is not None:
-        return CommandOutput(forget_last_session(config, forget) if last else forget_action(config, forget))
+        return said(config, *(forget_last_session(config, forget) if last else forget_action(config, forget)))
     if teaches_from_file(config):
         if config.taught.teach_countdown != TaughtOptions.teach_countdown:
             raise ClassifierError("--teach-countdown is for a camera (time to get into the picture); a file's part "
                                   "starts at --teach-from")
-        return CommandOutput(teach_from_file(config))
+        return said(config, *teach_from_file(config))
     if config.taught.teach_from is not None or config.taught.teach_to is not None:
         raise ClassifierError("--teach-from and --teach-to choose a part of a --video file; from a camera or a "
                               "stream, --teach-seconds says how long to record")
     return None
 
 
-def teach_from_file(config: Config) -> str:
+def said(config: Config, text: str, record: dict) -> CommandOutput:
+    """A command's outcome: its lines, or with --json one JSON object (the lines as its "message" and "hints")."""
+    if not config.output.json:
+        return CommandOutput(text)
+    message, *hints = text.splitlines()
+    return CommandOutput(json.dumps({**record, "message": message, "hints": hints}, ensure_ascii=False))
+
+
+def teach_from_file(config: Config) -> tuple[str, dict]:
     """Teaches --teach NAME (or records its background, --teach-background NAME) from --video's part
-    [--teach-from, --teach-to) and saves it; returns what was done.
+    [--teach-from, --teach-to) and saves it; returns what was done, in words and as a record for --json.
 
     The stream starts fresh where the part starts, and every classified frame whose window holds a second of
     video gives one example, so a part must hold at least one second.
@@ -112,15 +120,19 @@ def teach_from_file(config: Config) -> str:
         raise ClassifierError(f"{asked} is beyond the end of {video} (its last frame is at {last:.1f} s): end the "
                               "part within the video, or leave --teach-to out to teach up to its end")
     last_second = first_taught + recorder.seconds  # with the last frame's own duration: never past the end asked
-    part = f"{first_taught:.1f}-{last_second if end is None else min(last_second, end):.1f} s"
+    part_end = last_second if end is None else min(last_second, end)
+    part = f"{first_taught:.1f}-{part_end:.1f} s"
     if not len(recorder):
         raise ClassifierError(f"{video} gives only {recorder.seconds:.1f} s of video to teach from ({part}); "
                               "teaching needs at least 1 s: give a longer part or a longer clip")
     session = Session(round(recorder.seconds, 3), len(recorder), frames, rate, f"{Path(video).name} {part}")
+    record = {"action": name, "background": background, "examples": len(recorder), "video": video,
+              "from": round(first_taught, 3), "to": round(part_end, 3), "file": str(store.path(name))}
     if background:
         action = store.add_background(name, model, recorder.examples, session)
         return (f"recorded the background of {name!r}: {len(recorder)} examples from {part} of {video}; "
-                f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}")
+                f"{action.background_seconds:.1f} s of background in all; saved in {shown(store.path(name))}",
+                record)
     action = store.add(name, model, recorder.examples, session)
     after = "--teach-from START --teach-to END"
     if end is not None and last >= end - TIME_TOLERANCE_S:  # the video goes on after the part
@@ -129,7 +141,7 @@ def teach_from_file(config: Config) -> str:
              if len(action.sessions) == 1 else "",
              "" if action.background else background_hint(name, f" --video {shlex.quote(video)} {after}")]
     return "\n".join([f"taught {name!r}: {len(recorder)} examples from {part} of {video}; {action.summary}; "
-                      f"saved in {shown(store.path(name))}", *filter(None, hints)])
+                      f"saved in {shown(store.path(name))}", *filter(None, hints)]), record
 
 
 def record_part(config: Config, classifier, start: float, end: float | None):
@@ -157,21 +169,25 @@ def record_part(config: Config, classifier, start: float, end: float | None):
     return recorder, first_taught, last, frames, rate
 
 
-def forget_action(config: Config, name: str) -> str:
+def forget_action(config: Config, name: str) -> tuple[str, dict]:
     store = ActionStore(config.taught.actions_dir)
     path = store.remove(check_name(name))
-    return f"forgot {name.strip()!r} ({shown(path)} removed)"
+    return f"forgot {name.strip()!r} ({shown(path)} removed)", {"action": name.strip(), "forgot": "action",
+                                                                 "file": str(path), "removed": True}
 
 
-def forget_last_session(config: Config, name: str) -> str:
+def forget_last_session(config: Config, name: str) -> tuple[str, dict]:
     store = ActionStore(config.taught.actions_dir)
     name = check_name(name)
     before, background = store.remove_last_session(name)
+    record = {"action": name, "forgot": "last background session" if background else "last session",
+              "file": str(store.path(name)), "removed": before is None}
     if before is None:
-        return f"forgot {name!r}: its only session was undone ({shown(store.path(name))} removed)"
+        return f"forgot {name!r}: its only session was undone ({shown(store.path(name))} removed)", record
     if background:
-        return f"undid the last background session of {name!r}: {background_left(before)}, in {shown(store.path(name))}"
-    return f"undid the last session of {name!r}: {before.summary} left, in {shown(store.path(name))}"
+        return (f"undid the last background session of {name!r}: {background_left(before)}, in "
+                f"{shown(store.path(name))}", record)
+    return f"undid the last session of {name!r}: {before.summary} left, in {shown(store.path(name))}", record
 
 
 def actions_listing(config: Config) -> CommandOutput:
