@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks import perturb  # noqa: E402
 from benchmarks.long_stream import (  # noqa: E402
+    CHANGE_LOGGED,
     CHANGE_WITHIN,
     CLIP_SETS,
     FPS,
@@ -51,7 +51,6 @@ from utils.sources.frame import Frame  # noqa: E402
 from utils.sources.health import SourceHealth  # noqa: E402
 
 WAYS = ("none", "fed", "checked", "offline")
-CHANGE = re.compile(r"a change of action after frame \d+: the window restarts")
 
 
 class PlayedCamera:
@@ -90,7 +89,7 @@ class Counter(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
-        if CHANGE.match(message):
+        if CHANGE_LOGGED.match(message):
             self.changes.append(self.camera.timestamp)
         elif message == "stream reset":
             self.resets.append(self.camera.timestamp)
