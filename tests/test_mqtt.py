@@ -285,8 +285,11 @@ def test_the_device_links_to_the_web_view_when_other_computers_can_open_it(mosqu
                            "--web-port", str(port), "--mqtt", mosquitto.url, "--name", NAME, "--mqtt-required",
                            env={"WEB_PASSWORD": "a long enough password"})
             assert done.returncode == 0, done.stderr
-            subscriber.wait_for(lambda: subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config"))
-            device = json.loads(subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config")[-1])["device"]
+            # "offline" is the run's last message on its one connection: everything it sent has arrived by then.
+            subscriber.wait_for(lambda: "offline" in subscriber.on(TOPICS.availability))
+            configs = subscriber.on("homeassistant/sensor/pi_action_kitchen/action/config")
+            assert len(configs) == 1, "each entity is announced once, with its link when it has one"
+            device = json.loads(configs[0])["device"]
             if linked:
                 assert device["configuration_url"].startswith("http://")
                 assert device["configuration_url"].endswith(f":{port}/")

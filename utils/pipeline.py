@@ -357,15 +357,20 @@ def attach_mqtt(mqtt: MqttSink, config: Config, sinks: list[Sink]) -> None:
     from utils.sinks.events import EventSink
     from utils.sinks.mqtt import MqttEventOutput
 
-    if (config.output.web or config.output.display == "web") and not is_loopback(config.output.web_host):
+    if web_view_linked(config):
         from utils.sinks.web import WebSink
 
-        # Home Assistant's "Visit" link, when other computers can open the web view.
         mqtt.link_web_view(next((sink.url for sink in sinks if isinstance(sink, WebSink)), None))
     events = [sink for sink in sinks if isinstance(sink, EventSink)]
     sinks.insert(sinks.index(events[0]) + 1 if events else 0, mqtt)
     for sink in events:
         sink.add_output(MqttEventOutput(mqtt))
+
+
+def web_view_linked(config: Config) -> bool:
+    """Whether Home Assistant's device gets a "Visit" link to the web view: only when other computers can open
+    it (127.0.0.1 would be the browser's own computer)."""
+    return (config.output.web or config.output.display == "web") and not is_loopback(config.output.web_host)
 
 
 def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | None:
@@ -374,7 +379,8 @@ def open_mqtt_for(config: Config, classifier: StreamClassifier) -> MqttSink | No
         return None
     from utils.sinks.mqtt import open_mqtt  # paho only where MQTT is used
 
-    return open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem)
+    return open_mqtt(config.mqtt, config.events.event, __version__, classifier.model_path.stem,
+                     web_link_pending=web_view_linked(config))
 
 
 def motion_gate(config: Config, source: FrameSource) -> MotionGate | None:

@@ -15,9 +15,10 @@ from utils.sinks.mqtt.topics import Topics, owned_filters
 __all__ = ["MqttEventOutput", "MqttPublisher", "MqttSink", "Topics", "open_mqtt"]
 
 
-def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "") -> MqttSink:
+def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = "", model: str = "",
+              web_link_pending: bool = False) -> MqttSink:
     """The MQTT sink for --mqtt, connecting in the background (or waiting for the broker with --mqtt-required);
-    the web view's link comes later, through link_web_view()."""
+    with `web_link_pending`, Home Assistant's discovery waits for the web view's link (link_web_view())."""
     assert options.mqtt is not None
     password = options.mqtt_password or os.environ.get("MQTT_PASSWORD") or None
     if password is not None and (problem := mqtt_string_problem(password)):
@@ -26,6 +27,7 @@ def open_mqtt(options: MqttOptions, watched: Sequence[str] = (), version: str = 
     sink: MqttSink | None = None
     publisher = MqttPublisher(parse_broker_url(options.mqtt), topics, lambda: sink.retained() if sink else [],
                               password, options.mqtt_ca, owned=owned_filters(topics, options.ha_discovery))
-    sink = MqttSink(publisher, watched, options.ha_discovery, version, model, options.mqtt_live_image)
+    sink = MqttSink(publisher, watched, options.ha_discovery, version, model, options.mqtt_live_image,
+                    web_link_pending)
     publisher.start(required=options.mqtt_required)
     return sink

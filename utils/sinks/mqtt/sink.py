@@ -43,14 +43,17 @@ class MqttSink:
     wants_every_frame = False
 
     def __init__(self, publisher: MqttPublisher, watched: Sequence[str] = (), discovery: bool = True,
-                 version: str = "", model: str = "", live_image: float | None = None) -> None:
+                 version: str = "", model: str = "", live_image: float | None = None,
+                 web_link_pending: bool = False) -> None:
         self.publisher = publisher
         self.topics: Topics = publisher.topics
         self.watched = tuple(watched)
         self.live_interval = live_image
         self._live_due = -float("inf")  # the frame time the next live picture is due at
         self._discovery_of = (version, model) if discovery else None
-        self._discovery = self._discovery_messages() if discovery else []
+        # With a web view on the network, discovery waits for its link (link_web_view): sent before it, every
+        # entity would be announced twice at start, once without the device's "Visit" link.
+        self._discovery = self._discovery_messages() if discovery and not web_link_pending else []
         self._state = NO_RESULT
         self._top: str | None = None
         self._last = -float("inf")
@@ -65,8 +68,9 @@ class MqttSink:
                                   live_image=self.live_interval is not None)
 
     def link_web_view(self, url: str | None) -> None:
-        """Gives the device in Home Assistant a link to the web view (its discovery again, if connected)."""
-        if self._discovery_of is None or not url:
+        """Gives the device in Home Assistant a link to the web view, and sends the discovery that waited for it
+        (now if connected, else with the rest of the retained state at the connect)."""
+        if self._discovery_of is None:
             return
         self._discovery = self._discovery_messages(url)
         for topic, payload in self._discovery:
