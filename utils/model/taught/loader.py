@@ -41,7 +41,8 @@ class RunActions:
     background: bool = False  # a session records the background of `teach`, a taught action
 
     def log_loaded(self) -> None:
-        """Says which taught actions the run reports (once every check has passed: an error stays one line)."""
+        """Says which taught actions the run reports (once the checks have passed and the source is open: an
+        error stays one line)."""
         if not self.actions:
             return
         log.info("taught actions: %s", "; ".join(f"{a.name!r} ({a.summary})" for a in self.actions))
