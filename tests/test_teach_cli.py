@@ -221,6 +221,7 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "  ", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
+    (("--teach", "dog\non sofa", "--video", str(CARVING_ICE)), ("cannot contain a tab or a line break",)),
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
     (("--teach", "any", "--video", str(CARVING_ICE)), ("'any' is kept for --event any",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),

@@ -4,6 +4,7 @@ makes of them: their scores beside the model's, and teaching from a camera."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ def check_new_name(name: str, labels: Sequence[str]) -> str:
     name = check_name(name)
     if name in labels:
         raise ClassifierError(f"{name!r} is already one of the model's labels; give your action another name")
+    if any(unicodedata.category(c) == "Cc" for c in name):  # it would break the listing, the screen, the topics
+        raise ClassifierError(f"an action name cannot contain a tab or a line break: {name!r}")
     if name == ANY:
         raise ClassifierError(f"{ANY!r} is kept for --event {ANY} (whatever is top-1), so no event could watch this "
                               "action; give your action another name")
