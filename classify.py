@@ -99,14 +99,22 @@ class ListCamerasAction(argparse.Action):
 
 def print_and_exit(parser: argparse.ArgumentParser, text: str) -> None:
     """What --version and --list-cameras print, then exit 0; stdout closed or full: one line, exit 2."""
+    try:
+        print_out(text)
+    except ClassifierError as e:
+        parser.exit(2, f"{PROG}: error: {e}\n")
+    parser.exit(0)
+
+
+def print_out(text: str) -> None:
+    """Prints `text` on stdout; a stdout that is closed or full (| true, > /dev/full) is a ClassifierError."""
     from utils.sinks.json_lines import discard_output
 
     try:
         print(text, flush=True)
-    except OSError as e:  # | true, > /dev/full
+    except OSError as e:
         discard_output(sys.stdout)
-        parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
-    parser.exit(0)
+        raise ClassifierError(f"cannot write to stdout: {e.strerror or e}") from e
 
 
 def flag_type(parse, name: str):
@@ -441,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             run(config, stop)
         else:
             if output.text:
-                print(output.text)
+                print_out(output.text)
             if output.problem:
                 raise ClassifierError(output.problem)
     except ClassifierError as e:

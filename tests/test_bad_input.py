@@ -114,8 +114,8 @@ def test_a_full_stdout_is_one_line():
     run = run_shell(">/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
                     "--display", "none", "--json")
     assert last_error_line(run) == "classify.py: error: cannot write the JSON lines to stdout: No space left on device"
-    for only_prints in ("--version", "--list-cameras", "--help"):
-        line = one_error_line(run_shell(">/dev/full", only_prints))
+    for only_prints in (("--version",), ("--list-cameras",), ("--help",), ("--actions", "--actions-dir", "none")):
+        line = one_error_line(run_shell(">/dev/full", *only_prints))
         assert line == "classify.py: error: cannot write to stdout: No space left on device"
 
 
