@@ -336,3 +336,8 @@ def test_a_file_url_to_a_missing_file_says_not_found(tmp_path):
     missing = tmp_path / "none.mp4"
     assert f"video file not found: {missing}" in one_error_line(run_cli("--video", missing.as_uri()))
 
+
+def test_a_camera_number_given_to_video_names_camera_id():
+    line = one_error_line(run_cli("--video", "0"))
+    assert line == "classify.py: error: video file not found: 0; for camera 0, give --camera-id 0"
+
