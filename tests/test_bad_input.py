@@ -337,6 +337,18 @@ def test_a_file_url_to_a_missing_file_says_not_found(tmp_path):
     assert f"video file not found: {missing}" in one_error_line(run_cli("--video", missing.as_uri()))
 
 
+def test_another_python_than_the_venvs_is_one_line_that_names_the_venv():
+    """`python3 classify.py` in a new SSH session, without `source .venv/bin/activate`: no numpy, no OpenCV."""
+    if not (REPO / ".venv" / "bin" / "python").exists():
+        skip_or_fail("no .venv; run ./setup.sh")
+    for args in (("--video", str(CARVING_ICE), "--display", "none"), ("--version",)):
+        done = subprocess.run([sys._base_executable, "-S", str(REPO / "classify.py"), *args], capture_output=True,
+                              text=True, cwd=REPO, timeout=60)  # -S: none of the packages of that Python either
+        line = one_error_line(Run(done.returncode, done.stdout, done.stderr))
+        assert line.startswith("classify.py: error: No module named ") and line.endswith(
+            "is not the project's Python; run .venv/bin/python classify.py, or 'source .venv/bin/activate' first")
+
+
 def test_a_camera_number_given_to_video_names_camera_id():
     line = one_error_line(run_cli("--video", "0"))
     assert line == "classify.py: error: video file not found: 0; for camera 0, give --camera-id 0"
