@@ -99,14 +99,22 @@ class ListCamerasAction(argparse.Action):
 
 def print_and_exit(parser: argparse.ArgumentParser, text: str) -> None:
     """What --version and --list-cameras print, then exit 0; stdout closed or full: one line, exit 2."""
-    from utils.sinks.json_lines import discard_output
+    try:
+        print_out(text)
+    except ClassifierError as e:
+        parser.exit(2, f"{PROG}: error: {e}\n")
+    parser.exit(0)
 
+
+def print_out(text: str) -> None:
+    """Prints `text` on stdout; a stdout that is closed or full (| true, > /dev/full) is a ClassifierError."""
     try:
         print(text, flush=True)
-    except OSError as e:  # | true, > /dev/full
+    except OSError as e:
+        from utils.sinks.json_lines import discard_output  # (here only: it imports OpenCV)
+
         discard_output(sys.stdout)
-        parser.exit(2, f"{PROG}: error: cannot write to stdout: {e.strerror or e}\n")
-    parser.exit(0)
+        raise ClassifierError(f"cannot write to stdout: {e.strerror or e}") from e
 
 
 def flag_type(parse, name: str):
@@ -441,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
             run(config, stop)
         else:
             if output.text:
-                print(output.text)
+                print_out(output.text)
             if output.problem:
                 raise ClassifierError(output.problem)
     except ClassifierError as e:
@@ -457,16 +465,35 @@ def main(argv: list[str] | None = None) -> int:
 def flushed(code: int) -> int:
     """`code`, once stdout and stderr are flushed: what cannot be written (stderr to /dev/full) is dropped, or
     the interpreter's own flush at exit would fail and turn any exit code into 120."""
-    from utils.sinks.json_lines import discard_output
-
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
+            from utils.sinks.json_lines import discard_output  # (here only: it imports OpenCV)
+
             discard_output(stream)
     return code
 
 
+def missing_module(error: ModuleNotFoundError) -> str:
+    """The line for a package that does not import: most often classify.py started by a Python other than .venv's
+    (a new SSH session without `source .venv/bin/activate`)."""
+    from utils.paths import PROJECT_DIR, shown
+
+    venv = PROJECT_DIR / ".venv"
+    if not (venv / "bin" / "python").exists():
+        return f"{error}: run ./setup.sh first (it installs what classify.py needs into .venv)"
+    if os.path.realpath(sys.prefix) != os.path.realpath(venv):
+        return (f"{error}: {sys.executable} is not the project's Python; run {shown(venv / 'bin' / 'python')} "
+                f"{shown(PROJECT_DIR / 'classify.py')}, or 'source {shown(venv / 'bin' / 'activate')}' first")
+    return f"{error} in .venv: re-run ./setup.sh"
+
+
 if __name__ == "__main__":
-    sys.exit(flushed(main()))
+    try:
+        exit_code = main()
+    except ModuleNotFoundError as e:
+        report(missing_module(e))
+        exit_code = 2
+    sys.exit(flushed(exit_code))

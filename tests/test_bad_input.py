@@ -114,8 +114,8 @@ def test_a_full_stdout_is_one_line():
     run = run_shell(">/dev/full", "--model", str(MODEL), "--labels", str(LABELS), "--video", str(CARVING_ICE),
                     "--display", "none", "--json")
     assert last_error_line(run) == "classify.py: error: cannot write the JSON lines to stdout: No space left on device"
-    for only_prints in ("--version", "--list-cameras", "--help"):
-        line = one_error_line(run_shell(">/dev/full", only_prints))
+    for only_prints in (("--version",), ("--list-cameras",), ("--help",), ("--actions", "--actions-dir", "none")):
+        line = one_error_line(run_shell(">/dev/full", *only_prints))
         assert line == "classify.py: error: cannot write to stdout: No space left on device"
 
 
@@ -335,4 +335,21 @@ def test_a_video_cut_before_its_index_is_called_damaged_not_an_unknown_format(tm
 def test_a_file_url_to_a_missing_file_says_not_found(tmp_path):
     missing = tmp_path / "none.mp4"
     assert f"video file not found: {missing}" in one_error_line(run_cli("--video", missing.as_uri()))
+
+
+def test_another_python_than_the_venvs_is_one_line_that_names_the_venv():
+    """`python3 classify.py` in a new SSH session, without `source .venv/bin/activate`: no numpy, no OpenCV."""
+    if not (REPO / ".venv" / "bin" / "python").exists():
+        skip_or_fail("no .venv; run ./setup.sh")
+    for args in (("--video", str(CARVING_ICE), "--display", "none"), ("--version",)):
+        done = subprocess.run([sys._base_executable, "-S", str(REPO / "classify.py"), *args], capture_output=True,
+                              text=True, cwd=REPO, timeout=60)  # -S: none of the packages of that Python either
+        line = one_error_line(Run(done.returncode, done.stdout, done.stderr))
+        assert line.startswith("classify.py: error: No module named ") and line.endswith(
+            "is not the project's Python; run .venv/bin/python classify.py, or 'source .venv/bin/activate' first")
+
+
+def test_a_camera_number_given_to_video_names_camera_id():
+    line = one_error_line(run_cli("--video", "0"))
+    assert line == "classify.py: error: video file not found: 0; for camera 0, give --camera-id 0"
 

@@ -71,6 +71,18 @@ def test_bad_keys_and_values_name_the_file_and_the_key(tmp_path, text, message):
     assert message in str(error.value)
 
 
+def test_a_video_file_is_relative_to_the_config_file_a_url_is_kept(tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "my clip.mp4").write_bytes(CARVING_ICE.read_bytes())
+    path = write(tmp_path, 'video = "clips/my clip.mp4"\ndisplay = "none"\njson = true\n')
+    done = run_cli("--config", str(path), cwd=CARVING_ICE.parent)  # run from another folder, as the service is
+    assert done.returncode == 0, done.stderr
+    assert done.records[-1]["results"][0]["label"] == "carving ice"
+    assert read_config_file(write(tmp_path, 'video = "~/x.mp4"'))["video"] == str(Path.home() / "x.mp4")
+    url = "rtsp://camera.local/stream"
+    assert read_config_file(write(tmp_path, f'video = "{url}"'))["video"] == url
+
+
 def test_the_mqtt_password_can_live_in_the_config_file_but_not_on_the_command_line(tmp_path):
     """`ps` shows flags; a service's config file is where the password goes (or MQTT_PASSWORD)."""
     options = read_config_file(write(tmp_path, 'mqtt = "mqtt://pi@broker"\nmqtt-password = "secret"\n'))

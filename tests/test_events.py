@@ -279,6 +279,14 @@ def test_bad_event_options_are_one_line(args, message, tmp_path):
     assert message in line
 
 
+def test_an_action_named_twice_is_watched_once(tmp_path):
+    done = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--events-dir", str(tmp_path),
+                   "--event", WATCHED, "--event", f"{WATCHED},{WATCHED}")
+    assert done.returncode == 0, done.stderr
+    assert f"events: watching {WATCHED!r} (" in done.stderr, done.stderr
+    assert [r["type"] for r in journal(tmp_path)] == ["start", "end"]
+
+
 def test_a_journal_this_user_cannot_append_to_is_one_line_before_the_run(tmp_path):
     folder = tmp_path / "events"
     folder.mkdir()

@@ -386,6 +386,9 @@ def test_names_a_run_cannot_report_are_one_line_before_the_taught_actions_are_li
     for flag in ("--event", "--allow"):
         assert "--taught only reports taught actions only, so 'carving ice' would never be reported" in error(
             flag, "carving ice", "--taught", "only")
+    # A source that cannot be opened: the same (the taught actions are listed once it is open).
+    assert "video file not found: nosuch.mp4" in one_error_line(run_cli(
+        "--video", "nosuch.mp4", "--display", "none", "--actions-dir", str(one_action)))
     done = run_cli("--video", str(CARVING_ICE), "--display", "none", "--actions-dir", str(one_action),
                    "--events-dir", str(tmp_path), "--event", "carving mine", "--taught", "only")
     assert done.returncode == 0, done.stderr

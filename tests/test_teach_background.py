@@ -181,3 +181,23 @@ def test_a_file_with_part_of_a_background_is_refused(folder):
     kept["background_changes"] = kept["changes"]
     np.savez(path, **kept)
     one_error_line(run_cli("--actions", "--actions-dir", str(folder)), "sipping.npz is not a taught action")
+
+
+def suggested(done) -> list[str]:
+    """The flags of the --teach-background command the app suggests after teaching."""
+    hint = next(line for line in done.stdout.splitlines() if "--teach-background" in line)
+    return shlex.split(hint.split("with classify.py ", 1)[1])
+
+
+def test_the_suggested_background_is_a_part_the_video_holds(tmp_path):
+    # After carving_ice's first 2.2 s the clip (4.4 s) holds the two seconds after: the command works as printed.
+    done = teach(tmp_path, "my carving", CARVING_ICE, "--teach-to", "2.2")
+    assert done.returncode == 0, done.stderr
+    flags = suggested(done)
+    assert flags[-4:] == ["--teach-from", "2.2", "--teach-to", "4.2"], flags
+    recorded = run_cli(*flags, "--actions-dir", str(tmp_path))
+    assert recorded.returncode == 0, recorded.stderr
+    # After 2-4 s it does not: no part past the video's end (which the app would refuse), the placeholders instead.
+    done = teach(tmp_path / "other", "my carving", CARVING_ICE, "--teach-from", "2", "--teach-to", "4")
+    assert done.returncode == 0, done.stderr
+    assert suggested(done)[-4:] == ["--teach-from", "START", "--teach-to", "END"], done.stdout

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, WALKING_THE_DOG, run_cli
+from conftest import ARM_WRESTLING, CARVING_ICE, CLEANING_POOL, LABELS, MODEL, REPO, WALKING_THE_DOG, run_cli
 from test_bad_input import run_unprivileged
 from test_events import tmpfs
 
@@ -221,6 +221,7 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "  ", "--video", str(CARVING_ICE)), ("an action name cannot be empty",)),
     (("--teach", "dogs/cats", "--video", str(CARVING_ICE)), ("cannot contain '/'",)),
+    (("--teach", "dog\non sofa", "--video", str(CARVING_ICE)), ("cannot contain a tab or a line break",)),
     (("--teach", "carving ice", "--video", str(CARVING_ICE)), ("already one of the model's labels",)),
     (("--teach", "any", "--video", str(CARVING_ICE)), ("'any' is kept for --event any",)),
     (("--teach-from", "2"), ("--teach-from needs --teach NAME",)),
@@ -359,6 +360,16 @@ def test_a_folder_that_cannot_be_written_is_refused_before_the_video_is_read(tmp
     one_error_line(teach(tmp_path / "file" / "actions", "x", tmp_path / "clip.mp4"),
                    "cannot save the taught action in", "file/actions: Not a directory")
 
+
+
+def test_the_default_folder_is_named_so_that_it_can_be_found_from_another_folder(tmp_path):
+    # Run from elsewhere, the project's actions/ is not ./actions: the folder is named in full.
+    done = run_cli("--actions", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"in {REPO / 'actions'})") or \
+        done.stdout.startswith(f"no taught actions in {REPO / 'actions'};"), done.stdout
+    inside = run_cli("--actions")  # from the project folder, as the README runs it: short
+    assert " in actions" in inside.stdout and str(REPO) not in inside.stdout, inside.stdout
 
 
 def test_teach_and_forget_with_json_print_one_json_object(tmp_path):

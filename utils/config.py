@@ -386,6 +386,7 @@ class EventOptions(_Checked):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        object.__setattr__(self, "event", tuple(dict.fromkeys(self.event)))  # an action named twice is watched once
         given = [item.name for item in fields(self) if getattr(self, item.name) != item.default]
         if not self.event:  # every other option only says how events are made: alone it would do nothing
             used = sorted((flag(name) for name in given if name != "event"),

@@ -114,6 +114,8 @@ def convert(name: str, kind: str, value: object, folder: Path) -> object:
         raise ValueError("must be a string")
     if "Path" in kind:
         return folder / non_empty_path(value).expanduser()  # an absolute path stays as it is
+    if name == "video" and "://" not in value:  # a file, not a URL: a path like the others
+        return str(folder / non_empty_path(value).expanduser())
     if name in CHOICES and value not in CHOICES[name]:
         raise ValueError(f"must be one of {', '.join(CHOICES[name])}")
     return value

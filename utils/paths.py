@@ -17,11 +17,13 @@ DEFAULT_EVENTS_DIR = PROJECT_DIR / "events"  # events.jsonl, clips and snapshots
 DEFAULT_ACTIONS_DIR = PROJECT_DIR / "actions"  # the actions the user taught (--teach)
 
 
-def shown(path: Path) -> str:
-    """A project file as the user knows it ("models/x.tflite"), any other path as given."""
+def shown(path: Path, base: Path | None = None) -> str:
+    """A path as the user finds it from the folder the app runs in (`base`, default the working directory):
+    below it, relative ("models/x.tflite" in the project folder); elsewhere, as given (the project's own files
+    in full, so that "actions/x.npz" never points to a folder of that name where the user is)."""
     try:
-        return str(Path(path).relative_to(PROJECT_DIR))
-    except ValueError:
+        return str(Path(path).relative_to(Path.cwd() if base is None else base))
+    except (ValueError, OSError):  # OSError: the working directory was removed
         return str(path)
 
 

@@ -287,8 +287,6 @@ def load_run(config: Config) -> tuple[StreamClassifier, PredictionFilter, RunAct
         classifier.require_embedding()
     check_taught_names(config, labels, taught)
     prediction_filter = prediction_filter_for(config, [*labels, *(taught.names if taught else ())])
-    if taught is not None:
-        taught.log_loaded()
     return classifier, prediction_filter, taught
 
 
@@ -426,6 +424,8 @@ def run(config: Config, stop: Stop | None = None) -> int:
     camera_fps = pi_camera_fps(config.source.fps, shown)
     source = open_source(config.source, classifier.input_size, demand, camera_fps, cameras)
     with closing(source), ThrottleWatch():
+        if taught is not None:  # once the source is open too: a missing video stays one line
+            taught.log_loaded()
         classifier.set_window(window_frames(config, source), change_test(config, source), fresh_start(config, source))
         log.info("model: %s", classifier.description)
         log.info("%s", window_text(classifier, config))

@@ -32,7 +32,7 @@ from utils.model.taught.store import (
 from utils.paths import shown
 from utils.pipeline import classified_rate, load_model, window_frames
 from utils.sampler import FrameSampler
-from utils.sources import open_source
+from utils.sources import open_source, video_length
 from utils.sources.health import SourceHealth
 from utils.sources.opencv import is_url
 
@@ -107,7 +107,7 @@ def teach_from_file(config: Config) -> tuple[str, dict]:
     end = options.teach_to if options.teach_to is not None else (
         start + options.teach_seconds if options.teach_seconds is not None else None)
     try:
-        recorder, first_taught, last, frames, rate = record_part(config, classifier, start, end)
+        recorder, first_taught, last, frames, rate, length = record_part(config, classifier, start, end)
     except KeyboardInterrupt:  # Ctrl-C (classify.py's handler raises it outside the frame loop)
         log.warning("teaching %r was cut short: nothing saved", name)
         raise
@@ -135,7 +135,7 @@ def teach_from_file(config: Config) -> tuple[str, dict]:
                 record)
     action = store.add(name, model, recorder.examples, session)
     after = "--teach-from START --teach-to END"
-    if end is not None and last >= end - TIME_TOLERANCE_S:  # the video goes on after the part
+    if end is not None and length >= end + BACKGROUND_HINT_SECONDS:  # the video holds the seconds after the part
         after = f"--teach-from {end:g} --teach-to {end + BACKGROUND_HINT_SECONDS:g}"
     hints = ["teach it again from another clip or moment for an action that holds beyond this one"
              if len(action.sessions) == 1 else "",
@@ -146,7 +146,8 @@ def teach_from_file(config: Config) -> tuple[str, dict]:
 
 def record_part(config: Config, classifier, start: float, end: float | None):
     """The examples of --video's part [start, end), from a fresh stream: (recorder, the first frame's time or
-    None when the part is beyond the end, the last frame's time, the window in frames, the classified rate)."""
+    None when the part is beyond the end, the last frame's time, the window in frames, the classified rate, the
+    video's length in seconds or 0 when it does not say)."""
     with closing(open_source(config.source, classifier.input_size)) as source:
         frames, rate = window_frames(config, source), classified_rate(config, source)
         classifier.set_window(frames)  # fresh, and never restarted: the part shows one action
@@ -166,7 +167,7 @@ def record_part(config: Config, classifier, start: float, end: float | None):
                 first_taught = frame.timestamp if first_taught is None else first_taught
                 classifier.classify(frame.model_rgb(classifier.input_size))
                 recorder.add(observe())
-    return recorder, first_taught, last, frames, rate
+    return recorder, first_taught, last, frames, rate, video_length(source)
 
 
 def forget_action(config: Config, name: str) -> tuple[str, dict]:

@@ -44,7 +44,7 @@ from typing import BinaryIO
 
 from utils.model.catalogue import KAGGLE_URL, KNOWN_SHA256, LABELS_FILE, LABELS_URL, MODELS, TFHUB_URL
 from utils.model.files import file_sha256, labels_problem, tflite_problem, usual_file_mode
-from utils.paths import MODELS_DIR
+from utils.paths import MODELS_DIR, shown
 
 PROG = "download_models.sh"
 
@@ -279,7 +279,7 @@ def _size_text(size: int) -> str:
 def _fetch(wanted: Wanted, dest: Path, force: bool, base: Path) -> str | None:
     """Makes `dest/<file>` a good file; returns None on success, else one error line."""
     target = dest / wanted.file_name
-    shown = _shown(target, base)
+    target_shown = shown(target, base)
     if target.exists() and not force:
         check = tflite_problem if wanted.is_model else labels_problem
         try:
@@ -287,12 +287,12 @@ def _fetch(wanted: Wanted, dest: Path, force: bool, base: Path) -> str | None:
         except OSError as e:
             problem = f"unreadable ({e.strerror})"
         if not problem:
-            _log(f"{shown}: ok (already present)")
+            _log(f"{target_shown}: ok (already present)")
             return None
-        _log(f"{shown}: is {problem}; downloading it again")
+        _log(f"{target_shown}: is {problem}; downloading it again")
     failures = []
     for source in wanted.sources:
-        _log(f"{shown}: fetching {source}")
+        _log(f"{target_shown}: fetching {source}")
         try:
             summary = _fetch_one(source, target, wanted)
         except DownloadError as e:
@@ -301,18 +301,10 @@ def _fetch(wanted: Wanted, dest: Path, force: bool, base: Path) -> str | None:
                 _log(f"    failed: {e}; trying the next source")
             continue
         except OSError as e:
-            return f"cannot write {shown} ({e.strerror or e})"
-        _log(f"{shown}: ok ({summary})")
+            return f"cannot write {target_shown} ({e.strerror or e})"
+        _log(f"{target_shown}: ok ({summary})")
         return None
     return f"could not get {wanted.file_name}: " + "; ".join(failures)
-
-
-def _shown(path: Path, base: Path) -> str:
-    """`path` relative to `base` (the caller's directory) when it is below it, for short messages."""
-    try:
-        return str(path.relative_to(base))
-    except ValueError:
-        return str(path)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -368,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"{PROG}: error: cannot create {dest} ({e.strerror or e})")
         return 1
     if stale := remove_stale_parts(dest):
-        _log(f"removed {stale} unfinished download{'s' * (stale > 1)} left in {_shown(dest, base)}")
+        _log(f"removed {stale} unfinished download{'s' * (stale > 1)} left in {shown(dest, base)}")
     failures = [error for error in (_fetch(w, dest, args.force, base) for w in wanted) if error]
     for error in failures:
         _log(f"{PROG}: error: {error}")

@@ -57,8 +57,9 @@ def video_path_problem(path: Path) -> str | None:
     try:
         with open_regular(path) as file:
             head = file.read(16)
-    except FileNotFoundError:
-        return f"video file not found: {path}"
+    except FileNotFoundError:  # `--video 0`, as cv2.VideoCapture(0) would take it: a camera's number
+        camera = f"; for camera {path}, give --camera-id {path}" if str(path).isdigit() else ""
+        return f"video file not found: {path}{camera}"
     except IsADirectoryError:
         return f"video {path} is a folder; give a video file inside it"
     except NotAFileError as e:

@@ -4,6 +4,7 @@ makes of them: their scores beside the model's, and teaching from a camera."""
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,8 @@ class RunActions:
     background: bool = False  # a session records the background of `teach`, a taught action
 
     def log_loaded(self) -> None:
-        """Says which taught actions the run reports (once every check has passed: an error stays one line)."""
+        """Says which taught actions the run reports (once the checks have passed and the source is open: an
+        error stays one line)."""
         if not self.actions:
             return
         log.info("taught actions: %s", "; ".join(f"{a.name!r} ({a.summary})" for a in self.actions))
@@ -78,6 +80,8 @@ def check_new_name(name: str, labels: Sequence[str]) -> str:
     name = check_name(name)
     if name in labels:
         raise ClassifierError(f"{name!r} is already one of the model's labels; give your action another name")
+    if any(unicodedata.category(c) == "Cc" for c in name):  # it would break the listing, the screen, the topics
+        raise ClassifierError(f"an action name cannot contain a tab or a line break: {name!r}")
     if name == ANY:
         raise ClassifierError(f"{ANY!r} is kept for --event {ANY} (whatever is top-1), so no event could watch this "
                               "action; give your action another name")
