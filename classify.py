@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         config = config_from_options(options)
-        output = taught_command(config, args.actions, args.forget, args.last)
+        output = taught_command(config, args.actions, args.forget, args.last, given_on_command_line(argv))
         if output is None:
             run(config, stop)
         else:
