@@ -232,6 +232,7 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
     (("--teach", "x", "--taught", "sometimes"), ("--taught",)),
     (("--last",), ("--last goes with --forget NAME",)),
+    (("--forget", "Carving, Mine"), ("no taught action 'Carving, Mine'", "did you mean 'carving, mine'")),
     (("--config", "TEACH_CONFIG"), ("teach: teaching is done once, from the command line",)),
     # The one-shot commands run no live pipeline: a run's option with them would do nothing.
     (("--teach", "x", "--video", str(CARVING_ICE), "--event", "x", "--web"),
