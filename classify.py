@@ -17,7 +17,7 @@ import sys
 
 from utils import __version__
 from utils.areas import area_numbers
-from utils.cli_help import EXAMPLES, HelpFormatter, with_suggestions
+from utils.cli_help import EXAMPLES, HelpFormatter, spaced_path, with_suggestions
 from utils.config import (
     BOUNDS,
     DEFAULT_TEACH_SECONDS,
@@ -63,7 +63,11 @@ class ArgumentParser(argparse.ArgumentParser):
             if any(a in spellings and b.startswith("-") and b.split("=")[0] not in self._option_string_actions
                    for a, b in zip(argv, argv[1:])):
                 message += f"; a value that starts with '-' goes after '=': {spellings[0]}=-..."
-        self.exit(2, f"{self.prog}: error: {with_suggestions(self, message)} (see --help)\n")
+        message = with_suggestions(self, message)
+        path_dests = [action.dest for action in self._actions if action.type is path or action.dest == "video"]
+        if message.startswith("unrecognized arguments:") and (given := spaced_path(self, self.argv, path_dests)):
+            message += f"; did you mean {given}? quote a path that holds spaces"
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 class VersionAction(argparse.Action):
@@ -444,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         config = config_from_options(options)
-        output = taught_command(config, args.actions, args.forget, args.last)
+        output = taught_command(config, args.actions, args.forget, args.last, given_on_command_line(argv))
         if output is None:
             run(config, stop)
         else:

@@ -358,8 +358,11 @@ step="compiling the app"
 
 step="downloading the model"
 say "Downloading the model files (${models[*]}) into models/"
+# Without a network, a folder holding the model files (copied from another computer) stands in for the sources.
+mirror_hint="; without a network, MODELS_MIRROR=DIR ./setup.sh copies them from DIR, a folder holding the model files"
+[[ -z ${MODELS_MIRROR:-} ]] || mirror_hint=""
 (cd "$caller_dir" && "$repo_dir/download_models.sh" "${models[@]}") ||
-    die "could not download the model files (see above); fix that and re-run ./setup.sh or ./download_models.sh"
+    die "could not download the model files (see above); fix that and re-run ./setup.sh or ./download_models.sh${mirror_hint}"
 
 # --- the systemd service (--service) ---------------------------------------------
 

@@ -353,3 +353,12 @@ def test_a_camera_number_given_to_video_names_camera_id():
     line = one_error_line(run_cli("--video", "0"))
     assert line == "classify.py: error: video file not found: 0; for camera 0, give --camera-id 0"
 
+
+
+def test_a_relative_video_that_is_not_there_says_where_it_was_looked_for(tmp_path):
+    """Run from another folder, a path from the project folder: where it was looked for, and where it is."""
+    line = one_error_line(run_cli("--video", "tests/data/carving_ice.mp4", cwd=tmp_path))
+    assert line == (f"classify.py: error: video file not found: tests/data/carving_ice.mp4 (looked for in {tmp_path}); "
+                    f"it is in the project folder: give {CARVING_ICE}")
+    line = one_error_line(run_cli("--video", "nosuch.mp4", cwd=tmp_path))
+    assert line == f"classify.py: error: video file not found: nosuch.mp4 (looked for in {tmp_path})"

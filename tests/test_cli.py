@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +133,18 @@ def test_a_misspelt_flag_names_the_closest_one():
     line = one_error_line(run_cli("--evnt-threshold=0.5", model=False))
     assert "--evnt-threshold=0.5 (did you mean --event-threshold?)" in line
     line = one_error_line(run_cli("--xyzzy", model=False))  # nothing close: no guess
+    assert "did you mean" not in line
+
+
+def test_a_path_with_a_space_given_unquoted_says_to_quote_it(tmp_path):
+    (tmp_path / "my clips").mkdir()
+    shutil.copy(CARVING_ICE, tmp_path / "my clips" / "x.mp4")
+    line = one_error_line(run_cli("--video", "my", "clips/x.mp4", "--display", "none", cwd=tmp_path))
+    assert line.endswith("unrecognized arguments: clips/x.mp4; did you mean --video 'my clips/x.mp4'? quote a path "
+                         "that holds spaces (see --help)"), line
+    line = one_error_line(run_cli("--actions-dir=my", "clips", "--actions", cwd=tmp_path))
+    assert "did you mean --actions-dir 'my clips'?" in line
+    line = one_error_line(run_cli("--video", "my", "other.mp4", cwd=tmp_path))  # no such file: no guess
     assert "did you mean" not in line
 
 

@@ -233,3 +233,18 @@ def test_apt_update_failing_for_another_reason_stops_at_once(tmp_path):
     assert "has no Release file" in done.stderr and "apt-get update failed" in done.stderr
     assert len([line for line in log(env) if line.startswith("apt-get update")]) == 1
     assert not any(line.startswith("apt-get install") for line in log(env))
+
+
+@pytest.mark.parametrize("mirror", ["", "/media/usb/models"])
+def test_a_failed_download_points_to_models_mirror_for_a_machine_without_a_network(tmp_path, mirror):
+    repo, env = fake_machine(tmp_path, python="3.11 32 aarch64 yes")
+    (repo / "download_models.sh").write_text(
+        "#!/usr/bin/env bash\necho 'download_models.sh: error: could not get x: cannot reach y' >&2\nexit 1\n")
+    if mirror:  # a mirror given already: nothing more to suggest
+        env["MODELS_MIRROR"] = mirror
+    done = setup(repo, env)
+    assert done.returncode == 1
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("setup.sh: error: could not download the model files (see above)"), last
+    assert ("without a network, MODELS_MIRROR=DIR ./setup.sh copies them from DIR, a folder holding the model files"
+            in last) == (not mirror), last

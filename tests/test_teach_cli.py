@@ -232,7 +232,17 @@ def spoil_by_truncating(folder: Path) -> None:
     (("--teach", "x", "--teach-seconds", "0.5"), ("--teach-seconds", "from 1 to 600")),
     (("--teach", "x", "--taught", "sometimes"), ("--taught",)),
     (("--last",), ("--last goes with --forget NAME",)),
+    (("--forget", "Carving, Mine"), ("no taught action 'Carving, Mine'", "did you mean 'carving, mine'")),
     (("--config", "TEACH_CONFIG"), ("teach: teaching is done once, from the command line",)),
+    # The one-shot commands run no live pipeline: a run's option with them would do nothing.
+    (("--teach", "x", "--video", str(CARVING_ICE), "--event", "x", "--web"),
+     ("--web, --event do nothing with --teach from a file: it records and exits; run them without --teach",)),
+    (("--teach-background", "carving, mine", "--video", str(CARVING_ICE), "--record", "--event", "any"),
+     ("--event, --record do nothing with --teach-background from a file", "without --teach-background")),
+    (("--actions", "--mqtt", "mqtt://localhost", "--json"),
+     ("--mqtt does nothing with --actions: it lists the taught actions and exits; run it without --actions",)),
+    (("--forget", "carving, mine", "--allow", "carving ice", "--display", "none", "--smoothing", "0.5"),
+     ("--allow, --display, --smoothing do nothing with --forget: it removes the action and exits",)),
 ])
 def test_bad_input_is_one_line_and_loses_nothing(folder, tmp_path, args, words):
     before = fingerprint(folder)
@@ -246,6 +256,20 @@ def test_bad_input_is_one_line_and_loses_nothing(folder, tmp_path, args, words):
     else:
         one_error_line(done, *words)
     assert fingerprint(folder) == before
+
+
+def test_a_config_files_run_options_do_not_stop_the_one_shot_commands(folder, tmp_path):
+    """A service's config file holds a run's options: --actions, --forget and teaching from a file still work
+    with it (only the command line's own options are refused)."""
+    config = tmp_path / "service.toml"
+    config.write_text('event = ["carving ice"]\nrecord = true\ndisplay = "none"\nsmoothing = 0.5\n'
+                      f'actions-dir = "{folder}"\n')
+    assert [r["name"] for r in run_cli("--config", str(config), "--actions", "--json").records] == [
+        "arm wrestling, mine", "carving, mine"]
+    assert run_cli("--config", str(config), "--teach", "ice", "--video", str(CARVING_ICE), "--teach-to", "2"
+                   ).returncode == 0
+    assert run_cli("--config", str(config), "--forget", "ice").returncode == 0
+    one_error_line(run_cli("--config", str(config), "--actions", "--web"), "--web does nothing with --actions")
 
 
 @pytest.mark.parametrize(("spoil", "words"), [

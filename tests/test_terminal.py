@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, need_binary
@@ -85,3 +86,13 @@ def test_the_summary_counts_one_frame_in_the_singular():
     assert ", 1 frame classified; top actions: yoga 100%" in summary.text()
     summary.add(Result(1, 0.2, 1.0, (Prediction("yoga", 0.9),)))
     assert ", 2 frames classified" in summary.text()
+
+
+def test_the_summary_gives_a_run_under_a_tenth_of_a_second_its_digits(monkeypatch):
+    """A short clip on a fast machine: "4.2 s of video in 0.03 s", not "in 0.0 s"."""
+    clock = iter([100.0, 100.03])
+    monkeypatch.setattr("utils.run_summary.time", SimpleNamespace(monotonic=lambda: next(clock)))
+    summary = RunSummary(length=4.2)
+    for index, timestamp in enumerate((0.0, 4.2)):
+        summary.add(Result(index, timestamp, 1.0, (Prediction("carving ice", 0.9),)))
+    assert summary.text().startswith("done: 4.2 s of video in 0.03 s (140.0x real time), 2 frames classified")

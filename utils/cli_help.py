@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
+import shlex
+from collections.abc import Collection
 
 EXAMPLES = """\
 examples:
@@ -47,3 +50,22 @@ def with_suggestions(parser: argparse.ArgumentParser, message: str) -> str:
         suggestion = closest_flag(parser, word) if word.startswith("--") else None
         words.append(f"{word} (did you mean {suggestion}?)" if suggestion else word)
     return prefix + " ".join(words)
+
+
+def spaced_path(parser: argparse.ArgumentParser, argv: list[str], path_dests: Collection[str]) -> str | None:
+    """`--video my clips/x.mp4` (a path that holds a space, unquoted: argparse takes "clips/x.mp4" for an
+    unrecognized argument): "--video 'my clips/x.mp4'" when the words after a path's flag, joined with spaces,
+    name a file or folder that exists; else None."""
+    flags = {option for action in parser._actions if action.dest in path_dests for option in action.option_strings}
+    for i, word in enumerate(argv):
+        name, equals, value = word.partition("=")
+        if name not in flags:
+            continue
+        words = [value] if equals else argv[i + 1:i + 2]
+        for more in argv[i + 1 + len(words) - bool(equals):]:
+            if more.startswith("-"):
+                break
+            words.append(more)
+            if os.path.exists(" ".join(words)):
+                return f"{name} {shlex.quote(' '.join(words))}"
+    return None

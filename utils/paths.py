@@ -27,6 +27,20 @@ def shown(path: Path, base: Path | None = None) -> str:
         return str(path)
 
 
+def where_looked(path: Path) -> str:
+    """For a relative `path` that is not there: the folder it was looked for in, and the project's file of that
+    name when there is one (the app run from another folder with a path from the project folder); else ""."""
+    try:
+        folder = Path.cwd()
+    except OSError:  # the working directory was removed
+        return ""
+    if Path(path).is_absolute():
+        return ""
+    in_project = PROJECT_DIR / path
+    found = f"; it is in the project folder: give {in_project}" if in_project.exists() else ""
+    return f" (looked for in {folder}){found}"
+
+
 def folder_write_problem(folder: Path) -> str | None:
     """Why files cannot be written in `folder` (made where missing), or None; found without creating anything,
     so that a run can refuse before it starts and leave nothing behind."""

@@ -11,7 +11,9 @@ TOP_ACTIONS = 3
 
 
 def duration_text(seconds: float) -> str:
-    """12.3 s, 4 min 05 s, 2 h 03 min."""
+    """0.034 s, 12.3 s, 4 min 05 s, 2 h 03 min."""
+    if 0 < seconds < 0.1:  # a short clip on a fast machine: "0.0 s" would say nothing
+        return f"{seconds:.2g} s"
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(round(seconds), 60)

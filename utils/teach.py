@@ -9,11 +9,22 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+from collections.abc import Collection
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.config import Config, TaughtOptions
+from utils.config import (
+    Config,
+    EventOptions,
+    MotionOptions,
+    MqttOptions,
+    OutputOptions,
+    ResultOptions,
+    TaughtOptions,
+    flag,
+    option_fields,
+)
 from utils.errors import ClassifierError
 from utils.model.taught.examples import ExampleRecorder
 from utils.model.taught.features import observer
@@ -42,6 +53,13 @@ TIME_TOLERANCE_S = 1e-3  # a frame stamped a hair before --teach-from (container
 # An end given past the last frame by more than this is a mistake (a typo, the wrong clip), not a rounded length.
 END_TOLERANCE_S = 1.0
 BACKGROUND_HINT_SECONDS = 2.0  # the part a file's background hint suggests: the seconds right after the action
+# The options only a live run uses (what is shown, reported and sent, events, the motion gate, the camera):
+# the commands here exit without one, so they refuse them rather than ignore them. They do use the model, its
+# runtime and threads, --fps and --window (teaching), --video, the --teach-* options, --actions-dir and --json.
+RUN_ONLY = (*(item.name for section in (ResultOptions, OutputOptions, MqttOptions, EventOptions, MotionOptions)
+              for item in option_fields(section) if item.name != "json"),
+            "fixed_window", "fresh_start", "smoothing", "camera_id", "pi_camera", "width", "height", "realtime",
+            "taught")
 
 
 @dataclass(frozen=True)
@@ -56,15 +74,20 @@ def teaches_from_file(config: Config) -> bool:
 
 
 def taught_command(config: Config, list_actions: bool = False, forget: str | None = None,
-                   last: bool = False) -> CommandOutput | None:
-    """Runs the command the flags ask for; None when they ask for a normal run (which may teach from a camera)."""
+                   last: bool = False, given: Collection[str] = ()) -> CommandOutput | None:
+    """Runs the command the flags ask for; None when they ask for a normal run (which may teach from a camera).
+    `given`: the options the command line gives (a config file's, a service's, may hold a run's)."""
     if last and forget is None:
         raise ClassifierError("--last goes with --forget NAME: it undoes that action's last teaching session")
     if list_actions:
+        refuse_run_options(given, "--actions", "it lists the taught actions and exits")
         return actions_listing(config)
     if forget is not None:
+        refuse_run_options(given, "--forget", "it removes the action and exits")
         return said(config, *(forget_last_session(config, forget) if last else forget_action(config, forget)))
     if teaches_from_file(config):
+        command = "--teach" if config.taught.teach is not None else "--teach-background"
+        refuse_run_options(given, f"{command} from a file", "it records and exits", command)
         if config.taught.teach_countdown != TaughtOptions.teach_countdown:
             raise ClassifierError("--teach-countdown is for a camera (time to get into the picture); a file's part "
                                   "starts at --teach-from")
@@ -73,6 +96,15 @@ def taught_command(config: Config, list_actions: bool = False, forget: str | Non
         raise ClassifierError("--teach-from and --teach-to choose a part of a --video file; from a camera or a "
                               "stream, --teach-seconds says how long to record")
     return None
+
+
+def refuse_run_options(given: Collection[str], command: str, does: str, flag_name: str = "") -> None:
+    """ClassifierError naming the run-only options `given` with a command that runs no live pipeline."""
+    flags = [flag(name) for name in RUN_ONLY if name in given]
+    if flags:
+        verb, them = ("does", "it") if len(flags) == 1 else ("do", "them")
+        raise ClassifierError(f"{', '.join(flags)} {verb} nothing with {command}: {does}; run {them} without "
+                              f"{flag_name or command}")
 
 
 def said(config: Config, text: str, record: dict) -> CommandOutput:

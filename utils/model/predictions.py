@@ -19,14 +19,21 @@ def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def did_you_mean(name: str, names: Sequence[str]) -> str:
+    """", did you mean 'x'?" with the (at most two) `names` closest to a misspelt `name`, case aside; "" when
+    none is close."""
+    folded = {known.casefold(): known for known in names}
+    close = difflib.get_close_matches(name.casefold(), list(folded), n=2, cutoff=0.5)
+    return f", did you mean {' or '.join(repr(folded[c]) for c in close)}?" if close else ""
+
+
 def check_names(names: Sequence[str], labels: Sequence[str], what: str = "") -> None:
     """ClassifierError naming the names that are not labels, with the closest labels as suggestions."""
     known = set(labels)
     unknown = [name for name in names if name not in known]
     if unknown:
         def suggest(name: str) -> str:
-            close = difflib.get_close_matches(name, labels, n=2, cutoff=0.5)
-            return f"{name!r}" + (f", did you mean {' or '.join(map(repr, close))}?" if close else "")
+            return f"{name!r}{did_you_mean(name, labels)}"
 
         raise ClassifierError(f"{what}{': ' if what else ''}not in the label file: "
                               + "; ".join(suggest(n) for n in unknown)

@@ -15,6 +15,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.native_stderr import native_stderr_to_log
+from utils.paths import where_looked
 from utils.regular_file import NotAFileError, open_regular, read_at_most
 from utils.sampler import FrameSampler
 from utils.sources.demand import Demand
@@ -58,7 +59,7 @@ def video_path_problem(path: Path) -> str | None:
         with open_regular(path) as file:
             head = file.read(16)
     except FileNotFoundError:  # `--video 0`, as cv2.VideoCapture(0) would take it: a camera's number
-        camera = f"; for camera {path}, give --camera-id {path}" if str(path).isdigit() else ""
+        camera = f"; for camera {path}, give --camera-id {path}" if str(path).isdigit() else where_looked(path)
         return f"video file not found: {path}{camera}"
     except IsADirectoryError:
         return f"video {path} is a folder; give a video file inside it"

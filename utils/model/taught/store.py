@@ -41,6 +41,7 @@ import numpy as np
 
 from utils.errors import ClassifierError
 from utils.model.files import file_sha256, usual_file_mode
+from utils.model.predictions import did_you_mean
 from utils.paths import folder_write_problem, shown
 from utils.regular_file import NotAFileError, open_regular
 
@@ -382,9 +383,10 @@ class ActionStore:
         return before, action.background_is_last
 
     def missing(self, name: str) -> ClassifierError:
-        taught = ", ".join(repr(urllib.parse.unquote(p.stem)) for p in self.files()) or "none"
-        return ClassifierError(f"no taught action {name!r} in {shown(self.folder)} (taught: {taught}); teach it with "
-                               "--teach NAME first")
+        names = [urllib.parse.unquote(p.stem) for p in self.files()]
+        taught = ", ".join(map(repr, names)) or "none"
+        return ClassifierError(f"no taught action {name!r} in {shown(self.folder)}{did_you_mean(name, names)} "
+                               f"(taught: {taught}); teach it with --teach NAME first")
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)
