@@ -412,3 +412,19 @@ def test_teach_and_forget_with_json_print_one_json_object(tmp_path):
     assert (undone["forgot"], undone["removed"]) == ("last session", False)
     gone = command("--forget", "my carving")
     assert (gone["forgot"], gone["removed"]) == ("action", True) and not (tmp_path / "my carving.npz").exists()
+
+
+def test_teaching_from_a_file_sees_the_crop_a_run_sees(tmp_path):
+    """--crop is the part of the picture the model is shown: a file teaches from that part, as the camera does
+    and as the run that reports the action will."""
+    left, whole = tmp_path / "left", tmp_path / "whole"
+    for folder, crop in ((left, ("--crop", "0,0,0.5,1")), (whole, ())):
+        done = teach(folder, "my wrestling", ARM_WRESTLING, "--teach-to", "5", *crop)
+        assert done.returncode == 0, done.stderr
+    with np.load(left / "my wrestling.npz") as cropped, np.load(whole / "my wrestling.npz") as plain:
+        assert cropped["window_means"].shape == plain["window_means"].shape
+        assert not np.allclose(cropped["window_means"], plain["window_means"], atol=0.05)
+    later = [r for r in classified(left, ARM_WRESTLING, "--taught", "only", "--crop", "0,0,0.5,1")
+             if r["timestamp"] >= 2.0]
+    tops = [r["results"][0]["label"] if r["results"] else None for r in later]
+    assert tops.count("my wrestling") >= 0.7 * len(tops), tops

@@ -142,12 +142,7 @@ class Pipeline:
         return state.moving
 
     def _model_rgb(self, frame: Frame) -> np.ndarray:
-        """What the model sees: the whole frame, or --crop's part of the full picture (not of the small
-        lores one, which would leave few pixels to a far-away crop)."""
-        if self.crop is None:
-            return frame.model_rgb(self.classifier.input_size)
-        cropped = Frame(np.ascontiguousarray(self.crop.of(frame.image)), frame.timestamp, frame.index)
-        return cropped.model_rgb(self.classifier.input_size)
+        return model_view(frame, self.crop, self.classifier.input_size)
 
     def outage(self, health: SourceHealth) -> Update:
         """What the sinks show while the source is offline: a dark frame, no result, the outage in the status."""
@@ -327,6 +322,14 @@ def build_pipeline(config: Config, classifier: StreamClassifier, prediction_filt
                             gate, crop, frozen)
     pipeline.summary.length = video_length(source)
     return pipeline
+
+
+def model_view(frame: Frame, crop: Area | None, size: tuple[int, int]) -> np.ndarray:
+    """What the model sees: the whole frame, or --crop's part of the full picture (not of the small lores one,
+    which would leave few pixels to a far-away crop)."""
+    if crop is None:
+        return frame.model_rgb(size)
+    return Frame(np.ascontiguousarray(crop.of(frame.image)), frame.timestamp, frame.index).model_rgb(size)
 
 
 def window_text(classifier: StreamClassifier, config: Config) -> str:

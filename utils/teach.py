@@ -41,7 +41,7 @@ from utils.model.taught.store import (
     read_action,
 )
 from utils.paths import shown
-from utils.pipeline import classified_rate, load_model, window_frames
+from utils.pipeline import classified_rate, load_model, model_view, window_frames
 from utils.sampler import FrameSampler
 from utils.sources import open_source, video_length
 from utils.sources.health import SourceHealth
@@ -55,9 +55,10 @@ END_TOLERANCE_S = 1.0
 BACKGROUND_HINT_SECONDS = 2.0  # the part a file's background hint suggests: the seconds right after the action
 # The options only a live run uses (what is shown, reported and sent, events, the motion gate, the camera):
 # the commands here exit without one, so they refuse them rather than ignore them. They do use the model, its
-# runtime and threads, --fps and --window (teaching), --video, the --teach-* options, --actions-dir and --json.
+# runtime and threads, --fps and --window (teaching), --video, --crop (the part of the picture the action is
+# taught from, as from a camera), the --teach-* options, --actions-dir and --json.
 RUN_ONLY = (*(item.name for section in (ResultOptions, OutputOptions, MqttOptions, EventOptions, MotionOptions)
-              for item in option_fields(section) if item.name != "json"),
+              for item in option_fields(section) if item.name not in ("json", "crop")),
             "fixed_window", "fresh_start", "smoothing", "camera_id", "pi_camera", "width", "height", "realtime",
             "taught")
 
@@ -197,7 +198,7 @@ def record_part(config: Config, classifier, start: float, end: float | None):
                 break
             if sampler.should_classify(frame.timestamp):
                 first_taught = frame.timestamp if first_taught is None else first_taught
-                classifier.classify(frame.model_rgb(classifier.input_size))
+                classifier.classify(model_view(frame, config.motion.crop_area, classifier.input_size))
                 recorder.add(observe())
     return recorder, first_taught, last, frames, rate, video_length(source)
 
