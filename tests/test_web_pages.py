@@ -163,6 +163,32 @@ def test_the_live_page_keeps_the_video_aspect_ratio_beside_a_long_events_list(ap
         (DOCS / "web.png").unlink()
 
 
+def refreshed(page, path: str, times: int = 2) -> None:
+    """Waits until the page has had `times` more answers to its requests of `path` (its list's refreshes)."""
+    for _ in range(times):
+        with page.expect_response(lambda response: path in response.url, timeout=WAIT_MS):
+            pass
+    page.wait_for_timeout(200)  # the answer is shown
+
+
+@pytest.mark.parametrize(("address", "rows", "source"), [("", "#events a.event", "events.json?per_page=5"),
+                                                         ("events", "#list a.event", "events.json?")])
+def test_the_event_lists_refresh_without_losing_the_keyboard_focus(app, page, address, rows, source):
+    """A keyboard user tabs to an event; the list's refresh (every 3 s, 5 s on the events page) keeps that
+    row, its focus and its picture, instead of building every row afresh."""
+    page.goto(app.base + address)
+    page.wait_for_function(f"() => document.querySelectorAll('{rows}').length >= 3")
+    page.wait_for_function(f"() => document.querySelectorAll('{rows}')[2].querySelector('img').naturalWidth > 0")
+    page.evaluate(f"() => document.querySelectorAll('{rows}').forEach((row, i) => row.shownBefore = i)")
+    page.focus(f"{rows} >> nth=2")
+    refreshed(page, source)
+    assert page.evaluate("() => document.activeElement.shownBefore") == 2, "the focused row was replaced"
+    assert page.evaluate(f"() => [...document.querySelectorAll('{rows}')].every(row => 'shownBefore' in row)")
+    assert page.evaluate(f"() => document.querySelectorAll('{rows}')[2].querySelector('img').naturalWidth") > 0
+    page.keyboard.press("Tab")  # and the keyboard goes on from there
+    assert page.evaluate("() => document.activeElement.shownBefore") == 3
+
+
 def test_the_events_pages_browse_filter_play_and_delete(app, events_dir, page):
     everything = events_json(app.base, "?per_page=100")
     total = everything["total"]
