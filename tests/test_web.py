@@ -336,15 +336,17 @@ def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
 
 
 def test_the_undo_button_asks_to_forget_the_last_session(sink):
+    """The answer is the notice of the update after the undo: what was undone, or why nothing was."""
+    done = "undid the last session of 'ice', which was its only one: it is gone"
     update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
-                    Status(teach="ice"))
+                    Status(teach="ice", notice=done))
     assert 'data-press="teach/undo"' in get(sink.url).decode()
     token, origin = page_token(sink.url), sink.url.rstrip("/")
     assert post(sink.url + "teach/undo", {"Origin": "http://evil.example", TOKEN_HEADER: token})[0] == 403
     assert sink.write(update) is None  # the same protection as the other buttons: nothing was asked
     with pipeline_running(sink, update=lambda i: update) as commands:
         assert post(sink.url + "teach/undo", {"Origin": origin, TOKEN_HEADER: token}) == (
-            200, "the last teaching session was undone (see the terminal for what was removed)")
+            200, done)
     assert commands == [Command.UNDO_TEACH]
 
 

@@ -298,6 +298,33 @@ def test_the_buttons_show_their_answer(app, page):
     assert page.get_attribute("#reply", "class") == "reply error"
 
 
+def undo(page) -> str:
+    """Presses the undo button; returns the answer the page shows."""
+    page.evaluate("() => document.getElementById('reply').textContent = ''")
+    page.click("#undo")
+    page.wait_for_function("() => !['', '...'].includes(document.getElementById('reply').textContent)")
+    return page.text_content("#reply")
+
+
+def test_the_undo_button_says_what_it_undid_or_why_nothing(camera, page, tmp_path):
+    """--teach on a camera: a session starts at once, then each undo's answer is what the app did."""
+    port = free_port()
+    app = start_app(camera, port, "--teach", "arms", "--teach-countdown", "6", "--teach-seconds", "1",
+                    "--actions-dir", str(tmp_path))
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function("() => document.getElementById('notice').textContent.includes('get ready')")
+        answers = [undo(page)]  # during the countdown
+        app.wait_for(lambda: (tmp_path / "arms.npz").exists(), "the taught action")
+        answers += [undo(page), undo(page)]  # its only session, then nothing left
+    finally:
+        app.kill()
+    assert answers == ["nothing undone: teaching 'arms' is under way; undo it once it is saved",
+                       "undid the last session of 'arms', which was its only one: it is gone",
+                       "nothing undone: 'arms' has no taught session"], answers
+    assert not (tmp_path / "arms.npz").exists()
+
+
 def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
     camera = StreamServer(ARM_WRESTLING)
     port = free_port()

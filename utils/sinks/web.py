@@ -57,8 +57,7 @@ MAX_WAITING_PER_ADDRESS = 8  # of which one address may hold this many
 SERVE, BUSY, DROPPED = "serve", "busy", "dropped"  # what becomes of a connection whose request head arrived
 # The page's buttons: what each asks of the pipeline, and what the page shows when it is done.
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
-BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh",
-                  Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}
+BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh"}
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
 LOGIN_PAGE = "login.html"
@@ -475,6 +474,8 @@ class WebSink:
         self._buttons = threading.Condition()
         self._asked = dict.fromkeys(BUTTONS.values(), 0)  # presses of each button so far...
         self._taken = dict.fromkeys(BUTTONS.values(), 0)  # ...and how many of them the pipeline has taken up
+        self._writes = 0  # updates so far: the one after a command says how it went (an undo's notice)
+        self._taken_at = dict.fromkeys(BUTTONS.values(), 0)  # the update at which each was last taken up
         self._server = self._bind(host, port, max_connections)  # first: a wrong address is the first thing to say
         if problem := web_exposure_problem(host, password, insecure):
             self._server.server_close()
@@ -538,10 +539,12 @@ class WebSink:
                     self._jpeg, self._jpeg_id = jpeg.tobytes(), self._jpeg_id + 1
                     self._new_frame.notify_all()
         with self._buttons:
+            self._writes += 1
+            self._buttons.notify_all()
             for command, asked in self._asked.items():
                 if asked > self._taken[command]:
                     self._taken[command] = asked
-                    self._buttons.notify_all()
+                    self._taken_at[command] = self._writes
                     return command
         return None
 
@@ -582,19 +585,30 @@ class WebSink:
 
     def press(self, button: Command, timeout: float = BUTTON_WAIT_S) -> bool:
         """A button of the page was pressed: the pipeline hears of it at the next frame. Waits up to `timeout`
-        s for that; returns whether it did."""
+        s for that (an undo also for the next update, whose notice says what was undone); returns whether the
+        pipeline took it up."""
+        deadline = time.monotonic() + timeout
         with self._buttons:
             self._asked[button] += 1
             mine = self._asked[button]
-            return self._buttons.wait_for(lambda: self._taken[button] >= mine or self.closed, timeout) \
-                and not self.closed
+            if not self._buttons.wait_for(lambda: self._taken[button] >= mine or self.closed, timeout) \
+                    or self.closed:
+                return False
+            if button is Command.UNDO_TEACH:
+                taken_at = self._taken_at[button]
+                self._buttons.wait_for(lambda: self._writes > taken_at or self.closed,
+                                       max(0.0, deadline - time.monotonic()))
+            return True
 
     def button_reply(self, button: Command, taken: bool) -> str:
         """What the page shows after a button: done, or asked but not taken up yet."""
         if not taken:
             return f"asked to {button.value}, but classify.py has not taken it up yet (busy, or the video is over)"
+        status = self._latest[1]
         if button is Command.TEACH:
-            return f"teaching {self._latest[1].teach_what}: watch the countdown"
+            return f"teaching {status.teach_what}: watch the countdown"
+        if button is Command.UNDO_TEACH:  # undone, or why not: what the notice says after it
+            return status.notice or "asked to undo the last teaching session"
         return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
     def _fill_pages(self) -> dict[str, bytes]:
