@@ -39,7 +39,7 @@ from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
 from utils.sinks.overlay import Annotator
-from utils.sinks.web import WebSink, login_next
+from utils.sinks.web import UNSATISFIABLE, WebSink, byte_range, login_next
 from utils.sinks.web_access import TOKEN_HEADER, WebAccess
 from utils.sources import Frame
 from utils.sources.health import SourceHealth
@@ -736,3 +736,12 @@ def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
 ])
 def test_a_bad_embedding_origin_is_one_line_and_exit_2(args, message):
     assert message in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))
+
+
+def test_a_range_request_gets_that_part_of_an_event_file():
+    assert byte_range("bytes=0-99", 1000) == (0, 99)
+    assert byte_range("bytes=900-", 1000) == byte_range("bytes=-100", 1000) == (900, 999)
+    assert byte_range("bytes=990-5000", 1000) == (990, 999)
+    assert byte_range("bytes=1000-", 1000) == byte_range("bytes=-0", 1000) == UNSATISFIABLE
+    for whole in (None, "", "items=0-1", "bytes=0-1,5-6", "bytes=-", "bytes=a-9", "bytes=9-3"):
+        assert byte_range(whole, 1000) is None, whole  # the whole file, as RFC 9110 allows

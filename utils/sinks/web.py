@@ -303,10 +303,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
 
     def _send_file(self, path: Path, content_type: str) -> None:
-        """An event's clip or snapshot, streamed from the disk (a clip can be megabytes)."""
+        """An event's clip or snapshot, streamed from the disk (a clip can be megabytes). A Range request gets
+        that part: a browser's player seeks in a clip only when the server answers them."""
         with path.open("rb") as f:
-            self._headers(content_type, HTTPStatus.OK, os.fstat(f.fileno()).st_size)
-            shutil.copyfileobj(f, self.wfile)
+            size = os.fstat(f.fileno()).st_size
+            part = byte_range(self.headers.get("Range"), size)
+            if part == UNSATISFIABLE:
+                self._send(b"", content_type, HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                           {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+                return
+            if part is None:
+                self._headers(content_type, HTTPStatus.OK, size, {"Accept-Ranges": "bytes"})
+                shutil.copyfileobj(f, self.wfile)
+                return
+            start, end = part
+            self._headers(content_type, HTTPStatus.PARTIAL_CONTENT, end - start + 1,
+                          {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"})
+            f.seek(start)
+            left = end - start + 1
+            while left and (chunk := f.read(min(left, 1 << 16))):
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
     def _from_the_page(self, what: str) -> bool:
         """Same origin and the run's token, besides the Host check and the password; sends the refusal if not."""
@@ -414,6 +431,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
             self.wfile.write(jpeg + b"\r\n")
             self.wfile.flush()
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The first and last byte a `Range: bytes=...` header asks of a file of `size` bytes; None for the whole
+    file (no header, another unit, several ranges, a malformed one: RFC 9110 lets a server ignore those), and
+    UNSATISFIABLE when it starts past the end."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first_text, dash, last_text = header[len("bytes="):].strip().partition("-")
+    if not dash or not (first_text.isdigit() or last_text.isdigit()) or \
+            not all(text.isdigit() for text in (first_text, last_text) if text):
+        return None
+    if not first_text:  # bytes=-N: the last N bytes
+        length = int(last_text)
+        return (max(0, size - length), size - 1) if length and size else UNSATISFIABLE
+    start = int(first_text)
+    end = min(int(last_text), size - 1) if last_text else size - 1
+    if start >= size:
+        return UNSATISFIABLE
+    return None if end < start else (start, end)
 
 
 def first(query: dict[str, list[str]], key: str) -> str:
