@@ -302,6 +302,24 @@ def test_an_event_going_on_shows_the_live_picture(app, page):
     assert "going on" in page.text_content("#facts") and page.is_hidden("#delete")
 
 
+def test_every_page_fits_a_phone(app, browser):
+    """At 390x844 no page scrolls sideways: a long word (the stream's address in an event's facts) wraps."""
+    live = next(e for e in events_json(app.base)["events"] if e["state"] == "going on")
+    assert "http://" in live["source"]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.set_default_timeout(WAIT_MS)
+        for address, ready in (("", "#events a.event"), ("events", "#list a.event"),
+                               (f"event?id={live['id']}", "#facts dd")):
+            phone.goto(app.base + address)
+            phone.wait_for_selector(ready)
+            widths = phone.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+            assert widths[0] <= widths[1], f"/{address} is wider than the phone: {widths}"
+    finally:
+        context.close()
+
+
 def test_the_buttons_show_their_answer(app, page):
     """Last of the tests on `app`: a reset ends the event going on."""
     page.goto(app.base)
