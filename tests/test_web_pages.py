@@ -399,6 +399,24 @@ def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
         camera.close()
 
 
+def test_an_event_page_says_when_the_app_is_away_and_stops_saying_it_when_it_is_back(camera, page, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    app = start_app(camera, port, "--event", WATCHED, "--events-dir", str(tmp_path))
+    try:
+        app.wait_for(lambda: any(e["state"] == "going on" for e in events_json(base)["events"]), "an event")
+        (live,) = events_json(base)["events"]
+        page.goto(f"{base}event?id={live['id']}")
+        page.wait_for_function("() => document.getElementById('facts').textContent.includes('going on')")
+        assert app.stop() == 0  # the event ends with the app ("stopped")
+        page.wait_for_function("() => document.getElementById('reply').textContent.includes('not answering')")
+        app = start_app(camera, port, "--event", WATCHED, "--events-dir", str(tmp_path))
+        page.wait_for_function("() => document.getElementById('facts').textContent.includes('stopped')")
+        assert page.text_content("#reply") == "", "the app answers again: the error must go"
+    finally:
+        app.kill()
+
+
 def test_login_with_a_form_and_a_session_cookie(browser, camera):
     port = free_port()
     app = start_app(camera, port, env={"WEB_PASSWORD": "s3cret pass"})
