@@ -719,7 +719,7 @@ def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
         assert web.page("index.html") is page, "the same bytes every time: filled in at the start"
         assert web._server.access.token.encode() in page and b"Garden &lt;cam&gt; \xc2\xb7 live" in page
         assert b"%" + b"TOKEN" not in page and b"%NAME%" not in page
-        login = web.page("login.html", "/events?x=<1>", failed=True)
+        login = web.page("login.html", "/events?x=<1>", "wrong password, try again")
         assert b'value="/events?x=&lt;1&gt;"' in login and b"wrong password, try again" in login
         assert b"wrong password" not in web.page("login.html") and b'value="/"' in web.page("login.html")
     finally:

@@ -461,6 +461,32 @@ def test_login_with_a_form_and_a_session_cookie(browser, camera):
     assert "s3cret" not in app.log
 
 
+def test_a_double_click_on_log_in_with_a_wrong_password_leads_back_to_the_form(browser, camera):
+    """The second wrong password comes while the first is answered (a second a try): the browser gets the form
+    again with what to do, not a bare "429" text page with no way on."""
+    port = free_port()
+    app = start_app(camera, port, env={"WEB_PASSWORD": "s3cret pass"})
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"http://127.0.0.1:{port}/login")
+        page.fill("input[name=password]", "wrong")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(200)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#message:not(:empty)")
+        assert page.text_content("#message") == "too many login attempts: wait a second, then try again"
+        page.wait_for_timeout(1500)
+        page.fill("input[name=password]", "s3cret pass")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"http://127.0.0.1:{port}/")
+        shows_top_1(page, WATCHED)
+    finally:
+        context.close()
+        app.kill()
+
+
 def test_scripts_still_log_in_with_http_basic(camera):
     port = free_port()
     app = start_app(camera, port, env={"WEB_PASSWORD": "pw"})

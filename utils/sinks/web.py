@@ -66,6 +66,8 @@ PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html
 ASSETS = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}  # under /static/
 MAX_LOGIN_BODY = 4096
 WRONG_PASSWORD_DELAY_S = 1.0  # a wrong password is answered after this long, one at a time
+WRONG_PASSWORD = "wrong password, try again"
+TOO_MANY_LOGINS = "too many login attempts: wait a second, then try again"
 # Scripts and styles only from the files in web_static/: an injected <script> would not run.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors ")
@@ -234,8 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         if access.authorized(self.headers.get("Authorization"), self.headers.get("Cookie")):
             return True
         mode = self.headers.get("Sec-Fetch-Mode")
-        if self.command == "GET" and (mode == "navigate" or (mode is None and "text/html" in self.headers.get(
-                "Accept", ""))):
+        if self.command == "GET" and self._navigating():
             self._redirect("/login?" + urlencode({"next": self.path}))  # a browser: the login form
         elif mode is not None:  # the page's own requests: no challenge, so no browser pops up its password box
             self._send(b"log in first\n", "text/plain", HTTPStatus.UNAUTHORIZED)
@@ -243,6 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"password required\n", "text/plain", HTTPStatus.UNAUTHORIZED,
                        {"WWW-Authenticate": 'Basic realm="classify.py web view", charset="UTF-8"'})
         return False
+
+    def _navigating(self) -> bool:
+        """A browser opening a page (not a script, not the page's own fetch())."""
+        mode = self.headers.get("Sec-Fetch-Mode")
+        return mode == "navigate" or (mode is None and "text/html" in self.headers.get("Accept", ""))
 
     def do_GET(self) -> None:
         self._answer(self._get)
@@ -268,7 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/login" and self.server.access.password is None:
                 self._redirect("/")
             else:
-                self._send(sink.page(PAGES[path], login_next(query), "failed" in query), "text/html; charset=utf-8")
+                self._send(sink.page(PAGES[path], login_next(query), WRONG_PASSWORD if "failed" in query else ""),
+                           "text/html; charset=utf-8")
         elif path.startswith("/static/") and (asset := sink.asset(path[len("/static/"):])):
             self._send(*asset)
         elif path == "/results.json":
@@ -382,9 +389,14 @@ class _Handler(BaseHTTPRequestHandler):
                            if access.password else None)
         elif not self.server.sink.login_lock.acquire(blocking=False):
             # Another wrong password is being answered: say so at once rather than queue behind it, or scripted
-            # guesses would hold every serving slot for a second each.
-            self._send(b"too many login attempts: wait a second\n", "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
-                       {"Retry-After": "1"})
+            # guesses would hold every serving slot for a second each. A browser (a double click on "log in")
+            # gets the form again, with the message, rather than a page with no way on.
+            if self._navigating():
+                self._send(self.server.sink.page(LOGIN_PAGE, target, TOO_MANY_LOGINS), "text/html; charset=utf-8",
+                           HTTPStatus.TOO_MANY_REQUESTS, {"Retry-After": "1"})
+            else:
+                self._send(f"{TOO_MANY_LOGINS}\n".encode(), "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
+                           {"Retry-After": "1"})
         else:
             try:  # guessing costs a second a try, however many connections
                 time.sleep(WRONG_PASSWORD_DELAY_S)
@@ -664,12 +676,13 @@ class WebSink:
             pages[name] = text.encode()
         return pages
 
-    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
-        """A page, filled in; the login page also gets its form's fields (where it leads, the last failure)."""
+    def page(self, name: str, login_next: str = "/", message: str = "") -> bytes:
+        """A page, filled in; the login page also gets its form's fields (where it leads, why it is shown
+        again)."""
         if name != LOGIN_PAGE:
             return self._pages[name]
         return (self._pages[name].replace(b"%NEXT%", html.escape(login_next).encode())
-                .replace(b"%MESSAGE%", b"wrong password, try again" if failed else b""))
+                .replace(b"%MESSAGE%", html.escape(message).encode()))
 
     def asset(self, name: str) -> tuple[bytes, str] | None:
         """(contents, content type) of a style sheet or script of web_static/, or None."""
