@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 
 import cv2
 import numpy as np
 import pytest
-from conftest import CARVING_ICE
+from conftest import ARM_WRESTLING, CARVING_ICE
+from live import STALL, StreamServer
 
 from utils.errors import ClassifierError
 from utils.sampler import FrameSampler
 from utils.sources import Frame, OpenCVSource, SyntheticSource, sampled_frames
 from utils.sources.demand import Demand
 from utils.sources.health import SourceHealth
+from utils.sources.opencv import READ_TIMEOUT_S
 from utils.sources.prefetch import FILE_NICENESS, PrefetchSource, queue_size
 
 
@@ -95,6 +98,34 @@ def test_close_mid_file_stops_and_joins_the_reader():
     assert inner._closed  # closed by the reader as it left
     assert prefetched.read() is None
     prefetched.close()  # twice is fine
+
+
+def test_a_second_ctrl_c_during_close_still_waits_for_the_reader_to_leave_opencv():
+    """Ctrl-C (or SIGTERM) twice: the second one came while close() waited for the reader, and Python exited
+    while the reader was still inside OpenCV's read: "Fatal Python error: Aborted", exit code 134, about one
+    run in three. close() now goes on waiting, then raises the KeyboardInterrupt."""
+    camera = StreamServer(ARM_WRESTLING)
+    previous = signal.signal(signal.SIGINT, interrupt)  # as classify.py's handler does on a second signal
+    inner = OpenCVSource(f"{camera.url}/live.mjpg")
+    prefetched = PrefetchSource(inner, live=True)
+    try:
+        assert isinstance(prefetched.read(), Frame)
+        camera.mode = STALL  # the reader is now inside a read that gets nothing until OpenCV's read timeout
+        time.sleep(0.5)
+        second = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+        second.start()
+        with pytest.raises(KeyboardInterrupt):
+            prefetched.close(timeout=READ_TIMEOUT_S + 10)
+        second.join()
+        assert inner._closed, "close() gave up while the reader was still inside OpenCV"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        prefetched.close()
+        camera.close()
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def test_close_before_any_read_and_close_twice():

@@ -13,9 +13,11 @@ from types import SimpleNamespace
 import pytest
 from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, need_binary
 
+from utils.config import Config
 from utils.results import Prediction, Result
 from utils.run_summary import RunSummary
-from utils.sinks.status_line import fit
+from utils.sinks.status_line import columns, fit
+from utils.teach import teach_from_file
 
 COLUMNS, ROWS = 80, 24
 
@@ -32,12 +34,12 @@ class Tmux:
                               timeout=timeout, check=True)
         return done.stdout
 
-    def run_in_pane(self, command: list[str], timeout: float) -> str:
-        """Runs the command in a COLUMNS x ROWS pane and returns everything the pane showed (scrollback too)."""
+    def run_in_pane(self, command: list[str], timeout: float, columns: int = COLUMNS) -> str:
+        """Runs the command in a `columns` x ROWS pane and returns everything the pane showed (scrollback too)."""
         # The pane's shell signals the end through tmux's wait-for channel (no polling), then idles until
         # the server is killed, so the pane is still there to be read.
         script = f"{shlex.join(command)}; {shlex.quote(self.binary)} -L {self.socket} wait-for -S done; sleep 600"
-        self("-f", os.devnull, "new-session", "-d", "-x", str(COLUMNS), "-y", str(ROWS), "sh", "-c", script)
+        self("-f", os.devnull, "new-session", "-d", "-x", str(columns), "-y", str(ROWS), "sh", "-c", script)
         self("wait-for", "done", timeout=timeout)
         return self("capture-pane", "-p", "-J", "-S", "-1000")  # -J: a wrapped line comes back whole
 
@@ -71,6 +73,22 @@ def test_the_status_line_stays_one_line_at_80_columns_and_log_lines_stand_alone(
 
 
 
+def test_a_taught_action_named_in_wide_characters_keeps_the_status_line_to_one_line(tmux, tmp_path):
+    """CJK characters take two columns each: measured in characters, the line was wider than a 60-column pane,
+    wrapped, and every refresh left a copy on the screen."""
+    name = "腕相撲の練習をする二人"  # "two people practising arm wrestling"
+    teach_from_file(Config.from_options(model=MODEL, labels=LABELS, video=str(ARM_WRESTLING), teach=name,
+                                        actions_dir=tmp_path))
+    command = [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
+               "--video", str(ARM_WRESTLING), "--realtime", "--display", "none", "--actions-dir", str(tmp_path),
+               "--taught", "only"]
+    screen = tmux.run_in_pane(command, timeout=120, columns=60)
+    status = [line.rstrip() for line in screen.splitlines() if " of 0:10" in line]
+    assert len(status) == 1 and columns(status[0]) < 60, screen
+    assert f"top actions: {name} " in screen, screen  # it was on the status line for most of the run
+    assert "Traceback" not in screen
+
+
 def test_the_status_line_gives_up_its_last_parts_to_fit():
     parts = ["arm wrestling 0.97", "0:12 of 1:00, 0:40 left", "classify 5.0 fps", "3.8 ms", "capture 30.0 fps"]
     assert fit(parts, 120) == " | ".join(parts)
@@ -78,6 +96,10 @@ def test_the_status_line_gives_up_its_last_parts_to_fit():
     assert fit(parts, 45) == "arm wrestling 0.97 | 0:12 of 1:00, 0:40 left"
     assert fit(parts, 30) == "arm wrestling 0.97"
     assert fit(parts, 10) == "arm wre..."
+    wide = ["腕相撲 0.97", "0:12 of 1:00"]  # two columns a character
+    assert columns(wide[0]) == 11 and fit(wide, 26) == "腕相撲 0.97 | 0:12 of 1:00" and fit(wide, 25) == wide[0]
+    assert fit(wide, 9) == "腕相撲..." and fit(wide, 8) == "腕相..."
+    assert fit(["e\u0301" * 8], 8) == "e\u0301" * 8  # a combining accent takes no column
 
 
 def test_the_summary_counts_one_frame_in_the_singular():

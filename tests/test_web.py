@@ -39,7 +39,7 @@ from utils.results import Prediction, Result
 from utils.sinks import Command, Update
 from utils.sinks.base import Status
 from utils.sinks.overlay import Annotator
-from utils.sinks.web import WebSink, login_next
+from utils.sinks.web import UNSATISFIABLE, WebSink, byte_range, login_next
 from utils.sinks.web_access import TOKEN_HEADER, WebAccess
 from utils.sources import Frame
 from utils.sources.health import SourceHealth
@@ -336,15 +336,17 @@ def test_the_teach_button_asks_for_teaching_and_the_page_shows_the_notice(sink):
 
 
 def test_the_undo_button_asks_to_forget_the_last_session(sink):
+    """The answer is the notice of the update after the undo: what was undone, or why nothing was."""
+    done = "undid the last session of 'ice', which was its only one: it is gone"
     update = Update(Frame(np.zeros((48, 64, 3), np.uint8), 0.0, 0), Result(0, 0.0, 1.0, ()), True,
-                    Status(teach="ice"))
+                    Status(teach="ice", notice=done))
     assert 'data-press="teach/undo"' in get(sink.url).decode()
     token, origin = page_token(sink.url), sink.url.rstrip("/")
     assert post(sink.url + "teach/undo", {"Origin": "http://evil.example", TOKEN_HEADER: token})[0] == 403
     assert sink.write(update) is None  # the same protection as the other buttons: nothing was asked
     with pipeline_running(sink, update=lambda i: update) as commands:
         assert post(sink.url + "teach/undo", {"Origin": origin, TOKEN_HEADER: token}) == (
-            200, "the last teaching session was undone (see the terminal for what was removed)")
+            200, done)
     assert commands == [Command.UNDO_TEACH]
 
 
@@ -717,7 +719,7 @@ def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
         assert web.page("index.html") is page, "the same bytes every time: filled in at the start"
         assert web._server.access.token.encode() in page and b"Garden &lt;cam&gt; \xc2\xb7 live" in page
         assert b"%" + b"TOKEN" not in page and b"%NAME%" not in page
-        login = web.page("login.html", "/events?x=<1>", failed=True)
+        login = web.page("login.html", "/events?x=<1>", "wrong password, try again")
         assert b'value="/events?x=&lt;1&gt;"' in login and b"wrong password, try again" in login
         assert b"wrong password" not in web.page("login.html") and b'value="/"' in web.page("login.html")
     finally:
@@ -734,3 +736,12 @@ def test_the_pages_are_filled_in_once_and_the_login_page_per_request():
 ])
 def test_a_bad_embedding_origin_is_one_line_and_exit_2(args, message):
     assert message in one_error_line(run_cli("--video", str(CARVING_ICE), "--display", "none", *args))
+
+
+def test_a_range_request_gets_that_part_of_an_event_file():
+    assert byte_range("bytes=0-99", 1000) == (0, 99)
+    assert byte_range("bytes=900-", 1000) == byte_range("bytes=-100", 1000) == (900, 999)
+    assert byte_range("bytes=990-5000", 1000) == (990, 999)
+    assert byte_range("bytes=1000-", 1000) == byte_range("bytes=-0", 1000) == UNSATISFIABLE
+    for whole in (None, "", "items=0-1", "bytes=0-1,5-6", "bytes=-", "bytes=a-9", "bytes=9-3"):
+        assert byte_range(whole, 1000) is None, whole  # the whole file, as RFC 9110 allows

@@ -163,6 +163,52 @@ def test_the_live_page_keeps_the_video_aspect_ratio_beside_a_long_events_list(ap
         (DOCS / "web.png").unlink()
 
 
+def refreshed(page, path: str, times: int = 2) -> None:
+    """Waits until the page has had `times` more answers to its requests of `path` (its list's refreshes)."""
+    for _ in range(times):
+        with page.expect_response(lambda response: path in response.url, timeout=WAIT_MS):
+            pass
+    page.wait_for_timeout(200)  # the answer is shown
+
+
+@pytest.mark.parametrize(("address", "rows", "source"), [("", "#events a.event", "events.json?per_page=5"),
+                                                         ("events", "#list a.event", "events.json?")])
+def test_the_event_lists_refresh_without_losing_the_keyboard_focus(app, page, address, rows, source):
+    """A keyboard user tabs to an event; the list's refresh (every 3 s, 5 s on the events page) keeps that
+    row, its focus and its picture, instead of building every row afresh."""
+    page.goto(app.base + address)
+    page.wait_for_function(f"() => document.querySelectorAll('{rows}').length >= 3")
+    page.wait_for_function(f"() => document.querySelectorAll('{rows}')[2].querySelector('img').naturalWidth > 0")
+    page.evaluate(f"() => document.querySelectorAll('{rows}').forEach((row, i) => row.shownBefore = i)")
+    page.focus(f"{rows} >> nth=2")
+    refreshed(page, source)
+    assert page.evaluate("() => document.activeElement.shownBefore") == 2, "the focused row was replaced"
+    assert page.evaluate(f"() => [...document.querySelectorAll('{rows}')].every(row => 'shownBefore' in row)")
+    assert page.evaluate(f"() => document.querySelectorAll('{rows}')[2].querySelector('img').naturalWidth") > 0
+    page.keyboard.press("Tab")  # and the keyboard goes on from there
+    assert page.evaluate("() => document.activeElement.shownBefore") == 3
+
+
+def test_the_player_seeks_in_an_event_clip(app, events_dir, page):
+    """The server answers Range requests: without them the browser's player could not seek in a clip (no
+    seekable range; its length grew as it loaded, "0:00 / 0:02" for a clip of 32 s)."""
+    (with_clip,) = [e for e in events_json(app.base, "?per_page=100")["events"] if e.get("clip")]
+    size = (events_dir / with_clip["clip"].split("/")[-1]).stat().st_size
+    request = urllib.request.Request(app.base + with_clip["clip"], headers={"Range": "bytes=100-199"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 206 and len(response.read()) == 100
+        assert response.headers["Content-Range"] == f"bytes 100-199/{size}"
+    page.goto(f"{app.base}event?id={with_clip['id']}")
+    page.wait_for_function("() => document.getElementById('clip').readyState >= 1")
+    assert page.evaluate("() => document.getElementById('clip').duration") == pytest.approx(2.0, abs=0.1)
+    seekable = page.evaluate("() => { const s = document.getElementById('clip').seekable; "
+                             "return s.length ? s.end(s.length - 1) : 0; }")
+    assert seekable == pytest.approx(2.0, abs=0.1), "the player cannot seek in the clip"
+    page.evaluate("() => document.getElementById('clip').currentTime = 1.5")
+    page.wait_for_function("() => !document.getElementById('clip').seeking")
+    assert page.evaluate("() => document.getElementById('clip').currentTime") == pytest.approx(1.5, abs=0.1)
+
+
 def test_the_events_pages_browse_filter_play_and_delete(app, events_dir, page):
     everything = events_json(app.base, "?per_page=100")
     total = everything["total"]
@@ -256,6 +302,24 @@ def test_an_event_going_on_shows_the_live_picture(app, page):
     assert "going on" in page.text_content("#facts") and page.is_hidden("#delete")
 
 
+def test_every_page_fits_a_phone(app, browser):
+    """At 390x844 no page scrolls sideways: a long word (the stream's address in an event's facts) wraps."""
+    live = next(e for e in events_json(app.base)["events"] if e["state"] == "going on")
+    assert "http://" in live["source"]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.set_default_timeout(WAIT_MS)
+        for address, ready in (("", "#events a.event"), ("events", "#list a.event"),
+                               (f"event?id={live['id']}", "#facts dd")):
+            phone.goto(app.base + address)
+            phone.wait_for_selector(ready)
+            widths = phone.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+            assert widths[0] <= widths[1], f"/{address} is wider than the phone: {widths}"
+    finally:
+        context.close()
+
+
 def test_the_buttons_show_their_answer(app, page):
     """Last of the tests on `app`: a reset ends the event going on."""
     page.goto(app.base)
@@ -270,6 +334,33 @@ def test_the_buttons_show_their_answer(app, page):
     page.click("button[data-press=reset]")
     page.wait_for_function("() => document.getElementById('reply').textContent.startsWith('refused')")
     assert page.get_attribute("#reply", "class") == "reply error"
+
+
+def undo(page) -> str:
+    """Presses the undo button; returns the answer the page shows."""
+    page.evaluate("() => document.getElementById('reply').textContent = ''")
+    page.click("#undo")
+    page.wait_for_function("() => !['', '...'].includes(document.getElementById('reply').textContent)")
+    return page.text_content("#reply")
+
+
+def test_the_undo_button_says_what_it_undid_or_why_nothing(camera, page, tmp_path):
+    """--teach on a camera: a session starts at once, then each undo's answer is what the app did."""
+    port = free_port()
+    app = start_app(camera, port, "--teach", "arms", "--teach-countdown", "6", "--teach-seconds", "1",
+                    "--actions-dir", str(tmp_path))
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function("() => document.getElementById('notice').textContent.includes('get ready')")
+        answers = [undo(page)]  # during the countdown
+        app.wait_for(lambda: (tmp_path / "arms.npz").exists(), "the taught action")
+        answers += [undo(page), undo(page)]  # its only session, then nothing left
+    finally:
+        app.kill()
+    assert answers == ["nothing undone: teaching 'arms' is under way; undo it once it is saved",
+                       "undid the last session of 'arms', which was its only one: it is gone",
+                       "nothing undone: 'arms' has no taught session"], answers
+    assert not (tmp_path / "arms.npz").exists()
 
 
 def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
@@ -306,6 +397,24 @@ def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
     finally:
         app.kill()
         camera.close()
+
+
+def test_an_event_page_says_when_the_app_is_away_and_stops_saying_it_when_it_is_back(camera, page, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    app = start_app(camera, port, "--event", WATCHED, "--events-dir", str(tmp_path))
+    try:
+        app.wait_for(lambda: any(e["state"] == "going on" for e in events_json(base)["events"]), "an event")
+        (live,) = events_json(base)["events"]
+        page.goto(f"{base}event?id={live['id']}")
+        page.wait_for_function("() => document.getElementById('facts').textContent.includes('going on')")
+        assert app.stop() == 0  # the event ends with the app ("stopped")
+        page.wait_for_function("() => document.getElementById('reply').textContent.includes('not answering')")
+        app = start_app(camera, port, "--event", WATCHED, "--events-dir", str(tmp_path))
+        page.wait_for_function("() => document.getElementById('facts').textContent.includes('stopped')")
+        assert page.text_content("#reply") == "", "the app answers again: the error must go"
+    finally:
+        app.kill()
 
 
 def test_login_with_a_form_and_a_session_cookie(browser, camera):
@@ -350,6 +459,32 @@ def test_login_with_a_form_and_a_session_cookie(browser, camera):
         context.close()
         app.kill()
     assert "s3cret" not in app.log
+
+
+def test_a_double_click_on_log_in_with_a_wrong_password_leads_back_to_the_form(browser, camera):
+    """The second wrong password comes while the first is answered (a second a try): the browser gets the form
+    again with what to do, not a bare "429" text page with no way on."""
+    port = free_port()
+    app = start_app(camera, port, env={"WEB_PASSWORD": "s3cret pass"})
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(f"http://127.0.0.1:{port}/login")
+        page.fill("input[name=password]", "wrong")
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(200)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#message:not(:empty)")
+        assert page.text_content("#message") == "too many login attempts: wait a second, then try again"
+        page.wait_for_timeout(1500)
+        page.fill("input[name=password]", "s3cret pass")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"http://127.0.0.1:{port}/")
+        shows_top_1(page, WATCHED)
+    finally:
+        context.close()
+        app.kill()
 
 
 def test_scripts_still_log_in_with_http_basic(camera):

@@ -9,6 +9,7 @@ import shutil
 import sys
 import threading
 import time
+import unicodedata
 from typing import TextIO
 
 from utils.results import Prediction
@@ -34,12 +35,34 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def char_columns(char: str) -> int:
+    """The terminal columns a character takes: 2 for wide ones (CJK, most emoji), 0 for marks that combine with
+    the one before, else 1."""
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def columns(text: str) -> int:
+    """The terminal columns `text` takes (a taught action's name can be in any script)."""
+    return sum(map(char_columns, text))
+
+
 def fit(parts: list[str], width: int) -> str:
-    """The parts joined with " | ", the last ones left out until it fits; the first one is cut if need be."""
-    while len(parts) > 1 and len(" | ".join(parts)) > width:
+    """The parts joined with " | ", the last ones left out until it fits; the first one is cut if need be.
+    Widths are terminal columns, not characters: a wider line would wrap and leave a copy at each refresh."""
+    while len(parts) > 1 and columns(" | ".join(parts)) > width:
         parts = parts[:-1]
     text = " | ".join(parts)
-    return text if len(text) <= width else text[:max(0, width - 3)] + "..."
+    if columns(text) <= width:
+        return text
+    room, kept = max(0, width - 3), []
+    for char in text:
+        room -= char_columns(char)
+        if room < 0:
+            break
+        kept.append(char)
+    return "".join(kept) + "..."
 
 
 class FileProgress:

@@ -57,8 +57,7 @@ MAX_WAITING_PER_ADDRESS = 8  # of which one address may hold this many
 SERVE, BUSY, DROPPED = "serve", "busy", "dropped"  # what becomes of a connection whose request head arrived
 # The page's buttons: what each asks of the pipeline, and what the page shows when it is done.
 BUTTONS = {"/reset": Command.RESET, "/teach": Command.TEACH, "/teach/undo": Command.UNDO_TEACH}
-BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh",
-                  Command.UNDO_TEACH: "the last teaching session was undone (see the terminal for what was removed)"}
+BUTTON_REPLIES = {Command.RESET: "the stream was reset: the results start afresh"}
 BUTTON_WAIT_S = 3.0  # a button's answer waits this long for the pipeline to take the command up
 STATIC = Path(__file__).with_name("web_static")  # the pages, their style and scripts (no build step)
 LOGIN_PAGE = "login.html"
@@ -67,6 +66,8 @@ PAGES = {"/": "index.html", "/index.html": "index.html", "/events": "events.html
 ASSETS = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}  # under /static/
 MAX_LOGIN_BODY = 4096
 WRONG_PASSWORD_DELAY_S = 1.0  # a wrong password is answered after this long, one at a time
+WRONG_PASSWORD = "wrong password, try again"
+TOO_MANY_LOGINS = "too many login attempts: wait a second, then try again"
 # Scripts and styles only from the files in web_static/: an injected <script> would not run.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                            "form-action 'self'; frame-ancestors ")
@@ -235,8 +236,7 @@ class _Handler(BaseHTTPRequestHandler):
         if access.authorized(self.headers.get("Authorization"), self.headers.get("Cookie")):
             return True
         mode = self.headers.get("Sec-Fetch-Mode")
-        if self.command == "GET" and (mode == "navigate" or (mode is None and "text/html" in self.headers.get(
-                "Accept", ""))):
+        if self.command == "GET" and self._navigating():
             self._redirect("/login?" + urlencode({"next": self.path}))  # a browser: the login form
         elif mode is not None:  # the page's own requests: no challenge, so no browser pops up its password box
             self._send(b"log in first\n", "text/plain", HTTPStatus.UNAUTHORIZED)
@@ -244,6 +244,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"password required\n", "text/plain", HTTPStatus.UNAUTHORIZED,
                        {"WWW-Authenticate": 'Basic realm="classify.py web view", charset="UTF-8"'})
         return False
+
+    def _navigating(self) -> bool:
+        """A browser opening a page (not a script, not the page's own fetch())."""
+        mode = self.headers.get("Sec-Fetch-Mode")
+        return mode == "navigate" or (mode is None and "text/html" in self.headers.get("Accept", ""))
 
     def do_GET(self) -> None:
         self._answer(self._get)
@@ -269,7 +274,8 @@ class _Handler(BaseHTTPRequestHandler):
             if path == "/login" and self.server.access.password is None:
                 self._redirect("/")
             else:
-                self._send(sink.page(PAGES[path], login_next(query), "failed" in query), "text/html; charset=utf-8")
+                self._send(sink.page(PAGES[path], login_next(query), WRONG_PASSWORD if "failed" in query else ""),
+                           "text/html; charset=utf-8")
         elif path.startswith("/static/") and (asset := sink.asset(path[len("/static/"):])):
             self._send(*asset)
         elif path == "/results.json":
@@ -304,10 +310,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(b"not found\n", "text/plain", HTTPStatus.NOT_FOUND)
 
     def _send_file(self, path: Path, content_type: str) -> None:
-        """An event's clip or snapshot, streamed from the disk (a clip can be megabytes)."""
+        """An event's clip or snapshot, streamed from the disk (a clip can be megabytes). A Range request gets
+        that part: a browser's player seeks in a clip only when the server answers them."""
         with path.open("rb") as f:
-            self._headers(content_type, HTTPStatus.OK, os.fstat(f.fileno()).st_size)
-            shutil.copyfileobj(f, self.wfile)
+            size = os.fstat(f.fileno()).st_size
+            part = byte_range(self.headers.get("Range"), size)
+            if part == UNSATISFIABLE:
+                self._send(b"", content_type, HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE,
+                           {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
+                return
+            if part is None:
+                self._headers(content_type, HTTPStatus.OK, size, {"Accept-Ranges": "bytes"})
+                shutil.copyfileobj(f, self.wfile)
+                return
+            start, end = part
+            self._headers(content_type, HTTPStatus.PARTIAL_CONTENT, end - start + 1,
+                          {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"})
+            f.seek(start)
+            left = end - start + 1
+            while left and (chunk := f.read(min(left, 1 << 16))):
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
     def _from_the_page(self, what: str) -> bool:
         """Same origin and the run's token, besides the Host check and the password; sends the refusal if not."""
@@ -366,9 +389,14 @@ class _Handler(BaseHTTPRequestHandler):
                            if access.password else None)
         elif not self.server.sink.login_lock.acquire(blocking=False):
             # Another wrong password is being answered: say so at once rather than queue behind it, or scripted
-            # guesses would hold every serving slot for a second each.
-            self._send(b"too many login attempts: wait a second\n", "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
-                       {"Retry-After": "1"})
+            # guesses would hold every serving slot for a second each. A browser (a double click on "log in")
+            # gets the form again, with the message, rather than a page with no way on.
+            if self._navigating():
+                self._send(self.server.sink.page(LOGIN_PAGE, target, TOO_MANY_LOGINS), "text/html; charset=utf-8",
+                           HTTPStatus.TOO_MANY_REQUESTS, {"Retry-After": "1"})
+            else:
+                self._send(f"{TOO_MANY_LOGINS}\n".encode(), "text/plain", HTTPStatus.TOO_MANY_REQUESTS,
+                           {"Retry-After": "1"})
         else:
             try:  # guessing costs a second a try, however many connections
                 time.sleep(WRONG_PASSWORD_DELAY_S)
@@ -415,6 +443,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg))
             self.wfile.write(jpeg + b"\r\n")
             self.wfile.flush()
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The first and last byte a `Range: bytes=...` header asks of a file of `size` bytes; None for the whole
+    file (no header, another unit, several ranges, a malformed one: RFC 9110 lets a server ignore those), and
+    UNSATISFIABLE when it starts past the end."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first_text, dash, last_text = header[len("bytes="):].strip().partition("-")
+    if not dash or not (first_text.isdigit() or last_text.isdigit()) or \
+            not all(text.isdigit() for text in (first_text, last_text) if text):
+        return None
+    if not first_text:  # bytes=-N: the last N bytes
+        length = int(last_text)
+        return (max(0, size - length), size - 1) if length and size else UNSATISFIABLE
+    start = int(first_text)
+    end = min(int(last_text), size - 1) if last_text else size - 1
+    if start >= size:
+        return UNSATISFIABLE
+    return None if end < start else (start, end)
 
 
 def first(query: dict[str, list[str]], key: str) -> str:
@@ -475,6 +526,8 @@ class WebSink:
         self._buttons = threading.Condition()
         self._asked = dict.fromkeys(BUTTONS.values(), 0)  # presses of each button so far...
         self._taken = dict.fromkeys(BUTTONS.values(), 0)  # ...and how many of them the pipeline has taken up
+        self._writes = 0  # updates so far: the one after a command says how it went (an undo's notice)
+        self._taken_at = dict.fromkeys(BUTTONS.values(), 0)  # the update at which each was last taken up
         self._server = self._bind(host, port, max_connections)  # first: a wrong address is the first thing to say
         if problem := web_exposure_problem(host, password, insecure):
             self._server.server_close()
@@ -538,10 +591,12 @@ class WebSink:
                     self._jpeg, self._jpeg_id = jpeg.tobytes(), self._jpeg_id + 1
                     self._new_frame.notify_all()
         with self._buttons:
+            self._writes += 1
+            self._buttons.notify_all()
             for command, asked in self._asked.items():
                 if asked > self._taken[command]:
                     self._taken[command] = asked
-                    self._buttons.notify_all()
+                    self._taken_at[command] = self._writes
                     return command
         return None
 
@@ -582,19 +637,30 @@ class WebSink:
 
     def press(self, button: Command, timeout: float = BUTTON_WAIT_S) -> bool:
         """A button of the page was pressed: the pipeline hears of it at the next frame. Waits up to `timeout`
-        s for that; returns whether it did."""
+        s for that (an undo also for the next update, whose notice says what was undone); returns whether the
+        pipeline took it up."""
+        deadline = time.monotonic() + timeout
         with self._buttons:
             self._asked[button] += 1
             mine = self._asked[button]
-            return self._buttons.wait_for(lambda: self._taken[button] >= mine or self.closed, timeout) \
-                and not self.closed
+            if not self._buttons.wait_for(lambda: self._taken[button] >= mine or self.closed, timeout) \
+                    or self.closed:
+                return False
+            if button is Command.UNDO_TEACH:
+                taken_at = self._taken_at[button]
+                self._buttons.wait_for(lambda: self._writes > taken_at or self.closed,
+                                       max(0.0, deadline - time.monotonic()))
+            return True
 
     def button_reply(self, button: Command, taken: bool) -> str:
         """What the page shows after a button: done, or asked but not taken up yet."""
         if not taken:
             return f"asked to {button.value}, but classify.py has not taken it up yet (busy, or the video is over)"
+        status = self._latest[1]
         if button is Command.TEACH:
-            return f"teaching {self._latest[1].teach_what}: watch the countdown"
+            return f"teaching {status.teach_what}: watch the countdown"
+        if button is Command.UNDO_TEACH:  # undone, or why not: what the notice says after it
+            return status.notice or "asked to undo the last teaching session"
         return BUTTON_REPLIES.get(button, f"{button.value}: done")
 
     def _fill_pages(self) -> dict[str, bytes]:
@@ -610,12 +676,13 @@ class WebSink:
             pages[name] = text.encode()
         return pages
 
-    def page(self, name: str, login_next: str = "/", failed: bool = False) -> bytes:
-        """A page, filled in; the login page also gets its form's fields (where it leads, the last failure)."""
+    def page(self, name: str, login_next: str = "/", message: str = "") -> bytes:
+        """A page, filled in; the login page also gets its form's fields (where it leads, why it is shown
+        again)."""
         if name != LOGIN_PAGE:
             return self._pages[name]
         return (self._pages[name].replace(b"%NEXT%", html.escape(login_next).encode())
-                .replace(b"%MESSAGE%", b"wrong password, try again" if failed else b""))
+                .replace(b"%MESSAGE%", html.escape(message).encode()))
 
     def asset(self, name: str) -> tuple[bytes, str] | None:
         """(contents, content type) of a style sheet or script of web_static/, or None."""

@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from typing import Union
 
 from utils.sources.demand import Demand, DemandAware
@@ -78,6 +79,7 @@ class PrefetchSource:
         self._ended = False
         self._closed = False
         self._thread = threading.Thread(target=self._reader, name=name, daemon=True)
+        self._source_closed = threading.Event()  # the reader has closed its source: no native read runs on it any more
         self._thread.start()
 
     @property
@@ -113,6 +115,7 @@ class PrefetchSource:
                     return
         finally:
             self.source.close()
+            self._source_closed.set()
 
     def _put(self, item: _Item) -> None:
         if not self.live or item is _END or isinstance(item, BaseException):
@@ -163,13 +166,34 @@ class PrefetchSource:
         self._closed = True
         self._stop.set()
         self._drain()  # a reader waiting for room wakes up and sees the stop
-        self._thread.join(timeout)
-        if self._thread.is_alive():  # a daemon thread: it cannot hold up the exit
+        interrupted = self._wait_for_reader(timeout)
+        if not self._source_closed.is_set():  # a daemon thread: it cannot hold up the exit
             log.debug("%s: the capture thread is still inside a read after %.1f s; leaving it to end",
                       self.description, timeout)
         self._drain()
         if self.dropped:
             log.info("%s: dropped %d frames the classifier had no time for", self.description, self.dropped)
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _wait_for_reader(self, timeout: float) -> bool:
+        """Waits up to `timeout` s for the reader to close its source, through a second Ctrl-C or SIGTERM too
+        (returns whether one came): a reader that comes out of a native read (OpenCV's) while Python exits
+        aborts the whole process ("Fatal Python error: Aborted", exit code 134). An event, not Thread.join: a
+        join that a signal interrupts can take a running thread for ended (Python 3.11)."""
+        deadline = time.monotonic() + timeout
+        interrupted = False
+        while not self._source_closed.is_set() and (left := deadline - time.monotonic()) > 0:
+            try:
+                self._source_closed.wait(left)
+            except KeyboardInterrupt:
+                interrupted = True
+        if self._source_closed.is_set():
+            try:
+                self._thread.join(1.0)  # it only returns now
+            except KeyboardInterrupt:
+                interrupted = True
+        return interrupted
 
     def _drain(self) -> None:
         try:

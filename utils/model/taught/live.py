@@ -47,6 +47,7 @@ class LiveTeaching:
         self._until = 0.0  # when the countdown or the recording ends
         self._outcome = ""
         self._outcome_until = -math.inf
+        self._outcome_first = False  # shown over the countdown: an undo refused while a session is under way
         self._recorder = ExampleRecorder(rate, window_frames)
 
     def start(self) -> None:
@@ -80,12 +81,14 @@ class LiveTeaching:
 
     def undo(self) -> None:
         """Forgets the action's last session (the web view's undo button); its only session: the action."""
-        if self.phase is not Phase.IDLE:
-            log.info("teaching %r: a session is under way, nothing undone", self.name)
+        if self.phase is not Phase.IDLE or self._requested:
+            self._show(f"nothing undone: teaching {self.what} is under way; undo it once it is saved", first=True)
+            log.info("%s", self._outcome)
             return
         try:
             action, background = self.store.remove_last_session(self.name)
         except ClassifierError as e:  # nothing taught yet: the run goes on
+            self._show(f"nothing undone: '{self.name}' has no taught session")
             log.warning("nothing to undo: %s", e)
             return
         self.learned(self.name, action)
@@ -132,13 +135,16 @@ class LiveTeaching:
         if action.background is None:
             log.info("%s", background_hint(self.name))
 
-    def _show(self, outcome: str) -> None:
-        self._outcome, self._outcome_until = outcome, self._now + OUTCOME_SECONDS
+    def _show(self, outcome: str, first: bool = False) -> None:
+        """`outcome` is the notice for OUTCOME_SECONDS; `first`: even over the countdown of a session."""
+        self._outcome, self._outcome_until, self._outcome_first = outcome, self._now + OUTCOME_SECONDS, first
 
     @property
     def notice(self) -> str:
         """What the screen says about the teaching now ("" when there is nothing to say)."""
         left = max(1, math.ceil(self._until - self._now - 1e-6))
+        if self._outcome_first and self._now < self._outcome_until:
+            return self._outcome
         if self.phase is Phase.COUNTDOWN:
             return f"teaching {self.what}: get ready, recording in {left}"
         if self.phase is Phase.RECORDING:

@@ -63,31 +63,54 @@ export function duration(event) {
   return `${(event.duration || 0).toFixed(1)} s`;
 }
 
-// An event still going on shows the live picture, refreshed by refreshLive().
-export function thumbnail(event) {
-  const image = document.createElement("img");
-  image.alt = "";
-  image.className = "thumb";
-  if (event.state === "going on") {
-    image.classList.add("live");
-    image.src = url(`frame.jpg?t=${Date.now()}`);
+// An event still going on shows the live picture, refreshed by refreshLive(); an ended one its snapshot.
+function showThumbnail(image, event) {
+  const live = event.state === "going on";
+  image.classList.toggle("live", live);
+  if (live) {
+    if (!image.getAttribute("src")?.includes("frame.jpg")) image.src = url(`frame.jpg?t=${Date.now()}`);
   } else if (event.snapshot) {
-    image.src = url(event.snapshot);
+    if (image.src !== url(event.snapshot)) image.src = url(event.snapshot);
+  } else {
+    image.removeAttribute("src");
   }
-  return image;
 }
 
 export function refreshLive(root = document) {
   for (const image of root.querySelectorAll("img.live")) image.src = url(`frame.jpg?t=${Date.now()}`);
 }
 
-export function eventRow(event) {
-  const link = document.createElement("a"), text = document.createElement("span");
+function eventRow(event) {
+  const link = document.createElement("a"), image = document.createElement("img");
   link.className = "event";
+  link.dataset.id = event.id;
   link.href = url(`event?id=${encodeURIComponent(event.id)}`);
-  text.textContent = `${event.label}, ${when(event.start_utc)}, ${duration(event)}, peak ${percent(event.peak_score)}`;
-  link.append(thumbnail(event), text);
+  image.alt = "";
+  image.className = "thumb";
+  link.append(image, document.createElement("span"));
   return link;
+}
+
+// Shows `events` in `box`, after its first `keep` children (a title). A row already shown stays the same
+// element and only its text and picture change: rebuilding the list at every refresh took the keyboard focus
+// off a row and blanked the pictures while they loaded again.
+export function showEvents(box, events, keep = 0) {
+  const shown = new Map([...box.querySelectorAll(":scope > a.event")].map(row => [row.dataset.id, row]));
+  let next = box.children[keep] || null;
+  for (const event of events) {
+    const row = shown.get(event.id) || eventRow(event);
+    shown.delete(event.id);
+    const text = `${event.label}, ${when(event.start_utc)}, ${duration(event)}, peak ${percent(event.peak_score)}`;
+    if (row.lastChild.textContent !== text) row.lastChild.textContent = text;
+    showThumbnail(row.firstChild, event);
+    if (row === next) next = row.nextElementSibling;
+    else box.insertBefore(row, next);
+  }
+  while (next) {  // the rows of events no longer listed (deleted, or on another page)
+    const after = next.nextElementSibling;
+    next.remove();
+    next = after;
+  }
 }
 
 // The log-out button shows only when a password guards the web view.

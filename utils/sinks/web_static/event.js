@@ -4,7 +4,7 @@ import {duration, percent, request, say, send, url, when, wireLogout} from "./co
 
 const $ = id => document.getElementById(id);
 const id = new URLSearchParams(location.search).get("id") || "";
-let shownClip = null;
+let shownClip = null, away = false;  // away: the page says the app is not answering
 
 function facts(event) {
   const rows = [["Action", event.label], ["Started", when(event.start_utc)],
@@ -44,8 +44,13 @@ async function load() {
     response = await request(`event.json?id=${encodeURIComponent(id)}`);
   } catch (e) {
     say($("reply"), {ok: false, message: "classify.py is not answering: is it still running? (retrying)"});
+    away = true;
     setTimeout(load, 5000);
     return;
+  }
+  if (away) {  // it answers again: the error goes (an answer of the buttons stays)
+    away = false;
+    say($("reply"), {ok: true, message: ""});
   }
   if (response.status === 404) {
     $("title").textContent = "No such event (deleted?)";

@@ -1,6 +1,6 @@
 // The events page: every event of the journal, a page at a time, by action and by day; the choice is in the
 // address, so it can be bookmarked and the back button works.
-import {eventRow, getJSON, refreshLive, url, wireLogout} from "./common.js";
+import {getJSON, refreshLive, showEvents, url, wireLogout} from "./common.js";
 
 const $ = id => document.getElementById(id);
 const form = $("filters"), chosen = new URLSearchParams(location.search);
@@ -39,7 +39,7 @@ async function load() {
   choices(form.label, data.labels, chosen.get("label") || "");
   choices(form.day, data.days, chosen.get("day") || "");
   $("summary").textContent = `${data.total} event${data.total === 1 ? "" : "s"}`;
-  $("list").replaceChildren(...data.events.map(eventRow));
+  showEvents($("list"), data.events);
   $("page").textContent = `page ${data.page} of ${data.pages}`;
   link($("newer"), data.page - 1, data.page > 1);
   link($("older"), data.page + 1, data.page < data.pages);

@@ -1,6 +1,6 @@
 // The live page: the MJPEG video, the results and status twice a second, the recent events, the buttons, and
 // an unmistakable offline state when classify.py stops answering (or the camera is away).
-import {clock, eventRow, getJSON, refreshLive, say, send, url, wireLogout} from "./common.js";
+import {clock, getJSON, refreshLive, say, send, showEvents, url, wireLogout} from "./common.js";
 
 const $ = id => document.getElementById(id);
 const video = $("video"), view = $("view"), overlay = $("offline"), results = $("results"), status = $("status");
@@ -90,10 +90,11 @@ async function poll() {
 async function pollEvents() {
   try {
     const data = await getJSON("events.json?per_page=5");
-    const box = $("events"), title = document.createElement("h3");
+    const box = $("events");
     if (data.enabled) {
+      const title = box.querySelector("h3") || box.appendChild(document.createElement("h3"));
       title.textContent = data.total ? "Recent events" : "No events yet";
-      box.replaceChildren(title, ...data.events.map(eventRow));
+      showEvents(box, data.events, 1);
     }
   } catch (e) { /* offline: poll() says so */ }
   refreshLive($("events"));
