@@ -316,6 +316,14 @@ def test_every_page_fits_a_phone(app, browser):
             phone.wait_for_selector(ready)
             widths = phone.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
             assert widths[0] <= widths[1], f"/{address} is wider than the phone: {widths}"
+            # A screen reader's outline: headings that never skip a level, and no picture or player unnamed.
+            levels = phone.evaluate("() => [...document.querySelectorAll('h1,h2,h3,h4')].map(h => +h.tagName[1])")
+            assert levels[0] == 1 and all(b <= a + 1 for a, b in zip(levels, levels[1:])), (address, levels)
+            unnamed = phone.evaluate("() => [...document.querySelectorAll('img:not([alt]), video:not([aria-label])')]"
+                                     ".map(e => e.id || e.className)")
+            assert not unnamed, (address, unnamed)
+        phone.goto(app.base)
+        assert phone.get_attribute("#offline", "role") == "alert"  # read out when the camera goes away
     finally:
         context.close()
 

@@ -172,7 +172,8 @@ class PrefetchSource:
                       self.description, timeout)
         self._drain()
         if self.dropped:
-            log.info("%s: dropped %d frames the classifier had no time for", self.description, self.dropped)
+            log.info("%s: dropped %d frame%s the classifier had no time for", self.description, self.dropped,
+                     "" if self.dropped == 1 else "s")
         if interrupted:
             raise KeyboardInterrupt
 

@@ -92,7 +92,7 @@ async function pollEvents() {
     const data = await getJSON("events.json?per_page=5");
     const box = $("events");
     if (data.enabled) {
-      const title = box.querySelector("h3") || box.appendChild(document.createElement("h3"));
+      const title = box.querySelector("h2") || box.appendChild(document.createElement("h2"));
       title.textContent = data.total ? "Recent events" : "No events yet";
       showEvents(box, data.events, 1);
     }
