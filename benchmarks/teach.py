@@ -94,6 +94,8 @@ OTHER = "other"  # SEGMENTS.tsv: a label starting with it is not the action
 PERTURB_LOOP = 100  # --perturb: a second half looped for 20 s, perturbed from its middle on
 # A frozen picture is the frozen row itself; a freeze of a taught action is that row, so it is left out here.
 TEACH_PERTURBATIONS = tuple(name for name in PERTURBATIONS if name != "freeze")
+# How a background session joins its action: TaughtAction.with_background, or a study's variant of it.
+AddBackground = Callable[[TaughtAction, Examples, Session], TaughtAction]
 ANOTHER_CLIP = {"push ups": ("push_ups_9syed", "push_ups_ggperroni"),
                 "tai chi": ("tai_chi_charl0tte19", "tai_chi_stgcn_skeleton")}
 
@@ -260,9 +262,10 @@ def record(recorder: Recorder, media: Path, size: tuple[int, int]) -> Media:
 
 
 def same_video_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int | None], model: ModelIdentity,
-                    labels: list[str]) -> dict:
-    """same_video and same_video_background: each taught part alone, then with its background, over the whole
-    video run (every frame from the start)."""
+                    labels: list[str], add_background: AddBackground = TaughtAction.with_background) -> dict:
+    """same_video and same_video_background: each taught part alone, then with its background (added by
+    add_background, as --teach-background adds one unless a study says otherwise), over the whole video run
+    (every frame from the start)."""
     cases: dict[str, dict] = {}
     background_cases: dict[str, dict] = {}
     for video in videos:
@@ -276,7 +279,7 @@ def same_video_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int |
                                                  "other_none_rate": rate(other.count(NONE), len(other)),
                                                  "taught_part_found_rate": rate(own.count(action), len(own))}
             background = video.backgrounds[i]
-            with_background = alone.with_background(*recorded(f"{action} background", background, None))
+            with_background = add_background(alone, *recorded(f"{action} background", background, None))
             judged = np.setdiff1d(video.other, video.behind[i])
             found = reported([with_background], video.full, labels)
             before, after = [tops[j] for j in judged], [found[j] for j in judged]
@@ -299,9 +302,9 @@ def same_video_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int |
 
 
 def rooms_rows(videos: Sequence[RecordedVideo], stop: Callable[[int], int | None], model: ModelIdentity,
-               labels: list[str]) -> dict:
+               labels: list[str], add_background: AddBackground = TaughtAction.with_background) -> dict:
     """The same-video rows of each video of a --rooms folder, and the background row of all of them together."""
-    by_video = {video.case.file: same_video_rows([video], stop, model, labels) for video in videos}
+    by_video = {video.case.file: same_video_rows([video], stop, model, labels, add_background) for video in videos}
     cases = [c for rows in by_video.values() for c in rows["same_video_background"]["cases"].values()]
     judged = sum(c["judged_frames"] for c in cases)
     return {"videos": by_video, "same_video_background": {

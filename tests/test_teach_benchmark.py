@@ -101,3 +101,24 @@ def test_a_freeze_is_not_a_taught_perturbation():
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines()[-1].startswith("python -m benchmarks.teach: error: --perturb: unknown freeze")
+
+
+def test_same_video_rows_add_each_background_with_the_step_given():
+    """same_video_rows adds each background with the step a study passes (the automatic-background study's
+    guards): one that keeps no background gives the row without it, the default the shipped --teach-background."""
+    from benchmarks.teach import FPS, WINDOW_FRAMES, Recorder, record_same_video, same_video_rows
+    from utils.model.head_window import ChangeTest
+    from utils.model.labels import load_labels
+    from utils.model.runtime import load_runtime
+    from utils.model.stream_classifier import StreamClassifier
+    from utils.model.taught import ModelIdentity
+
+    classifier = StreamClassifier(MODEL, 1, load_runtime("auto"))
+    classifier.set_window(WINDOW_FRAMES, ChangeTest.at_rate(FPS))
+    videos = record_same_video(Recorder(classifier), media() / "changes", classifier.input_size)
+    labels, model = load_labels(LABELS), ModelIdentity.of(MODEL)
+    shipped = same_video_rows(videos, lambda frames: frames, model, labels)["same_video_background"]
+    kept_out = same_video_rows(videos, lambda frames: frames, model, labels,
+                               lambda action, examples, session: action)["same_video_background"]
+    assert kept_out["none_rate_with"] == kept_out["none_rate_without"] == shipped["none_rate_without"]
+    assert shipped["none_rate_with"] > shipped["none_rate_without"]
