@@ -108,15 +108,16 @@ def test_a_second_ctrl_c_during_close_still_waits_for_the_reader_to_leave_opencv
     previous = signal.signal(signal.SIGINT, interrupt)  # as classify.py's handler does on a second signal
     inner = OpenCVSource(f"{camera.url}/live.mjpg")
     prefetched = PrefetchSource(inner, live=True)
+    # The second Ctrl-C comes while close() waits for the reader: sent from that wait itself, not after a
+    # delay that a loaded machine could stretch past the wait or cut before it.
+    prefetched._source_closed = SignalledOnWait(prefetched._source_closed)
     try:
         assert isinstance(prefetched.read(), Frame)
         camera.mode = STALL  # the reader is now inside a read that gets nothing until OpenCV's read timeout
         time.sleep(0.5)
-        second = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-        second.start()
         with pytest.raises(KeyboardInterrupt):
             prefetched.close(timeout=READ_TIMEOUT_S + 10)
-        second.join()
+        assert prefetched._source_closed.signalled, "close() never waited for the reader"
         assert inner._closed, "close() gave up while the reader was still inside OpenCV"
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -126,6 +127,22 @@ def test_a_second_ctrl_c_during_close_still_waits_for_the_reader_to_leave_opencv
 
 def interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+class SignalledOnWait(threading.Event):
+    """An event that sends this process SIGINT the first time someone waits on it (already set: as the given one)."""
+
+    def __init__(self, like: threading.Event) -> None:
+        super().__init__()
+        self.signalled = False
+        if like.is_set():
+            self.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.signalled:
+            self.signalled = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().wait(timeout)
 
 
 def test_close_before_any_read_and_close_twice():
