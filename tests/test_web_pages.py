@@ -371,6 +371,24 @@ def test_the_undo_button_says_what_it_undid_or_why_nothing(camera, page, tmp_pat
     assert not (tmp_path / "arms.npz").exists()
 
 
+def test_a_page_opened_while_the_camera_is_away_shows_the_teach_and_undo_buttons(page, tmp_path):
+    """The buttons follow --teach, not the camera: they used to wait for the camera's return."""
+    camera = StreamServer(ARM_WRESTLING)
+    port = free_port()
+    app = start_app(camera, port, "--teach", "arms", "--actions-dir", str(tmp_path))
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        camera.mode = DOWN
+        app.wait_for(lambda: not results(base)["status"]["source"]["online"], "the camera offline")
+        page.goto(base)
+        page.wait_for_function("() => !document.getElementById('offline').hidden")
+        assert page.is_visible("#teach") and page.is_visible("#undo")
+        assert page.text_content("#teach") == "teach 'arms'"
+    finally:
+        app.kill()
+        camera.close()
+
+
 def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):
     camera = StreamServer(ARM_WRESTLING)
     port = free_port()

@@ -43,14 +43,15 @@ function showOnline() {
 function show(data) {
   const s = data.status;
   $("clock").textContent = clock(new Date(data.time * 1000));
+  // The buttons follow --teach, camera or not: undo works while the camera is away.
+  teach.hidden = undo.hidden = !s.teach;
+  teach.textContent = `teach ${s.teach_what}`;  // 'NAME', or the background of 'NAME'
   if (!s.source.online) {  // the app runs, but the camera is away
     showOffline(s.source.message);
     return;
   }
   showOnline();
   notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
-  teach.hidden = undo.hidden = !s.teach;
-  teach.textContent = `teach ${s.teach_what}`;  // 'NAME', or the background of 'NAME'
   if (!("frame" in data)) return;  // no result yet: keep "waiting..."
   const shown = data.results.length ? data.results : s.notice ? [] : [{label: "(no label above the threshold)",
                                                                      score: 0}];
