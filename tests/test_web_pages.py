@@ -336,6 +336,8 @@ def test_the_buttons_show_their_answer(app, page):
     page.wait_for_function("() => document.getElementById('reply').textContent.includes('reset')")
     assert page.text_content("#reply") == "the stream was reset: the results start afresh"
     assert page.get_attribute("#reply", "class") == "reply ok"
+    # It goes after 8 s, as the teaching notice does: an old answer must not read as the latest one.
+    page.wait_for_function("() => document.getElementById('reply').textContent === ''", timeout=20_000)
 
     # A page from before a restart carries an old token: the refusal shows on the page.
     page.evaluate("() => document.querySelector('meta[name=classify-token]').content = 'from-an-earlier-run'")

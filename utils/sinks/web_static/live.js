@@ -102,10 +102,17 @@ async function pollEvents() {
   setTimeout(pollEvents, 3000);
 }
 
+// A button's answer goes after a few seconds, as the teaching notice does; a later press's answer restarts that.
+const REPLY_SECONDS = 8;
+let replyTimer = null;
 for (const button of document.querySelectorAll("button[data-press]")) {
   button.onclick = async () => {
+    clearTimeout(replyTimer);
     reply.textContent = "...";
-    say(reply, await send(button.dataset.press));
+    const answer = await send(button.dataset.press);
+    clearTimeout(replyTimer);  // another press answered while this one was asked
+    say(reply, answer);
+    replyTimer = setTimeout(() => { reply.textContent = ""; reply.className = "reply"; }, REPLY_SECONDS * 1000);
   };
 }
 wireLogout($("logout"));
