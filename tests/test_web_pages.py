@@ -302,11 +302,13 @@ def test_an_event_going_on_shows_the_live_picture(app, page):
     assert "going on" in page.text_content("#facts") and page.is_hidden("#delete")
 
 
-def test_every_page_fits_a_phone(app, browser):
-    """At 390x844 no page scrolls sideways: a long word (the stream's address in an event's facts) wraps."""
+@pytest.mark.parametrize("screen", [(390, 844), (320, 568)])
+def test_every_page_fits_a_phone(app, browser, screen):
+    """At 390x844 and at 320x568 (the smallest phones) no page scrolls sideways: a long word (the stream's
+    address in an event's facts) wraps, and the video shrinks below its usual least width of 320 px."""
     live = next(e for e in events_json(app.base)["events"] if e["state"] == "going on")
     assert "http://" in live["source"]
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": screen[0], "height": screen[1]})
     try:
         phone = context.new_page()
         phone.set_default_timeout(WAIT_MS)
