@@ -107,13 +107,33 @@ def test_a_terminal_made_narrower_keeps_one_status_line(tmux):
     assert "Traceback" not in screen
 
 
+def test_with_term_dumb_the_status_line_uses_no_escape_sequences(tmux, tmp_path):
+    """A terminal without escape sequences (an editor's shell, a serial console) showed "^[[K" at every refresh;
+    spaces cover the old line instead, before a log line too."""
+    output = tmp_path / "pane.out"
+    tmux.start(["env", "TERM=dumb", *classify_file("--event", "arm wrestling", "--events-dir", str(tmp_path))])
+    tmux("pipe-pane", "-o", f"cat > {shlex.quote(str(output))}")  # what the app wrote, before the terminal
+    tmux("wait-for", "-S", "go")
+    screen = tmux.screen(timeout=120)
+    written = output.read_bytes()
+    assert written.count(b"\r") >= 20 and b"\x1b" not in written, written[-300:]
+    lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    assert len([line for line in lines if " of 0:10" in line]) == 1, screen
+    assert "event: arm wrestling started at 0.0 s (" in screen and all(
+        line.startswith("event: ") for line in lines if "event: " in line), screen  # not glued to the status
+
+
 def test_the_status_line_is_redrawn_over_the_rows_the_old_one_takes():
     new = "arm wrestling 1.00"
-    assert redraw(new, 60, 80, 80) == f"\r{new}\x1b[K"  # the same width: one row
-    assert redraw(new, 60, 80, 100) == f"\r{new}\x1b[K"  # wider: still one row
-    assert redraw(new, 60, 80, 40) == f"\x1b[1A\r{new}\x1b[J"  # rewrapped over two rows
-    assert redraw(new, 79, 80, 20) == f"\x1b[3A\r{new}\x1b[J"  # over four
-    assert redraw(new, 60, 80, 0).endswith(f"\r{new}\x1b[J")  # a pane of no width: no error
+    assert redraw(new, 60, 80, 80, escapes=True) == f"\r{new}\x1b[K"  # the same width: one row
+    assert redraw(new, 60, 80, 100, escapes=True) == f"\r{new}\x1b[K"  # wider: still one row
+    assert redraw(new, 60, 80, 40, escapes=True) == f"\x1b[1A\r{new}\x1b[J"  # rewrapped over two rows
+    assert redraw(new, 79, 80, 20, escapes=True) == f"\x1b[3A\r{new}\x1b[J"  # over four
+    assert redraw(new, 60, 80, 0, escapes=True).endswith(f"\r{new}\x1b[J")  # a pane of no width: no error
+    # Without escape sequences, spaces cover the rest of a longer old line, as far as the width allows.
+    assert redraw(new, 30, 80, 80, escapes=False) == f"\r{new}" + " " * 12
+    assert redraw(new, 10, 80, 80, escapes=False) == f"\r{new}"
+    assert redraw(new, 60, 80, 25, escapes=False) == f"\r{new}" + " " * 6
 
 
 def test_a_taught_action_named_in_wide_characters_keeps_the_status_line_to_one_line(tmux, tmp_path):

@@ -29,16 +29,25 @@ def terminal_columns(stream: TextIO) -> int:
         return shutil.get_terminal_size().columns
 
 
+def knows_escapes() -> bool:
+    """Whether the terminal takes escape sequences: not with TERM=dumb or no TERM (an editor's or a serial
+    console's plain output shows them as junk)."""
+    return os.environ.get("TERM", "") not in ("", "dumb")
+
+
 def cursor_up(rows: int) -> str:
     return f"\x1b[{rows}A" if rows > 0 else ""  # VT100 "cursor up"
 
 
-def redraw(text: str, shown: int, drawn_width: int, width: int) -> str:
+def redraw(text: str, shown: int, drawn_width: int, width: int, escapes: bool) -> str:
     """What replaces a status line of `shown` columns, drawn at a terminal width of `drawn_width` with the cursor
     at its end, by `text` at the terminal's `width` now.
 
     A terminal made narrower rewraps the old line over more rows and leaves the cursor on the last of them, so
-    the cursor goes up to the first and the rows below go too."""
+    the cursor goes up to the first and the rows below go too. Without escape sequences, spaces cover what the
+    old line had beyond the new one (they cannot reach the rows above)."""
+    if not escapes:
+        return "\r" + text + " " * max(0, min(shown, width - 1) - columns(text))
     rows = -(-shown // max(1, width)) if width < drawn_width else 1
     return cursor_up(rows - 1) + "\r" + text + (ERASE_BELOW if rows > 1 else ERASE_TO_END)
 
@@ -134,6 +143,7 @@ class StatusLineSink:
         self._last = -float("inf")
         self._parts: list[str] = []
         self._dead = False
+        self.escapes = knows_escapes()
         self._drawn = (0, 0)  # the status line on the screen: its columns, the terminal's width then
         self._lock: threading.RLock | None = None
         self._handlers: list[tuple[logging.Handler, logging.Formatter | None]] = []
@@ -181,15 +191,15 @@ class StatusLineSink:
             width = terminal_columns(self.stream)
             # One column short of the width: a line that fills it puts some terminals on the next line.
             line = fit(self._parts, width - 1)
-            self._emit(redraw(line, *self._drawn, width))
+            self._emit(redraw(line, *self._drawn, width, self.escapes))
             self._drawn = (columns(line), width)
 
     def _clear(self) -> str:
         """Takes the status line off the screen before a log line (written under the handler's lock, as the
         status is); the status starts afresh on the row after it."""
-        text = redraw("", *self._drawn, terminal_columns(self.stream))
+        text = redraw("", *self._drawn, terminal_columns(self.stream), self.escapes)
         self._drawn = (0, 0)
-        return text
+        return text + ("\r" if not self.escapes else "")
 
     def _emit(self, text: str) -> None:
         if self._dead:
