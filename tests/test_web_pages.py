@@ -330,6 +330,21 @@ def test_every_page_fits_a_phone(app, browser, screen):
         context.close()
 
 
+def test_without_events_the_events_page_says_how_to_make_them(camera, page):
+    """The title bar's "all events" stays (it is where events are found): without --event its page says how to
+    turn them on, without the empty lists to choose an action and a day from."""
+    port = free_port()
+    app = start_app(camera, port)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.click("text=all events")
+        page.wait_for_function("() => document.getElementById('summary').textContent.startsWith('Events are off')")
+        assert "--event LABEL" in page.text_content("#summary")
+        assert page.is_hidden("#filters") and page.locator("#list a.event").count() == 0
+    finally:
+        app.kill()
+
+
 def test_the_buttons_show_their_answer(app, page):
     """Last of the tests on `app`: a reset ends the event going on."""
     page.goto(app.base)
