@@ -230,7 +230,9 @@ def test_status_line_on_a_terminal_and_in_a_log():
     assert log.getvalue().splitlines()[-1].startswith("carving ice 0.9")
 
 
-def test_the_status_line_shows_an_outage_on_a_terminal_and_leaves_a_log_to_the_logger():
+def test_the_status_line_shows_an_outage_on_a_terminal_and_leaves_a_log_to_the_logger(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm")  # a terminal that takes escape sequences (TERM=dumb: spaces instead)
+
     class Tty(io.StringIO):
         def isatty(self):
             return True

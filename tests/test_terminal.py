@@ -7,6 +7,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -16,7 +17,7 @@ from conftest import ARM_WRESTLING, LABELS, MODEL, REPO, need_binary
 from utils.config import Config
 from utils.results import Prediction, Result
 from utils.run_summary import RunSummary
-from utils.sinks.status_line import columns, fit
+from utils.sinks.status_line import columns, fit, redraw
 from utils.teach import teach_from_file
 
 COLUMNS, ROWS = 80, 24
@@ -36,10 +37,20 @@ class Tmux:
 
     def run_in_pane(self, command: list[str], timeout: float, columns: int = COLUMNS) -> str:
         """Runs the command in a `columns` x ROWS pane and returns everything the pane showed (scrollback too)."""
+        self.start(command, columns)
+        self("wait-for", "-S", "go")
+        return self.screen(timeout)
+
+    def start(self, command: list[str], columns: int = COLUMNS) -> None:
+        """Opens a `columns` x ROWS pane for the command, which starts once the "go" channel is signalled."""
         # The pane's shell signals the end through tmux's wait-for channel (no polling), then idles until
         # the server is killed, so the pane is still there to be read.
-        script = f"{shlex.join(command)}; {shlex.quote(self.binary)} -L {self.socket} wait-for -S done; sleep 600"
+        tmux = f"{shlex.quote(self.binary)} -L {self.socket}"
+        script = f"{tmux} wait-for go; {shlex.join(command)}; {tmux} wait-for -S done; sleep 600"
         self("-f", os.devnull, "new-session", "-d", "-x", str(columns), "-y", str(ROWS), "sh", "-c", script)
+
+    def screen(self, timeout: float) -> str:
+        """Everything the pane showed (scrollback too), once the command has ended."""
         self("wait-for", "done", timeout=timeout)
         return self("capture-pane", "-p", "-J", "-S", "-1000")  # -J: a wrapped line comes back whole
 
@@ -71,6 +82,58 @@ def test_the_status_line_stays_one_line_at_80_columns_and_log_lines_stand_alone(
     assert lines[-1].startswith("done: ") and "events: 1 (arm wrestling 1)" in lines[-1], screen
     assert "Traceback" not in screen
 
+
+
+def classify_file(*args: str) -> list[str]:
+    """classify.py on the arm wrestling clip at its own speed (10 s of refreshes), without a window."""
+    return [sys.executable, str(REPO / "classify.py"), "--model", str(MODEL), "--labels", str(LABELS),
+            "--video", str(ARM_WRESTLING), "--realtime", "--display", "none", *args]
+
+
+def test_a_terminal_made_narrower_keeps_one_status_line(tmux):
+    """The terminal rewraps the old line over two rows at half the width; a carriage return reaches only the
+    last of them, so the first stayed on the screen ("... | 0:02 of 0:10 | clasarm wrestling 1.00")."""
+    tmux.start(classify_file())
+    tmux("wait-for", "-S", "go")
+    deadline = time.monotonic() + 60
+    while " of 0:10 | " not in tmux("capture-pane", "-p"):  # a status line of over 40 columns is shown
+        assert time.monotonic() < deadline, tmux("capture-pane", "-p")
+        time.sleep(0.1)
+    tmux("resize-window", "-x", "40")
+    screen = tmux.screen(timeout=120)
+    status = [line.rstrip() for line in screen.splitlines() if line.startswith("arm wrestling")]
+    assert status == ["arm wrestling 1.00"], screen  # the final state, all that fits in 39 columns
+    assert " of 0:" not in screen, screen  # no row left of the wider line
+    assert "Traceback" not in screen
+
+
+def test_with_term_dumb_the_status_line_uses_no_escape_sequences(tmux, tmp_path):
+    """A terminal without escape sequences (an editor's shell, a serial console) showed "^[[K" at every refresh;
+    spaces cover the old line instead, before a log line too."""
+    output = tmp_path / "pane.out"
+    tmux.start(["env", "TERM=dumb", *classify_file("--event", "arm wrestling", "--events-dir", str(tmp_path))])
+    tmux("pipe-pane", "-o", f"cat > {shlex.quote(str(output))}")  # what the app wrote, before the terminal
+    tmux("wait-for", "-S", "go")
+    screen = tmux.screen(timeout=120)
+    written = output.read_bytes()
+    assert written.count(b"\r") >= 20 and b"\x1b" not in written, written[-300:]
+    lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    assert len([line for line in lines if " of 0:10" in line]) == 1, screen
+    assert "event: arm wrestling started at 0.0 s (" in screen and all(
+        line.startswith("event: ") for line in lines if "event: " in line), screen  # not glued to the status
+
+
+def test_the_status_line_is_redrawn_over_the_rows_the_old_one_takes():
+    new = "arm wrestling 1.00"
+    assert redraw(new, 60, 80, 80, escapes=True) == f"\r{new}\x1b[K"  # the same width: one row
+    assert redraw(new, 60, 80, 100, escapes=True) == f"\r{new}\x1b[K"  # wider: still one row
+    assert redraw(new, 60, 80, 40, escapes=True) == f"\x1b[1A\r{new}\x1b[J"  # rewrapped over two rows
+    assert redraw(new, 79, 80, 20, escapes=True) == f"\x1b[3A\r{new}\x1b[J"  # over four
+    assert redraw(new, 60, 80, 0, escapes=True).endswith(f"\r{new}\x1b[J")  # a pane of no width: no error
+    # Without escape sequences, spaces cover the rest of a longer old line, as far as the width allows.
+    assert redraw(new, 30, 80, 80, escapes=False) == f"\r{new}" + " " * 12
+    assert redraw(new, 10, 80, 80, escapes=False) == f"\r{new}"
+    assert redraw(new, 60, 80, 25, escapes=False) == f"\r{new}" + " " * 6
 
 
 def test_a_taught_action_named_in_wide_characters_keeps_the_status_line_to_one_line(tmux, tmp_path):

@@ -302,11 +302,13 @@ def test_an_event_going_on_shows_the_live_picture(app, page):
     assert "going on" in page.text_content("#facts") and page.is_hidden("#delete")
 
 
-def test_every_page_fits_a_phone(app, browser):
-    """At 390x844 no page scrolls sideways: a long word (the stream's address in an event's facts) wraps."""
+@pytest.mark.parametrize("screen", [(390, 844), (320, 568)])
+def test_every_page_fits_a_phone(app, browser, screen):
+    """At 390x844 and at 320x568 (the smallest phones) no page scrolls sideways: a long word (the stream's
+    address in an event's facts) wraps, and the video shrinks below its usual least width of 320 px."""
     live = next(e for e in events_json(app.base)["events"] if e["state"] == "going on")
     assert "http://" in live["source"]
-    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context = browser.new_context(viewport={"width": screen[0], "height": screen[1]})
     try:
         phone = context.new_page()
         phone.set_default_timeout(WAIT_MS)
@@ -328,6 +330,21 @@ def test_every_page_fits_a_phone(app, browser):
         context.close()
 
 
+def test_without_events_the_events_page_says_how_to_make_them(camera, page):
+    """The title bar's "all events" stays (it is where events are found): without --event its page says how to
+    turn them on, without the empty lists to choose an action and a day from."""
+    port = free_port()
+    app = start_app(camera, port)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.click("text=all events")
+        page.wait_for_function("() => document.getElementById('summary').textContent.startsWith('Events are off')")
+        assert "--event LABEL" in page.text_content("#summary")
+        assert page.is_hidden("#filters") and page.locator("#list a.event").count() == 0
+    finally:
+        app.kill()
+
+
 def test_the_buttons_show_their_answer(app, page):
     """Last of the tests on `app`: a reset ends the event going on."""
     page.goto(app.base)
@@ -336,6 +353,8 @@ def test_the_buttons_show_their_answer(app, page):
     page.wait_for_function("() => document.getElementById('reply').textContent.includes('reset')")
     assert page.text_content("#reply") == "the stream was reset: the results start afresh"
     assert page.get_attribute("#reply", "class") == "reply ok"
+    # It goes after 8 s, as the teaching notice does: an old answer must not read as the latest one.
+    page.wait_for_function("() => document.getElementById('reply').textContent === ''", timeout=20_000)
 
     # A page from before a restart carries an old token: the refusal shows on the page.
     page.evaluate("() => document.querySelector('meta[name=classify-token]').content = 'from-an-earlier-run'")
@@ -369,6 +388,24 @@ def test_the_undo_button_says_what_it_undid_or_why_nothing(camera, page, tmp_pat
                        "undid the last session of 'arms', which was its only one: it is gone",
                        "nothing undone: 'arms' has no taught session"], answers
     assert not (tmp_path / "arms.npz").exists()
+
+
+def test_a_page_opened_while_the_camera_is_away_shows_the_teach_and_undo_buttons(page, tmp_path):
+    """The buttons follow --teach, not the camera: they used to wait for the camera's return."""
+    camera = StreamServer(ARM_WRESTLING)
+    port = free_port()
+    app = start_app(camera, port, "--teach", "arms", "--actions-dir", str(tmp_path))
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        camera.mode = DOWN
+        app.wait_for(lambda: not results(base)["status"]["source"]["online"], "the camera offline")
+        page.goto(base)
+        page.wait_for_function("() => !document.getElementById('offline').hidden")
+        assert page.is_visible("#teach") and page.is_visible("#undo")
+        assert page.text_content("#teach") == "teach 'arms'"
+    finally:
+        app.kill()
+        camera.close()
 
 
 def test_offline_is_unmistakable_and_the_page_reconnects(page, tmp_path):

@@ -10,14 +10,15 @@ import sys
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from typing import TextIO
 
 from utils.results import Prediction
 from utils.sinks.base import Command, Update, rate_texts
 from utils.sinks.json_lines import discard_output
 
-ERASE_TO_END = "\x1b[K"  # ECMA-48 "erase in line": the rest of a longer, older status goes
-CLEAR_LINE = "\r" + ERASE_TO_END
+ERASE_TO_END = "\x1b[K"  # VT100 "erase in line": the rest of a longer, older status goes
+ERASE_BELOW = "\x1b[J"  # VT100 "erase in display": that, and the rows below it
 
 
 def terminal_columns(stream: TextIO) -> int:
@@ -26,6 +27,29 @@ def terminal_columns(stream: TextIO) -> int:
         return os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):  # not a real terminal (a test's stand-in): $COLUMNS, else 80
         return shutil.get_terminal_size().columns
+
+
+def knows_escapes() -> bool:
+    """Whether the terminal takes escape sequences: not with TERM=dumb or no TERM (an editor's or a serial
+    console's plain output shows them as junk)."""
+    return os.environ.get("TERM", "") not in ("", "dumb")
+
+
+def cursor_up(rows: int) -> str:
+    return f"\x1b[{rows}A" if rows > 0 else ""  # VT100 "cursor up"
+
+
+def redraw(text: str, shown: int, drawn_width: int, width: int, escapes: bool) -> str:
+    """What replaces a status line of `shown` columns, drawn at a terminal width of `drawn_width` with the cursor
+    at its end, by `text` at the terminal's `width` now.
+
+    A terminal made narrower rewraps the old line over more rows and leaves the cursor on the last of them, so
+    the cursor goes up to the first and the rows below go too. Without escape sequences, spaces cover what the
+    old line had beyond the new one (they cannot reach the rows above)."""
+    if not escapes:
+        return "\r" + text + " " * max(0, min(shown, width - 1) - columns(text))
+    rows = -(-shown // max(1, width)) if width < drawn_width else 1
+    return cursor_up(rows - 1) + "\r" + text + (ERASE_BELOW if rows > 1 else ERASE_TO_END)
 
 
 def clock(seconds: float) -> str:
@@ -86,12 +110,13 @@ class _ClearStatusFirst(logging.Formatter):
     """A log handler's formatter that starts each log line by clearing the status line, in the same write, so
     a message never lands glued to the end of the status."""
 
-    def __init__(self, inner: logging.Formatter | None) -> None:
+    def __init__(self, inner: logging.Formatter | None, clear: Callable[[], str]) -> None:
         super().__init__()
         self.inner = inner or logging.Formatter()
+        self.clear = clear
 
     def format(self, record: logging.LogRecord) -> str:
-        return CLEAR_LINE + self.inner.format(record)
+        return self.clear() + self.inner.format(record)
 
 
 def described(prediction: Prediction) -> str:
@@ -118,6 +143,8 @@ class StatusLineSink:
         self._last = -float("inf")
         self._parts: list[str] = []
         self._dead = False
+        self.escapes = knows_escapes()
+        self._drawn = (0, 0)  # the status line on the screen: its columns, the terminal's width then
         self._lock: threading.RLock | None = None
         self._handlers: list[tuple[logging.Handler, logging.Formatter | None]] = []
         if self.tty:
@@ -127,7 +154,7 @@ class StatusLineSink:
         for handler in logging.getLogger().handlers:
             if isinstance(handler, logging.StreamHandler) and handler.stream is self.stream:
                 self._handlers.append((handler, handler.formatter))
-                handler.setFormatter(_ClearStatusFirst(handler.formatter))
+                handler.setFormatter(_ClearStatusFirst(handler.formatter, self._clear))
                 self._lock = self._lock or handler.lock
 
     def write(self, update: Update) -> Command | None:
@@ -157,12 +184,22 @@ class StatusLineSink:
         return None
 
     def _show(self) -> None:
-        if self.tty:
+        if not self.tty:
+            self._emit(" | ".join(self._parts) + "\n")
+            return
+        with self._lock or contextlib.nullcontext():  # a log line's _clear() reads and resets what is drawn
+            width = terminal_columns(self.stream)
             # One column short of the width: a line that fills it puts some terminals on the next line.
-            text = "\r" + fit(self._parts, terminal_columns(self.stream) - 1) + ERASE_TO_END
-        else:
-            text = " | ".join(self._parts) + "\n"
-        self._emit(text)
+            line = fit(self._parts, width - 1)
+            self._emit(redraw(line, *self._drawn, width, self.escapes))
+            self._drawn = (columns(line), width)
+
+    def _clear(self) -> str:
+        """Takes the status line off the screen before a log line (written under the handler's lock, as the
+        status is); the status starts afresh on the row after it."""
+        text = redraw("", *self._drawn, terminal_columns(self.stream), self.escapes)
+        self._drawn = (0, 0)
+        return text + ("\r" if not self.escapes else "")
 
     def _emit(self, text: str) -> None:
         if self._dead:
@@ -181,6 +218,7 @@ class StatusLineSink:
             self._show()
             if self.tty:
                 self._emit("\n")
+                self._drawn = (0, 0)
             self._parts = []
         for handler, formatter in self._handlers:
             handler.setFormatter(formatter)

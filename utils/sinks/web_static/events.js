@@ -32,8 +32,10 @@ async function load() {
     setTimeout(load, 5000);
     return;
   }
-  if (!data.enabled) {
-    $("summary").textContent = "Events are off: start classify.py with --event (and --record for clips).";
+  if (!data.enabled) {  // nothing to choose from: no lists, only how events are made
+    form.hidden = true;
+    $("summary").textContent = "Events are off: start classify.py with --event LABEL, e.g. --event " +
+      "'arm wrestling' (and --record for clips).";
     return;
   }
   choices(form.label, data.labels, chosen.get("label") || "");

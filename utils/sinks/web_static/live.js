@@ -43,14 +43,15 @@ function showOnline() {
 function show(data) {
   const s = data.status;
   $("clock").textContent = clock(new Date(data.time * 1000));
+  // The buttons follow --teach, camera or not: undo works while the camera is away.
+  teach.hidden = undo.hidden = !s.teach;
+  teach.textContent = `teach ${s.teach_what}`;  // 'NAME', or the background of 'NAME'
   if (!s.source.online) {  // the app runs, but the camera is away
     showOffline(s.source.message);
     return;
   }
   showOnline();
   notice.textContent = s.notice;  // the teaching countdown, "none of the taught actions"
-  teach.hidden = undo.hidden = !s.teach;
-  teach.textContent = `teach ${s.teach_what}`;  // 'NAME', or the background of 'NAME'
   if (!("frame" in data)) return;  // no result yet: keep "waiting..."
   const shown = data.results.length ? data.results : s.notice ? [] : [{label: "(no label above the threshold)",
                                                                      score: 0}];
@@ -101,10 +102,17 @@ async function pollEvents() {
   setTimeout(pollEvents, 3000);
 }
 
+// A button's answer goes after a few seconds, as the teaching notice does; a later press's answer restarts that.
+const REPLY_SECONDS = 8;
+let replyTimer = null;
 for (const button of document.querySelectorAll("button[data-press]")) {
   button.onclick = async () => {
+    clearTimeout(replyTimer);
     reply.textContent = "...";
-    say(reply, await send(button.dataset.press));
+    const answer = await send(button.dataset.press);
+    clearTimeout(replyTimer);  // another press answered while this one was asked
+    say(reply, answer);
+    replyTimer = setTimeout(() => { reply.textContent = ""; reply.className = "reply"; }, REPLY_SECONDS * 1000);
   };
 }
 wireLogout($("logout"));
