@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, need_binary
+from conftest import REPO, free_port, need_binary, run_cli
+from test_cli import one_error_line
 
 UNIT = "pi-action-classifier.service"
 
@@ -52,6 +53,34 @@ def test_the_unit_runs_the_app_as_the_user_restarts_it_and_passes_systemd_analyz
     verify = subprocess.run([need_binary("systemd-analyze", "systemd"), "verify", str(unit_file)],
                             capture_output=True, text=True, timeout=60)
     assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
+
+
+def starts_until(unit: str, seconds: float) -> list[float]:
+    """When systemd starts the unit while the app fails at once each time (a camera not there yet), over
+    `seconds`: Restart=on-failure starts it again RestartSec later, unless StartLimitBurst starts already fell
+    within StartLimitIntervalSec (0: no limit), when it gives up for good."""
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "on-failure"
+    delay, interval = float(settings["RestartSec"]), float(settings.get("StartLimitIntervalSec", 10))
+    burst = int(settings.get("StartLimitBurst", 5))
+    starts = [0.0]
+    while starts[-1] + delay <= seconds:
+        if interval and len([t for t in starts if t > starts[-1] + delay - interval]) >= burst:
+            break  # start-limit-hit: the unit stays failed
+        starts.append(starts[-1] + delay)
+    return starts
+
+
+def test_a_camera_missing_at_boot_is_tried_again_until_it_comes(project, tmp_path):
+    """After a power cut a network camera boots slower than the Pi, and a USB camera may come late: the app
+    stops with one line (exit 2, not 0: Restart=on-failure covers it) and the unit must keep trying."""
+    config = tmp_path / "camera.toml"
+    config.write_text(f'video = "rtsp://127.0.0.1:{free_port()}/live"\ndisplay = "none"\n')
+    line = one_error_line(run_cli("--config", str(config)))
+    assert line.startswith("classify.py: error: cannot open stream rtsp://127.0.0.1:")
+    unit = service(project, "unit", "--config", str(config), env={"SERVICE_USER": "root"}).stdout
+    starts = starts_until(unit, 30 * 60)
+    assert starts[-1] > 29 * 60, f"systemd gives up {starts[-1]:.0f} s after boot"
 
 
 def test_a_bad_config_file_is_refused_before_anything_is_installed(project, tmp_path):
