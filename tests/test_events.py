@@ -310,6 +310,20 @@ def test_an_unwritable_events_dir_is_one_line(tmp_path):
     assert "cannot write to --events-dir" in line and "Not a directory" in line
 
 
+def test_a_webhook_that_moved_is_a_warning_naming_the_new_url_not_a_silent_loss(tmp_path):
+    """urllib would follow the 301 with a GET without the event and count it as delivered."""
+    receiver = Receiver(moved="/api/webhook/new")
+    try:
+        run = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--event", WATCHED, "--events-dir",
+                      str(tmp_path), "--webhook", receiver.url)
+    finally:
+        receiver.close()
+    assert run.returncode == 0, run.stderr
+    assert receiver.gets == [] and receiver.received == []
+    new_url = receiver.url.replace("/hook", "/api/webhook/new")
+    assert f"cannot deliver (HTTP 301 to {new_url}: give --webhook that URL)" in run.stderr
+
+
 def test_a_gpio_pin_given_twice_for_the_same_action_is_used_once(tmp_path, monkeypatch):
     """As an action named twice in --event: the same LABEL=PIN twice (a flag pasted twice) is one pin."""
     pytest.importorskip("gpiozero")
