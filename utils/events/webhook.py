@@ -32,8 +32,7 @@ _OPENER = urllib.request.build_opener(_RefuseRedirects)
 
 def failure(error: BaseException) -> str:
     """Why a delivery failed, for the log: 'HTTP 500', 'Connection refused', 'HTTP 301 to https://…: …'."""
-    location = error.headers.get("Location") if isinstance(error, urllib.error.HTTPError) and error.headers else None
-    if location:
+    if isinstance(error, urllib.error.HTTPError) and error.headers and (location := error.headers.get("Location")):
         return f"{describe(error)} to {urllib.parse.urljoin(error.geturl(), location)}: give --webhook that URL"
     return describe(error)
 
