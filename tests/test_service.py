@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, need_binary, run_cli
+from conftest import REPO, free_port, need_binary, run_cli, skip_or_fail
 from test_cli import one_error_line
 
 UNIT = "pi-action-classifier.service"
@@ -121,3 +121,32 @@ def test_setup_sh_checks_its_service_flags(project):
     assert done.returncode == 1 and "--config goes with --service" in done.stderr
     assert "--service" in subprocess.run(["bash", str(project / "setup.sh"), "--help"], capture_output=True,
                                          text=True, timeout=60).stdout
+
+
+def systemd_reads(env_file: Path, key: str, value: str) -> bool:
+    """Whether systemd's own env-file parser (the one EnvironmentFile= uses; it also reads os-release) finds
+    key=value in the file: the file is mounted over /etc/os-release in a mount namespace of its own and
+    checked with ConditionOSRelease (whose argument has its own quoting)."""
+    word = '"' + f"{key}={value}".replace("\\", "\\\\").replace('"', '\\"') + '"'
+    done = subprocess.run([need_binary("unshare", "util-linux"), "-m", "sh", "-c",
+                           'mount --bind "$1" /etc/os-release && exec systemd-analyze condition '
+                           '"ConditionOSRelease=$2"', "sh", str(env_file), word],
+                          capture_output=True, text=True, timeout=60)
+    if "mount" in done.stderr and "Conditions" not in done.stderr:
+        skip_or_fail(f"cannot mount in a namespace of its own: {done.stderr.strip()}")
+    return "Conditions succeeded" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("password", ["pa\\ss", "ends with\\", 'say "hi"', "it's", "#1 $HOME `x` 100%", "naïve€"])
+def test_the_documented_service_env_recipe_gives_systemd_the_password_as_typed(tmp_path, password):
+    if os.geteuid() != 0:
+        skip_or_fail("mounting over /etc/os-release in a mount namespace needs root")
+    need_binary("systemd-analyze", "systemd")
+    text = (REPO / "docs" / "service.md").read_text()
+    recipe = next(line for line in text.splitlines() if 'read -rs -p "web password: "' in line)
+    subprocess.run(["bash", "-c", recipe], input=password + "\n", text=True, cwd=tmp_path, check=True, timeout=60)
+    env_file = tmp_path / "service.env"
+    (tmp_path / "more.env").write_text(env_file.read_text() + "MQTT_PASSWORD=x\n")  # a line after it stays its own
+    assert systemd_reads(tmp_path / "more.env", "WEB_PASSWORD", password)
+    assert systemd_reads(tmp_path / "more.env", "MQTT_PASSWORD", "x")
+    assert not systemd_reads(env_file, "WEB_PASSWORD", password + "x")  # the check can fail
