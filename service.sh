@@ -41,9 +41,8 @@ service_unit() {
 Description=Action classifier (classify.py): live action recognition and its events
 Wants=network-online.target
 After=network-online.target
-# Gives up after 5 failed starts in 5 minutes (a bad config file); systemctl restart tries again.
-StartLimitIntervalSec=300
-StartLimitBurst=5
+# Never gives up: a camera or network camera that is not there yet at boot (a power cut) comes back by itself.
+StartLimitIntervalSec=0
 
 [Service]
 Type=exec

@@ -83,6 +83,16 @@ def test_a_video_file_is_relative_to_the_config_file_a_url_is_kept(tmp_path):
     assert read_config_file(write(tmp_path, f'video = "{url}"'))["video"] == url
 
 
+def test_a_file_saved_on_windows_with_a_byte_order_mark_and_crlf_line_ends_is_read(tmp_path):
+    """Notepad and other Windows editors may start a UTF-8 file with a byte order mark and end lines with CRLF."""
+    path = tmp_path / "classify.toml"
+    path.write_bytes(b"\xef\xbb\xbf# edited on a PC\r\n" + f'video = "{CARVING_ICE.as_posix()}"\r\n'.encode()
+                     + b'display = "none"\r\njson = true\r\n')
+    done = run_cli("--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.records[-1]["results"][0]["label"] == "carving ice"
+
+
 def test_the_mqtt_password_can_live_in_the_config_file_but_not_on_the_command_line(tmp_path):
     """`ps` shows flags; a service's config file is where the password goes (or MQTT_PASSWORD)."""
     options = read_config_file(write(tmp_path, 'mqtt = "mqtt://pi@broker"\nmqtt-password = "secret"\n'))

@@ -36,15 +36,29 @@ def event(label: str = "waving hand", end: float | None = None) -> Event:
 
 
 class Receiver:
-    """A throw-away HTTP server on 127.0.0.1 that keeps the JSON bodies POSTed to it."""
+    """A throw-away HTTP server on 127.0.0.1 that keeps the JSON bodies POSTed to it; with `moved`, it answers
+    every request but those to that path with a 301 there, and keeps the paths of the GETs it gets."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, moved: str | None = None) -> None:
         received: list[dict] = []
         self.received = received
+        self.gets: list[str] = []
+        gets = self.gets
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if moved and self.path != moved:
+                    self.send_response(301)
+                    self.send_header("Location", moved)
+                else:
+                    received.append(json.loads(body))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                gets.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -268,6 +268,8 @@ def test_a_tiny_events_max_mb_removes_old_clips_and_keeps_the_journal(tmp_path):
     (["--event", WATCHED, "--gpio", "arm wrestling"], "is not LABEL=PIN"),
     (["--event", WATCHED, "--gpio", "arm wrestling=40"], "the pin must be a GPIO number"),
     (["--event", WATCHED, "--gpio", "clapping=17"], "'clapping' is not watched; add it to --event"),
+    (["--event", f"{WATCHED},clapping", "--gpio", "any=27", "--gpio", f"{WATCHED}=17", "--gpio", "clapping=17"],
+     "--gpio gives pin 17 to 'arm wrestling' and 'clapping'; each action needs its own pin"),
     (["--event", WATCHED, "--event-threshold", "1.5"], "--event-threshold"),
     (["--event", WATCHED, "--event-floor", "0.7"], "--event-floor 0.7 is above --event-threshold 0.6"),
     (["--event", WATCHED, "--event-hold", "0.7"], "--event-hold 0.7 is above --event-threshold 0.6"),
@@ -306,6 +308,30 @@ def test_an_unwritable_events_dir_is_one_line(tmp_path):
     line = one_error_line(run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--event", WATCHED,
                                   "--events-dir", str(tmp_path / "file" / "events")))
     assert "cannot write to --events-dir" in line and "Not a directory" in line
+
+
+def test_a_webhook_that_moved_is_a_warning_naming_the_new_url_not_a_silent_loss(tmp_path):
+    """urllib would follow the 301 with a GET without the event and count it as delivered."""
+    receiver = Receiver(moved="/api/webhook/new")
+    try:
+        run = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--event", WATCHED, "--events-dir",
+                      str(tmp_path), "--webhook", receiver.url)
+    finally:
+        receiver.close()
+    assert run.returncode == 0, run.stderr
+    assert receiver.gets == [] and receiver.received == []
+    new_url = receiver.url.replace("/hook", "/api/webhook/new")
+    assert f"cannot deliver (HTTP 301 to {new_url}: give --webhook that URL)" in run.stderr
+
+
+def test_a_gpio_pin_given_twice_for_the_same_action_is_used_once(tmp_path, monkeypatch):
+    """As an action named twice in --event: the same LABEL=PIN twice (a flag pasted twice) is one pin."""
+    pytest.importorskip("gpiozero")
+    run = run_cli("--video", str(ARM_WRESTLING), "--display", "none", "--event", WATCHED, "--events-dir",
+                  str(tmp_path), "--gpio", f"{WATCHED}=17", "--gpio", f"{WATCHED}=17",
+                  env={"GPIOZERO_PIN_FACTORY": "mock"})
+    assert run.returncode == 0, run.stderr
+    assert f"GPIO: pin 17 high during '{WATCHED}'\n" in run.stderr
 
 
 def test_gpio_off_a_pi_is_one_error_line(tmp_path):

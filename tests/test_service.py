@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, need_binary
+from conftest import REPO, free_port, need_binary, run_cli, skip_or_fail
+from test_cli import one_error_line
 
 UNIT = "pi-action-classifier.service"
 
@@ -54,6 +55,34 @@ def test_the_unit_runs_the_app_as_the_user_restarts_it_and_passes_systemd_analyz
     assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
 
 
+def starts_until(unit: str, seconds: float) -> list[float]:
+    """When systemd starts the unit while the app fails at once each time (a camera not there yet), over
+    `seconds`: Restart=on-failure starts it again RestartSec later, unless StartLimitBurst starts already fell
+    within StartLimitIntervalSec (0: no limit), when it gives up for good."""
+    settings = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#"))
+    assert settings["Restart"] == "on-failure"
+    delay, interval = float(settings["RestartSec"]), float(settings.get("StartLimitIntervalSec", 10))
+    burst = int(settings.get("StartLimitBurst", 5))
+    starts = [0.0]
+    while starts[-1] + delay <= seconds:
+        if interval and len([t for t in starts if t > starts[-1] + delay - interval]) >= burst:
+            break  # start-limit-hit: the unit stays failed
+        starts.append(starts[-1] + delay)
+    return starts
+
+
+def test_a_camera_missing_at_boot_is_tried_again_until_it_comes(project, tmp_path):
+    """After a power cut a network camera boots slower than the Pi, and a USB camera may come late: the app
+    stops with one line (exit 2, not 0: Restart=on-failure covers it) and the unit must keep trying."""
+    config = tmp_path / "camera.toml"
+    config.write_text(f'video = "rtsp://127.0.0.1:{free_port()}/live"\ndisplay = "none"\n')
+    line = one_error_line(run_cli("--config", str(config)))
+    assert line.startswith("classify.py: error: cannot open stream rtsp://127.0.0.1:")
+    unit = service(project, "unit", "--config", str(config), env={"SERVICE_USER": "root"}).stdout
+    starts = starts_until(unit, 30 * 60)
+    assert starts[-1] > 29 * 60, f"systemd gives up {starts[-1]:.0f} s after boot"
+
+
 def test_a_bad_config_file_is_refused_before_anything_is_installed(project, tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text("evnt = ['waving hand']\n")
@@ -92,3 +121,32 @@ def test_setup_sh_checks_its_service_flags(project):
     assert done.returncode == 1 and "--config goes with --service" in done.stderr
     assert "--service" in subprocess.run(["bash", str(project / "setup.sh"), "--help"], capture_output=True,
                                          text=True, timeout=60).stdout
+
+
+def systemd_reads(env_file: Path, key: str, value: str) -> bool:
+    """Whether systemd's own env-file parser (the one EnvironmentFile= uses; it also reads os-release) finds
+    key=value in the file: the file is mounted over /etc/os-release in a mount namespace of its own and
+    checked with ConditionOSRelease (whose argument has its own quoting)."""
+    word = '"' + f"{key}={value}".replace("\\", "\\\\").replace('"', '\\"') + '"'
+    done = subprocess.run([need_binary("unshare", "util-linux"), "-m", "sh", "-c",
+                           'mount --bind "$1" /etc/os-release && exec systemd-analyze condition '
+                           '"ConditionOSRelease=$2"', "sh", str(env_file), word],
+                          capture_output=True, text=True, timeout=60)
+    if "mount" in done.stderr and "Conditions" not in done.stderr:
+        skip_or_fail(f"cannot mount in a namespace of its own: {done.stderr.strip()}")
+    return "Conditions succeeded" in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize("password", ["pa\\ss", "ends with\\", 'say "hi"', "it's", "#1 $HOME `x` 100%", "naïve€"])
+def test_the_documented_service_env_recipe_gives_systemd_the_password_as_typed(tmp_path, password):
+    if os.geteuid() != 0:
+        skip_or_fail("mounting over /etc/os-release in a mount namespace needs root")
+    need_binary("systemd-analyze", "systemd")
+    text = (REPO / "docs" / "service.md").read_text()
+    recipe = next(line for line in text.splitlines() if 'read -rs -p "web password: "' in line)
+    subprocess.run(["bash", "-c", recipe], input=password + "\n", text=True, cwd=tmp_path, check=True, timeout=60)
+    env_file = tmp_path / "service.env"
+    (tmp_path / "more.env").write_text(env_file.read_text() + "MQTT_PASSWORD=x\n")  # a line after it stays its own
+    assert systemd_reads(tmp_path / "more.env", "WEB_PASSWORD", password)
+    assert systemd_reads(tmp_path / "more.env", "MQTT_PASSWORD", "x")
+    assert not systemd_reads(env_file, "WEB_PASSWORD", password + "x")  # the check can fail

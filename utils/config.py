@@ -406,9 +406,11 @@ class EventOptions(_Checked):
         if self.webhook is not None and (problem := url_problem(self.webhook)):
             shown_url = re.sub(r"(//[^/@]*:)[^/@]*@", r"\1***@", self.webhook)  # its password is not repeated
             raise ClassifierError(f"--webhook {problem}, got {shown_url!r}")
-        pins = [pin for _, pin in self.gpio]
-        if len(set(pins)) != len(pins):
-            raise ClassifierError("--gpio gives one pin to two actions; each action needs its own pin")
+        object.__setattr__(self, "gpio", tuple(dict.fromkeys(self.gpio)))  # label=pin given twice: one pin
+        for pin in {pin for _, pin in self.gpio}:
+            if len(labels := [label for label, used in self.gpio if used == pin]) > 1:
+                raise ClassifierError(f"--gpio gives pin {pin} to {' and '.join(map(repr, labels))}; each action "
+                                      "needs its own pin")
         watched = set(self.event)
         for label, pin in self.gpio:
             if label != ANY and ANY not in watched and label not in watched:

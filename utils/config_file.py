@@ -67,7 +67,7 @@ def read_config_file(path: Path, extra_flags: Collection[str] = ()) -> dict[str,
         if len(raw) > MAX_CONFIG_BYTES:
             raise ClassifierError(f"config file {path} is larger than {MAX_CONFIG_BYTES // 1024} kB, too large for "
                                   "a config file")
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a byte order mark, as Windows editors may write, is not TOML
     except FileNotFoundError as e:
         raise ClassifierError(f"config file not found: {path}") from e
     except (IsADirectoryError, NotAFileError) as e:

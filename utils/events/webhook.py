@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import urllib.error
+import urllib.parse
 import urllib.request
 
 from utils.events.event import END, START, Event
@@ -15,6 +17,24 @@ log = logging.getLogger(__name__)
 TIMEOUT_S = 5.0
 RETRY_DELAYS_S = (1.0, 2.0, 4.0)  # back-off between the attempts of one delivery
 QUEUE_SIZE = 100                  # events waiting while the server is down; later ones are dropped
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib follows a 301/302/303 with a GET without the body: the event would be lost and counted as
+    delivered. A redirect is a failed delivery instead, whose warning names the URL to use."""
+
+    def redirect_request(self, *args, **kwargs) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def failure(error: BaseException) -> str:
+    """Why a delivery failed, for the log: 'HTTP 500', 'Connection refused', 'HTTP 301 to https://…: …'."""
+    if isinstance(error, urllib.error.HTTPError) and error.headers and (location := error.headers.get("Location")):
+        return f"{describe(error)} to {urllib.parse.urljoin(error.geturl(), location)}: give --webhook that URL"
+    return describe(error)
 
 
 class WebhookOutput:
@@ -47,7 +67,7 @@ class WebhookOutput:
             try:
                 self._post(body)
             except (OSError, ValueError) as e:  # URLError, HTTPError, timeouts, refused connections
-                self._outage.failed(f"cannot deliver ({describe(e)})")
+                self._outage.failed(f"cannot deliver ({failure(e)})")
                 if delay is None or self._worker.stopping.wait(delay):
                     log.debug("webhook: gave up on the %s of %s after %d attempts", record["type"], record["id"],
                               attempt + 1)
@@ -60,7 +80,7 @@ class WebhookOutput:
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(self.url, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        with _OPENER.open(request, timeout=self.timeout) as response:
             response.read()
 
     def close(self) -> None:
