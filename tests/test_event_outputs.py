@@ -119,7 +119,7 @@ def test_webhook_retries_with_back_off_then_delivers(caplog):
     assert any("working again" in r.getMessage() for r in caplog.records)
 
 
-def test_a_dead_webhook_never_slows_the_loop_and_warns_once(caplog):
+def test_a_dead_webhook_never_slows_the_loop_and_warns_once_for_each_reason(caplog):
     # A server that accepts connections and never answers: every attempt runs into the timeout.
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
@@ -139,8 +139,84 @@ def test_a_dead_webhook_never_slows_the_loop_and_warns_once(caplog):
         silent.close()
     assert spent < 0.5, spent  # 300 calls; each is a put_nowait
     assert close_s < hook.timeout + 3.0
-    webhook_warnings = [r for r in caplog.records if "webhook http" in r.getMessage()]
-    assert len(webhook_warnings) == 1 and "timed out" in webhook_warnings[0].getMessage()
+    # One line for the outage and one for the full queue, not one per event.
+    webhook_warnings = sorted(r.getMessage() for r in caplog.records if "webhook http" in r.getMessage())
+    assert len(webhook_warnings) == 2, webhook_warnings
+    assert "later ones are dropped until it answers" in webhook_warnings[0] and "timed out" in webhook_warnings[1]
+
+
+class Flaky:
+    """A server on 127.0.0.1 that answers POSTs with `status` until `failing` is cleared, then 200; keeps the bodies
+    it took."""
+
+    def __init__(self, status: int) -> None:
+        self.failing, self.received, self.attempts = True, [], 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                flaky.attempts += 1
+                if flaky.failing:
+                    self.send_response(status)
+                else:
+                    flaky.received.append(json.loads(body))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_webhook_away_for_longer_than_the_back_off_gets_every_event_in_order_when_back():
+    """A Home Assistant that restarts answers 503 (or nothing) for 30-60 s: the events wait and arrive, in
+    order, however many attempts that takes (the last delay repeats); none is given up."""
+    server = Flaky(503)
+    hook = WebhookOutput(server.url, timeout=1.0, retry_delays=(0.05, 0.1))
+    try:
+        hook.on_start(event())
+        hook.on_end(event(end=3.0))
+        deadline = time.monotonic() + 10.0
+        while server.attempts < 8 and time.monotonic() < deadline:  # more attempts than the delays hold
+            time.sleep(0.02)
+        assert server.attempts >= 8 and server.received == []
+        server.failing = False
+        while len(server.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        hook.close()
+        server.close()
+    assert server.received == [event().record(START), event(end=3.0).record(END)]
+    assert hook.delivered == 2
+
+
+def test_a_webhook_that_refuses_an_event_is_not_asked_again_and_the_next_does_not_wait(caplog):
+    """A 404 (a wrong path or secret) is the same answer at every attempt: one warning, no retries, and the events
+    after it are not held behind it."""
+    server = Flaky(404)
+    hook = WebhookOutput(server.url, timeout=1.0, retry_delays=(30.0,))
+    try:
+        with caplog.at_level(logging.WARNING):
+            hook.on_start(event())
+            hook.on_end(event(end=3.0))
+            deadline = time.monotonic() + 10.0  # well under the 30 s a retry would wait
+            while hook.refused < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        hook.close()
+        server.close()
+    assert hook.refused == 2 and server.attempts == 2 and hook.delivered == 0
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and "HTTP 404" in refusals[0], refusals
 
 
 def test_journal_appends_lines_and_recent_events_merges_them(tmp_path):

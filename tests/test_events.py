@@ -321,7 +321,8 @@ def test_a_webhook_that_moved_is_a_warning_naming_the_new_url_not_a_silent_loss(
     assert run.returncode == 0, run.stderr
     assert receiver.gets == [] and receiver.received == []
     new_url = receiver.url.replace("/hook", "/api/webhook/new")
-    assert f"cannot deliver (HTTP 301 to {new_url}: give --webhook that URL)" in run.stderr
+    assert f"(HTTP 301 to {new_url}: give --webhook that URL); a refused event is not sent again" in run.stderr
+    assert run.stderr.count("HTTP 301") == 1, "one warning for the reason, not one per event"
 
 
 def test_a_gpio_pin_given_twice_for_the_same_action_is_used_once(tmp_path, monkeypatch):

@@ -15,8 +15,14 @@ from utils.events.worker import BackgroundWorker
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5.0
-RETRY_DELAYS_S = (1.0, 2.0, 4.0)  # back-off between the attempts of one delivery
+# Back-off between the attempts of one delivery; the last delay repeats for as long as the server is away (a
+# Home Assistant that restarts takes 30-60 s): the events wait in order and arrive when it is back.
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 QUEUE_SIZE = 100                  # events waiting while the server is down; later ones are dropped
+# Answers that another attempt cannot change: the request itself is refused (a wrong path or secret, a payload the
+# server will not take) or sent elsewhere. Any other failure (no answer, 5xx, 408 Request Timeout, 429 Too Many
+# Requests) is tried again.
+RETRIED_CODES = (408, 429)
 
 
 class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
@@ -28,6 +34,14 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def final(error: BaseException) -> bool:
+    """Whether a failed delivery would fail the same way every time: an HTTP 3xx or 4xx answer, a URL urllib
+    refuses."""
+    if isinstance(error, urllib.error.HTTPError):
+        return 300 <= error.code < 500 and error.code not in RETRIED_CODES
+    return isinstance(error, ValueError)
 
 
 def failure(error: BaseException) -> str:
@@ -47,7 +61,10 @@ class WebhookOutput:
         self.timeout = timeout
         self.retry_delays = retry_delays
         self.delivered = 0
-        self._outage = Outage(f"webhook {url}", "events are retried, then dropped")
+        self._outage = Outage(f"webhook {url}", "events wait and are sent again until it answers")
+        self._full = False  # the queue is full: said once, until it has room again
+        self._refusal = ""  # the last refusal said: each new reason is one warning, not one per event
+        self.refused = 0
         self._worker: BackgroundWorker[dict] = BackgroundWorker("webhook", self._deliver, maxsize=QUEUE_SIZE,
                                                                 drain_seconds=timeout + 1.0)
 
@@ -58,19 +75,32 @@ class WebhookOutput:
         self._submit(event.record(END))
 
     def _submit(self, record: dict) -> None:
-        if not self._worker.submit(record):
-            log.debug("webhook: queue full, dropped the %s of %s", record["type"], record["id"])
+        if self._worker.submit(record):
+            self._full = False
+        elif not self._full:
+            self._full = True
+            log.warning("webhook %s: %d events wait for it already; later ones are dropped until it answers",
+                        self.url, QUEUE_SIZE)
 
     def _deliver(self, record: dict) -> None:
         body = json.dumps(record).encode()
-        for attempt, delay in enumerate((*self.retry_delays, None)):
+        attempt = 0
+        while True:
             try:
                 self._post(body)
             except (OSError, ValueError) as e:  # URLError, HTTPError, timeouts, refused connections
+                if final(e):  # the same answer every time: the next event must not wait behind this one
+                    self.refused += 1
+                    reason = failure(e)
+                    level = logging.WARNING if reason != self._refusal else logging.DEBUG
+                    self._refusal = reason
+                    log.log(level, "webhook %s: refused the %s of %s (%s); a refused event is not sent again",
+                            self.url, record["type"], record["id"], reason)
+                    return
                 self._outage.failed(f"cannot deliver ({failure(e)})")
-                if delay is None or self._worker.stopping.wait(delay):
-                    log.debug("webhook: gave up on the %s of %s after %d attempts", record["type"], record["id"],
-                              attempt + 1)
+                delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                attempt += 1
+                if self._worker.stopping.wait(delay):  # the app is closing: close() counts what is left
                     return
             else:
                 self.delivered += 1
