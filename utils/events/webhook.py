@@ -62,7 +62,7 @@ class WebhookOutput:
         self.retry_delays = retry_delays
         self.delivered = 0
         self._outage = Outage(f"webhook {url}", "events wait and are sent again until it answers")
-        self._full = False  # the queue is full: said once, until it has room again
+        self._full = False  # the queue was full: said once, until a delivery gets through again
         self._refusal = ""  # the last refusal said: each new reason is one warning, not one per event
         self.refused = 0
         self._worker: BackgroundWorker[dict] = BackgroundWorker("webhook", self._deliver, maxsize=QUEUE_SIZE,
@@ -75,9 +75,7 @@ class WebhookOutput:
         self._submit(event.record(END))
 
     def _submit(self, record: dict) -> None:
-        if self._worker.submit(record):
-            self._full = False
-        elif not self._full:
+        if not self._worker.submit(record) and not self._full:
             self._full = True
             log.warning("webhook %s: %d events wait for it already; later ones are dropped until it answers",
                         self.url, QUEUE_SIZE)
@@ -104,6 +102,7 @@ class WebhookOutput:
                     return
             else:
                 self.delivered += 1
+                self._full = False  # a queue that fills up again is a new outage's, said again
                 self._outage.ok()
                 return
 
