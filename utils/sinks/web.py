@@ -24,7 +24,6 @@ import logging
 import os
 import secrets
 import select
-import shutil
 import socket
 import threading
 import time
@@ -320,12 +319,11 @@ class _Handler(BaseHTTPRequestHandler):
                            {"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
                 return
             if part is None:
-                self._headers(content_type, HTTPStatus.OK, size, {"Accept-Ranges": "bytes"})
-                shutil.copyfileobj(f, self.wfile)
-                return
-            start, end = part
-            self._headers(content_type, HTTPStatus.PARTIAL_CONTENT, end - start + 1,
-                          {"Accept-Ranges": "bytes", "Content-Range": f"bytes {start}-{end}/{size}"})
+                status, (start, end), extra = HTTPStatus.OK, (0, size - 1), {}
+            else:
+                status, (start, end) = HTTPStatus.PARTIAL_CONTENT, part
+                extra = {"Content-Range": f"bytes {start}-{end}/{size}"}
+            self._headers(content_type, status, end - start + 1, {"Accept-Ranges": "bytes", **extra})
             f.seek(start)
             left = end - start + 1
             while left and (chunk := f.read(min(left, 1 << 16))):
@@ -455,8 +453,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not header or not header.startswith("bytes=") or "," in header:
         return None
     first_text, dash, last_text = header[len("bytes="):].strip().partition("-")
-    if not dash or not (first_text.isdigit() or last_text.isdigit()) or \
-            not all(text.isdigit() for text in (first_text, last_text) if text):
+    if not dash or not (first_text or last_text) or not all(t.isdigit() for t in (first_text, last_text) if t):
         return None
     if not first_text:  # bytes=-N: the last N bytes
         length = int(last_text)
